@@ -1,0 +1,120 @@
+"""Model catalogs: real open models with every number traced to its source.
+
+Memory follows from published architecture: weights = parameters x bytes per parameter
+(2 for fp16/bf16, 0.5 for 4-bit AWQ plus its scales), context = KV-cache bytes per token x the
+context window kept for in-context examples, where KV bytes per token =
+2 (K and V) x layers x KV heads x head dim x 2 bytes (fp16).
+
+Edge speed assumes one A100-80GB (the GPU of DESIGN.md): 312 TFLOPS bf16 and 2,039 GB/s HBM
+(NVIDIA A100 datasheet). Decode is memory-bound: one token reads all weights, at 60% of peak
+bandwidth (vLLM single-stream figures); prefill is compute-bound at 40% MFU:
+``prefill_tok_s = 0.4 * 312e12 / (2 * params)``.
+
+Accuracy: ``acc0`` is the model's published MMLU 5-shot score (model cards / tech reports)
+minus 0.05 as the zero-shot stand-in for the edge's own tasks; image models use GenEval
+overall, Whisper 1 - WER. ``acc_gain`` per doubling of effective examples follows GPT-3's
+few-shot curves (Brown et al. 2020, Fig. 1.2 and 3.x: +10..15 points from 0 to 32 shots, i.e.
+2-3 points per doubling); ``acc_max`` caps the gain at +0.15 (not above 0.95).
+
+Cloud prices: serverless list prices of Together AI (LLMs, FLUX; 2024-2025), Stability AI (SDXL)
+and OpenAI (Whisper, per 30 s clip).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from edge_cache_env.config import ModelSpec
+
+A100_BF16_FLOPS = 312e12
+A100_HBM_GBPS = 2039.0
+DECODE_BW_EFFICIENCY = 0.6
+PREFILL_MFU = 0.4
+WINDOW_TOKENS = 8192  # context kept for in-context examples (KV cache reserved per model)
+TOKENS_PER_EXAMPLE = 512  # a demonstration: prompt + answer of a typical request
+
+
+def _llm(name: str, params_b: float, layers: int, kv_heads: int, head_dim: int, mmlu: float,
+         usd_per_m_tok: float, bytes_per_param: float = 2.0) -> ModelSpec:
+    weights_gb = params_b * bytes_per_param
+    kv_bytes_per_token = 2 * layers * kv_heads * head_dim * 2
+    acc0 = round(mmlu - 0.05, 3)
+    return ModelSpec(
+        name=name, kind="llm", params_b=params_b,
+        weights_gb=round(weights_gb, 2),
+        context_gb=round(kv_bytes_per_token * WINDOW_TOKENS / 1e9, 2),
+        window_examples=WINDOW_TOKENS // TOKENS_PER_EXAMPLE,
+        edge_s_per_request=0.02,  # tokenisation, scheduling, sampling setup
+        prefill_tok_s=round(PREFILL_MFU * A100_BF16_FLOPS / (2 * params_b * 1e9), 1),
+        decode_s_per_tok=round(weights_gb / (A100_HBM_GBPS * DECODE_BW_EFFICIENCY), 5),
+        acc0=acc0, acc_gain=0.025, acc_max=min(0.95, round(acc0 + 0.15, 3)),
+        cloud_usd_per_1k_tok=usd_per_m_tok / 1000.0, cloud_usd_per_request=0.0,
+    )
+
+
+# Architecture numbers: Hugging Face config.json of each model (num_hidden_layers,
+# num_key_value_heads, head_dim = hidden_size / num_attention_heads unless given).
+DEFAULT_MODELS: tuple[ModelSpec, ...] = (
+    # Llama-3.1-8B: 8.03B params, 32 layers, 8 KV heads, head 128 (Meta model card);
+    # MMLU 5-shot 66.7 (Meta); Together "Llama 3.1 8B Instruct Turbo" $0.18 / M tokens.
+    _llm("Llama-3.1-8B", 8.03, 32, 8, 128, 0.667, 0.18),
+    # Mistral-7B-v0.3: 7.25B, 32 layers, 8 KV heads, head 128; MMLU 62.5 (Mistral AI);
+    # Together $0.20 / M.
+    _llm("Mistral-7B", 7.25, 32, 8, 128, 0.625, 0.20),
+    # Qwen2.5-14B: 14.7B, 48 layers, 8 KV heads, head 128; MMLU 79.7 (Qwen2.5 tech report);
+    # $0.30 / M (size-class price).
+    _llm("Qwen2.5-14B", 14.7, 48, 8, 128, 0.797, 0.30),
+    # Phi-3-mini: 3.82B, 32 layers, 32 KV heads (no GQA), head 96; MMLU 68.8 (Phi-3 report);
+    # $0.10 / M.
+    _llm("Phi-3-mini", 3.82, 32, 32, 96, 0.688, 0.10),
+    # Gemma-2-9B: 9.24B, 42 layers, 8 KV heads, head 256; MMLU 71.3 (Gemma 2 report);
+    # Together $0.30 / M.
+    _llm("Gemma-2-9B", 9.24, 42, 8, 256, 0.713, 0.30),
+    # Llama-2-13B: 13.0B, 40 layers, 40 KV heads, head 128; MMLU 54.8 (Llama 2 paper);
+    # Together $0.22 / M.
+    _llm("Llama-2-13B", 13.0, 40, 40, 128, 0.548, 0.22),
+    # Qwen2.5-32B-Instruct-AWQ: 32.8B at 4 bits (0.5 B/param; scales add ~10%: 0.55),
+    # 64 layers, 8 KV heads, head 128; MMLU 83.3 (Qwen2.5 report); Together $0.80 / M.
+    _llm("Qwen2.5-32B-AWQ", 32.8, 64, 8, 128, 0.833, 0.80, bytes_per_param=0.55),
+    # SDXL 1.0: UNet 2.6B + text encoders 0.8B + VAE 0.08B = 3.5B (Podell et al. 2023);
+    # 1024^2, 30 steps: ~3.5 s on A100; GenEval 0.55 (Ghosh et al. 2023); Stability $0.002/image
+    # (SDXL 1.0 API, ~0.2 credits); a 1024^2 PNG is ~1.5 MB. Context: reference
+    # image embeddings (IP-Adapter style), 0.5 GB for 8 examples.
+    ModelSpec(name="SDXL", kind="image", params_b=3.5, weights_gb=7.0, context_gb=0.5,
+              window_examples=8, edge_s_per_request=3.5, prefill_tok_s=0.0, decode_s_per_tok=0.0,
+              acc0=0.55, acc_gain=0.02, acc_max=0.68, cloud_usd_per_1k_tok=0.0,
+              cloud_usd_per_request=0.002, response_mb=1.5),
+    # FLUX.1-schnell: 12B transformer + T5-XXL 4.76B + CLIP-L 0.12B + VAE 0.08B = 16.96B
+    # (Black Forest Labs model card); 4 steps at 1024^2: ~2.0 s on A100; GenEval ~0.68
+    # (BFL/community reports); Together $0.003 / megapixel.
+    ModelSpec(name="FLUX.1-schnell", kind="image", params_b=16.96, weights_gb=33.92, context_gb=1.0,
+              window_examples=8, edge_s_per_request=2.0, prefill_tok_s=0.0, decode_s_per_tok=0.0,
+              acc0=0.68, acc_gain=0.02, acc_max=0.8, cloud_usd_per_1k_tok=0.0,
+              cloud_usd_per_request=0.003, response_mb=1.5),
+    # Whisper-large-v3: 1.55B (OpenAI model card); a 30 s clip: encoder ~0.3 s + decode of
+    # ~100 tokens on A100; accuracy 1 - WER ~ 0.90 (Common Voice 15, model card);
+    # OpenAI $0.006 / minute -> $0.003 per 30 s clip. Context: previous-text prompts.
+    ModelSpec(name="Whisper-large-v3", kind="speech", params_b=1.55, weights_gb=3.1, context_gb=0.2,
+              window_examples=8, edge_s_per_request=0.3, prefill_tok_s=0.0, decode_s_per_tok=0.002,
+              acc0=0.9, acc_gain=0.01, acc_max=0.95, cloud_usd_per_1k_tok=0.0,
+              cloud_usd_per_request=0.003, response_mb=0.0),
+)
+
+# Small catalog for quick tests and exact lower bounds: six models on a 40 GB GPU (A100-40GB).
+SMALL_MODEL_NAMES = ("Llama-3.1-8B", "Mistral-7B", "Phi-3-mini", "Gemma-2-9B", "SDXL",
+                     "Whisper-large-v3")
+SMALL_MODELS: tuple[ModelSpec, ...] = tuple(m for m in DEFAULT_MODELS if m.name in SMALL_MODEL_NAMES)
+
+CATALOGS: dict[str, dict[str, Any]] = {
+    "default": {"models": DEFAULT_MODELS},
+    "small": {"models": SMALL_MODELS, "server": {"gpu_gb": 40.0},
+              "workload": {"requests_per_slot": 20.0}},
+}
+
+
+def catalog_defaults(name: str) -> dict[str, Any]:
+    """Config defaults of a named catalog (models and any section defaults it sets)."""
+    if name not in CATALOGS:
+        raise ValueError(f"unknown catalog {name!r}; known: {sorted(CATALOGS)}")
+    entry = CATALOGS[name]
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in entry.items()}

@@ -1,0 +1,354 @@
+"""Frozen, validated configuration of an EdgePFMCache scenario.
+
+One :class:`EnvConfig` flows through workload, simulator, env and agents. Every field carries
+its unit in its name; every check names the field and the bad value. Overrides come as
+keyword arguments (``gpu_gb=40``, ``aoc={"nu": 0.8}``, ``model_overrides={"*": {"acc_gain": 0}}``)
+or from YAML; unknown keys are errors, never silently ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+MODEL_KINDS = ("llm", "image", "speech")
+MB_PER_GB = 1000  # decimal units, as model cards and GPU data sheets use
+
+
+def _check(ok: bool, section: str, name: str, value: Any, rule: str) -> None:
+    if not ok:
+        raise ValueError(f"{section}.{name} = {value!r} is invalid: must be {rule}")
+
+
+def _positive(section: str, obj: Any, *names: str) -> None:
+    for n in names:
+        v = getattr(obj, n)
+        _check(isinstance(v, (int, float)) and math.isfinite(v) and v > 0, section, n, v, "> 0")
+
+
+def _non_negative(section: str, obj: Any, *names: str) -> None:
+    for n in names:
+        v = getattr(obj, n)
+        _check(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0, section, n, v, ">= 0")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One pretrained foundation model: memory, speed, accuracy and cloud price."""
+
+    name: str
+    kind: str  # "llm", "image" or "speech"
+    params_b: float  # parameters, billions
+    weights_gb: float  # GPU memory of the weights
+    context_gb: float  # GPU memory held for the context window (KV cache of its tokens)
+    window_examples: int  # in-context examples the window holds (W)
+    edge_s_per_request: float  # fixed edge compute per request (diffusion steps, audio encoder)
+    prefill_tok_s: float  # edge prefill throughput, tokens/s (0 = no token-dependent prefill)
+    decode_s_per_tok: float  # edge decode time per output token
+    acc0: float  # zero-shot accuracy
+    acc_gain: float  # accuracy gained per doubling of effective examples
+    acc_max: float  # accuracy ceiling
+    cloud_usd_per_1k_tok: float  # cloud price per 1k input+output tokens
+    cloud_usd_per_request: float  # cloud price per request (image, audio)
+    response_mb: float = 0.0  # payload of a response beyond its tokens (an image)
+
+    def __post_init__(self) -> None:
+        sec = f"models[{self.name!r}]"
+        _check(isinstance(self.name, str) and bool(self.name), sec, "name", self.name, "a non-empty string")
+        _check(self.kind in MODEL_KINDS, sec, "kind", self.kind, f"one of {MODEL_KINDS}")
+        _positive(sec, self, "params_b", "weights_gb")
+        _non_negative(sec, self, "context_gb", "edge_s_per_request", "prefill_tok_s", "decode_s_per_tok",
+                      "acc0", "acc_gain", "cloud_usd_per_1k_tok", "cloud_usd_per_request", "response_mb")
+        _check(isinstance(self.window_examples, int) and self.window_examples >= 1, sec,
+               "window_examples", self.window_examples, "an integer >= 1")
+        _check(0 <= self.acc0 <= self.acc_max <= 1, sec, "acc_max", self.acc_max,
+               f"in [acc0={self.acc0}, 1]")
+
+    @property
+    def mem_gb(self) -> float:
+        """Footprint in GPU memory: weights plus the context window."""
+        return self.weights_gb + self.context_gb
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """The edge server: one GPU."""
+
+    gpu_gb: float = 80.0  # A100/H100 80 GB
+    load_gbps: float = 4.0  # host/SSD -> GPU with safetensors; ServerlessLLM reaches 20+
+    gpu_power_w: float = 400.0  # A100 SXM TDP while serving
+    load_power_w: float = 150.0  # GPU + PCIe + NVMe drawn while loading weights
+
+    def __post_init__(self) -> None:
+        _positive("server", self, "gpu_gb", "load_gbps")
+        _non_negative("server", self, "gpu_power_w", "load_power_w")
+
+
+@dataclass(frozen=True)
+class CloudConfig:
+    """The cloud that serves every request whose model is not cached at the edge."""
+
+    rtt_s: float = 0.15  # edge <-> cloud region round trip, plus request admission
+    uplink_mbps: float = 20.0
+    downlink_mbps: float = 100.0
+    bytes_per_token: float = 4.0  # UTF-8 text of one token, on average
+    speedup: float = 2.0  # cloud GPUs (H100 class, batched) vs the edge A100
+    queue_s: float = 0.5  # shared-endpoint queueing before inference starts
+    accuracy: float | None = None  # None: each model's zero-shot acc0 (no edge context)
+
+    def __post_init__(self) -> None:
+        _positive("cloud", self, "uplink_mbps", "downlink_mbps", "speedup")
+        _non_negative("cloud", self, "rtt_s", "bytes_per_token", "queue_s")
+        if self.accuracy is not None:
+            _check(0 <= self.accuracy <= 1, "cloud", "accuracy", self.accuracy, "in [0, 1] or None")
+
+
+@dataclass(frozen=True)
+class CostWeights:
+    """Weights of the five cost families; each multiplies a term in its own unit."""
+
+    latency_per_s: float = 0.02
+    energy_per_kj: float = 0.05
+    accuracy_per_miss: float = 0.5  # per unit of (1 - accuracy) of a request
+    cloud_per_usd: float = 100.0
+    switch_per_gb: float = 0.3  # per GB loaded (wear, I/O contention); load energy adds to it
+
+    def __post_init__(self) -> None:
+        _non_negative("costs", self, "latency_per_s", "energy_per_kj", "accuracy_per_miss",
+                      "cloud_per_usd", "switch_per_gb")
+
+
+@dataclass(frozen=True)
+class AoCConfig:
+    """Age of Context: decay, cross-task relevance, tasks."""
+
+    nu: float = 0.9  # freshness factor per slot
+    rho: float = 0.2  # relevance of another task's examples
+    tasks_per_model: int = 4
+    task_mix_ewma: float = 0.1  # weight of the newest slot in each model's task mix
+
+    def __post_init__(self) -> None:
+        _check(0 < self.nu <= 1, "aoc", "nu", self.nu, "in (0, 1]")
+        _check(0 <= self.rho <= 1, "aoc", "rho", self.rho, "in [0, 1]")
+        _check(isinstance(self.tasks_per_model, int) and self.tasks_per_model >= 1, "aoc",
+               "tasks_per_model", self.tasks_per_model, "an integer >= 1")
+        _check(0 < self.task_mix_ewma <= 1, "aoc", "task_mix_ewma", self.task_mix_ewma, "in (0, 1]")
+
+
+@dataclass(frozen=True)
+class WorkloadConfig:
+    """Where requests come from: the synthetic generator or a trace."""
+
+    source: str = "synthetic"  # "synthetic", "servegen", "mooncake", "azure" or "csv"
+    requests_per_slot: float = 30.0  # mean arrivals per slot (3 requests/s at 10 s slots)
+    zipf_models: float = 1.0  # Zipf exponent of model popularity
+    zipf_tasks: float = 1.0  # Zipf exponent of tasks within a model
+    shift_every_slots: int = 60  # popularity drift period (10 min)
+    shift_fraction: float = 0.3  # share of the ranking reshuffled at each drift
+    input_tokens_median: float = 400.0  # log-normal prompt length
+    input_tokens_sigma: float = 1.0
+    output_tokens_median: float = 150.0  # log-normal answer length
+    output_tokens_sigma: float = 0.8
+    max_tokens: int = 16384
+    trace_path: str | None = None  # trace file or folder (traces only)
+    split: str = "train"  # "train" or "test" episodes of a trace
+    trace_s_per_slot: float | None = None  # trace seconds per slot (None: slot_s)
+    trace_options: Mapping[str, Any] = field(default_factory=dict)  # reader-specific settings
+
+    def __post_init__(self) -> None:
+        sources = ("synthetic", "servegen", "mooncake", "azure", "csv")
+        _check(self.source in sources, "workload", "source", self.source, f"one of {sources}")
+        _positive("workload", self, "requests_per_slot", "input_tokens_median",
+                  "output_tokens_median")
+        _non_negative("workload", self, "zipf_models", "zipf_tasks", "input_tokens_sigma",
+                      "output_tokens_sigma")
+        _check(isinstance(self.shift_every_slots, int) and self.shift_every_slots >= 1, "workload",
+               "shift_every_slots", self.shift_every_slots, "an integer >= 1")
+        _check(0 <= self.shift_fraction <= 1, "workload", "shift_fraction", self.shift_fraction,
+               "in [0, 1]")
+        _check(isinstance(self.max_tokens, int) and self.max_tokens >= 1, "workload", "max_tokens",
+               self.max_tokens, "an integer >= 1")
+        _check(self.split in ("train", "test"), "workload", "split", self.split, "'train' or 'test'")
+        if self.trace_s_per_slot is not None:
+            _positive("workload", self, "trace_s_per_slot")
+        _check(isinstance(self.trace_options, Mapping), "workload", "trace_options",
+               self.trace_options, "a mapping")
+        # A frozen dataclass must stay hashable-free but picklable; keep a plain dict copy.
+        object.__setattr__(self, "trace_options", dict(self.trace_options))
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """A whole scenario. Build with :func:`make_config`; access sections by name."""
+
+    models: tuple[ModelSpec, ...]
+    server: ServerConfig = field(default_factory=ServerConfig)
+    cloud: CloudConfig = field(default_factory=CloudConfig)
+    costs: CostWeights = field(default_factory=CostWeights)
+    aoc: AoCConfig = field(default_factory=AoCConfig)
+    workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    n_slots: int = 360  # one hour of 10 s slots
+    slot_s: float = 10.0
+    max_ops_per_slot: int | None = None  # None: N, the number of models
+    reward_scale: float = 10.0  # reward = -cost / reward_scale
+    invalid_action_penalty: float = 1.0  # cost charged for a masked-out action
+    frequency_ewma: float = 0.1  # weight of the newest slot in each model's request-rate EWMA
+
+    def __post_init__(self) -> None:
+        _check(isinstance(self.models, tuple) and len(self.models) > 0, "config", "models",
+               self.models, "a non-empty catalog of ModelSpec")
+        for m in self.models:
+            _check(isinstance(m, ModelSpec), "config", "models", m, "ModelSpec entries")
+        names = [m.name for m in self.models]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        _check(not dup, "config", "models", dup, "uniquely named (duplicates found)")
+        for m in self.models:
+            _check(m.mem_gb <= self.server.gpu_gb, f"models[{m.name!r}]", "mem_gb", m.mem_gb,
+                   f"<= server.gpu_gb = {self.server.gpu_gb} (the model could never be cached)")
+        _check(isinstance(self.n_slots, int) and self.n_slots >= 1, "config", "n_slots",
+               self.n_slots, "an integer >= 1")
+        _positive("config", self, "slot_s", "reward_scale")
+        _non_negative("config", self, "invalid_action_penalty")
+        _check(0 < self.frequency_ewma <= 1, "config", "frequency_ewma", self.frequency_ewma,
+               "in (0, 1]")
+        if self.max_ops_per_slot is not None:
+            _check(isinstance(self.max_ops_per_slot, int) and self.max_ops_per_slot >= 1, "config",
+                   "max_ops_per_slot", self.max_ops_per_slot, "an integer >= 1 or None")
+
+    @property
+    def n_models(self) -> int:
+        return len(self.models)
+
+    @property
+    def ops_per_slot(self) -> int:
+        """The resolved operation limit per slot."""
+        return self.max_ops_per_slot if self.max_ops_per_slot is not None else self.n_models
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON/YAML-serialisable form (round-trips through :func:`config_from_dict`)."""
+        return dataclasses.asdict(self)
+
+
+SECTIONS: dict[str, type] = {
+    "server": ServerConfig,
+    "cloud": CloudConfig,
+    "costs": CostWeights,
+    "aoc": AoCConfig,
+    "workload": WorkloadConfig,
+}
+TOP_LEVEL = tuple(f.name for f in fields(EnvConfig) if f.name not in SECTIONS and f.name != "models")
+
+
+def _field_names(cls: type) -> set[str]:
+    return {f.name for f in fields(cls)}
+
+
+def _flat_owner(key: str) -> str | None:
+    """Section that owns a flat key such as ``gpu_gb`` (field names are unique across sections)."""
+    owners = [s for s, cls in SECTIONS.items() if key in _field_names(cls)]
+    return owners[0] if len(owners) == 1 else None
+
+
+def _build(cls: type, values: Mapping[str, Any], where: str) -> Any:
+    if not isinstance(values, Mapping):
+        raise TypeError(f"{where} must be a mapping of field -> value, got {type(values).__name__}")
+    unknown = sorted(set(values) - _field_names(cls))
+    if unknown:
+        raise TypeError(f"unknown key(s) {unknown} in {where}; known: {sorted(_field_names(cls))}")
+    return cls(**values)
+
+
+def _model_from(value: Any, i: int) -> ModelSpec:
+    if isinstance(value, ModelSpec):
+        return value
+    return _build(ModelSpec, value, f"models[{i}]")
+
+
+def make_config(catalog: str | None = "default", **overrides: Any) -> EnvConfig:
+    """Build a validated config from a named catalog and overrides.
+
+    Overrides may be top-level fields (``n_slots=120``), whole sections as mappings
+    (``aoc={"nu": 0.8}``, merged into the defaults), flat section fields (``gpu_gb=40``,
+    ``nu=0.8``), ``models=[...]`` (a list of ModelSpec or mappings) and
+    ``model_overrides={"Llama-3.1-8B": {...}, "*": {...}}`` (per-model field changes; ``"*"``
+    applies to every model). A catalog may set its own section defaults (the small catalog's
+    GPU); overrides apply on top. Unknown keys raise ``TypeError``.
+    """
+    from edge_cache_env.catalog import catalog_defaults
+
+    base = catalog_defaults(catalog) if catalog is not None else {}
+    merged_sections: dict[str, dict[str, Any]] = {s: dict(base.get(s, {})) for s in SECTIONS}
+    top: dict[str, Any] = {k: v for k, v in base.items() if k not in SECTIONS}
+    model_overrides: Mapping[str, Mapping[str, Any]] = {}
+    for key, value in overrides.items():
+        if key in SECTIONS:
+            if not isinstance(value, Mapping):
+                raise TypeError(f"override {key!r} must be a mapping of field -> value, got {value!r}")
+            unknown = sorted(set(value) - _field_names(SECTIONS[key]))
+            if unknown:
+                raise TypeError(f"unknown key(s) {unknown} in {key}; known: "
+                                f"{sorted(_field_names(SECTIONS[key]))}")
+            merged_sections[key].update(value)
+        elif key == "models":
+            top["models"] = list(value)
+        elif key == "model_overrides":
+            model_overrides = value
+        elif key in TOP_LEVEL:
+            top[key] = value
+        elif (owner := _flat_owner(key)) is not None:
+            merged_sections[owner][key] = value
+        else:
+            known = sorted([*TOP_LEVEL, *SECTIONS, "models", "model_overrides"])
+            raise TypeError(f"unknown config key {key!r}; known top-level keys: {known} "
+                            f"(section fields such as 'gpu_gb' or 'nu' are accepted flat too)")
+    if "models" not in top:
+        raise ValueError("config.models is empty: pass catalog='default'/'small' or models=[...]")
+    models = [_model_from(v, i) for i, v in enumerate(top.pop("models"))]
+    models = _apply_model_overrides(models, model_overrides)
+    sections = {s: _build(cls, merged_sections[s], s) for s, cls in SECTIONS.items()}
+    return EnvConfig(models=tuple(models), **sections, **top)
+
+
+def _apply_model_overrides(models: list[ModelSpec],
+                           model_overrides: Mapping[str, Mapping[str, Any]]) -> list[ModelSpec]:
+    if not isinstance(model_overrides, Mapping):
+        raise TypeError(f"model_overrides must map a model name (or '*') to fields, got {model_overrides!r}")
+    names = [m.name for m in models]
+    for name, changes in model_overrides.items():
+        if name != "*" and name not in names:
+            raise ValueError(f"model_overrides: unknown model {name!r}; catalog models: {names}")
+        unknown = sorted(set(changes) - _field_names(ModelSpec))
+        if unknown:
+            raise TypeError(f"unknown key(s) {unknown} in model_overrides[{name!r}]; known: "
+                            f"{sorted(_field_names(ModelSpec))}")
+    out = []
+    for m in models:
+        changes = {**model_overrides.get("*", {}), **model_overrides.get(m.name, {})}
+        out.append(replace(m, **changes) if changes else m)
+    return out
+
+
+def config_from_dict(data: Mapping[str, Any]) -> EnvConfig:
+    """Inverse of :meth:`EnvConfig.to_dict` (no catalog defaults: the dict is complete)."""
+    data = dict(data)
+    return make_config(catalog=None, **data)
+
+
+def load_config_yaml(path: str | Path, catalog: str | None = "default") -> EnvConfig:
+    """Read overrides from a YAML file (same keys as :func:`make_config`)."""
+    import yaml  # optional: only needed for YAML configs
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"config file not found: {p}")
+    data = yaml.safe_load(p.read_text()) or {}
+    if not isinstance(data, Mapping):
+        raise TypeError(f"{p}: top level must be a mapping of config keys, got {type(data).__name__}")
+    if "catalog" in data:
+        data = dict(data)
+        catalog = data.pop("catalog")
+    return make_config(catalog=catalog, **data)

@@ -1,0 +1,161 @@
+"""The Gymnasium adapter: spaces, observation, action mask, reward and info around the simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium import spaces
+
+from edge_cache_env.config import EnvConfig, make_config
+from edge_cache_env.observation import ObservationBuilder, observation_size
+from edge_cache_env.render import render_ansi
+from edge_cache_env.simulator import METRICS, TERMS, CacheSimulator
+from edge_cache_env.workload import EpisodeRequests, make_workload
+
+SERVE = 0
+
+
+class EdgePFMCacheEnv(gym.Env):
+    """Cache pretrained foundation models on one edge GPU; serve the rest in the cloud.
+
+    ## Description
+    An edge server with one GPU (``gpu_gb``) is asked, slot after slot, to serve requests for a
+    catalog of N pretrained foundation models (LLMs, image and speech models) that together need
+    about twice its memory. The agent decides which models to load and evict. Requests for
+    cached models are served at the edge, where the model's in-context examples (its Age of
+    Context, AoC) raise accuracy; the others go to the cloud (more latency, a price, zero-shot
+    accuracy). Evicting a model throws its context away. See DESIGN.md for the system model.
+
+    ## Action Space
+    ``Discrete(2N + 1)``: ``0`` = SERVE (serve this slot and advance), ``1..N`` = LOAD model
+    ``a - 1``, ``N+1..2N`` = EVICT model ``a - N - 1``. LOAD is valid iff the model is not cached
+    and fits in free memory, EVICT iff it is cached, SERVE always; at most ``max_ops_per_slot``
+    LOAD/EVICT per slot. :meth:`action_masks` (sb3-contrib) and ``info["action_mask"]`` give
+    the valid actions. An invalid action acts as SERVE and is charged
+    ``invalid_action_penalty``.
+
+    ## Observation Space
+    ``Box(0, 1, (8N + 3,), float32)``. Per model (model-major): cached, footprint share of the
+    GPU, requests this slot, recency, frequency, AoC / window, age since loaded, load time;
+    then free memory share, operations used this slot, episode progress. All squashed
+    monotonically into [0, 1]; see :mod:`edge_cache_env.observation`.
+
+    ## Rewards
+    ``-cost / reward_scale`` of the step: a LOAD carries its switching cost (GB moved, load
+    energy); SERVE carries the slot's latency, edge energy, accuracy loss and cloud price;
+    invalid actions add their penalty. ``info["cost_<term>"]`` for ``term`` in
+    latency, energy, accuracy, cloud, switch, invalid add up to ``-reward * reward_scale``.
+
+    ## Starting State
+    Empty cache, no context; the first slot's requests are revealed.
+
+    ## Episode End
+    ``terminated`` is always False; ``truncated`` is True once the last slot (``n_slots - 1``)
+    has been served.
+
+    ## Arguments
+    ``gym.make("EdgePFMCache-v0", render_mode=None, catalog="default", **overrides)``:
+    overrides of any config field, flat (``gpu_gb=40``, ``nu=0.5``), by section
+    (``aoc={"nu": 0.8}``), or per model (``model_overrides={"*": {"acc_gain": 0}}``); unknown
+    keys raise ``TypeError``. ``config=EnvConfig(...)`` passes a whole config instead.
+
+    ## Version History
+    * v0: initial release.
+    """
+
+    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+
+    def __init__(self, render_mode: str | None = None, catalog: str = "default",
+                 config: EnvConfig | None = None, **overrides: Any) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode={render_mode!r} is not supported; "
+                             f"use one of {self.metadata['render_modes']} or None")
+        if config is not None and overrides:
+            raise TypeError("pass either config=EnvConfig(...) or overrides, not both")
+        self.config = config if config is not None else make_config(catalog, **overrides)
+        self.render_mode = render_mode
+        n = self.config.n_models
+        self.n_models = n
+        self.action_space = spaces.Discrete(2 * n + 1)
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(observation_size(n),), dtype=np.float32)
+        self.sim = CacheSimulator(self.config)
+        self.workload = make_workload(self.config)
+        self._obs = ObservationBuilder(self.sim)
+        self._mask = np.zeros(2 * n + 1, dtype=bool)
+        self._mask[SERVE] = True
+        self._penalty = self.config.invalid_action_penalty
+        self._scale = self.config.reward_scale
+
+    # ---------------------------------------------------------------- gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None
+              ) -> tuple[np.ndarray, dict[str, Any]]:
+        super().reset(seed=seed)
+        self.sim.reset(self.workload.sample_episode(self.np_random))
+        self._update_mask()
+        obs = self._obs.full().copy()
+        return obs, self._info(dict.fromkeys(TERMS, 0.0))
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self.sim.done:
+            raise RuntimeError("step() called after the episode ended; call reset()")
+        a = int(action)
+        n = self.n_models
+        if not 0 <= a <= 2 * n:
+            raise ValueError(f"action {action!r} outside Discrete({2 * n + 1})")
+        sim = self.sim
+        if a != SERVE and self._mask[a]:
+            m = a - 1 if a <= n else a - n - 1
+            terms = sim.load(m) if a <= n else sim.evict(m)
+            self._update_mask()
+            obs = self._obs.model_changed(m)
+        else:
+            terms = sim.serve()
+            if a != SERVE:  # masked-out operation: acts as SERVE, plus the penalty
+                terms["invalid"] = sim.charge_invalid(self._penalty)["invalid"]
+            self._update_mask()
+            obs = self._obs.full()
+        cost = sum(terms.values())
+        info = self._info(terms)
+        return obs.copy(), -cost / self._scale, False, sim.done, info
+
+    def action_masks(self) -> np.ndarray:
+        """Valid actions now (sb3-contrib's MaskablePPO calls this)."""
+        return self._mask.copy()
+
+    def render(self) -> str | None:
+        if self.render_mode == "ansi":
+            return render_ansi(self.sim)
+        return None
+
+    # --------------------------------------------------------------- helpers
+    @property
+    def requests(self) -> EpisodeRequests:
+        """The realised request sequence of the episode (for clairvoyant references)."""
+        if self.sim.requests is None:
+            raise RuntimeError("no episode yet: call reset()")
+        return self.sim.requests
+
+    def _update_mask(self) -> None:
+        n = self.n_models
+        self._mask[1:n + 1] = self.sim.loadable()
+        self._mask[n + 1:] = self.sim.evictable()
+
+    def _info(self, terms: dict[str, float]) -> dict[str, Any]:
+        sim, m = self.sim, self.sim.metrics
+        info: dict[str, Any] = {f"cost_{k}": v for k, v in terms.items()}
+        info["cost_total"] = sum(terms.values())
+        for k, v in sim.episode_terms.items():
+            info[f"episode_cost_{k}"] = v
+        info["episode_cost"] = sum(sim.episode_terms.values())
+        for k in METRICS:
+            info[k] = m[k]
+        served = max(m["requests"], 1.0)
+        info["hit_ratio"] = m["edge_hits"] / served
+        info["mean_accuracy"] = m["accuracy_sum"] / served
+        info["mean_aoc"] = m["aoc_sum"] / served
+        info["slot"] = sim.t
+        info["memory_used_gb"] = sim.used_gb
+        info["action_mask"] = self._mask.copy()
+        return info

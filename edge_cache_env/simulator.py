@@ -1,0 +1,255 @@
+"""The simulator core: cache state, LOAD / EVICT / SERVE, costs and running metrics.
+
+Pure numpy; it knows nothing of gymnasium, actions encodings or agents. Everything that does not
+depend on the agent (each slot's edge compute time, cloud latency and price per model) is
+computed once per episode, so serving a slot costs O(N K) whatever the request rate.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from edge_cache_env.config import MB_PER_GB, EnvConfig
+from edge_cache_env.context import AgeOfContext
+from edge_cache_env.workload import EpisodeRequests
+
+TERMS = ("latency", "energy", "accuracy", "cloud", "switch", "invalid")
+METRICS = ("requests", "edge_hits", "cloud_requests", "loads", "evictions", "invalid_actions",
+           "accuracy_sum", "aoc_sum", "latency_s", "energy_j", "cloud_usd", "switch_gb")
+
+
+def zero_terms() -> dict[str, float]:
+    return dict.fromkeys(TERMS, 0.0)
+
+
+class CacheSimulator:
+    """One edge GPU's model cache over an episode of slots.
+
+    Use: :meth:`reset` with an episode's requests, then any number of :meth:`load` /
+    :meth:`evict` in the current slot, then :meth:`serve`, until :attr:`done`.
+    Each operation returns the weighted cost terms it incurred (keys :data:`TERMS`).
+    """
+
+    def __init__(self, config: EnvConfig) -> None:
+        self.config = config
+        models = config.models
+        self.n_models = len(models)
+        self.gpu_mb = int(round(config.server.gpu_gb * MB_PER_GB))
+        # Integer MB accounting: memory sums are exact, so the invariant and any check made
+        # from the (float32) observation agree with the simulator's.
+        self.mem_mb = np.array([int(round(m.mem_gb * MB_PER_GB)) for m in models], dtype=np.int64)
+        self.weights_gb = np.array([m.weights_gb for m in models])
+        self.load_s = self.weights_gb / config.server.load_gbps
+        w = config.costs
+        load_energy_kj = config.server.load_power_w * self.load_s / 1000.0
+        self.load_cost = w.switch_per_gb * self.weights_gb + w.energy_per_kj * load_energy_kj
+        cloud_acc = config.cloud.accuracy
+        self.cloud_accuracy = np.array([m.acc0 if cloud_acc is None else cloud_acc for m in models])
+        self.context = AgeOfContext(config)
+        self.frequency_rate = config.frequency_ewma
+        self.requests: EpisodeRequests | None = None
+        # State (allocated once, reset per episode).
+        n = self.n_models
+        self.cached = np.zeros(n, dtype=bool)
+        self.cached_f = np.zeros(n)  # float view of `cached` for dot products
+        self.loaded_this_slot = np.zeros(n, dtype=bool)
+        self.loaded_at = np.full(n, -1, dtype=np.int64)
+        self.last_request = np.full(n, -1, dtype=np.int64)
+        self.frequency = np.zeros(n)
+        self.used_mb = 0
+        self.t = 0
+        self.ops_used = 0
+        self.metrics = dict.fromkeys(METRICS, 0.0)
+        self.episode_terms = zero_terms()
+
+    # ------------------------------------------------------------------ episode
+    def reset(self, requests: EpisodeRequests) -> None:
+        """Start an episode on a realised request sequence."""
+        cfg = self.config
+        if requests.n_models != self.n_models or requests.n_slots != cfg.n_slots:
+            raise ValueError(f"requests are for {requests.n_models} models x {requests.n_slots} "
+                             f"slots, config has {self.n_models} x {cfg.n_slots}")
+        if requests.n_tasks != cfg.aoc.tasks_per_model:
+            raise ValueError(f"requests have {requests.n_tasks} tasks, config.aoc.tasks_per_model "
+                             f"= {cfg.aoc.tasks_per_model}")
+        self.requests = requests
+        self._precompute_slot_costs(requests)
+        self.context.reset()
+        self.cached[:] = False
+        self.cached_f[:] = 0.0
+        self.loaded_this_slot[:] = False
+        self.loaded_at[:] = -1
+        self.last_request[:] = -1
+        self.frequency[:] = 0.0
+        self.used_mb = 0
+        self.t = 0
+        self.metrics = dict.fromkeys(METRICS, 0.0)
+        self.episode_terms = zero_terms()
+        self._reveal_slot()
+
+    def _precompute_slot_costs(self, r: EpisodeRequests) -> None:
+        cfg, cloud, w = self.config, self.config.cloud, self.config.costs
+        models = cfg.models
+        per_req = np.array([m.edge_s_per_request for m in models])
+        inv_prefill = np.array([1.0 / m.prefill_tok_s if m.prefill_tok_s > 0 else 0.0 for m in models])
+        decode = np.array([m.decode_s_per_tok for m in models])
+        count = r.count.astype(np.float64)
+        self.count_f = count
+        self.edge_compute_s = count * per_req + r.input_sum * inv_prefill + r.output_sum * decode
+        bytes_up = r.input_sum * cloud.bytes_per_token
+        response_mb = np.array([m.response_mb for m in models])
+        bytes_down = r.output_sum * cloud.bytes_per_token + count * response_mb * 1e6
+        transfer_s = bytes_up * 8 / (cloud.uplink_mbps * 1e6) + bytes_down * 8 / (cloud.downlink_mbps * 1e6)
+        self.cloud_latency_s = (count * (cloud.rtt_s + cloud.queue_s) + transfer_s
+                                + self.edge_compute_s / cloud.speedup)
+        usd_tok = np.array([m.cloud_usd_per_1k_tok for m in models])
+        usd_req = np.array([m.cloud_usd_per_request for m in models])
+        self.cloud_usd = (r.input_sum + r.output_sum) / 1000.0 * usd_tok + count * usd_req
+        self.cold_wait_s = count * self.load_s  # if the model was loaded in this very slot
+        self.energy_kj_per_s = cfg.server.gpu_power_w / 1000.0
+        self._w = w
+
+    def _reveal_slot(self) -> None:
+        """Begin slot ``t``: its requests become known to the observer."""
+        self.ops_used = 0
+        self.loaded_this_slot[:] = False
+        if self.t < self.config.n_slots:
+            cnt = self.count_f[self.t]
+            self.last_request[cnt > 0] = self.t
+            self.frequency += self.frequency_rate * (cnt - self.frequency)
+
+    @property
+    def done(self) -> bool:
+        return self.t >= self.config.n_slots
+
+    # --------------------------------------------------------------- operations
+    @property
+    def free_mb(self) -> int:
+        return self.gpu_mb - self.used_mb
+
+    def ops_left(self) -> bool:
+        return self.ops_used < self.config.ops_per_slot and not self.done
+
+    def loadable(self) -> np.ndarray:
+        """Models that LOAD would accept now."""
+        if not self.ops_left():
+            return np.zeros(self.n_models, dtype=bool)
+        return ~self.cached & (self.mem_mb <= self.free_mb)
+
+    def evictable(self) -> np.ndarray:
+        """Models that EVICT would accept now."""
+        if not self.ops_left():
+            return np.zeros(self.n_models, dtype=bool)
+        return self.cached.copy()
+
+    def can_load(self, m: int) -> bool:
+        return self.ops_left() and not self.cached[m] and self.mem_mb[m] <= self.free_mb
+
+    def can_evict(self, m: int) -> bool:
+        return self.ops_left() and bool(self.cached[m])
+
+    def load(self, m: int) -> dict[str, float]:
+        """Load model ``m`` into the GPU; charges its switching cost (GB moved, load energy)."""
+        if not self.can_load(m):
+            raise ValueError(f"cannot load model {m} ({self.config.models[m].name}): cached="
+                             f"{bool(self.cached[m])}, needs {self.mem_mb[m]} MB, free {self.free_mb} MB, "
+                             f"ops used {self.ops_used}/{self.config.ops_per_slot}")
+        self.cached[m] = True
+        self.cached_f[m] = 1.0
+        self.used_mb += int(self.mem_mb[m])
+        self.loaded_this_slot[m] = True
+        self.loaded_at[m] = self.t
+        self.ops_used += 1
+        self.metrics["loads"] += 1
+        self.metrics["switch_gb"] += float(self.weights_gb[m])
+        terms = zero_terms()
+        terms["switch"] = float(self.load_cost[m])
+        self._add_episode_terms(terms)
+        return terms
+
+    def evict(self, m: int) -> dict[str, float]:
+        """Evict model ``m``; its context is lost. Evictions are free."""
+        if not self.can_evict(m):
+            raise ValueError(f"cannot evict model {m} ({self.config.models[m].name}): not cached "
+                             f"or no operations left this slot")
+        self.cached[m] = False
+        self.cached_f[m] = 0.0
+        self.used_mb -= int(self.mem_mb[m])
+        self.loaded_this_slot[m] = False
+        self.loaded_at[m] = -1
+        self.context.evict(m)
+        self.ops_used += 1
+        self.metrics["evictions"] += 1
+        return zero_terms()
+
+    def serve(self) -> dict[str, float]:
+        """Serve slot ``t``: cached models at the edge, the rest in the cloud; next slot begins."""
+        if self.done:
+            raise RuntimeError("episode is over: call reset()")
+        t, w, ctx = self.t, self._w, self.context
+        edge = self.cached_f
+        cloud = 1.0 - edge
+        cnt = self.count_f[t]
+        count_task = self.requests.count_task[t]
+        edge_s = float(self.edge_compute_s[t] @ edge)
+        cold_s = float(self.cold_wait_s[t] @ (self.loaded_this_slot * edge))
+        latency_s = edge_s + cold_s + float(self.cloud_latency_s[t] @ cloud)
+        edge_acc = np.einsum("mk,mk->m", count_task, ctx.accuracy)
+        acc_sum = float(edge_acc @ edge) + float((cnt * self.cloud_accuracy) @ cloud)
+        n_req = float(cnt.sum())
+        n_edge = float(cnt @ edge)
+        usd = float(self.cloud_usd[t] @ cloud)
+        energy_kj = self.energy_kj_per_s * edge_s
+        m = self.metrics
+        m["requests"] += n_req
+        m["edge_hits"] += n_edge
+        m["cloud_requests"] += n_req - n_edge
+        m["accuracy_sum"] += acc_sum
+        m["aoc_sum"] += float(cnt @ ctx.aoc)  # AoC each request saw (0 in the cloud)
+        m["latency_s"] += latency_s
+        m["energy_j"] += energy_kj * 1000.0
+        m["cloud_usd"] += usd
+        terms = {
+            "latency": w.latency_per_s * latency_s,
+            "energy": w.energy_per_kj * energy_kj,
+            "accuracy": w.accuracy_per_miss * (n_req - acc_sum),
+            "cloud": w.cloud_per_usd * usd,
+            "switch": 0.0,
+            "invalid": 0.0,
+        }
+        self._add_episode_terms(terms)
+        ctx.update(count_task * edge[:, None], count_task)
+        self.t += 1
+        self._reveal_slot()
+        return terms
+
+    def charge_invalid(self, penalty: float) -> dict[str, float]:
+        """Record a rejected operation and its penalty (the caller then serves the slot)."""
+        self.metrics["invalid_actions"] += 1
+        terms = zero_terms()
+        terms["invalid"] = penalty
+        self._add_episode_terms(terms)
+        return terms
+
+    def _add_episode_terms(self, terms: dict[str, float]) -> None:
+        for k, v in terms.items():
+            self.episode_terms[k] += v
+
+    # ------------------------------------------------------------------ views
+    @property
+    def used_gb(self) -> float:
+        return self.used_mb / MB_PER_GB
+
+    def slots_since_request(self) -> np.ndarray:
+        """Slots since each model's last request (this slot counts as 0; never: t + 1)."""
+        return self.t - self.last_request
+
+    def slots_since_loaded(self) -> np.ndarray:
+        """Slots since each cached model was loaded, plus one (0 for uncached models)."""
+        return np.where(self.cached, self.t - self.loaded_at + 1, 0)
+
+    def current_counts(self) -> np.ndarray:
+        """Requests per model in the current slot (zeros once the episode is over)."""
+        if self.done:
+            return np.zeros(self.n_models)
+        return self.count_f[self.t]
