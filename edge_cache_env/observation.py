@@ -70,6 +70,16 @@ class ObservationBuilder:
         self.per_model[:, F["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self.window = np.array([m.window_examples for m in cfg.models], dtype=np.float64)
 
+    def __getstate__(self) -> dict:
+        # The per-model and global arrays are views of `buffer`; pickle would copy them apart.
+        state = self.__dict__.copy()
+        del state["per_model"], state["globals"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.per_model, self.globals = split_observation(self.buffer, self.sim.n_models)
+
     def full(self) -> np.ndarray:
         """Recompute every changing feature (after reset and SERVE)."""
         sim, pm = self.sim, self.per_model

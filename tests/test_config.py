@@ -1,0 +1,101 @@
+"""Config validation: every check names the field and the bad value; overrides; round-trips."""
+
+from __future__ import annotations
+
+import json
+
+import gymnasium as gym
+import pytest
+
+from edge_cache_env.config import config_from_dict, load_config_yaml, make_config
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field", "value"),
+    [
+        ({"gpu_gb": -1}, "server.gpu_gb", "-1"),
+        ({"gpu_gb": 10}, "mem_gb", "<= server.gpu_gb = 10"),
+        ({"load_gbps": 0}, "server.load_gbps", "0"),
+        ({"nu": 0.0}, "aoc.nu", "0.0"),
+        ({"aoc": {"nu": 1.5}}, "aoc.nu", "1.5"),
+        ({"rho": -0.1}, "aoc.rho", "-0.1"),
+        ({"tasks_per_model": 0}, "aoc.tasks_per_model", "0"),
+        ({"n_slots": 0}, "config.n_slots", "0"),
+        ({"slot_s": -2.0}, "config.slot_s", "-2.0"),
+        ({"reward_scale": 0}, "config.reward_scale", "0"),
+        ({"max_ops_per_slot": 0}, "config.max_ops_per_slot", "0"),
+        ({"invalid_action_penalty": -1}, "config.invalid_action_penalty", "-1"),
+        ({"requests_per_slot": 0}, "workload.requests_per_slot", "0"),
+        ({"split": "validation"}, "workload.split", "validation"),
+        ({"source": "kafka"}, "workload.source", "kafka"),
+        ({"costs": {"cloud_per_usd": -5}}, "costs.cloud_per_usd", "-5"),
+        ({"uplink_mbps": 0}, "cloud.uplink_mbps", "0"),
+        ({"model_overrides": {"SDXL": {"weights_gb": -3}}}, "weights_gb", "-3"),
+        ({"model_overrides": {"*": {"acc0": 0.99}}}, "acc_max", "acc0=0.99"),
+        ({"model_overrides": {"SDXL": {"kind": "video"}}}, "kind", "video"),
+    ],
+)
+def test_bad_values_name_field_and_value(overrides, field, value):
+    with pytest.raises(ValueError) as err:
+        make_config("default", **overrides)
+    assert field in str(err.value) and value in str(err.value)
+
+
+def test_empty_catalog_is_rejected():
+    with pytest.raises(ValueError, match="config.models"):
+        make_config("default", models=[])
+
+
+def test_unknown_keys_are_rejected_everywhere():
+    with pytest.raises(TypeError, match="gpu_gbb"):
+        make_config("default", gpu_gbb=40)
+    with pytest.raises(TypeError, match="nuu"):
+        make_config("default", aoc={"nuu": 0.5})
+    with pytest.raises(TypeError, match="acc_gainn"):
+        make_config("default", model_overrides={"*": {"acc_gainn": 0}})
+    with pytest.raises(ValueError, match="GPT-5"):
+        make_config("default", model_overrides={"GPT-5": {"acc_gain": 0}})
+    with pytest.raises(ValueError, match="unknown catalog"):
+        make_config("huge")
+    with pytest.raises(TypeError, match="gpu_gbb"):
+        gym.make("EdgePFMCache-v0", gpu_gbb=40)
+
+
+def test_overrides_reach_the_env():
+    env = gym.make("EdgePFMCache-v0", gpu_gb=60, aoc={"nu": 0.8}, n_slots=12,
+                   model_overrides={"*": {"acc_gain": 0.0}})
+    cfg = env.unwrapped.config
+    assert cfg.server.gpu_gb == 60 and cfg.aoc.nu == 0.8 and cfg.aoc.rho == 0.2
+    assert cfg.n_slots == 12 and all(m.acc_gain == 0.0 for m in cfg.models)
+
+
+def test_small_catalog_sets_its_own_gpu_and_overrides_apply_on_top():
+    assert make_config("small").server.gpu_gb == 40
+    assert make_config("small", gpu_gb=50).server.gpu_gb == 50
+    assert len(make_config("small").models) == 6
+
+
+def test_default_catalog_is_about_twice_the_gpu():
+    cfg = make_config("default")
+    total = sum(m.mem_gb for m in cfg.models)
+    assert len(cfg.models) == 10
+    assert 1.8 <= total / cfg.server.gpu_gb <= 2.6
+
+
+def test_dict_and_json_round_trip():
+    cfg = make_config("default", gpu_gb=70, nu=0.7)
+    data = json.loads(json.dumps(cfg.to_dict()))
+    assert config_from_dict(data) == cfg
+
+
+def test_yaml_overrides(tmp_path):
+    p = tmp_path / "scenario.yml"
+    p.write_text("catalog: small\ngpu_gb: 48\naoc:\n  rho: 0.5\n")
+    cfg = load_config_yaml(p)
+    assert cfg.server.gpu_gb == 48 and cfg.aoc.rho == 0.5 and len(cfg.models) == 6
+    with pytest.raises(FileNotFoundError, match="nope.yml"):
+        load_config_yaml(tmp_path / "nope.yml")
+    bad = tmp_path / "bad.yml"
+    bad.write_text("gpu_gbb: 1\n")
+    with pytest.raises(TypeError, match="gpu_gbb"):
+        load_config_yaml(bad)
