@@ -1,0 +1,24 @@
+"""Behaviour must not change with speed: a seeded 500-step rollout fixed in tests/golden/."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).parent / "golden"))
+from make_golden import CONFIG_PATH, DATA_PATH, rollout  # noqa: E402
+
+
+def test_rollout_matches_golden_file():
+    expected = np.load(DATA_PATH)
+    got = rollout(json.loads(CONFIG_PATH.read_text()))
+    assert sorted(got) == sorted(expected.files)
+    np.testing.assert_array_equal(got["action"], expected["action"])
+    np.testing.assert_array_equal(got["mask"], expected["mask"])
+    np.testing.assert_allclose(got["obs"], expected["obs"], rtol=1e-6, atol=1e-7)
+    for key in expected.files:
+        if key not in ("action", "mask", "obs"):
+            np.testing.assert_allclose(got[key], expected[key], rtol=1e-9, atol=1e-9, err_msg=key)
