@@ -13,6 +13,14 @@ ENTRY_POINT = "edge_cache_env.env:EdgePFMCacheEnv"
 ENV_IDS: dict[str, dict[str, Any]] = {
     "EdgePFMCache-v0": {"catalog": "default"},
     "EdgePFMCache-Small-v0": {"catalog": "small"},
+    # Trace replay (edge_cache_env/traces/): pass trace_path= or set EDGE_PFM_TRACES. The
+    # one-hour traces get 3 trace seconds per slot and 120 slots, so a 6-minute episode fits in
+    # the test split (the last 18 minutes) with room for different starts.
+    "EdgePFMCache-ServeGen-v0": {"catalog": "default", "source": "servegen"},
+    "EdgePFMCache-Mooncake-v0": {"catalog": "default", "source": "mooncake",
+                                 "trace_s_per_slot": 3.0, "n_slots": 120},
+    "EdgePFMCache-Azure-v0": {"catalog": "default", "source": "azure", "trace_s_per_slot": 3.0,
+                              "n_slots": 120},
 }
 
 
