@@ -1,0 +1,154 @@
+"""Hyperparameters: YAML per algorithm keyed by env id, command-line overrides, validation.
+
+``hyperparams/<algo>.yml`` maps env ids (and ``default``) to structured settings: plain
+numbers, strings, lists (``net_arch: [64, 64]``) and mappings (``policy_kwargs``); nothing is
+passed to ``eval()``. An env's entry updates the ``default`` entry key by key. Keys that are not
+SB3 constructor arguments are the few of :data:`TRAIN_KEYS`. Every other key is checked
+against the algorithm's (and its policy's) signature, so a typo fails before training starts.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+HYPERPARAMS_DIR = Path(__file__).resolve().parent.parent / "hyperparams"
+
+# Keys train.py consumes itself (not SB3 arguments).
+TRAIN_KEYS = {
+    "policy": "policy class name (default MlpPolicy)",
+    "n_timesteps": "training steps when --timesteps is not given",
+    "n_envs": "parallel training envs when --n-envs is not given",
+    "normalize": "false, true, or VecNormalize keyword arguments (norm_obs, norm_reward, ...)",
+}
+# SB3 arguments train.py sets from its own flags; in YAML they would be silently overridden.
+RESERVED = {"env": "--env", "seed": "--seed", "tensorboard_log": "--tensorboard",
+            "verbose": "--verbose", "device": "(always cpu)",
+            "_init_setup_model": "(internal)"}
+ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu", "silu", "gelu")
+
+
+def load_hyperparams(algo: str, env_id: str, directory: str | Path = HYPERPARAMS_DIR) -> dict[str, Any]:
+    """The ``default`` entry of ``<directory>/<algo>.yml`` updated by the entry of ``env_id``."""
+    path = Path(directory) / f"{algo}.yml"
+    if not path.is_file():
+        raise FileNotFoundError(f"no hyperparameter file for {algo!r}: {path}")
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, Mapping):
+        raise ValueError(f"{path}: top level must map env ids (and 'default') to settings")
+    import gymnasium as gym
+
+    for key, entry in data.items():
+        if key != "default" and key not in gym.registry:
+            raise ValueError(f"{path}: entry {key!r} is neither 'default' nor a registered env id")
+        if not isinstance(entry, Mapping):
+            raise ValueError(f"{path}: entry {key!r} must be a mapping of settings, got {entry!r}")
+    return {**dict(data.get("default", {})), **dict(data.get(env_id, {}))}
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value as YAML (``[64, 64]``, ``{net_arch: [16]}``, ``0.99``, ``true``).
+
+    PyYAML reads ``3e-4`` as a string (YAML 1.1 wants ``3.0e-4``); such strings become floats.
+    """
+    value = yaml.safe_load(text)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
+    """``["gamma=0.99", "policy_kwargs={net_arch: [16]}"]`` -> a dict of parsed values."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ValueError(f"--hyperparams entry {item!r} is not of the form key=value")
+        try:
+            out[key] = parse_value(text)
+        except yaml.YAMLError as e:
+            raise ValueError(f"--hyperparams {key}: cannot parse value {text!r}: {e}") from e
+    return out
+
+
+def split_hyperparams(algo_cls: type, params: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(train_settings, sb3_kwargs)`` after checking every key; ``policy_kwargs`` resolved."""
+    train = {k: params[k] for k in TRAIN_KEYS if k in params}
+    kwargs = {k: v for k, v in params.items() if k not in TRAIN_KEYS}
+    for key in kwargs:
+        if key in RESERVED:
+            raise ValueError(f"hyperparameter {key!r} is set by train.py ({RESERVED[key]}); "
+                             f"remove it from the YAML / --hyperparams")
+    accepted = _parameters(algo_cls.__init__, skip={"self", "policy", "env"})
+    unknown = sorted(set(kwargs) - accepted)
+    if unknown:
+        raise ValueError(f"{algo_cls.__name__} does not accept hyperparameter(s) {unknown}; "
+                         f"accepted: {sorted(accepted - set(RESERVED))} and train.py's own "
+                         f"{sorted(TRAIN_KEYS)}")
+    policy = train.get("policy", "MlpPolicy")
+    aliases = getattr(algo_cls, "policy_aliases", {})
+    if policy not in aliases:
+        raise ValueError(f"{algo_cls.__name__}: unknown policy {policy!r}; known: {sorted(aliases)}")
+    if "policy_kwargs" in kwargs:
+        kwargs["policy_kwargs"] = resolve_policy_kwargs(aliases[policy], kwargs["policy_kwargs"])
+    _check_normalize(train.get("normalize", False))
+    return train, kwargs
+
+
+def resolve_policy_kwargs(policy_cls: type, policy_kwargs: Any) -> dict[str, Any]:
+    """Check keys against the policy's signature; turn ``activation_fn: relu`` into the class."""
+    if not isinstance(policy_kwargs, Mapping):
+        raise ValueError(f"policy_kwargs must be a mapping, got {policy_kwargs!r}")
+    accepted = _parameters(policy_cls.__init__,
+                           skip={"self", "observation_space", "action_space", "lr_schedule"})
+    unknown = sorted(set(policy_kwargs) - accepted)
+    if unknown:
+        raise ValueError(f"{policy_cls.__name__} does not accept policy_kwargs {unknown}; "
+                         f"accepted: {sorted(accepted)}")
+    out = dict(policy_kwargs)
+    if "activation_fn" in out:
+        name = out["activation_fn"]
+        if name not in ACTIVATIONS:
+            raise ValueError(f"policy_kwargs.activation_fn = {name!r}: use one of {ACTIVATIONS}")
+        import torch.nn as nn
+
+        out["activation_fn"] = {"relu": nn.ReLU, "tanh": nn.Tanh, "elu": nn.ELU,
+                                "leaky_relu": nn.LeakyReLU, "silu": nn.SiLU, "gelu": nn.GELU}[name]
+    return out
+
+
+def _parameters(fn: Any, skip: set[str]) -> set[str]:
+    params = inspect.signature(fn).parameters.values()
+    return {p.name for p in params if p.name not in skip
+            and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+
+def _check_normalize(value: Any) -> None:
+    if isinstance(value, bool):
+        return
+    allowed = {"norm_obs", "norm_reward", "clip_obs", "clip_reward", "gamma", "epsilon"}
+    if not isinstance(value, Mapping) or set(value) - allowed:
+        raise ValueError(f"normalize = {value!r} is invalid: must be true/false or a mapping with "
+                         f"keys among {sorted(allowed)}")
+
+
+def plain(params: Mapping[str, Any]) -> dict[str, Any]:
+    """YAML-safe copy of resolved hyperparameters (classes become their names)."""
+    def conv(v: Any) -> Any:
+        if isinstance(v, Mapping):
+            return {str(k): conv(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [conv(x) for x in v]
+        if isinstance(v, type):
+            return v.__name__
+        return v
+
+    return conv(params)

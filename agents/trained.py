@@ -1,0 +1,111 @@
+"""Trained policies (SB3 PPO and DQN, sb3-contrib MaskablePPO) behind the agents' predict protocol.
+
+``load_trained(algo, path)`` returns an object with SB3's
+``predict(obs, state=None, episode_start=None, deterministic=True, action_masks=None)``.
+MaskablePPO uses the masks it is given; PPO and DQN ignore them (they are the "no mask"
+agents: an invalid action acts as SERVE and pays the env's penalty). If a VecNormalize file
+sits next to the model (see :func:`vecnormalize_path`), observations are normalised with its
+frozen statistics, exactly as during training.
+
+torch and SB3 are imported only when a model is loaded, so ``import agents`` stays light.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ALGOS = ("ppo", "maskable_ppo", "dqn")
+_CHECKPOINT = re.compile(r"^(?P<prefix>.+)_(?P<steps>\d+)_steps$")
+
+
+def algo_class(algo: str) -> type:
+    """The SB3 / sb3-contrib class of ``algo`` (imports torch)."""
+    if algo == "ppo":
+        from stable_baselines3 import PPO
+
+        return PPO
+    if algo == "dqn":
+        from stable_baselines3 import DQN
+
+        return DQN
+    if algo == "maskable_ppo":
+        from sb3_contrib import MaskablePPO
+
+        return MaskablePPO
+    raise ValueError(f"unknown algorithm {algo!r}; known: {', '.join(ALGOS)}")
+
+
+def vecnormalize_path(model_path: str | Path) -> Path:
+    """Where the VecNormalize statistics of a saved model live.
+
+    ``dir/name.zip`` -> ``dir/name_vecnormalize.pkl``; an SB3 checkpoint
+    ``dir/prefix_N_steps.zip`` -> ``dir/prefix_vecnormalize_N_steps.pkl`` (CheckpointCallback's
+    own naming).
+    """
+    p = Path(model_path)
+    stem = p.name[:-4] if p.name.endswith(".zip") else p.name
+    m = _CHECKPOINT.match(stem)
+    if m:
+        return p.with_name(f"{m['prefix']}_vecnormalize_{m['steps']}_steps.pkl")
+    return p.with_name(f"{stem}_vecnormalize.pkl")
+
+
+def load_vecnormalize_stats(path: str | Path) -> Any:
+    """A VecNormalize object without its venv, frozen (no updates, no reward scaling)."""
+    with open(path, "rb") as f:
+        vec_normalize = pickle.load(f)
+    vec_normalize.training = False
+    vec_normalize.norm_reward = False
+    return vec_normalize
+
+
+class TrainedAgent:
+    """A trained SB3 model that follows the agents' predict protocol."""
+
+    def __init__(self, algo: str, model: Any, vec_normalize: Any | None = None,
+                 path: str | None = None) -> None:
+        self.algo = algo
+        self.model = model
+        self.vec_normalize = vec_normalize
+        self.path = path
+        self.uses_masks = algo == "maskable_ppo"
+        self.name = algo
+
+    def predict(self, obs: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = True, action_masks: np.ndarray | None = None
+                ) -> tuple[np.ndarray, Any]:
+        """Actions for a (batched or single) observation; masks used by MaskablePPO only."""
+        obs = np.asarray(obs, dtype=np.float32)
+        if self.vec_normalize is not None:
+            obs = self.vec_normalize.normalize_obs(obs).astype(np.float32)
+        if self.uses_masks:
+            return self.model.predict(obs, state=state, episode_start=episode_start,
+                                      deterministic=deterministic, action_masks=action_masks)
+        return self.model.predict(obs, state=state, episode_start=episode_start,
+                                  deterministic=deterministic)
+
+    def __repr__(self) -> str:
+        norm = ", normalised obs" if self.vec_normalize is not None else ""
+        return f"TrainedAgent({self.algo}, {self.path}{norm})"
+
+
+def load_trained(algo: str, path: str | Path) -> TrainedAgent:
+    """Load a model saved by ``train.py`` (or any SB3 ``.zip`` of ``algo``) on the CPU."""
+    cls = algo_class(algo)
+    p = Path(path)
+    if not p.is_file() and p.suffix != ".zip" and p.with_suffix(".zip").is_file():
+        p = p.with_suffix(".zip")
+    if not p.is_file():
+        raise FileNotFoundError(f"no trained {algo} model at {path}")
+    try:
+        model = cls.load(p, device="cpu")
+    except (ValueError, KeyError, RuntimeError) as e:
+        raise ValueError(f"{p} is not a loadable {algo} model ({cls.__name__}): {e}") from e
+    norm_file = vecnormalize_path(p)
+    vec_normalize = load_vecnormalize_stats(norm_file) if norm_file.is_file() else None
+    return TrainedAgent(algo, model, vec_normalize, str(p))

@@ -1,0 +1,166 @@
+"""SB3 callbacks of ``train.py``: the env's episode figures in TensorBoard, and an evaluation
+on fixed held-out seeds that logs costs (not only rewards) next to a reference heuristic.
+
+Imports SB3 (and so torch): used by training only, never by the env or the heuristics.
+"""
+
+from __future__ import annotations
+
+import csv
+import inspect
+import math
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
+from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
+
+from edge_cache_env.simulator import TERMS
+
+# Per-episode figures the env puts in ``info`` (final step of an episode).
+EPISODE_KEYS = ("episode_cost", *(f"episode_cost_{t}" for t in TERMS), "hit_ratio",
+                "mean_accuracy", "mean_aoc", "invalid_actions", "loads")
+EVAL_LOG_FIELDS = ("timesteps", "wall_s", "mean_cost", "ci95", "reference", "reference_cost",
+                   "ratio_to_reference", "hit_ratio", "mean_accuracy", "invalid_actions", "loads")
+
+
+class EpisodeInfoCallback(BaseCallback):
+    """Records the env's per-episode figures (means over the episodes ended since the last dump)
+    under ``episode/``: total cost, each cost term, hit ratio, accuracy, AoC, invalid actions."""
+
+    def _on_step(self) -> bool:
+        for done, info in zip(self.locals["dones"], self.locals["infos"]):
+            if done:
+                for key in EPISODE_KEYS:
+                    if key in info:
+                        self.logger.record_mean(f"episode/{key}", float(info[key]))
+        return True
+
+
+class SaveVecNormalizeCallback(BaseCallback):
+    """Saves the training VecNormalize statistics next to the best model when it changes."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__()
+        self.path = Path(path)
+
+    def _on_step(self) -> bool:
+        vec_normalize = self.model.get_vec_normalize_env()
+        if vec_normalize is not None:
+            vec_normalize.save(str(self.path))
+        return True
+
+
+def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and the half-width of its normal-approximation 95% confidence interval."""
+    x = np.asarray(values, dtype=np.float64)
+    if len(x) < 2:
+        return float(x.mean()), math.nan
+    return float(x.mean()), float(1.96 * x.std(ddof=1) / math.sqrt(len(x)))
+
+
+class _CostEvalMixin:
+    """Evaluates on the same held-out seeds every time and logs the episodes' costs.
+
+    The eval vector env must hold one env per episode: it is re-seeded with ``seed_base``
+    before each evaluation, so env ``i`` plays the episode of seed ``seed_base + i``, the same
+    episodes at every evaluation and for the reference heuristic.
+    """
+
+    def _setup_costs(self, seed_base: int, log_file: Path, reference: str | None,
+                     reference_costs: Sequence[float] | None) -> None:
+        if self.eval_env.num_envs != self.n_eval_episodes:
+            raise ValueError(f"the eval env needs one env per episode: {self.eval_env.num_envs} "
+                             f"envs for {self.n_eval_episodes} episodes")
+        self.seed_base = seed_base
+        self.log_file = Path(log_file)
+        self.reference = reference
+        self.reference_cost = float(np.mean(reference_costs)) if reference_costs else math.nan
+        self._infos: list[dict[str, float]] = []
+        self._start = time.perf_counter()
+        self.wall_offset = 0.0  # seconds trained by earlier legs of a resumed run
+        self.last_mean_cost = math.nan
+
+    def _on_step(self) -> bool:
+        if self.eval_freq > 0 and self.n_calls % self.eval_freq == 0:
+            self.eval_env.seed(self.seed_base)
+            self._infos = []
+        return super()._on_step()
+
+    def _log_success_callback(self, locals_: dict[str, Any], globals_: dict[str, Any]) -> None:
+        super()._log_success_callback(locals_, globals_)
+        if locals_["done"]:
+            info = locals_["info"]
+            self._infos.append({k: float(info[k]) for k in EPISODE_KEYS if k in info})
+            # The last episode of the evaluation: record now, before EvalCallback dumps the log.
+            if len(self._infos) == self.n_eval_episodes:
+                self._record()
+
+    def _record(self) -> None:
+        costs = [i["episode_cost"] for i in self._infos]
+        mean, ci = mean_ci95(costs)
+        self.last_mean_cost = mean
+        row = {
+            "timesteps": self.num_timesteps,
+            "wall_s": round(self.wall_offset + time.perf_counter() - self._start, 1),
+            "mean_cost": mean, "ci95": ci,
+            "reference": self.reference or "", "reference_cost": self.reference_cost,
+            "ratio_to_reference": mean / self.reference_cost if self.reference_cost > 0 else math.nan,
+        }
+        for key in ("hit_ratio", "mean_accuracy", "invalid_actions", "loads"):
+            row[key] = float(np.mean([i.get(key, math.nan) for i in self._infos]))
+        self.logger.record("eval/mean_cost", mean)
+        self.logger.record("eval/mean_cost_ci95", ci)
+        if self.reference:
+            self.logger.record(f"eval/reference_{self.reference}_cost", self.reference_cost)
+            self.logger.record(f"eval/cost_ratio_to_{self.reference}", row["ratio_to_reference"])
+        for key in ("hit_ratio", "mean_accuracy", "invalid_actions", "loads"):
+            self.logger.record(f"eval/{key}", row[key])
+        new = not self.log_file.exists()
+        with self.log_file.open("a", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=EVAL_LOG_FIELDS)
+            if new:
+                writer.writeheader()
+            writer.writerow(row)
+
+
+class CostEvalCallback(_CostEvalMixin, EvalCallback):
+    """:class:`EvalCallback` on fixed held-out seeds, with costs and a reference line."""
+
+    def __init__(self, eval_env: Any, *, seed_base: int, log_file: str | Path,
+                 reference: str | None = None, reference_costs: Sequence[float] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(eval_env, **kwargs)
+        self._setup_costs(seed_base, Path(log_file), reference, reference_costs)
+
+
+class MaskableCostEvalCallback(_CostEvalMixin, MaskableEvalCallback):
+    """The same for MaskablePPO: evaluation with the env's action masks."""
+
+    def __init__(self, eval_env: Any, *, seed_base: int, log_file: str | Path,
+                 reference: str | None = None, reference_costs: Sequence[float] | None = None,
+                 **kwargs: Any) -> None:
+        super().__init__(eval_env, **kwargs)
+        self._setup_costs(seed_base, Path(log_file), reference, reference_costs)
+
+
+def agent_episode_costs(agent: Any, make_env: Callable[[], gym.Env], seeds: Sequence[int]) -> list[float]:
+    """Total cost of ``agent`` (predict protocol) on one episode per seed."""
+    env = make_env()
+    masked = "action_masks" in inspect.signature(agent.predict).parameters
+    costs = []
+    for seed in seeds:
+        obs, info = env.reset(seed=seed)
+        done = False
+        while not done:
+            kwargs = {"action_masks": env.unwrapped.action_masks()[None]} if masked else {}
+            action, _ = agent.predict(obs[None], deterministic=True, **kwargs)
+            obs, _, terminated, truncated, info = env.step(int(np.asarray(action).reshape(-1)[0]))
+            done = terminated or truncated
+        costs.append(float(info["episode_cost"]))
+    env.close()
+    return costs

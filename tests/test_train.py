@@ -1,0 +1,215 @@
+"""train.py end to end (tiny nets, a few hundred steps, 20-slot episodes), the trained-agent
+loader, hyperparameter handling and the seed rule."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import yaml
+
+pytest.importorskip("stable_baselines3")
+pytest.importorskip("sb3_contrib")
+
+import edge_cache_env  # noqa: E402,F401
+from agents import seeds  # noqa: E402
+from agents.hyperparams import load_hyperparams, parse_overrides, parse_value, split_hyperparams  # noqa: E402
+from agents.trained import ALGOS, algo_class, load_trained, vecnormalize_path  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import train  # noqa: E402
+
+ENV = "EdgePFMCache-Small-v0"
+SHORT = json.dumps({"n_slots": 20})
+
+
+def run_train(out: Path, algo: str, *extra: str, seed: int = 0, steps: int = 256) -> Path:
+    tiny = ["policy_kwargs={net_arch: [16]}"]
+    tiny += ["n_steps=64", "batch_size=32", "n_epochs=2"] if algo != "dqn" else \
+        ["learning_starts=64", "buffer_size=1000", "target_update_interval=100"]
+    return train.main([
+        "--algo", algo, "--env", ENV, "--timesteps", str(steps), "--seed", str(seed),
+        "--n-envs", "2", "--out", str(out), "--env-kwargs", SHORT, "--eval-freq", "128",
+        "--eval-episodes", "2", "--checkpoint-freq", "128", "--no-progress-bar",
+        "--hyperparams", *tiny, *extra])
+
+
+def rollout_actions(agent, n_steps: int = 150, seed: int = 3, env_id: str = ENV,
+                    env_kwargs: dict | None = None) -> list[tuple[int, bool]]:
+    """(action, was it valid) along one env, with masks offered to the agent."""
+    env = gym.make(env_id, **(env_kwargs if env_kwargs is not None else {"n_slots": 20}))
+    obs, _ = env.reset(seed=seed)
+    out = []
+    for _ in range(n_steps):
+        mask = env.unwrapped.action_masks()
+        action, _ = agent.predict(obs[None], deterministic=True, action_masks=mask[None])
+        a = int(np.asarray(action).reshape(-1)[0])
+        assert env.action_space.contains(a)
+        out.append((a, bool(mask[a])))
+        obs, _, _, truncated, _ = env.step(a)
+        if truncated:
+            obs, _ = env.reset(seed=seed + 1)
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ALGOS)
+def test_train_writes_run_folder_and_model_acts(tmp_path, algo):
+    run = run_train(tmp_path, algo)
+    for name in ("model.zip", "best_model.zip", "config.yml", "args.yml", "command.txt",
+                 "eval_log.csv", "evaluations.npz", "summary.yml"):
+        assert (run / name).is_file(), name
+    assert list((run / "checkpoints").glob("ckpt_*_steps.zip"))
+    config = yaml.safe_load((run / "config.yml").read_text())
+    assert config["env_config"]["n_slots"] == 20
+    assert config["env_config"]["server"]["gpu_gb"] == 40.0
+    assert config["hyperparams"]["policy_kwargs"] == {"net_arch": [16]}
+    assert config["seeds"]["train_seed_base"] == seeds.train_seed(0)
+    assert (run / "command.txt").read_text().startswith(f"python train.py --algo {algo}")
+    rows = list(csv.DictReader((run / "eval_log.csv").open()))
+    assert [int(r["timesteps"]) for r in rows] == [128, 256]
+    assert all(float(r["mean_cost"]) > 0 for r in rows)
+    assert rows[0]["reference"] == "lc" and float(rows[0]["reference_cost"]) > 0
+    # The best model is the one with the lowest evaluation cost.
+    best = yaml.safe_load((run / "summary.yml").read_text())[-1]["best_eval_cost"]
+    assert best == pytest.approx(min(float(r["mean_cost"]) for r in rows), rel=1e-6)
+
+    agent = load_trained(algo, run / "model.zip")
+    steps = rollout_actions(agent)
+    if algo == "maskable_ppo":
+        assert all(valid for _, valid in steps), "MaskablePPO took a masked-out action"
+    assert load_trained(algo, run / "best_model").model is not None  # ".zip" may be omitted
+
+
+@pytest.mark.slow
+def test_same_seed_same_policy_other_seed_differs(tmp_path):
+    probe = np.random.default_rng(0).random((32, gym.make(ENV).observation_space.shape[0]),
+                                            dtype=np.float32)
+
+    def logits(run: Path) -> np.ndarray:
+        import torch
+
+        model = load_trained("ppo", run / "model.zip").model
+        with torch.no_grad():
+            dist = model.policy.get_distribution(torch.as_tensor(probe))
+        return dist.distribution.logits.numpy()
+
+    a = logits(run_train(tmp_path / "a", "ppo", seed=1))
+    b = logits(run_train(tmp_path / "b", "ppo", seed=1))
+    c = logits(run_train(tmp_path / "c", "ppo", seed=2))
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    acts_a = load_trained("ppo", tmp_path / "a" / "ppo-EdgePFMCache-Small-v0-seed1" / "model.zip")
+    acts_b = load_trained("ppo", tmp_path / "b" / "ppo-EdgePFMCache-Small-v0-seed1" / "model.zip")
+    assert rollout_actions(acts_a) == rollout_actions(acts_b)
+
+
+@pytest.mark.slow
+def test_resume_continues_the_run(tmp_path):
+    run = run_train(tmp_path, "maskable_ppo")
+    with pytest.raises(SystemExit):  # the folder exists: no silent overwrite
+        run_train(tmp_path, "maskable_ppo")
+    train.main(["--algo", "maskable_ppo", "--env", ENV, "--timesteps", "128", "--seed", "0",
+                "--n-envs", "2", "--out", str(tmp_path), "--env-kwargs", SHORT, "--eval-freq", "128",
+                "--eval-episodes", "2", "--checkpoint-freq", "0", "--no-progress-bar", "--resume"])
+    legs = yaml.safe_load((run / "summary.yml").read_text())
+    assert [leg["end_timesteps"] for leg in legs] == [256, 384]
+    assert legs[1]["train_seed_base"] != legs[0]["train_seed_base"]
+    assert len((run / "command.txt").read_text().splitlines()) == 2
+    rows = list(csv.DictReader((run / "eval_log.csv").open()))
+    assert [int(r["timesteps"]) for r in rows] == [128, 256, 384]
+    assert len(np.load(run / "evaluations.npz")["timesteps"]) == 3
+    assert load_trained("maskable_ppo", run / "model.zip").model.num_timesteps == 384
+
+
+@pytest.mark.slow
+def test_vecnormalize_saved_and_reloaded(tmp_path):
+    run = run_train(tmp_path, "ppo", "normalize={norm_obs: true, norm_reward: true}")
+    assert vecnormalize_path(run / "model.zip").is_file()
+    agent = load_trained("ppo", run / "model.zip")
+    assert agent.vec_normalize is not None and not agent.vec_normalize.training
+    obs = np.full((1, agent.model.observation_space.shape[0]), 0.5, dtype=np.float32)
+    normed = agent.vec_normalize.normalize_obs(obs)
+    assert not np.allclose(normed, obs)  # statistics were learned, not identity
+    rollout_actions(agent, n_steps=50)
+
+
+# ------------------------------------------------------------------------- clear errors
+def _error(capsys, *argv: str) -> str:
+    with pytest.raises(SystemExit) as e:
+        train.main(list(argv))
+    assert e.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_clear_errors(tmp_path, capsys):
+    base = ["--env", ENV, "--timesteps", "10", "--out", str(tmp_path), "--no-progress-bar"]
+    assert "unknown algorithm 'a2c'" in _error(capsys, "--algo", "a2c", *base)
+    assert "unknown env id 'EdgePFMCache-v9'" in _error(
+        capsys, "--algo", "ppo", "--env", "EdgePFMCache-v9", "--timesteps", "10", "--out", str(tmp_path))
+    err = _error(capsys, "--algo", "ppo", *base, "--hyperparams", "n_step=64")
+    assert "does not accept hyperparameter(s) ['n_step']" in err and "n_steps" in err
+    err = _error(capsys, "--algo", "dqn", *base, "--hyperparams", "policy_kwargs={net_arc: [16]}")
+    assert "policy_kwargs ['net_arc']" in err
+    assert "set by train.py (--seed)" in _error(capsys, "--algo", "ppo", *base, "--hyperparams", "seed=3")
+    assert "gpu_gbb" in _error(capsys, "--algo", "ppo", *base, "--env-kwargs", '{"gpu_gbb": 40}')
+    assert "not valid JSON" in _error(capsys, "--algo", "ppo", *base, "--env-kwargs", "{gpu_gb: 40}")
+    assert "key=value" in _error(capsys, "--algo", "ppo", *base, "--hyperparams", "gamma")
+    assert not any(tmp_path.iterdir()), "a rejected command must not leave a run folder"
+
+
+def test_load_trained_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown algorithm 'sac'"):
+        algo_class("sac")
+    with pytest.raises(FileNotFoundError, match="no trained ppo model"):
+        load_trained("ppo", tmp_path / "missing.zip")
+
+
+# ------------------------------------------------------------------- hyperparameter files
+def test_hyperparams_merge_and_parse(tmp_path):
+    (tmp_path / "ppo.yml").write_text(
+        "default: {gamma: 0.99, n_steps: 512, policy_kwargs: {net_arch: [64, 64]}}\n"
+        f"{ENV}: {{n_steps: 128}}\n")
+    assert load_hyperparams("ppo", ENV, tmp_path) == {
+        "gamma": 0.99, "n_steps": 128, "policy_kwargs": {"net_arch": [64, 64]}}
+    assert load_hyperparams("ppo", "EdgePFMCache-v0", tmp_path)["n_steps"] == 512
+    (tmp_path / "dqn.yml").write_text("default: {}\nEdgePFMCach-v0: {gamma: 0.9}\n")
+    with pytest.raises(ValueError, match="'EdgePFMCach-v0' is neither 'default' nor a registered env id"):
+        load_hyperparams("dqn", ENV, tmp_path)
+    assert parse_value("3e-4") == pytest.approx(3e-4)
+    assert parse_overrides(["policy_kwargs={net_arch: [16], activation_fn: relu}", "normalize=true"]) == {
+        "policy_kwargs": {"net_arch": [16], "activation_fn": "relu"}, "normalize": True}
+    import torch.nn as nn
+
+    _, kwargs = split_hyperparams(algo_class("ppo"), {"policy_kwargs": {"activation_fn": "relu"}})
+    assert kwargs["policy_kwargs"]["activation_fn"] is nn.ReLU
+    with pytest.raises(ValueError, match="activation_fn = 'relux'"):
+        split_hyperparams(algo_class("ppo"), {"policy_kwargs": {"activation_fn": "relux"}})
+    with pytest.raises(ValueError, match="normalize"):
+        split_hyperparams(algo_class("ppo"), {"normalize": {"norm_obss": True}})
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+def test_shipped_yaml_files_are_valid(algo):
+    for env_id in ("EdgePFMCache-v0", ENV):
+        split_hyperparams(algo_class(algo), load_hyperparams(algo, env_id))
+
+
+# -------------------------------------------------------------------------------- seeds
+def test_seed_ranges_never_overlap():
+    bench = set(seeds.BENCHMARK_SEEDS)
+    evals = set(seeds.eval_seeds(seeds.MAX_EVAL_EPISODES))
+    train_seeds = {seeds.train_seed(s, r) + i for s in range(50) for r in range(10) for i in range(100)}
+    assert not bench & evals and not bench & train_seeds and not evals & train_seeds
+    # Distinct runs and legs never share a starting seed.
+    assert len(train_seeds) == 50 * 10 * 100
+    with pytest.raises(ValueError, match="n_envs"):
+        seeds.check_training_seeds(0, 101)
+    with pytest.raises(ValueError, match="seed"):
+        seeds.train_seed(-1)
