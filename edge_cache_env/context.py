@@ -32,12 +32,35 @@ class AgeOfContext:
         self.effective = np.zeros((n, self.n_tasks))  # C, derived from S
         self.accuracy = np.empty((n, self.n_tasks))  # A at the edge, derived from C
         self.aoc = np.zeros(n)  # AoC per model, derived from p and C
+        self._scratch = np.zeros((n, self.n_tasks))
+        k = self.n_tasks
+        self._relevance = (1.0 - self.rho) * np.eye(k) + self.rho * np.ones((k, k))
+        self._gain_col = self.acc_gain[:, None].copy()
+        self._acc0_col = self.acc0[:, None].copy()
+        self._acc_max_col = self.acc_max[:, None].copy()
+        self._mix_after: np.ndarray | None = None
         self.reset()
 
-    def reset(self) -> None:
+    def reset(self, count_task: np.ndarray | None = None) -> None:
+        """Empty context; with ``count_task[t, m, k]`` (the episode's requests per slot), also
+        precompute the task mix after every slot: it follows demand only, not the agent."""
         self.mass.fill(0.0)
         self.task_mix.fill(1.0 / self.n_tasks)
+        self._mix_after = None if count_task is None else self.task_mix_trajectory(count_task)
         self._derive()
+
+    def task_mix_trajectory(self, count_task: np.ndarray) -> np.ndarray:
+        """``p`` after each slot t: an EWMA of each model's task shares over slots with requests."""
+        n_slots = count_task.shape[0]
+        per_model = count_task.sum(axis=2)
+        share = count_task / np.maximum(per_model, 1.0)[:, :, None]
+        rate = np.where(per_model > 0, self.mix_rate, 0.0)[:, :, None]
+        out = np.empty_like(share)
+        p = self.task_mix.copy()
+        for t in range(n_slots):
+            p += rate[t] * (share[t] - p)
+            out[t] = p
+        return out
 
     def evict(self, m: int) -> None:
         """The context lived in GPU memory: eviction throws it away."""
@@ -46,33 +69,30 @@ class AgeOfContext:
         self.accuracy[m] = self.acc0[m]
         self.aoc[m] = 0.0
 
-    def update(self, served_at_edge: np.ndarray, requested: np.ndarray) -> None:
-        """End of a slot: decay, add the examples served at the edge, cap at the window.
+    def update(self, served_at_edge: np.ndarray, slot: int) -> None:
+        """End of slot ``slot``: decay, add the examples served at the edge, cap at the window.
 
-        ``served_at_edge[m, k]`` counts requests served at the edge; ``requested[m, k]`` all
-        requests of the slot (the task mix follows demand, wherever it was served).
+        ``served_at_edge[m, k]`` counts the slot's requests served at the edge. Written with few
+        numpy calls and no fancy indexing: the arrays are small (N x K), so the number of calls,
+        not their size, sets the cost.
         """
+        if self._mix_after is None:
+            raise RuntimeError("AgeOfContext.reset(count_task) must be called at episode start")
         s = self.mass
         s *= self.nu
         s += served_at_edge
-        total = s.sum(axis=1)
-        over = total > self.window
-        if over.any():
-            # The oldest examples fall out: scale the row down to the window.
-            s[over] *= (self.window[over] / total[over])[:, None]
-        per_model = requested.sum(axis=1)
-        seen = per_model > 0
-        if seen.any():
-            share = requested[seen] / per_model[seen, None]
-            self.task_mix[seen] += self.mix_rate * (share - self.task_mix[seen])
+        # Rows over the window are scaled down to it (the oldest examples fall out).
+        s *= (self.window / np.maximum(s.sum(axis=1), self.window))[:, None]
+        np.copyto(self.task_mix, self._mix_after[slot])
         self._derive()
 
     def _derive(self) -> None:
-        s = self.mass
-        np.multiply(s, 1.0 - self.rho, out=self.effective)
-        self.effective += self.rho * s.sum(axis=1, keepdims=True)
-        np.log2(1.0 + self.effective, out=self.accuracy)
-        self.accuracy *= self.acc_gain[:, None]
-        self.accuracy += self.acc0[:, None]
-        np.minimum(self.accuracy, self.acc_max[:, None], out=self.accuracy)
-        np.einsum("mk,mk->m", self.task_mix, self.effective, out=self.aoc)
+        # C = S @ R with R = (1 - rho) I + rho 11^T: own task fully, the others at rho.
+        c = np.matmul(self.mass, self._relevance, out=self.effective)
+        acc = self.accuracy
+        np.log2(c + 1.0, out=acc)
+        acc *= self._gain_col
+        acc += self._acc0_col
+        np.minimum(acc, self._acc_max_col, out=acc)
+        np.multiply(self.task_mix, c, out=self._scratch)
+        self._scratch.sum(axis=1, out=self.aoc)

@@ -8,13 +8,15 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from edge_cache_env.config import EnvConfig, make_config
+from edge_cache_env.config import MB_PER_GB, EnvConfig, make_config
 from edge_cache_env.observation import ObservationBuilder, observation_size
 from edge_cache_env.render import render_ansi
-from edge_cache_env.simulator import METRICS, TERMS, CacheSimulator
+from edge_cache_env.simulator import TERMS, CacheSimulator
 from edge_cache_env.workload import EpisodeRequests, make_workload
 
 SERVE = 0
+_COST_KEYS = tuple(f"cost_{k}" for k in TERMS)
+_EPISODE_KEYS = tuple(f"episode_cost_{k}" for k in TERMS)
 
 
 class EdgePFMCacheEnv(gym.Env):
@@ -37,8 +39,8 @@ class EdgePFMCacheEnv(gym.Env):
     ``invalid_action_penalty``.
 
     ## Observation Space
-    ``Box(0, 1, (8N + 3,), float32)``. Per model (model-major): cached, footprint share of the
-    GPU, requests this slot, recency, frequency, AoC / window, age since loaded, load time;
+    ``Box(0, 1, (8N + 3,), float32)``. Per model (stored feature-major: the N values of a
+    feature together): cached, footprint share of the GPU, requests this slot, recency, frequency, AoC / window, age since loaded, load time;
     then free memory share, operations used this slot, episode progress. All squashed
     monotonically into [0, 1]; see :mod:`edge_cache_env.observation`.
 
@@ -94,7 +96,7 @@ class EdgePFMCacheEnv(gym.Env):
         super().reset(seed=seed)
         self.sim.reset(self.workload.sample_episode(self.np_random))
         self._update_mask()
-        obs = self._obs.full().copy()
+        obs = self._obs.on_reset().copy()
         return obs, self._info(dict.fromkeys(TERMS, 0.0))
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -138,24 +140,29 @@ class EdgePFMCacheEnv(gym.Env):
         return self.sim.requests
 
     def _update_mask(self) -> None:
-        n = self.n_models
-        self._mask[1:n + 1] = self.sim.loadable()
-        self._mask[n + 1:] = self.sim.evictable()
+        sim = self.sim
+        if sim.ops_used < sim.ops_limit and sim.t < sim.n_slots:
+            n = self.n_models
+            loadable = self._mask[1:n + 1]  # a view: written in place
+            np.less_equal(sim.mem_mb, sim.free_mb, out=loadable)
+            loadable &= ~sim.cached
+            self._mask[n + 1:] = sim.cached
+        else:
+            self._mask[1:] = False
 
     def _info(self, terms: dict[str, float]) -> dict[str, Any]:
         sim, m = self.sim, self.sim.metrics
-        info: dict[str, Any] = {f"cost_{k}": v for k, v in terms.items()}
+        info: dict[str, Any] = dict(zip(_COST_KEYS, terms.values()))
         info["cost_total"] = sum(terms.values())
-        for k, v in sim.episode_terms.items():
-            info[f"episode_cost_{k}"] = v
-        info["episode_cost"] = sum(sim.episode_terms.values())
-        for k in METRICS:
-            info[k] = m[k]
-        served = max(m["requests"], 1.0)
+        ep = sim.episode_terms
+        info.update(zip(_EPISODE_KEYS, ep.values()))
+        info["episode_cost"] = sum(ep.values())
+        info.update(m)
+        served = m["requests"] or 1.0
         info["hit_ratio"] = m["edge_hits"] / served
         info["mean_accuracy"] = m["accuracy_sum"] / served
         info["mean_aoc"] = m["aoc_sum"] / served
         info["slot"] = sim.t
-        info["memory_used_gb"] = sim.used_gb
+        info["memory_used_gb"] = sim.used_mb / MB_PER_GB
         info["action_mask"] = self._mask.copy()
         return info

@@ -1,7 +1,9 @@
 """The flat observation: its layout, its squashing, and how to read it back.
 
-Layout: ``N x len(MODEL_FEATURES)`` per-model values (model-major: model 0's features first),
-then ``len(GLOBAL_FEATURES)`` global values. Every feature is squashed monotonically into
+Layout: ``len(MODEL_FEATURES) x N`` per-model values (feature-major: the N values of
+``cached`` first, then the N of ``footprint``, ...), then ``len(GLOBAL_FEATURES)`` global
+values. Feature-major keeps each feature contiguous, so a slot's update is a few block copies.
+Read it with :func:`split_observation`, which returns per-model rows whatever the layout. Every feature is squashed monotonically into
 [0, 1] (``x / (x + scale)`` for unbounded counts), so heuristics that rank models by a feature
 can rank by its observed value.
 """
@@ -26,11 +28,16 @@ GLOBAL_FEATURES = ("free_memory", "ops_used", "progress")
 F = {name: i for i, name in enumerate(MODEL_FEATURES)}
 G = {name: i for i, name in enumerate(GLOBAL_FEATURES)}
 
+_CACHED, _AOC, _AGE = F["cached"], F["aoc"], F["age"]
+_FREE, _OPS = G["free_memory"], G["ops_used"]
+_DEMAND = slice(F["requests"], F["frequency"] + 1)  # requests, recency, frequency: adjacent
+
 # Half-saturation points of the squashing x / (x + scale).
 REQUESTS_SCALE = 10.0
 RECENCY_SCALE_SLOTS = 30.0
 FREQUENCY_SCALE = 5.0
 AGE_SCALE_SLOTS = 30.0
+_FRESH_AGE = 1.0 / (1.0 + AGE_SCALE_SLOTS)
 
 
 def observation_size(n_models: int) -> int:
@@ -45,8 +52,8 @@ def split_observation(obs: np.ndarray, n_models: int) -> tuple[np.ndarray, np.nd
     """``(per_model[..., N, F], globals[..., G])`` views of a (batched) observation."""
     obs = np.asarray(obs)
     k = n_models * len(MODEL_FEATURES)
-    per_model = obs[..., :k].reshape(*obs.shape[:-1], n_models, len(MODEL_FEATURES))
-    return per_model, obs[..., k:]
+    by_feature = obs[..., :k].reshape(*obs.shape[:-1], len(MODEL_FEATURES), n_models)
+    return np.swapaxes(by_feature, -1, -2), obs[..., k:]
 
 
 def n_models_of(obs_size: int) -> int:
@@ -65,45 +72,68 @@ class ObservationBuilder:
         self.sim = sim
         n = sim.n_models
         self.buffer = np.zeros(observation_size(n), dtype=np.float32)
-        self.per_model, self.globals = split_observation(self.buffer, n)
-        self.per_model[:, F["footprint"]] = sim.mem_mb / sim.gpu_mb
-        self.per_model[:, F["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
+        self._views()
+        self.features[F["footprint"]] = sim.mem_mb / sim.gpu_mb
+        self.features[F["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self.window = np.array([m.window_examples for m in cfg.models], dtype=np.float64)
+        # Squashed age by "slots since loaded + 1", for every possible value.
+        ages = np.arange(cfg.n_slots + 2, dtype=np.float64)
+        self._age_table = squash(ages, AGE_SCALE_SLOTS).astype(np.float32)
+
+    def _views(self) -> None:
+        n = self.sim.n_models
+        k = n * len(MODEL_FEATURES)
+        self.features = self.buffer[:k].reshape(len(MODEL_FEATURES), n)  # [feature, model]
+        self.globals = self.buffer[k:]
 
     def __getstate__(self) -> dict:
-        # The per-model and global arrays are views of `buffer`; pickle would copy them apart.
+        # `features` and `globals` are views of `buffer`; pickle would copy them apart.
         state = self.__dict__.copy()
-        del state["per_model"], state["globals"]
+        del state["features"], state["globals"]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self.per_model, self.globals = split_observation(self.buffer, self.sim.n_models)
+        self._views()
+
+    def on_reset(self) -> np.ndarray:
+        """Start of an episode: squash the open-loop demand features of every slot at once."""
+        sim = self.sim
+        slots = np.arange(sim.n_slots + 1, dtype=np.float64)[:, None]
+        demand = np.stack([squash(sim.slot_counts(), REQUESTS_SCALE),
+                           squash(slots - sim.last_request_by_slot, RECENCY_SCALE_SLOTS),
+                           squash(sim.frequency_by_slot, FREQUENCY_SCALE)], axis=1)
+        self._demand_by_slot = demand.astype(np.float32)  # [slot, requests/recency/frequency, model]
+        return self.full()
 
     def full(self) -> np.ndarray:
         """Recompute every changing feature (after reset and SERVE)."""
-        sim, pm = self.sim, self.per_model
-        pm[:, F["cached"]] = sim.cached_f
-        pm[:, F["requests"]] = squash(sim.current_counts(), REQUESTS_SCALE)
-        pm[:, F["recency"]] = squash(sim.slots_since_request().astype(np.float64), RECENCY_SCALE_SLOTS)
-        pm[:, F["frequency"]] = squash(sim.frequency, FREQUENCY_SCALE)
-        pm[:, F["aoc"]] = np.minimum(sim.context.aoc / self.window, 1.0)
-        pm[:, F["age"]] = squash(sim.slots_since_loaded().astype(np.float64), AGE_SCALE_SLOTS)
+        sim, fm = self.sim, self.features
+        fm[_CACHED] = sim.cached_f
+        fm[_DEMAND] = self._demand_by_slot[sim.t]
+        # AoC <= W holds exactly (rho <= 1); the minimum guards float rounding only.
+        np.minimum(sim.context.aoc / self.window, 1.0, out=fm[_AOC], casting="same_kind")
+        fm[_AGE] = self._age_table[sim.slots_since_loaded()]
         self._globals()
         return self.buffer
 
     def model_changed(self, m: int) -> np.ndarray:
-        """Update after LOAD/EVICT of model ``m`` (only its row and the globals change)."""
-        sim, row = self.sim, self.per_model[m]
-        row[F["cached"]] = sim.cached_f[m]
-        row[F["aoc"]] = min(sim.context.aoc[m] / self.window[m], 1.0)
-        age = (sim.t - sim.loaded_at[m] + 1) if sim.cached[m] else 0
-        row[F["age"]] = age / (age + AGE_SCALE_SLOTS)
-        self._globals()
+        """Update after LOAD/EVICT of model ``m``: only its column, free memory and ops change.
+
+        An uncached model holds no context, so a model just loaded or evicted has AoC 0; a model
+        loaded now has age 1 (slots since loaded + 1).
+        """
+        sim, fm = self.sim, self.features
+        cached = bool(sim.cached[m])
+        fm[_CACHED, m] = 1.0 if cached else 0.0
+        fm[_AOC, m] = 0.0
+        fm[_AGE, m] = _FRESH_AGE if cached else 0.0
+        self.globals[_FREE] = (sim.gpu_mb - sim.used_mb) / sim.gpu_mb
+        self.globals[_OPS] = min(sim.ops_used / sim.ops_limit, 1.0)
         return self.buffer
 
     def _globals(self) -> None:
         sim = self.sim
-        self.globals[G["free_memory"]] = sim.free_mb / sim.gpu_mb
-        self.globals[G["ops_used"]] = min(sim.ops_used / sim.config.ops_per_slot, 1.0)
-        self.globals[G["progress"]] = min(sim.t / sim.config.n_slots, 1.0)
+        self.globals[_FREE] = sim.free_mb / sim.gpu_mb
+        self.globals[_OPS] = min(sim.ops_used / sim.ops_limit, 1.0)
+        self.globals[G["progress"]] = min(sim.t / sim.n_slots, 1.0)

@@ -34,6 +34,8 @@ class CacheSimulator:
         self.config = config
         models = config.models
         self.n_models = len(models)
+        self.n_slots = config.n_slots
+        self.ops_limit = config.ops_per_slot  # resolved once: read on every step
         self.gpu_mb = int(round(config.server.gpu_gb * MB_PER_GB))
         # Integer MB accounting: memory sums are exact, so the invariant and any check made
         # from the (float32) observation agree with the simulator's.
@@ -43,6 +45,10 @@ class CacheSimulator:
         w = config.costs
         load_energy_kj = config.server.load_power_w * self.load_s / 1000.0
         self.load_cost = w.switch_per_gb * self.weights_gb + w.energy_per_kj * load_energy_kj
+        # Python-scalar copies for the per-operation path (numpy scalar access is slower).
+        self._mem_mb = [int(x) for x in self.mem_mb]
+        self._weights_gb = [float(x) for x in self.weights_gb]
+        self._load_cost = [float(x) for x in self.load_cost]
         cloud_acc = config.cloud.accuracy
         self.cloud_accuracy = np.array([m.acc0 if cloud_acc is None else cloud_acc for m in models])
         self.context = AgeOfContext(config)
@@ -51,16 +57,28 @@ class CacheSimulator:
         # State (allocated once, reset per episode).
         n = self.n_models
         self.cached = np.zeros(n, dtype=bool)
-        self.cached_f = np.zeros(n)  # float view of `cached` for dot products
-        self.loaded_this_slot = np.zeros(n, dtype=bool)
+        # Serving weights, one row each: cached (edge), loaded in this slot (cold start), not
+        # cached (cloud). One matrix product with the slot's per-model cost columns then gives
+        # every sum a slot needs.
+        self._rows = np.zeros((3, n))
+        self._rows[2] = 1.0
+        self.cached_f, self.loaded_now_f, self.cloud_f = self._rows
         self.loaded_at = np.full(n, -1, dtype=np.int64)
-        self.last_request = np.full(n, -1, dtype=np.int64)
-        self.frequency = np.zeros(n)
         self.used_mb = 0
         self.t = 0
         self.ops_used = 0
         self.metrics = dict.fromkeys(METRICS, 0.0)
         self.episode_terms = zero_terms()
+
+    def __getstate__(self) -> dict:
+        # The three serving rows are views of one matrix; pickle would copy them apart.
+        state = self.__dict__.copy()
+        del state["cached_f"], state["loaded_now_f"], state["cloud_f"]
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self.cached_f, self.loaded_now_f, self.cloud_f = self._rows
 
     # ------------------------------------------------------------------ episode
     def reset(self, requests: EpisodeRequests) -> None:
@@ -74,13 +92,12 @@ class CacheSimulator:
                              f"= {cfg.aoc.tasks_per_model}")
         self.requests = requests
         self._precompute_slot_costs(requests)
-        self.context.reset()
+        self._precompute_demand(requests)
+        self.context.reset(requests.count_task)
         self.cached[:] = False
-        self.cached_f[:] = 0.0
-        self.loaded_this_slot[:] = False
+        self._rows[:2] = 0.0
+        self._rows[2] = 1.0
         self.loaded_at[:] = -1
-        self.last_request[:] = -1
-        self.frequency[:] = 0.0
         self.used_mb = 0
         self.t = 0
         self.metrics = dict.fromkeys(METRICS, 0.0)
@@ -88,7 +105,8 @@ class CacheSimulator:
         self._reveal_slot()
 
     def _precompute_slot_costs(self, r: EpisodeRequests) -> None:
-        cfg, cloud, w = self.config, self.config.cloud, self.config.costs
+        """Per slot and model, everything that does not depend on the agent."""
+        cfg, cloud = self.config, self.config.cloud
         models = cfg.models
         per_req = np.array([m.edge_s_per_request for m in models])
         inv_prefill = np.array([1.0 / m.prefill_tok_s if m.prefill_tok_s > 0 else 0.0 for m in models])
@@ -106,21 +124,46 @@ class CacheSimulator:
         usd_req = np.array([m.cloud_usd_per_request for m in models])
         self.cloud_usd = (r.input_sum + r.output_sum) / 1000.0 * usd_tok + count * usd_req
         self.cold_wait_s = count * self.load_s  # if the model was loaded in this very slot
+        # Columns multiplied by the serving rows in serve(): see _COLUMNS.
+        self._slot_columns = np.stack([self.edge_compute_s, self.cold_wait_s, self.cloud_latency_s,
+                                       self.cloud_usd, count * self.cloud_accuracy, count], axis=2)
         self.energy_kj_per_s = cfg.server.gpu_power_w / 1000.0
-        self._w = w
+        self._w = cfg.costs
+
+    def _precompute_demand(self, r: EpisodeRequests) -> None:
+        """Recency and frequency of requests per slot: open-loop, so computed once per episode.
+        Row ``n_slots`` (after the last slot) repeats the last one."""
+        count = self.count_f
+        n_slots = self.n_slots
+        slots = np.arange(n_slots)[:, None]
+        last = np.maximum.accumulate(np.where(count > 0, slots, -1), axis=0)
+        self.last_request_by_slot = np.vstack([last, last[-1:]])
+        freq = np.empty((n_slots + 1, self.n_models))
+        f = np.zeros(self.n_models)
+        for t in range(n_slots):
+            f += self.frequency_rate * (count[t] - f)
+            freq[t] = f
+        freq[n_slots] = f
+        self.frequency_by_slot = freq
 
     def _reveal_slot(self) -> None:
         """Begin slot ``t``: its requests become known to the observer."""
         self.ops_used = 0
-        self.loaded_this_slot[:] = False
-        if self.t < self.config.n_slots:
-            cnt = self.count_f[self.t]
-            self.last_request[cnt > 0] = self.t
-            self.frequency += self.frequency_rate * (cnt - self.frequency)
+        self.loaded_now_f[:] = 0.0
 
     @property
     def done(self) -> bool:
-        return self.t >= self.config.n_slots
+        return self.t >= self.n_slots
+
+    @property
+    def last_request(self) -> np.ndarray:
+        """Slot of each model's latest request up to now (-1: none yet)."""
+        return self.last_request_by_slot[self.t]
+
+    @property
+    def frequency(self) -> np.ndarray:
+        """EWMA of each model's requests per slot, up to now."""
+        return self.frequency_by_slot[self.t]
 
     # --------------------------------------------------------------- operations
     @property
@@ -128,7 +171,7 @@ class CacheSimulator:
         return self.gpu_mb - self.used_mb
 
     def ops_left(self) -> bool:
-        return self.ops_used < self.config.ops_per_slot and not self.done
+        return self.ops_used < self.ops_limit and self.t < self.n_slots
 
     def loadable(self) -> np.ndarray:
         """Models that LOAD would accept now."""
@@ -150,32 +193,36 @@ class CacheSimulator:
 
     def load(self, m: int) -> dict[str, float]:
         """Load model ``m`` into the GPU; charges its switching cost (GB moved, load energy)."""
-        if not self.can_load(m):
+        mem = self._mem_mb[m]
+        if self.cached[m] or mem > self.gpu_mb - self.used_mb or not self.ops_left():
             raise ValueError(f"cannot load model {m} ({self.config.models[m].name}): cached="
-                             f"{bool(self.cached[m])}, needs {self.mem_mb[m]} MB, free {self.free_mb} MB, "
-                             f"ops used {self.ops_used}/{self.config.ops_per_slot}")
+                             f"{bool(self.cached[m])}, needs {mem} MB, free {self.free_mb} MB, "
+                             f"ops used {self.ops_used}/{self.ops_limit}")
         self.cached[m] = True
         self.cached_f[m] = 1.0
-        self.used_mb += int(self.mem_mb[m])
-        self.loaded_this_slot[m] = True
+        self.cloud_f[m] = 0.0
+        self.loaded_now_f[m] = 1.0
+        self.used_mb += mem
         self.loaded_at[m] = self.t
         self.ops_used += 1
-        self.metrics["loads"] += 1
-        self.metrics["switch_gb"] += float(self.weights_gb[m])
-        terms = zero_terms()
-        terms["switch"] = float(self.load_cost[m])
-        self._add_episode_terms(terms)
-        return terms
+        metrics = self.metrics
+        metrics["loads"] += 1
+        metrics["switch_gb"] += self._weights_gb[m]
+        cost = self._load_cost[m]
+        self.episode_terms["switch"] += cost
+        return {"latency": 0.0, "energy": 0.0, "accuracy": 0.0, "cloud": 0.0, "switch": cost,
+                "invalid": 0.0}
 
     def evict(self, m: int) -> dict[str, float]:
         """Evict model ``m``; its context is lost. Evictions are free."""
-        if not self.can_evict(m):
+        if not self.cached[m] or not self.ops_left():
             raise ValueError(f"cannot evict model {m} ({self.config.models[m].name}): not cached "
                              f"or no operations left this slot")
         self.cached[m] = False
         self.cached_f[m] = 0.0
-        self.used_mb -= int(self.mem_mb[m])
-        self.loaded_this_slot[m] = False
+        self.cloud_f[m] = 1.0
+        self.loaded_now_f[m] = 0.0
+        self.used_mb -= self._mem_mb[m]
         self.loaded_at[m] = -1
         self.context.evict(m)
         self.ops_used += 1
@@ -184,28 +231,23 @@ class CacheSimulator:
 
     def serve(self) -> dict[str, float]:
         """Serve slot ``t``: cached models at the edge, the rest in the cloud; next slot begins."""
-        if self.done:
+        if self.t >= self.n_slots:
             raise RuntimeError("episode is over: call reset()")
         t, w, ctx = self.t, self._w, self.context
-        edge = self.cached_f
-        cloud = 1.0 - edge
-        cnt = self.count_f[t]
-        count_task = self.requests.count_task[t]
-        edge_s = float(self.edge_compute_s[t] @ edge)
-        cold_s = float(self.cold_wait_s[t] @ (self.loaded_this_slot * edge))
-        latency_s = edge_s + cold_s + float(self.cloud_latency_s[t] @ cloud)
-        edge_acc = np.einsum("mk,mk->m", count_task, ctx.accuracy)
-        acc_sum = float(edge_acc @ edge) + float((cnt * self.cloud_accuracy) @ cloud)
-        n_req = float(cnt.sum())
-        n_edge = float(cnt @ edge)
-        usd = float(self.cloud_usd[t] @ cloud)
+        # sums[row][col]: row edge / loaded now / cloud; col as in _slot_columns.
+        (edge_s, _, _, _, _, n_edge), (_, cold_s, _, _, _, _), \
+            (_, _, cloud_s, usd, cloud_acc, n_cloud) = (self._rows @ self._slot_columns[t]).tolist()
+        served = self.requests.count_task[t] * self.cached_f[:, None]
+        acc_sum = float(np.vdot(served, ctx.accuracy)) + cloud_acc
+        n_req = n_edge + n_cloud
+        latency_s = edge_s + cold_s + cloud_s
         energy_kj = self.energy_kj_per_s * edge_s
         m = self.metrics
         m["requests"] += n_req
         m["edge_hits"] += n_edge
-        m["cloud_requests"] += n_req - n_edge
+        m["cloud_requests"] += n_cloud
         m["accuracy_sum"] += acc_sum
-        m["aoc_sum"] += float(cnt @ ctx.aoc)  # AoC each request saw (0 in the cloud)
+        m["aoc_sum"] += float(self.count_f[t] @ ctx.aoc)  # AoC each request saw (0 in the cloud)
         m["latency_s"] += latency_s
         m["energy_j"] += energy_kj * 1000.0
         m["cloud_usd"] += usd
@@ -217,8 +259,10 @@ class CacheSimulator:
             "switch": 0.0,
             "invalid": 0.0,
         }
-        self._add_episode_terms(terms)
-        ctx.update(count_task * edge[:, None], count_task)
+        ep = self.episode_terms
+        for k, v in terms.items():
+            ep[k] += v
+        ctx.update(served, t)
         self.t += 1
         self._reveal_slot()
         return terms
@@ -226,14 +270,10 @@ class CacheSimulator:
     def charge_invalid(self, penalty: float) -> dict[str, float]:
         """Record a rejected operation and its penalty (the caller then serves the slot)."""
         self.metrics["invalid_actions"] += 1
+        self.episode_terms["invalid"] += penalty
         terms = zero_terms()
         terms["invalid"] = penalty
-        self._add_episode_terms(terms)
         return terms
-
-    def _add_episode_terms(self, terms: dict[str, float]) -> None:
-        for k, v in terms.items():
-            self.episode_terms[k] += v
 
     # ------------------------------------------------------------------ views
     @property
@@ -247,6 +287,10 @@ class CacheSimulator:
     def slots_since_loaded(self) -> np.ndarray:
         """Slots since each cached model was loaded, plus one (0 for uncached models)."""
         return np.where(self.cached, self.t - self.loaded_at + 1, 0)
+
+    def slot_counts(self) -> np.ndarray:
+        """Requests per model in every slot, plus a row of zeros for 'after the last slot'."""
+        return np.vstack([self.count_f, np.zeros((1, self.n_models))])
 
     def current_counts(self) -> np.ndarray:
         """Requests per model in the current slot (zeros once the episode is over)."""

@@ -70,16 +70,20 @@ def test_operation_limit_per_slot(small_config):
 
 
 def test_cold_start_only_in_the_loading_slot(small_config, small_requests):
-    sim = CacheSimulator(small_config)
-    sim.reset(small_requests)
-    m = int(np.argmax(small_requests.count[0] * (small_requests.count[1] > 0)))
-    sim.load(m)
-    lat_first = sim.serve()["latency"]
-    warm = CacheSimulator(small_config)
-    warm.reset(small_requests)
-    warm.load(m)
-    warm.loaded_this_slot[:] = False  # as if it had been loaded earlier
-    assert warm.serve()["latency"] < lat_first
+    """Loading in slot 1 instead of slot 0 adds exactly the cold-start wait to slot 1's latency."""
+    r = small_requests
+    m = int(np.argmax(r.count[1]))
+    early = CacheSimulator(small_config)
+    early.reset(r)
+    early.load(m)
+    early.serve()
+    late = CacheSimulator(small_config)
+    late.reset(r)
+    late.serve()
+    late.load(m)
+    diff = late.serve()["latency"] - early.serve()["latency"]
+    expected = small_config.costs.latency_per_s * r.count[1, m] * late.load_s[m]
+    assert expected > 0 and diff == pytest.approx(expected)
 
 
 @settings(max_examples=40, deadline=None)
