@@ -89,15 +89,23 @@ class CsvWorkload(ReplayWorkload):
 
 
 def write_csv_trace(path: str | Path, requests: EpisodeRequests, model_names: list[str],
-                    s_per_slot: float, t0: float = 0.0) -> None:
+                    s_per_slot: float, t0: float = 0.0,
+                    jitter: np.random.Generator | None = None) -> None:
     """Write an episode's requests as a generic CSV trace.
 
-    A request of slot ``t`` gets ``t_seconds = t0 + (t + 0.5) * s_per_slot`` (mid-slot, so a
-    replay with the same ``trace_s_per_slot`` from ``t0`` puts it back into slot ``t``).
+    A request of slot ``t`` gets ``t_seconds = t0 + (t + u) * s_per_slot`` with ``u = 0.5``
+    (mid-slot), or ``u`` uniform in [0.01, 0.99] drawn from ``jitter``: either way a replay
+    with the same ``trace_s_per_slot`` from ``t0`` puts it back into slot ``t``.
     """
-    t = t0 + (requests.slot + 0.5) * s_per_slot
+    if len(model_names) != requests.n_models:
+        raise ValueError(f"model_names has {len(model_names)} names, the requests "
+                         f"{requests.n_models} models")
+    u: float | np.ndarray = 0.5 if jitter is None else 0.01 + 0.98 * jitter.random(requests.n_requests)
+    t = t0 + (requests.slot + u) * s_per_slot
+    order = np.argsort(t, kind="stable")  # rows in time order (readers accept any order)
     names = np.asarray(model_names)[requests.model]
+    cols = (t, names, requests.task, requests.input_tokens, requests.output_tokens)
     with open(path, "w", encoding="utf-8") as f:
         f.write(",".join(COLUMNS) + "\n")
-        for row in zip(t, names, requests.task, requests.input_tokens, requests.output_tokens):
+        for row in zip(*(c[order] for c in cols)):
             f.write(f"{row[0]:.3f},{row[1]},{row[2]},{row[3]},{row[4]}\n")

@@ -1,9 +1,9 @@
 """Where trace files live, and the error that says which file is missing and where to get it.
 
 The traces are data, not code: the project never ships them. A trace is found, in order, at
-``trace_path`` (a file, or a folder holding the trace's own folder or its files), then under
-the folder named by the environment variable ``EDGE_PFM_TRACES``, then under
-``../shared/traces`` relative to the working directory, then relative to the repository root.
+``trace_path`` (a file, or a folder holding the trace's own folder or its files); else, if the environment variable ``EDGE_PFM_TRACES``
+is set, under the folder it names (only there); else under ``../shared/traces`` relative to the
+working directory, then relative to the repository root.
 """
 
 from __future__ import annotations
@@ -31,13 +31,10 @@ class TraceFile:
 
 
 def trace_roots() -> list[Path]:
-    """Candidate traces folders, most specific first (the variable, then the defaults)."""
-    roots = []
+    """Candidate traces folders: the variable's folder if it is set, else the two defaults."""
     if os.environ.get(ENV_VAR):
-        roots.append(Path(os.environ[ENV_VAR]).expanduser())
-    roots.append(Path.cwd() / DEFAULT_ROOT)
-    roots.append(_REPO_ROOT / DEFAULT_ROOT)
-    return roots
+        return [Path(os.environ[ENV_VAR]).expanduser()]
+    return [Path.cwd() / DEFAULT_ROOT, _REPO_ROOT / DEFAULT_ROOT]
 
 
 def resolve_trace_file(trace_path: str | None, needed: TraceFile, what: str) -> Path:
