@@ -52,7 +52,7 @@ def _timestamps(tab: CsvTable) -> np.ndarray:
     try:
         return col.astype("datetime64[us]")
     except ValueError:
-        for i, v in enumerate(col):
+        for i, v in enumerate(col.tolist()):
             try:
                 np.datetime64(v, "us")
             except ValueError:

@@ -77,7 +77,7 @@ class CsvWorkload(ReplayWorkload):
         if bad.size:
             i = int(np.argmin(tab.line[bad]))  # report the first such line of the file
             raise line_error(path, int(tab.line[bad[i]]),
-                             f"unknown model {trace.model_names[trace.model_code[bad[i]]]!r}; "
+                             f"unknown model {str(trace.model_names[trace.model_code[bad[i]]])!r}; "
                              f"catalog models: {catalog}")
         k = config.aoc.tasks_per_model
         bad = np.flatnonzero(tab.group >= k)

@@ -65,7 +65,7 @@ class CsvTable:
         try:
             return np.array(col).astype(dtype)
         except ValueError:
-            for i, v in enumerate(col):
+            for i, v in enumerate(col):  # a list of str
                 try:
                     np.array([v]).astype(dtype)
                 except ValueError:

@@ -101,7 +101,7 @@ def parse_servegen(path: Path) -> ServeGenTrace:
                              f"{tab.columns[name][i]!r}")
     bad = np.flatnonzero(~np.isin(pattern, PATTERNS))
     if bad.size:
-        raise line_error(path, int(bad[0]) + 2, f"pattern {pattern[bad[0]]!r} is not one of "
+        raise line_error(path, int(bad[0]) + 2, f"pattern {str(pattern[bad[0]])!r} is not one of "
                          f"{list(PATTERNS)}")
     names, group = np.unique(tab.text("model_group"), return_inverse=True)
     order = np.argsort(t_s, kind="stable")
@@ -137,7 +137,7 @@ def _resolve_model_map(config: EnvConfig, given: Any, trace: ServeGenTrace) -> d
                 raise ValueError(f"trace_options['model_map'][{g!r}]: unknown model(s) {unknown}; "
                                  f"catalog models: {catalog}")
             out[g] = [catalog.index(n) for n in names]
-    for gi, g in enumerate(trace.group_names):
+    for gi, g in enumerate(trace.group_names.tolist()):
         if g not in out:
             i = int(np.argmax(trace.group == gi))
             raise line_error(trace.path, int(trace.line[i]),
@@ -148,7 +148,7 @@ def _resolve_model_map(config: EnvConfig, given: Any, trace: ServeGenTrace) -> d
 
 def _group_multipliers(share: Any, trace: ServeGenTrace) -> np.ndarray:
     """Per group of the file: factor on its rates before the global scaling."""
-    names = list(trace.group_names)
+    names = trace.group_names.tolist()
     if share == "volume":
         return np.ones(len(names))
     if share == "equal":
@@ -209,7 +209,7 @@ class ServeGenWorkload:
         volume = np.bincount(cid, weights=trace.rate_rps * mult[trace.group])
         client_model = np.full(len(keys), -1, dtype=np.int64)
         key_group = keys // span
-        for gi, g in enumerate(trace.group_names):
+        for gi, g in enumerate(trace.group_names.tolist()):
             members = np.flatnonzero(key_group == gi)
             if model_map[g]:
                 client_model[members] = _spread_clients(volume[members], model_map[g])
@@ -235,8 +235,9 @@ class ServeGenWorkload:
                              f"split outside the trace [{t_begin:g}, {t_end:g}) s")
         self.start_lo, self.start_hi = start_range(t_begin, t_end, self.boundary,
                                                    config.workload.split, self.episode_s, str(path))
-        lo, hi = np.searchsorted(self.t_s, [self.start_lo - WINDOW_S, self.start_hi + self.episode_s])
-        if hi <= lo:
+        lo = np.searchsorted(self.t_s, self.start_lo - WINDOW_S, side="right")
+        hi = np.searchsorted(self.t_s, self.start_hi + self.episode_s, side="left")
+        if hi <= lo:  # no window of the kept groups overlaps the split
             raise ValueError(f"{path}: no requests in the {config.workload.split} split")
 
     def draw_start(self, np_random: np.random.Generator) -> float:
