@@ -53,7 +53,7 @@ class MooncakeTrace:
 
 def parse_mooncake(path: Path) -> MooncakeTrace:
     """Read a Mooncake JSONL file; a bad line raises with its line number."""
-    ts, inp, out, hashes = [], [], [], []
+    ts, inp, out, hashes, nos = [], [], [], [], []
     with open(path, encoding="utf-8") as f:
         for no, raw in enumerate(f, start=1):
             if not raw.strip():
@@ -74,10 +74,11 @@ def parse_mooncake(path: Path) -> MooncakeTrace:
             inp.append(i)
             out.append(o)
             hashes.append(tuple(h))
+            nos.append(no)
     if not ts:
         raise TraceFormatError(f"{path}: no requests")
     t_s = np.asarray(ts, dtype=np.float64) / 1000.0
-    lines = np.arange(1, len(ts) + 1)  # blank lines are not expected in these files
+    lines = np.asarray(nos, dtype=np.int64)
     inp_a, out_a = np.asarray(inp, dtype=np.int64), np.asarray(out, dtype=np.int64)
     check_non_negative(path, inp_a, "input_length", lines)
     check_non_negative(path, out_a, "output_length", lines)
