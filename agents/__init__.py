@@ -1,0 +1,50 @@
+"""Agents for EdgePFMCache: heuristics, reference policies, and loaders for trained policies.
+
+``make(spec)`` builds an agent from a name (``"lc"``, ``"lru"``, ...) or, for a trained policy,
+``"ALGO:PATH"`` (``"ppo:runs/x/best_model.zip"``, ``"maskable_ppo:PATH"``, ``"dqn:PATH"``), which
+is routed to :func:`agents.trained.load_trained` (imported lazily: SB3 and torch stay out of
+the heuristics' import path).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from agents.base import Agent
+from agents.heuristics import (CloudOnly, FirstInFirstOut, LeastContext, LeastFrequentlyUsed,
+                               LeastRecentlyUsed, RandomVictim)
+from agents.reference import Clairvoyant, StaticBest
+
+AGENTS: dict[str, Callable[[], Agent]] = {
+    "lc": LeastContext,
+    "lru": LeastRecentlyUsed,
+    "lfu": LeastFrequentlyUsed,
+    "fifo": FirstInFirstOut,
+    "random": RandomVictim,
+    "cloud": CloudOnly,
+    "static": StaticBest,
+    "clairvoyant": Clairvoyant,
+}
+TRAINED_ALGOS = ("ppo", "maskable_ppo", "dqn")
+
+
+def make(spec: str, **kwargs: Any) -> Any:
+    """An agent by name, or a trained policy by ``"ALGO:PATH"``; unknown names list the known ones."""
+    if not isinstance(spec, str) or not spec:
+        raise ValueError(f"agent spec must be a non-empty string, got {spec!r}")
+    if ":" in spec:
+        algo, path = spec.split(":", 1)
+        if algo not in TRAINED_ALGOS:
+            raise ValueError(f"unknown trained-agent algorithm {algo!r} in {spec!r}; "
+                             f"known: {list(TRAINED_ALGOS)} (as ALGO:PATH)")
+        from agents.trained import load_trained  # heavy imports only when asked for
+
+        return load_trained(algo, path, **kwargs)
+    if spec not in AGENTS:
+        raise ValueError(f"unknown agent {spec!r}; known: {sorted(AGENTS)} or ALGO:PATH with "
+                         f"ALGO in {list(TRAINED_ALGOS)}")
+    return AGENTS[spec](**kwargs)
+
+
+__all__ = ["AGENTS", "TRAINED_ALGOS", "Agent", "make"]

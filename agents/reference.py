@@ -1,0 +1,112 @@
+"""Reference policies that read the realised request sequence: ``static`` and ``clairvoyant``.
+
+They are yardsticks, not deployable policies. Both follow the predict protocol, but must be
+bound to the env whose episode they play: call ``agent.attach(env)`` after every
+``env.reset(seed=...)`` (``evaluate.py`` does). They read ``env.unwrapped.requests`` (the
+episode's :class:`~edge_cache_env.workload.EpisodeRequests`) and the catalog's footprints from
+``env.unwrapped.config``; the current slot comes from the observation's progress feature.
+A batch must hold the observation of that one env.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import numpy as np
+
+from agents.base import Agent
+from agents.heuristics import ReactiveHeuristic, lex_argmin
+from edge_cache_env.config import MB_PER_GB
+from edge_cache_env.observation import F, G, n_models_of, split_observation
+
+SERVE = 0
+EXHAUSTIVE_MAX_MODELS = 16  # 2^16 subsets; beyond that, greedy by requests per MB
+
+
+class _BoundAgent(Agent):
+    needs_env = True
+
+    def __init__(self) -> None:
+        self.env: Any = None
+
+    def attach(self, env: Any) -> None:
+        env = env.unwrapped
+        self.env = env
+        self.n_slots = env.config.n_slots
+        self.mem_mb = np.array([int(round(m.mem_gb * MB_PER_GB)) for m in env.config.models])
+        self.gpu_mb = int(round(env.config.server.gpu_gb * MB_PER_GB))
+        self.on_attach(env.requests)
+
+    def on_attach(self, requests: Any) -> None:
+        """Precompute what the policy needs from the episode's requests."""
+
+    def _check(self, obs: np.ndarray) -> None:
+        if self.env is None:
+            raise RuntimeError(f"{self.name} reads the future: call agent.attach(env) after env.reset()")
+        if len(obs) != 1:
+            raise ValueError(f"{self.name} is bound to one env; got a batch of {len(obs)} observations")
+
+    def slot_of(self, g: np.ndarray) -> int:
+        """Current slot from the (float32) progress feature t / n_slots."""
+        return min(int(round(float(g[G["progress"]]) * self.n_slots)), self.n_slots - 1)
+
+
+def best_static_set(counts: np.ndarray, mem_mb: np.ndarray, gpu_mb: int) -> np.ndarray:
+    """Memory-feasible set with the most requests (ties: least memory); boolean mask."""
+    n = len(counts)
+    if n <= EXHAUSTIVE_MAX_MODELS:
+        bits = np.array(list(itertools.product((0, 1), repeat=n)), dtype=bool)
+        mem = bits @ mem_mb
+        hits = np.where(mem <= gpu_mb, bits @ counts, -1)
+        best = np.flatnonzero(hits == hits.max())
+        return bits[best[np.argmin(mem[best])]]
+    order = np.argsort(-counts / mem_mb, kind="stable")
+    chosen, used = np.zeros(n, dtype=bool), 0
+    for m in order:
+        if counts[m] > 0 and used + mem_mb[m] <= gpu_mb:
+            chosen[m], used = True, used + mem_mb[m]
+    return chosen
+
+
+class StaticBest(_BoundAgent):
+    """Loads, in the first slot, the memory-feasible set serving the most requests of the
+    episode (long-run popularity of the realised sequence), then never changes it."""
+
+    name = "static"
+
+    def on_attach(self, requests: Any) -> None:
+        self.target = best_static_set(requests.count.sum(axis=0), self.mem_mb, self.gpu_mb)
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        self._check(obs)
+        n = n_models_of(obs.shape[-1])
+        pm, g = split_observation(obs[0], n)
+        if g[G["ops_used"]] >= 1.0:
+            return np.array([SERVE])
+        todo = self.target & (pm[:, F["cached"]] < 0.5) & (pm[:, F["footprint"]] <= g[G["free_memory"]])
+        if todo.any():
+            return np.array([int(np.argmax(todo)) + 1])
+        return np.array([SERVE])
+
+
+class Clairvoyant(_BoundAgent, ReactiveHeuristic):
+    """Belady-style: the reactive admission rule, evicting the candidate whose next request is
+    furthest in the future (ties: the larger footprint, which frees more memory)."""
+
+    name = "clairvoyant"
+
+    def on_attach(self, requests: Any) -> None:
+        self.next_request = requests.next_request_slot()
+        self._t = 0
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        self._check(obs)
+        n = n_models_of(obs.shape[-1])
+        self._t = self.slot_of(split_observation(obs[0], n)[1])
+        return ReactiveHeuristic.act(self, obs)
+
+    def victim(self, pm: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+        nxt = self.next_request[self._t][None, :].astype(np.float64)
+        return lex_argmin([-nxt, -pm[..., F["footprint"]]], candidates)
+
