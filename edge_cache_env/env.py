@@ -108,8 +108,12 @@ class EdgePFMCacheEnv(gym.Env):
             raise ValueError(f"action {action!r} outside Discrete({2 * n + 1})")
         sim = self.sim
         if a != SERVE and self._mask[a]:
-            m = a - 1 if a <= n else a - n - 1
-            terms = sim.load(m) if a <= n else sim.evict(m)
+            if a <= n:
+                m = a - 1
+                terms = sim.load(m)
+            else:
+                m = a - n - 1
+                terms = sim.evict(m)
             self._update_mask()
             obs = self._obs.model_changed(m)
         else:
@@ -144,8 +148,8 @@ class EdgePFMCacheEnv(gym.Env):
         if sim.ops_used < sim.ops_limit and sim.t < sim.n_slots:
             n = self.n_models
             loadable = self._mask[1:n + 1]  # a view: written in place
-            np.less_equal(sim.mem_mb, sim.free_mb, out=loadable)
-            loadable &= ~sim.cached
+            np.less_equal(sim.mem_mb, sim.gpu_mb - sim.used_mb, out=loadable)
+            loadable &= sim.uncached
             self._mask[n + 1:] = sim.cached
         else:
             self._mask[1:] = False

@@ -29,7 +29,8 @@ F = {name: i for i, name in enumerate(MODEL_FEATURES)}
 G = {name: i for i, name in enumerate(GLOBAL_FEATURES)}
 
 _CACHED, _AOC, _AGE = F["cached"], F["aoc"], F["age"]
-_FREE, _OPS = G["free_memory"], G["ops_used"]
+# The globals are written as one tuple in GLOBAL_FEATURES order (free memory, ops, progress).
+assert GLOBAL_FEATURES == ("free_memory", "ops_used", "progress")
 _DEMAND = slice(F["requests"], F["frequency"] + 1)  # requests, recency, frequency: adjacent
 
 # Half-saturation points of the squashing x / (x + scale).
@@ -75,7 +76,7 @@ class ObservationBuilder:
         self._views()
         self.features[F["footprint"]] = sim.mem_mb / sim.gpu_mb
         self.features[F["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
-        self.window = np.array([m.window_examples for m in cfg.models], dtype=np.float64)
+        self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
         # Squashed age by "slots since loaded + 1", for every possible value.
         ages = np.arange(cfg.n_slots + 2, dtype=np.float64)
         self._age_table = squash(ages, AGE_SCALE_SLOTS).astype(np.float32)
@@ -112,9 +113,10 @@ class ObservationBuilder:
         fm[_CACHED] = sim.cached_f
         fm[_DEMAND] = self._demand_by_slot[sim.t]
         # AoC <= W holds exactly (rho <= 1); the minimum guards float rounding only.
-        np.minimum(sim.context.aoc / self.window, 1.0, out=fm[_AOC], casting="same_kind")
-        fm[_AGE] = self._age_table[sim.slots_since_loaded()]
-        self._globals()
+        np.minimum(sim.context.aoc * self._inv_window, 1.0, out=fm[_AOC], casting="same_kind")
+        np.take(self._age_table, sim.slots_since_loaded(), out=fm[_AGE])
+        self.globals[:] = (sim.free_mb / sim.gpu_mb, min(sim.ops_used / sim.ops_limit, 1.0),
+                           min(sim.t / sim.n_slots, 1.0))
         return self.buffer
 
     def model_changed(self, m: int) -> np.ndarray:
@@ -128,12 +130,7 @@ class ObservationBuilder:
         fm[_CACHED, m] = 1.0 if cached else 0.0
         fm[_AOC, m] = 0.0
         fm[_AGE, m] = _FRESH_AGE if cached else 0.0
-        self.globals[_FREE] = (sim.gpu_mb - sim.used_mb) / sim.gpu_mb
-        self.globals[_OPS] = min(sim.ops_used / sim.ops_limit, 1.0)
+        self.globals[:2] = ((sim.gpu_mb - sim.used_mb) / sim.gpu_mb,
+                            min(sim.ops_used / sim.ops_limit, 1.0))
         return self.buffer
 
-    def _globals(self) -> None:
-        sim = self.sim
-        self.globals[_FREE] = sim.free_mb / sim.gpu_mb
-        self.globals[_OPS] = min(sim.ops_used / sim.ops_limit, 1.0)
-        self.globals[G["progress"]] = min(sim.t / sim.n_slots, 1.0)

@@ -57,6 +57,7 @@ class CacheSimulator:
         # State (allocated once, reset per episode).
         n = self.n_models
         self.cached = np.zeros(n, dtype=bool)
+        self.uncached = np.ones(n, dtype=bool)  # kept as the complement: read on every step
         # Serving weights, one row each: cached (edge), loaded in this slot (cold start), not
         # cached (cloud). One matrix product with the slot's per-model cost columns then gives
         # every sum a slot needs.
@@ -95,6 +96,7 @@ class CacheSimulator:
         self._precompute_demand(requests)
         self.context.reset(requests.count_task)
         self.cached[:] = False
+        self.uncached[:] = True
         self._rows[:2] = 0.0
         self._rows[2] = 1.0
         self.loaded_at[:] = -1
@@ -199,6 +201,7 @@ class CacheSimulator:
                              f"{bool(self.cached[m])}, needs {mem} MB, free {self.free_mb} MB, "
                              f"ops used {self.ops_used}/{self.ops_limit}")
         self.cached[m] = True
+        self.uncached[m] = False
         self.cached_f[m] = 1.0
         self.cloud_f[m] = 0.0
         self.loaded_now_f[m] = 1.0
@@ -219,6 +222,7 @@ class CacheSimulator:
             raise ValueError(f"cannot evict model {m} ({self.config.models[m].name}): not cached "
                              f"or no operations left this slot")
         self.cached[m] = False
+        self.uncached[m] = True
         self.cached_f[m] = 0.0
         self.cloud_f[m] = 1.0
         self.loaded_now_f[m] = 0.0
@@ -286,7 +290,9 @@ class CacheSimulator:
 
     def slots_since_loaded(self) -> np.ndarray:
         """Slots since each cached model was loaded, plus one (0 for uncached models)."""
-        return np.where(self.cached, self.t - self.loaded_at + 1, 0)
+        since = self.t + 1 - self.loaded_at
+        since *= self.cached
+        return since
 
     def slot_counts(self) -> np.ndarray:
         """Requests per model in every slot, plus a row of zeros for 'after the last slot'."""

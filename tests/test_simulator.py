@@ -70,19 +70,24 @@ def test_operation_limit_per_slot(small_config):
 
 
 def test_cold_start_only_in_the_loading_slot(small_config, small_requests):
-    """Loading in slot 1 instead of slot 0 adds exactly the cold-start wait to slot 1's latency."""
+    """Loading in slot t instead of slot 0 adds exactly the cold-start wait to slot t's latency."""
     r = small_requests
-    m = int(np.argmax(r.count[1]))
+    t, m = (int(x[0]) for x in np.nonzero(r.count[1:] > 0))
+    t += 1
     early = CacheSimulator(small_config)
     early.reset(r)
     early.load(m)
-    early.serve()
     late = CacheSimulator(small_config)
     late.reset(r)
-    late.serve()
+    for _ in range(t):
+        early.serve()
+        late.serve()
     late.load(m)
-    diff = late.serve()["latency"] - early.serve()["latency"]
-    expected = small_config.costs.latency_per_s * r.count[1, m] * late.load_s[m]
+    before_late, before_early = late.metrics["latency_s"], early.metrics["latency_s"]
+    late.serve()
+    early.serve()
+    diff = (late.metrics["latency_s"] - before_late) - (early.metrics["latency_s"] - before_early)
+    expected = r.count[t, m] * late.load_s[m]
     assert expected > 0 and diff == pytest.approx(expected)
 
 
