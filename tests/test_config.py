@@ -7,7 +7,7 @@ import json
 import gymnasium as gym
 import pytest
 
-from edge_cache_env.config import config_from_dict, load_config_yaml, make_config
+from edge_cache_env.config import AoCConfig, config_from_dict, load_config_yaml, make_config
 
 
 @pytest.mark.parametrize(
@@ -65,7 +65,7 @@ def test_overrides_reach_the_env():
     env = gym.make("EdgePFMCache-v0", gpu_gb=60, aoc={"nu": 0.8}, n_slots=12,
                    model_overrides={"*": {"acc_gain": 0.0}})
     cfg = env.unwrapped.config
-    assert cfg.server.gpu_gb == 60 and cfg.aoc.nu == 0.8 and cfg.aoc.rho == 0.2
+    assert cfg.server.gpu_gb == 60 and cfg.aoc.nu == 0.8 and cfg.aoc.rho == AoCConfig().rho
     assert cfg.n_slots == 12 and all(m.acc_gain == 0.0 for m in cfg.models)
 
 

@@ -123,7 +123,7 @@ def test_servegen_pattern_arrivals_are_burstier_than_poisson(tmp_path, pattern):
     path = write_servegen(tmp_path / "servegen_client_rates.csv.gz", 0.1, pattern)
     disp = {}
     for arrivals in ("pattern", "poisson"):
-        w = ServeGenWorkload(servegen_config(path, n_slots=360, trace_options={
+        w = ServeGenWorkload(servegen_config(path, n_slots=360, requests_per_slot=30.0, trace_options={
             "arrivals": arrivals, "model_map": {"m-small": "Phi-3-mini"}}))
         rng = np.random.default_rng(2)
         per_slot = np.stack([w.episode_at(86400.0, rng).count.sum(axis=1).reshape(6, 60)
