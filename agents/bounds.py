@@ -1,0 +1,121 @@
+"""A lower bound on the episode cost: dynamic programming over memory-feasible cache sets.
+
+For the realised requests of an episode (open-loop: the same for every policy), the state is
+the set X of models cached when slot t is served. Any policy's cost is at least
+
+    V_t(X) = c_t(X) + min_Y [ V_{t-1}(Y) + sum_{m in X \\ Y} lambda_t[m] ],   V_{-1} = 0 at {}
+
+minimised over feasible X at the last slot, where
+
+- ``c_t(X)`` serves slot t with X: requests of models in X at the edge (compute latency and
+  energy exact, accuracy at an upper bound, see below), the others in the cloud (exact);
+- ``lambda_t[m]`` is the load of m in slot t: its switching cost plus the cold-start wait of
+  the slot's requests of m (a model cached at slot t but not at t-1 was loaded in slot t);
+- evictions are free, the per-slot operation limit is dropped, invalid actions cost >= 0.
+
+Accuracy bound (``accuracy="context"``, the default): no policy can hold more context than if
+it had served every past request at the edge with no eviction and no window cap, so
+``S[m,k] <= Sbar[m,k] = sum_s nu^(t-1-s) count[s,m,k]``; with the window (row total <= W),
+``C[m,k] <= (1-rho) min(Sbar_k, W) + rho min(sum_j Sbar_j, W)``, and accuracy is monotone in
+C. ``accuracy="acc_max"`` is the looser bound of DESIGN.md (every edge answer at acc_max).
+
+Transitions are additive over models, so the min over Y is two O(2^N N) sweeps: a
+superset-min ``U(Z) = min_{Y >= Z} V(Y)``, then a subset relaxation
+``W(X) = min_{Z <= X} U(Z) + lambda(X \\ Z)`` (taking Z = X & Y is optimal, and a larger Y
+only loads less). Tractable to N of about 16 models (2^16 sets).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_cache_env.config import EnvConfig
+from edge_cache_env.simulator import CacheSimulator
+from edge_cache_env.workload import EpisodeRequests
+
+MAX_MODELS = 16
+ACCURACY_BOUNDS = ("context", "acc_max")
+
+
+@dataclass(frozen=True)
+class LowerBound:
+    cost: float  # the bound on the episode's total cost
+    feasible_sets: int  # memory-feasible cache sets (DP states)
+    seconds: float  # time to compute it
+
+
+def is_tractable(config: EnvConfig) -> bool:
+    return config.n_models <= MAX_MODELS
+
+
+def edge_accuracy_bound(config: EnvConfig, requests: EpisodeRequests) -> np.ndarray:
+    """``A_ub[t, m, k]``: accuracy no policy can exceed for a request of (m, k) in slot t."""
+    aoc, models = config.aoc, config.models
+    window = np.array([m.window_examples for m in models], dtype=np.float64)[:, None]
+    acc0 = np.array([m.acc0 for m in models])[:, None]
+    gain = np.array([m.acc_gain for m in models])[:, None]
+    acc_max = np.array([m.acc_max for m in models])[:, None]
+    count_task = requests.count_task
+    mass = np.zeros(count_task.shape[1:])
+    out = np.empty_like(count_task)
+    for t in range(count_task.shape[0]):
+        own = np.minimum(mass, window)
+        total = np.minimum(mass.sum(axis=1, keepdims=True), window)
+        c = (1.0 - aoc.rho) * own + aoc.rho * total
+        out[t] = np.minimum(acc_max, acc0 + gain * np.log2(1.0 + c))
+        mass = aoc.nu * mass + count_task[t]
+    return out
+
+
+def slot_costs(config: EnvConfig, requests: EpisodeRequests, accuracy: str = "context"
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per slot and model: cost at the edge (a lower bound), in the cloud (exact), and of a load
+    in that slot (switching plus cold-start wait). Each ``[T, N]``."""
+    if accuracy not in ACCURACY_BOUNDS:
+        raise ValueError(f"accuracy={accuracy!r}: must be one of {ACCURACY_BOUNDS}")
+    sim = CacheSimulator(config)
+    sim.reset(requests)  # precomputes every slot's agent-independent costs
+    w = config.costs
+    count = sim.count_f
+    if accuracy == "context":
+        acc_sum = (requests.count_task * edge_accuracy_bound(config, requests)).sum(axis=2)
+    else:
+        acc_sum = count * np.array([m.acc_max for m in config.models])
+    edge = (w.latency_per_s * sim.edge_compute_s
+            + w.energy_per_kj * sim.energy_kj_per_s * sim.edge_compute_s
+            + w.accuracy_per_miss * (count - acc_sum))
+    cloud = (w.latency_per_s * sim.cloud_latency_s + w.cloud_per_usd * sim.cloud_usd
+             + w.accuracy_per_miss * count * (1.0 - sim.cloud_accuracy))
+    load = sim.load_cost[None, :] + w.latency_per_s * sim.cold_wait_s
+    return edge, cloud, load
+
+
+def lower_bound(config: EnvConfig, requests: EpisodeRequests, accuracy: str = "context"
+                ) -> LowerBound:
+    """The DP bound of one episode; raises ``ValueError`` beyond :data:`MAX_MODELS` models."""
+    n = config.n_models
+    if not is_tractable(config):
+        raise ValueError(f"lower bound: {n} models means 2^{n} cache sets; tractable up to "
+                         f"{MAX_MODELS} models")
+    start = time.perf_counter()
+    edge, cloud, load = slot_costs(config, requests, accuracy)
+    sim_mem = CacheSimulator(config)
+    bits = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(np.float64)
+    feasible = bits @ sim_mem.mem_mb <= sim_mem.gpu_mb
+    serve = cloud.sum(axis=1)[:, None] + (edge - cloud) @ bits.T  # [T, 2^N]
+    serve[:, ~feasible] = np.inf
+    value = np.full(2 ** n, np.inf)
+    value[0] = 0.0  # empty cache before the first slot
+    for t in range(config.n_slots):
+        for m in range(n):  # superset-min: U(Z) = min over Y containing Z of V(Y)
+            v = value.reshape(-1, 2, 2 ** m)
+            np.minimum(v[:, 0, :], v[:, 1, :], out=v[:, 0, :])
+        for m in range(n):  # loads: W(X) = min over Z inside X of U(Z) + loads of X \ Z
+            v = value.reshape(-1, 2, 2 ** m)
+            np.minimum(v[:, 1, :], v[:, 0, :] + load[t, m], out=v[:, 1, :])
+        value += serve[t]
+    return LowerBound(cost=float(value.min()), feasible_sets=int(feasible.sum()),
+                      seconds=time.perf_counter() - start)

@@ -1,0 +1,211 @@
+"""Run agents on paired seeds and summarise: the engine behind ``evaluate.py``.
+
+Every agent plays the same episodes: one ``gym.make(env_id, **env_kwargs)`` per agent, and
+``env.reset(seed=s)`` for each seed ``s``, so the workload (open-loop) is identical across
+agents and differences are paired. The lower bound is computed once per seed from the same
+realised requests.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+import edge_cache_env  # noqa: F401  (registers the env ids)
+from agents.bounds import is_tractable, lower_bound
+from edge_cache_env.simulator import TERMS
+
+# Student t quantiles t_{0.975, df} for df = 1..30; beyond, the normal 1.96 is within 2%.
+_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
+         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
+         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+EPISODE_FIELDS = ("cost", *(f"cost_{t}" for t in TERMS), "hit_ratio", "cloud_share", "loads",
+                  "loads_per_hour", "evictions", "mean_accuracy", "mean_aoc", "invalid_actions",
+                  "steps", "seconds")
+
+
+def ci95(x: Sequence[float]) -> float:
+    """Half-width of the 95% confidence interval of the mean (Student t); 0 for one value."""
+    x = np.asarray(x, dtype=np.float64)
+    if len(x) < 2:
+        return 0.0
+    t = _T975[len(x) - 2] if len(x) - 1 <= len(_T975) else 1.96
+    return float(t * x.std(ddof=1) / math.sqrt(len(x)))
+
+
+@dataclass
+class Timeline:
+    """One episode slot by slot, recorded at each SERVE: what served the slot."""
+
+    model_names: list[str]
+    cached: list[np.ndarray] = field(default_factory=list)  # [N] bool per slot
+    aoc: list[np.ndarray] = field(default_factory=list)  # [N] AoC (effective examples)
+    memory_gb: list[float] = field(default_factory=list)
+    requests: list[np.ndarray] = field(default_factory=list)  # [N] requests per model
+    gpu_gb: float = 0.0
+
+
+def _predict_fn(agent: Any, env: gym.Env) -> Callable[[np.ndarray], int]:
+    """``obs -> action`` for one env; passes the mask to agents whose predict takes one."""
+    masked = "action_masks" in inspect.signature(agent.predict).parameters
+    base = env.unwrapped
+    if masked:
+        def act(obs: np.ndarray) -> int:
+            a, _ = agent.predict(obs, deterministic=True, action_masks=base.action_masks())
+            return int(np.asarray(a).reshape(-1)[0])
+    else:
+        def act(obs: np.ndarray) -> int:
+            a, _ = agent.predict(obs, deterministic=True)
+            return int(np.asarray(a).reshape(-1)[0])
+    return act
+
+
+def run_episode(env: gym.Env, agent: Any, seed: int, timeline: Timeline | None = None
+                ) -> dict[str, float]:
+    """Play one episode of ``agent`` on ``env`` reset with ``seed``; its metrics."""
+    start = time.perf_counter()
+    obs, info = env.reset(seed=seed)
+    if hasattr(agent, "reset"):
+        agent.reset(seed)
+    if hasattr(agent, "attach"):
+        agent.attach(env)
+    act = _predict_fn(agent, env)
+    base = env.unwrapped
+    steps, done = 0, False
+    while not done:
+        a = act(obs)
+        if timeline is not None and (a == 0 or not info["action_mask"][a]):
+            sim = base.sim
+            timeline.cached.append(sim.cached.copy())
+            timeline.aoc.append(sim.context.aoc.copy())
+            timeline.memory_gb.append(sim.used_gb)
+            timeline.requests.append(np.asarray(sim.current_counts()).copy())
+        obs, _, terminated, truncated, info = env.step(a)
+        steps += 1
+        done = terminated or truncated
+    cfg = base.config
+    hours = cfg.n_slots * cfg.slot_s / 3600.0
+    out = {"cost": float(info["episode_cost"])}
+    for t in TERMS:
+        out[f"cost_{t}"] = float(info[f"episode_cost_{t}"])
+    requests = max(float(info["requests"]), 1.0)
+    out.update(hit_ratio=float(info["hit_ratio"]), cloud_share=float(info["cloud_requests"]) / requests,
+               loads=float(info["loads"]), loads_per_hour=float(info["loads"]) / hours,
+               evictions=float(info["evictions"]), mean_accuracy=float(info["mean_accuracy"]),
+               mean_aoc=float(info["mean_aoc"]), invalid_actions=float(info["invalid_actions"]),
+               steps=float(steps), seconds=time.perf_counter() - start)
+    return out
+
+
+@dataclass
+class BenchmarkResult:
+    env_id: str
+    env_kwargs: dict[str, Any]
+    seeds: list[int]
+    episodes: dict[str, list[dict[str, float]]]  # agent -> one dict per seed
+    bound_costs: list[float] | None
+    bound_seconds: list[float] | None
+
+    def summary(self) -> dict[str, Any]:
+        """The ``results.json`` content (see evaluate.py)."""
+        lc = self.episodes.get("lc")
+        lc_costs = np.array([e["cost"] for e in lc]) if lc else None
+        lb = np.array(self.bound_costs) if self.bound_costs is not None else None
+        agents: dict[str, Any] = {}
+        for name, eps in self.episodes.items():
+            costs = np.array([e["cost"] for e in eps])
+            row: dict[str, Any] = {
+                "mean_cost": float(costs.mean()), "ci95": ci95(costs),
+                "episode_costs": [float(c) for c in costs],
+                "terms": {t: float(np.mean([e[f"cost_{t}"] for e in eps])) for t in TERMS},
+            }
+            for k in ("hit_ratio", "cloud_share", "loads_per_hour", "mean_accuracy", "mean_aoc",
+                      "invalid_actions", "loads", "evictions"):
+                row[k] = float(np.mean([e[k] for e in eps]))
+            row["steps_per_s"] = float(sum(e["steps"] for e in eps) / max(sum(e["seconds"] for e in eps), 1e-9))
+            if lc_costs is not None:
+                d = costs - lc_costs
+                row["ratio_to_lc"] = float(costs.mean() / lc_costs.mean())
+                row["diff_vs_lc"] = {"mean": float(d.mean()), "ci95": ci95(d)}
+            if lb is not None:
+                row["ratio_to_bound"] = float(costs.mean() / lb.mean())
+            agents[name] = row
+        bound = None
+        if lb is not None:
+            bound = {"mean_cost": float(lb.mean()), "ci95": ci95(lb),
+                     "episode_costs": [float(c) for c in lb],
+                     "seconds_mean": float(np.mean(self.bound_seconds)),
+                     "accuracy_bound": "context"}
+        return {"env": self.env_id, "env_kwargs": self.env_kwargs, "episodes": len(self.seeds),
+                "seeds": list(self.seeds), "lower_bound": bound, "agents": agents}
+
+
+def run_benchmark(env_id: str, agent_specs: Sequence[str], seeds: Sequence[int],
+                  env_kwargs: dict[str, Any] | None = None, bound: bool = True,
+                  progress: bool = True, make_agent: Callable[[str], Any] | None = None
+                  ) -> BenchmarkResult:
+    """Every agent on every seed (paired), plus the lower bound where tractable."""
+    from agents import make
+
+    make_agent = make_agent or make
+    env_kwargs = dict(env_kwargs or {})
+    agents = {spec: make_agent(spec) for spec in agent_specs}  # fail fast on a bad name
+    env = gym.make(env_id, **env_kwargs)
+    bar = _progress(len(agents) * len(seeds) + (len(seeds) if bound else 0), progress, env_id)
+    bound_costs = bound_seconds = None
+    if bound and is_tractable(env.unwrapped.config):
+        bound_costs, bound_seconds = [], []
+        for s in seeds:
+            env.reset(seed=s)
+            lb = lower_bound(env.unwrapped.config, env.unwrapped.requests)
+            bound_costs.append(lb.cost)
+            bound_seconds.append(lb.seconds)
+            bar.set_postfix_str("lower bound")
+            bar.update()
+    episodes: dict[str, list[dict[str, float]]] = {}
+    for spec, agent in agents.items():
+        bar.set_postfix_str(spec)
+        eps = []
+        for s in seeds:
+            eps.append(run_episode(env, agent, s))
+            bar.update()
+        episodes[spec] = eps
+    bar.close()
+    env.close()
+    return BenchmarkResult(env_id, env_kwargs, list(seeds), episodes, bound_costs, bound_seconds)
+
+
+def record_timeline(env_id: str, agent_spec: str, seed: int, env_kwargs: dict[str, Any] | None = None
+                    ) -> Timeline:
+    """One episode of ``agent_spec`` with its slot-by-slot cache state."""
+    from agents import make
+
+    env = gym.make(env_id, **dict(env_kwargs or {}))
+    cfg = env.unwrapped.config
+    tl = Timeline(model_names=[m.name for m in cfg.models], gpu_gb=cfg.server.gpu_gb)
+    run_episode(env, make(agent_spec), seed, timeline=tl)
+    env.close()
+    return tl
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None: ...
+    def set_postfix_str(self, s: str) -> None: ...
+    def close(self) -> None: ...
+
+
+def _progress(total: int, enabled: bool, desc: str) -> Any:
+    if not enabled:
+        return _NoBar()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # tqdm is in the train extra; the benchmark runs without it
+        return _NoBar()
+    return tqdm(total=total, desc=desc, unit="ep", leave=False)
