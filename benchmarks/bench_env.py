@@ -81,15 +81,33 @@ def scaled_config(n_models: int, requests_per_slot: float) -> Any:
     return make_config(catalog=None, models=models, gpu_gb=gpu, requests_per_slot=requests_per_slot)
 
 
-def us_per_step(config: Any, steps: int) -> float:
+def us_per_step(config: Any, steps: int) -> dict[str, float]:
+    """CPU µs per step (random masked actions), resets excluded; and ms per reset (the
+    episode's request generation), measured apart."""
     env = gym.make(ENV_ID, config=config)
-    return 1e6 / steps_per_second(env, random_masked(np.random.default_rng(1)), steps)
+    choose = random_masked(np.random.default_rng(1))
+    obs, info = env.reset(seed=0)
+    step_time = reset_time = 0.0
+    resets = 1
+    t0 = time.process_time()
+    env.reset(seed=0)
+    reset_time += time.process_time() - t0
+    for _ in range(steps):
+        t0 = time.process_time()
+        obs, _, terminated, truncated, info = env.step(choose(obs, info))
+        step_time += time.process_time() - t0
+        if terminated or truncated:
+            t0 = time.process_time()
+            obs, info = env.reset()
+            reset_time += time.process_time() - t0
+            resets += 1
+    return {"us_per_step": 1e6 * step_time / steps, "ms_per_reset": 1e3 * reset_time / resets}
 
 
 def measure_scaling(steps: int) -> dict[str, list]:
-    by_models = [{"n_models": n, "us_per_step": us_per_step(scaled_config(n, 30.0), steps)}
+    by_models = [{"n_models": n, **us_per_step(scaled_config(n, 30.0), steps)}
                  for n in (10, 50, 200)]
-    by_rate = [{"requests_per_slot": r, "us_per_step": us_per_step(scaled_config(10, r), steps)}
+    by_rate = [{"requests_per_slot": r, **us_per_step(scaled_config(10, r), steps)}
                for r in (20, 200, 2000, 20000)]
     return {"by_models": by_models, "by_rate": by_rate}
 
@@ -150,10 +168,16 @@ def measure_ppo_fps(timesteps: int) -> dict[str, float]:
 
 
 def peak_rss_mb() -> float:
+    """Peak resident set of this process (VmHWM; ru_maxrss would carry a parent's peak)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
-def measure_memory(long_steps: int) -> dict[str, float]:
+def _memory_child(long_steps: int) -> dict[str, float]:
     env = gym.make(ENV_ID)
     choose = random_masked(np.random.default_rng(2))
     steps_per_second(env, choose, 10_000)
@@ -162,6 +186,15 @@ def measure_memory(long_steps: int) -> dict[str, float]:
     after_long = peak_rss_mb()
     return {"peak_rss_mb_10k": after_10k, f"peak_rss_mb_{long_steps}": after_long,
             "rss_growth": after_long / after_10k - 1.0}
+
+
+def measure_memory(long_steps: int) -> dict[str, float]:
+    """Peak RSS after 10k and after ``long_steps`` steps, in a fresh process (so that what the
+    other measurements imported, torch among them, does not mask the env's own memory)."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_memory_child, (long_steps,))
 
 
 def plot_scaling(scaling: dict[str, list], path: Path) -> None:
@@ -176,6 +209,10 @@ def plot_scaling(scaling: dict[str, list], path: Path) -> None:
     ax1.set(xlabel="models N", ylabel="µs per step", title="scaling with catalog size")
     rates = [r["requests_per_slot"] for r in scaling["by_rate"]]
     ax2.semilogx(rates, [r["us_per_step"] for r in scaling["by_rate"]], "o-")
+    # The episode's request generation (at reset) grows with the rate; its own axis.
+    twin = ax2.twinx()
+    twin.semilogx(rates, [r["ms_per_reset"] for r in scaling["by_rate"]], "s--", color="C1")
+    twin.set_ylabel("ms per reset (request generation)", color="C1")
     ax2.set(xlabel="requests per slot", ylabel="µs per step", title="scaling with load")
     for ax in (ax1, ax2):
         ax.set_ylim(bottom=0)

@@ -15,8 +15,6 @@ from edge_cache_env.simulator import TERMS, CacheSimulator
 from edge_cache_env.workload import EpisodeRequests, make_workload
 
 SERVE = 0
-_COST_KEYS = tuple(f"cost_{k}" for k in TERMS)
-_EPISODE_KEYS = tuple(f"episode_cost_{k}" for k in TERMS)
 
 
 class EdgePFMCacheEnv(gym.Env):
@@ -122,9 +120,8 @@ class EdgePFMCacheEnv(gym.Env):
                 terms["invalid"] = sim.charge_invalid(self._penalty)["invalid"]
             self._update_mask()
             obs = self._obs.full()
-        cost = sum(terms.values())
         info = self._info(terms)
-        return obs.copy(), -cost / self._scale, False, sim.done, info
+        return obs.copy(), -info["cost_total"] / self._scale, False, sim.t >= sim.n_slots, info
 
     def action_masks(self) -> np.ndarray:
         """Valid actions now (sb3-contrib's MaskablePPO calls this)."""
@@ -155,17 +152,21 @@ class EdgePFMCacheEnv(gym.Env):
             self._mask[1:] = False
 
     def _info(self, terms: dict[str, float]) -> dict[str, Any]:
-        sim, m = self.sim, self.sim.metrics
-        info: dict[str, Any] = dict(zip(_COST_KEYS, terms.values()))
-        info["cost_total"] = sum(terms.values())
-        ep = sim.episode_terms
-        info.update(zip(_EPISODE_KEYS, ep.values()))
-        info["episode_cost"] = sum(ep.values())
-        info.update(m)
-        served = m["requests"] or 1.0
-        info["hit_ratio"] = m["edge_hits"] / served
-        info["mean_accuracy"] = m["accuracy_sum"] / served
-        info["mean_aoc"] = m["aoc_sum"] / served
+        sim = self.sim
+        info: dict[str, Any] = sim.metrics.copy()  # episode cost terms and running metrics
+        lat, energy, acc = terms["latency"], terms["energy"], terms["accuracy"]
+        cloud, switch, invalid = terms["cloud"], terms["switch"], terms["invalid"]
+        info["cost_latency"] = lat
+        info["cost_energy"] = energy
+        info["cost_accuracy"] = acc
+        info["cost_cloud"] = cloud
+        info["cost_switch"] = switch
+        info["cost_invalid"] = invalid
+        info["cost_total"] = lat + energy + acc + cloud + switch + invalid
+        served = info["requests"] or 1.0
+        info["hit_ratio"] = info["edge_hits"] / served
+        info["mean_accuracy"] = info["accuracy_sum"] / served
+        info["mean_aoc"] = info["aoc_sum"] / served
         info["slot"] = sim.t
         info["memory_used_gb"] = sim.used_mb / MB_PER_GB
         info["action_mask"] = self._mask.copy()

@@ -14,7 +14,9 @@ from edge_cache_env.context import AgeOfContext
 from edge_cache_env.workload import EpisodeRequests
 
 TERMS = ("latency", "energy", "accuracy", "cloud", "switch", "invalid")
-METRICS = ("requests", "edge_hits", "cloud_requests", "loads", "evictions", "invalid_actions",
+EPISODE_COST_KEYS = tuple(f"episode_cost_{k}" for k in TERMS)
+METRICS = (*EPISODE_COST_KEYS, "episode_cost",
+           "requests", "edge_hits", "cloud_requests", "loads", "evictions", "invalid_actions",
            "accuracy_sum", "aoc_sum", "latency_s", "energy_j", "cloud_usd", "switch_gb")
 
 
@@ -68,8 +70,9 @@ class CacheSimulator:
         self.used_mb = 0
         self.t = 0
         self.ops_used = 0
+        # Running totals of the episode: the weighted cost terms and the raw metrics, in one
+        # flat dict (the env's info starts as a copy of it).
         self.metrics = dict.fromkeys(METRICS, 0.0)
-        self.episode_terms = zero_terms()
 
     def __getstate__(self) -> dict:
         # The three serving rows are views of one matrix; pickle would copy them apart.
@@ -102,8 +105,9 @@ class CacheSimulator:
         self.loaded_at[:] = -1
         self.used_mb = 0
         self.t = 0
+        # Running totals of the episode: the weighted cost terms and the raw metrics, in one
+        # flat dict (the env's info starts as a copy of it).
         self.metrics = dict.fromkeys(METRICS, 0.0)
-        self.episode_terms = zero_terms()
         self._reveal_slot()
 
     def _precompute_slot_costs(self, r: EpisodeRequests) -> None:
@@ -212,7 +216,8 @@ class CacheSimulator:
         metrics["loads"] += 1
         metrics["switch_gb"] += self._weights_gb[m]
         cost = self._load_cost[m]
-        self.episode_terms["switch"] += cost
+        metrics["episode_cost_switch"] += cost
+        metrics["episode_cost"] += cost
         return {"latency": 0.0, "energy": 0.0, "accuracy": 0.0, "cloud": 0.0, "switch": cost,
                 "invalid": 0.0}
 
@@ -246,7 +251,16 @@ class CacheSimulator:
         n_req = n_edge + n_cloud
         latency_s = edge_s + cold_s + cloud_s
         energy_kj = self.energy_kj_per_s * edge_s
+        w_lat = w.latency_per_s * latency_s
+        w_energy = w.energy_per_kj * energy_kj
+        w_acc = w.accuracy_per_miss * (n_req - acc_sum)
+        w_cloud = w.cloud_per_usd * usd
         m = self.metrics
+        m["episode_cost_latency"] += w_lat
+        m["episode_cost_energy"] += w_energy
+        m["episode_cost_accuracy"] += w_acc
+        m["episode_cost_cloud"] += w_cloud
+        m["episode_cost"] += w_lat + w_energy + w_acc + w_cloud
         m["requests"] += n_req
         m["edge_hits"] += n_edge
         m["cloud_requests"] += n_cloud
@@ -255,17 +269,8 @@ class CacheSimulator:
         m["latency_s"] += latency_s
         m["energy_j"] += energy_kj * 1000.0
         m["cloud_usd"] += usd
-        terms = {
-            "latency": w.latency_per_s * latency_s,
-            "energy": w.energy_per_kj * energy_kj,
-            "accuracy": w.accuracy_per_miss * (n_req - acc_sum),
-            "cloud": w.cloud_per_usd * usd,
-            "switch": 0.0,
-            "invalid": 0.0,
-        }
-        ep = self.episode_terms
-        for k, v in terms.items():
-            ep[k] += v
+        terms = {"latency": w_lat, "energy": w_energy, "accuracy": w_acc, "cloud": w_cloud,
+                 "switch": 0.0, "invalid": 0.0}
         ctx.update(served, t)
         self.t += 1
         self._reveal_slot()
@@ -274,7 +279,8 @@ class CacheSimulator:
     def charge_invalid(self, penalty: float) -> dict[str, float]:
         """Record a rejected operation and its penalty (the caller then serves the slot)."""
         self.metrics["invalid_actions"] += 1
-        self.episode_terms["invalid"] += penalty
+        self.metrics["episode_cost_invalid"] += penalty
+        self.metrics["episode_cost"] += penalty
         terms = zero_terms()
         terms["invalid"] = penalty
         return terms
