@@ -36,7 +36,7 @@ class AgeOfContext:
         k = self.n_tasks
         self._ones = np.ones(k)
         self._relevance = (1.0 - self.rho) * np.eye(k) + self.rho * np.ones((k, k))
-        self._gain_col = self.acc_gain[:, None].copy()
+        self._gain_col = self.acc_gain[:, None] / np.log(2.0)
         self._acc0_col = self.acc0[:, None].copy()
         self._acc_max_col = self.acc_max[:, None].copy()
         self._mix_after: np.ndarray | None = None
@@ -96,7 +96,7 @@ class AgeOfContext:
         # C = S @ R with R = (1 - rho) I + rho 11^T: own task fully, the others at rho.
         c = np.matmul(self.mass, self._relevance, out=self.effective)
         acc = self.accuracy
-        np.log2(c + 1.0, out=acc)
+        np.log1p(c, out=acc)  # log2(1 + C) = log1p(C) / ln 2; 1 / ln 2 is folded into the gain
         acc *= self._gain_col
         acc += self._acc0_col
         np.minimum(acc, self._acc_max_col, out=acc)
