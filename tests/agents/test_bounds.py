@@ -1,0 +1,110 @@
+"""The DP lower bound: exact on tiny instances, never beaten by any agent, tractable."""
+
+from __future__ import annotations
+
+import itertools
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+import agents
+from agents.bounds import MAX_MODELS, lower_bound, slot_costs
+from agents.evaluation import run_episode
+from edge_cache_env.config import make_config
+from edge_cache_env.simulator import CacheSimulator
+from edge_cache_env.workload import SyntheticWorkload
+
+
+def brute_force(config, requests) -> float:
+    """Min over every sequence of memory-feasible cache sets of the same slot and load costs."""
+    edge, cloud, load = slot_costs(config, requests)
+    sim = CacheSimulator(config)
+    n = config.n_models
+    sets = [np.array(b, dtype=bool) for b in itertools.product((0, 1), repeat=n)
+            if np.dot(b, sim.mem_mb) <= sim.gpu_mb]
+    best = np.inf
+    for seq in itertools.product(range(len(sets)), repeat=config.n_slots):
+        prev, cost = np.zeros(n, dtype=bool), 0.0
+        for t, i in enumerate(seq):
+            x = sets[i]
+            cost += load[t][x & ~prev].sum() + np.where(x, edge[t], cloud[t]).sum()
+            prev = x
+        best = min(best, cost)
+    return best
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_dp_equals_brute_force_on_tiny_instances(seed):
+    cfg = make_config("small", n_slots=4, gpu_gb=35.0, requests_per_slot=6.0,
+                      models=[m for m in make_config("small").models[:3]])
+    requests = SyntheticWorkload(cfg).sample_episode(np.random.default_rng(seed))
+    assert lower_bound(cfg, requests).cost == pytest.approx(brute_force(cfg, requests), rel=1e-12)
+
+
+def test_the_cloud_part_is_exact():
+    env = gym.make("EdgePFMCache-Small-v0")
+    cost = run_episode(env, agents.make("cloud"), seed=3)["cost"]
+    _, cloud, _ = slot_costs(env.unwrapped.config, env.unwrapped.requests)
+    assert cloud.sum() == pytest.approx(cost, rel=1e-9)
+
+
+class RandomMasked:
+    """Uniform over valid actions: visits states no heuristic does (reloads, early SERVE)."""
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+        self.env = None
+
+    def reset(self, seed):
+        self.rng = np.random.default_rng(seed)
+
+    def attach(self, env):
+        self.env = env
+
+    def predict(self, obs, deterministic=True):
+        return self.rng.choice(np.flatnonzero(self.env.unwrapped.action_masks())), None
+
+
+def test_no_agent_beats_the_bound_on_the_small_scenario():
+    # Episodes of 120 slots (a third of the default) keep the test fast over many seeds.
+    env = gym.make("EdgePFMCache-Small-v0", n_slots=120)
+    players = {name: agents.make(name) for name in agents.AGENTS} | {"random_masked": RandomMasked()}
+    for seed in range(16):
+        env.reset(seed=seed)
+        cfg, req = env.unwrapped.config, env.unwrapped.requests
+        bound = lower_bound(cfg, req).cost
+        assert lower_bound(cfg, req, accuracy="acc_max").cost <= bound + 1e-9
+        for name, agent in players.items():
+            cost = run_episode(env, agent, seed)["cost"]
+            assert bound <= cost + 1e-6, f"{name} beat the bound on seed {seed}: {cost} < {bound}"
+
+
+def test_the_bound_holds_when_context_is_worth_everything():
+    # No decay, a large gain and accuracy weight: the accuracy bound is the one that matters.
+    kwargs = dict(nu=1.0, model_overrides={"*": {"acc_gain": 0.1, "acc_max": 1.0}},
+                  costs={"accuracy_per_miss": 50.0}, n_slots=60)
+    env = gym.make("EdgePFMCache-Small-v0", **kwargs)
+    for seed in range(4):
+        env.reset(seed=seed)
+        bound = lower_bound(env.unwrapped.config, env.unwrapped.requests).cost
+        for name in ("lc", "lfu", "static", "clairvoyant"):
+            assert bound <= run_episode(env, agents.make(name), seed)["cost"] + 1e-6, name
+
+
+def test_the_default_scenario_is_tractable():
+    env = gym.make("EdgePFMCache-v0")
+    env.reset(seed=0)
+    lb = lower_bound(env.unwrapped.config, env.unwrapped.requests)
+    assert 0 < lb.cost and lb.feasible_sets > 10 and lb.seconds < 30
+
+
+def test_too_many_models_is_a_clear_error():
+    base = make_config("default").models[0]
+    from dataclasses import replace
+
+    models = [replace(base, name=f"m{i}", weights_gb=1.0, context_gb=0.1) for i in range(MAX_MODELS + 1)]
+    cfg = make_config(None, models=models, n_slots=2)
+    req = SyntheticWorkload(cfg).sample_episode(np.random.default_rng(0))
+    with pytest.raises(ValueError, match="tractable up to"):
+        lower_bound(cfg, req)

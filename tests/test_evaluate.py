@@ -1,0 +1,64 @@
+"""evaluate.py end to end on the small scenario: table, JSON shape, CSV, plots."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+import evaluate
+from edge_cache_env.simulator import TERMS
+
+
+def test_evaluate_end_to_end(tmp_path, capsys):
+    out = tmp_path / "res"
+    evaluate.main(["--env", "EdgePFMCache-Small-v0", "--agents", "all", "--episodes", "2",
+                   "--seed", "5", "--out", str(out), "--quiet"])
+    printed = capsys.readouterr().out
+    assert "lower bound" in printed and "clairvoyant" in printed
+    data = json.loads((out / "results.json").read_text())
+    assert data["env"] == "EdgePFMCache-Small-v0" and data["episodes"] == 2 and data["seeds"] == [5, 6]
+    assert isinstance(data["lower_bound"]["mean_cost"], float)
+    assert list(data["agents"]) == list(evaluate.ALL_AGENTS)
+    for name, r in data["agents"].items():
+        assert isinstance(r["mean_cost"], float) and isinstance(r["ci95"], float)
+        assert len(r["episode_costs"]) == 2
+        assert set(r["terms"]) == set(TERMS)
+        assert r["mean_cost"] == pytest.approx(sum(r["terms"].values()))
+        assert 0 <= r["hit_ratio"] <= 1 and 0 <= r["mean_accuracy"] <= 1 and r["mean_aoc"] >= 0
+        assert r["mean_cost"] >= data["lower_bound"]["mean_cost"] - 1e-6, name
+    assert data["agents"]["cloud"]["hit_ratio"] == 0
+    with open(out / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 * len(evaluate.ALL_AGENTS)
+    assert {r["agent"] for r in rows} == set(evaluate.ALL_AGENTS) and {r["seed"] for r in rows} == {"5", "6"}
+    for png in ("costs.png", "timeline_lc.png"):
+        assert (out / png).stat().st_size > 10_000
+
+
+def test_sweep_env_kwargs_and_timeline_agent(tmp_path):
+    out = tmp_path / "sweep"
+    evaluate.main(["--env", "EdgePFMCache-Small-v0", "--agents", "lc,cloud", "--episodes", "1",
+                   "--env-kwargs", '{"n_slots": 30, "aoc": {"nu": 0.9}}', "--sweep", "gpu_gb=30,50",
+                   "--timeline-agent", "cloud", "--out", str(out), "--quiet"])
+    data = json.loads((out / "results.json").read_text())
+    assert data["env_kwargs"] == {"n_slots": 30, "aoc": {"nu": 0.9}}
+    sweep = data["sweep"]
+    assert sweep["param"] == "gpu_gb" and sweep["values"] == [30, 50]
+    assert len(sweep["agents"]["lc"]["mean_cost"]) == 2 and len(sweep["lower_bound"]) == 2
+    assert (out / "sweep_gpu_gb.png").is_file() and (out / "timeline_cloud.png").is_file()
+
+
+def test_bad_arguments_are_clear_errors(tmp_path):
+    with pytest.raises(ValueError, match="unknown agent 'nope'"):
+        evaluate.main(["--env", "EdgePFMCache-Small-v0", "--agents", "lc,nope", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="unknown env"):
+        evaluate.main(["--env", "EdgePFMCache-v9", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--env-kwargs"):
+        evaluate.main(["--env-kwargs", "{gpu_gb: 4", "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--sweep"):
+        evaluate.main(["--sweep", "gpu_gb", "--out", str(tmp_path)])
+    with pytest.raises(TypeError, match="gpu_gbb"):
+        evaluate.main(["--env", "EdgePFMCache-Small-v0", "--agents", "lc", "--env-kwargs",
+                       '{"gpu_gbb": 40}', "--out", str(tmp_path), "--quiet"])
