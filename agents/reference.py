@@ -96,6 +96,10 @@ class Clairvoyant(_BoundAgent, ReactiveHeuristic):
 
     name = "clairvoyant"
 
+    def __init__(self) -> None:
+        _BoundAgent.__init__(self)
+        ReactiveHeuristic.__init__(self)
+
     def on_attach(self, requests: Any) -> None:
         self.next_request = requests.next_request_slot()
         self._t = 0
@@ -109,4 +113,8 @@ class Clairvoyant(_BoundAgent, ReactiveHeuristic):
     def victim(self, pm: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         nxt = self.next_request[self._t][None, :].astype(np.float64)
         return lex_argmin([-nxt, -pm[..., F["footprint"]]], candidates)
+
+    def victim_one(self, col: dict[str, list[float]], candidates: list[int]) -> int:
+        nxt, fp = self.next_request[self._t].tolist(), col["footprint"]
+        return min(candidates, key=lambda m: (-nxt[m], -fp[m]))
 

@@ -168,3 +168,25 @@ def test_reference_agents_need_an_env():
     for name in ("static", "clairvoyant"):
         with pytest.raises(RuntimeError, match="attach"):
             agents.make(name).predict(obs)
+
+
+@pytest.mark.parametrize("name", ["lc", "lru", "lfu", "fifo", "random", "clairvoyant"])
+def test_single_observation_fast_path_plays_like_the_batched_path(name):
+    env = gym.make("EdgePFMCache-Small-v0", n_slots=80)
+    runs = []
+    for fast in (True, False):
+        agent = agents.make(name)
+        if not fast:
+            agent.FAST_PATH_MAX_MODELS = 0  # every observation through the numpy path
+        obs, info = env.reset(seed=4)
+        agent.reset(4)
+        agent.attach(env)
+        actions, done = [], False
+        while not done:
+            a = int(agent.predict(obs)[0])
+            actions.append(a)
+            obs, _, terminated, truncated, info = env.step(a)
+            done = terminated or truncated
+        runs.append(actions)
+    assert runs[0] == runs[1]
+    assert any(a > env.unwrapped.n_models for a in runs[0])  # evictions were exercised
