@@ -33,7 +33,7 @@ from agents import AGENTS
 from agents.evaluation import EPISODE_FIELDS, BenchmarkResult, record_timeline, run_benchmark
 from edge_cache_env.simulator import TERMS
 
-ALL_AGENTS = ("lc", "lru", "lfu", "fifo", "random", "cloud", "static", "clairvoyant")
+ALL_AGENTS = ("lc", "lru", "lfu", "fifo", "random", "cloud", "static", "clairvoyant", "oracle")
 
 
 def parse_agents(text: str) -> list[str]:

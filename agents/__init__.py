@@ -14,7 +14,7 @@ from typing import Any
 from agents.base import Agent
 from agents.heuristics import (CloudOnly, FirstInFirstOut, LeastContext, LeastFrequentlyUsed,
                                LeastRecentlyUsed, RandomVictim)
-from agents.reference import Clairvoyant, StaticBest
+from agents.reference import Clairvoyant, Oracle, StaticBest
 
 AGENTS: dict[str, Callable[[], Agent]] = {
     "lc": LeastContext,
@@ -25,6 +25,7 @@ AGENTS: dict[str, Callable[[], Agent]] = {
     "cloud": CloudOnly,
     "static": StaticBest,
     "clairvoyant": Clairvoyant,
+    "oracle": Oracle,
 }
 TRAINED_ALGOS = ("ppo", "maskable_ppo", "dqn")
 

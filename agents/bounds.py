@@ -37,6 +37,7 @@ from edge_cache_env.simulator import CacheSimulator
 from edge_cache_env.workload import EpisodeRequests
 
 MAX_MODELS = 16
+MAX_PLAN_MODELS = 12  # the plan keeps every slot's values: T x 2^N floats
 ACCURACY_BOUNDS = ("context", "acc_max")
 
 
@@ -45,6 +46,7 @@ class LowerBound:
     cost: float  # the bound on the episode's total cost
     feasible_sets: int  # memory-feasible cache sets (DP states)
     seconds: float  # time to compute it
+    plan: np.ndarray | None = None  # [T, N] bool: an optimal cache set per slot (plan=True)
 
 
 def is_tractable(config: EnvConfig) -> bool:
@@ -93,13 +95,19 @@ def slot_costs(config: EnvConfig, requests: EpisodeRequests, accuracy: str = "co
     return edge, cloud, load
 
 
-def lower_bound(config: EnvConfig, requests: EpisodeRequests, accuracy: str = "context"
-                ) -> LowerBound:
-    """The DP bound of one episode; raises ``ValueError`` beyond :data:`MAX_MODELS` models."""
+def lower_bound(config: EnvConfig, requests: EpisodeRequests, accuracy: str = "context",
+                plan: bool = False) -> LowerBound:
+    """The DP bound of one episode; raises ``ValueError`` beyond :data:`MAX_MODELS` models.
+
+    With ``plan=True`` (up to :data:`MAX_PLAN_MODELS` models) it also returns a sequence of
+    cache sets that attains the bound in the DP's cost model (the ``oracle`` agent follows it).
+    """
     n = config.n_models
     if not is_tractable(config):
         raise ValueError(f"lower bound: {n} models means 2^{n} cache sets; tractable up to "
                          f"{MAX_MODELS} models")
+    if plan and n > MAX_PLAN_MODELS:
+        raise ValueError(f"lower bound plan: kept up to {MAX_PLAN_MODELS} models, got {n}")
     start = time.perf_counter()
     edge, cloud, load = slot_costs(config, requests, accuracy)
     sim_mem = CacheSimulator(config)
@@ -109,6 +117,7 @@ def lower_bound(config: EnvConfig, requests: EpisodeRequests, accuracy: str = "c
     serve[:, ~feasible] = np.inf
     value = np.full(2 ** n, np.inf)
     value[0] = 0.0  # empty cache before the first slot
+    history = np.empty((config.n_slots, 2 ** n)) if plan else None
     for t in range(config.n_slots):
         for m in range(n):  # superset-min: U(Z) = min over Y containing Z of V(Y)
             v = value.reshape(-1, 2, 2 ** m)
@@ -117,5 +126,23 @@ def lower_bound(config: EnvConfig, requests: EpisodeRequests, accuracy: str = "c
             v = value.reshape(-1, 2, 2 ** m)
             np.minimum(v[:, 1, :], v[:, 0, :] + load[t, m], out=v[:, 1, :])
         value += serve[t]
+        if history is not None:
+            history[t] = value
+    sets = _backtrack(history, bits, load) if history is not None else None
     return LowerBound(cost=float(value.min()), feasible_sets=int(feasible.sum()),
-                      seconds=time.perf_counter() - start)
+                      seconds=time.perf_counter() - start, plan=sets)
+
+
+def _backtrack(history: np.ndarray, bits: np.ndarray, load: np.ndarray) -> np.ndarray:
+    """Optimal cache sets, last slot first: the predecessor Y of X minimises
+    ``V_{t-1}(Y) + loads of X \\ Y`` (the same quantity the forward sweeps minimised)."""
+    n_slots = len(history)
+    x = int(np.argmin(history[-1]))
+    out = np.zeros((n_slots, bits.shape[1]), dtype=bool)
+    for t in range(n_slots - 1, -1, -1):
+        out[t] = bits[x] > 0
+        if t == 0:
+            break
+        missing = (1.0 - bits) * bits[x]  # models of X that each Y lacks
+        x = int(np.argmin(history[t - 1] + missing @ load[t]))
+    return out

@@ -118,3 +118,34 @@ class Clairvoyant(_BoundAgent, ReactiveHeuristic):
         nxt, fp = self.next_request[self._t].tolist(), col["footprint"]
         return min(candidates, key=lambda m: (-nxt[m], -fp[m]))
 
+
+
+class Oracle(_BoundAgent):
+    """Follows the cache sets of the lower bound's dynamic program (``agents/bounds.py``):
+    in each slot, evict what the plan drops, then load what it adds, then SERVE. The plan is
+    optimal for the bound's optimistic accuracy, so the oracle's real cost sits between the
+    bound and what the heuristics reach: an achievable reference that knows the future.
+    Catalogs up to ``MAX_PLAN_MODELS`` models; the plan costs one DP per episode."""
+
+    name = "oracle"
+
+    def on_attach(self, requests: Any) -> None:
+        from agents.bounds import lower_bound
+
+        self.plan = lower_bound(self.env.config, requests, plan=True).plan
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        self._check(obs)
+        n = n_models_of(obs.shape[-1])
+        pm, g = split_observation(obs[0], n)
+        if g[G["ops_used"]] >= 1.0:
+            return np.array([SERVE])
+        target = self.plan[self.slot_of(g)]
+        cached = pm[:, F["cached"]] > 0.5
+        drop = cached & ~target
+        if drop.any():  # evictions first: they free the memory the loads need
+            return np.array([n + 1 + int(np.argmax(drop))])
+        add = target & ~cached & (pm[:, F["footprint"]] <= g[G["free_memory"]])
+        if add.any():
+            return np.array([int(np.argmax(add)) + 1])
+        return np.array([SERVE])

@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from agents.evaluation import ci95, run_benchmark  # noqa: E402
 
 ENV_ID = "EdgePFMCache-v0"
-BASELINES = ("lc", "lru", "lfu", "fifo", "random", "cloud", "static", "clairvoyant")
+BASELINES = ("lc", "lru", "lfu", "fifo", "random", "cloud", "static", "clairvoyant", "oracle")
 TERMS = ("latency", "energy", "accuracy", "cloud", "switch")
 ABLATIONS = {"nu=1e-3": {"nu": 1e-3}, "acc_gain=0": {"model_overrides": {"*": {"acc_gain": 0.0}}}}
 MIN_TERM_SHARE, MIN_CLOUD_RATIO, MIN_LRU_GAP, MAX_ABLATION_GAP = 0.05, 1.3, 0.03, 0.01

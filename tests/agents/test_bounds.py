@@ -108,3 +108,19 @@ def test_too_many_models_is_a_clear_error():
     req = SyntheticWorkload(cfg).sample_episode(np.random.default_rng(0))
     with pytest.raises(ValueError, match="tractable up to"):
         lower_bound(cfg, req)
+
+
+def test_the_plan_attains_the_bound_in_the_dp_cost_model():
+    env = gym.make("EdgePFMCache-Small-v0", n_slots=60)
+    for seed in range(3):
+        env.reset(seed=seed)
+        cfg, req = env.unwrapped.config, env.unwrapped.requests
+        lb = lower_bound(cfg, req, plan=True)
+        edge, cloud, load = slot_costs(cfg, req)
+        prev, cost = np.zeros(cfg.n_models, dtype=bool), 0.0
+        for t, x in enumerate(lb.plan):
+            assert CacheSimulator(cfg).mem_mb[x].sum() <= CacheSimulator(cfg).gpu_mb
+            cost += load[t][x & ~prev].sum() + np.where(x, edge[t], cloud[t]).sum()
+            prev = x
+        assert cost == pytest.approx(lb.cost, rel=1e-12)
+        assert lower_bound(cfg, req).cost == lb.cost
