@@ -1,6 +1,7 @@
-"""Reference policies that read the realised request sequence: ``static`` and ``clairvoyant``.
+"""Reference policies that read the realised request sequence: ``static``, ``clairvoyant``
+and ``oracle``.
 
-They are yardsticks, not deployable policies. Both follow the predict protocol, but must be
+They are yardsticks, not deployable policies. All follow the predict protocol, but must be
 bound to the env whose episode they play: call ``agent.attach(env)`` after every
 ``env.reset(seed=...)`` (``evaluate.py`` does). They read ``env.unwrapped.requests`` (the
 episode's :class:`~edge_cache_env.workload.EpisodeRequests`) and the catalog's footprints from
