@@ -1,0 +1,66 @@
+"""Reference agents (static, clairvoyant), the trained-agent route, and mask passing."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+
+import agents
+from agents.evaluation import run_episode
+from agents.reference import Clairvoyant, best_static_set
+from edge_cache_env.observation import F, G, observation_size, split_observation
+
+
+def test_best_static_set_maximises_requests_within_memory():
+    counts = np.array([10, 9, 8, 1])
+    mem = np.array([60, 30, 30, 10])
+    # {1, 2, 3} (18 requests, 70 MB) beats {0, 3} (11) and {0} alone; {0, 1} does not fit.
+    assert best_static_set(counts, mem, 80).tolist() == [False, True, True, True]
+    # Ties on requests: the smaller set wins.
+    assert best_static_set(np.array([5, 5, 0]), np.array([10, 10, 50]), 60).tolist() == [True, True, False]
+
+
+def test_clairvoyant_evicts_the_model_requested_furthest_in_the_future():
+    n = 4
+    agent = Clairvoyant()
+    agent.env, agent.n_slots = object(), 10  # bound by hand: only the next-request table is read
+    agent.next_request = np.array([[10, 3, 7, 0]] * 10)  # model 0 never again, 2 at slot 7
+    obs = np.zeros(observation_size(n), dtype=np.float32)
+    pm, g = split_observation(obs, n)
+    pm[:, F["cached"]] = [1, 1, 1, 0]
+    pm[:, F["footprint"]] = [0.3, 0.3, 0.3, 0.3]
+    pm[:, F["requests"]] = [0, 0, 0, 0.5]  # model 3 wanted; 0, 1, 2 idle
+    g[G["free_memory"]] = 0.1
+    assert agent.predict(obs)[0] == n + 1 + 0
+    agent.next_request = np.array([[4, 3, 7, 0]] * 10)
+    assert agent.predict(obs)[0] == n + 1 + 2
+
+
+def test_trained_specs_route_to_load_trained(monkeypatch):
+    import agents.trained
+
+    calls = []
+    monkeypatch.setattr(agents.trained, "load_trained", lambda algo, path: calls.append((algo, path)) or "model")
+    assert agents.make("maskable_ppo:runs/a/best_model.zip") == "model"
+    assert calls == [("maskable_ppo", "runs/a/best_model.zip")]
+
+
+class FirstValidOperation:
+    """Takes the first valid LOAD/EVICT it is given a mask for: fails without the mask."""
+
+    def __init__(self) -> None:
+        self.masks_seen = 0
+
+    def predict(self, obs, state=None, episode_start=None, deterministic=True, action_masks=None):
+        assert action_masks is not None
+        self.masks_seen += 1
+        ops = np.flatnonzero(action_masks[1:]) + 1
+        loads = ops[ops <= (len(action_masks) - 1) // 2]
+        return (int(loads[0]) if len(loads) and self.masks_seen % 3 else 0), state
+
+
+def test_the_evaluator_passes_masks_to_agents_that_take_them():
+    env = gym.make("EdgePFMCache-Small-v0", n_slots=30)
+    agent = FirstValidOperation()
+    out = run_episode(env, agent, seed=0)
+    assert agent.masks_seen == out["steps"] and out["invalid_actions"] == 0 and out["loads"] > 0
