@@ -141,15 +141,9 @@ class EdgePFMCacheEnv(gym.Env):
         return self.sim.requests
 
     def _update_mask(self) -> None:
-        sim = self.sim
-        if sim.ops_used < sim.ops_limit and sim.t < sim.n_slots:
-            n = self.n_models
-            loadable = self._mask[1:n + 1]  # a view: written in place
-            np.less_equal(sim.mem_mb, sim.gpu_mb - sim.used_mb, out=loadable)
-            loadable &= sim.uncached
-            self._mask[n + 1:] = sim.cached
-        else:
-            self._mask[1:] = False
+        n = self.n_models
+        self.sim.loadable(out=self._mask[1:n + 1])  # views of the mask: written in place
+        self.sim.evictable(out=self._mask[n + 1:])
 
     def _info(self, terms: dict[str, float]) -> dict[str, Any]:
         sim = self.sim

@@ -96,7 +96,7 @@ class CacheSimulator:
                              f"= {cfg.aoc.tasks_per_model}")
         self.requests = requests
         self._precompute_slot_costs(requests)
-        self._precompute_demand(requests)
+        self._precompute_demand()
         self.context.reset(requests.count_task)
         self.cached[:] = False
         self.uncached[:] = True
@@ -130,13 +130,14 @@ class CacheSimulator:
         usd_req = np.array([m.cloud_usd_per_request for m in models])
         self.cloud_usd = (r.input_sum + r.output_sum) / 1000.0 * usd_tok + count * usd_req
         self.cold_wait_s = count * self.load_s  # if the model was loaded in this very slot
-        # Columns multiplied by the serving rows in serve(): see _COLUMNS.
+        # Per slot and model, the columns serve() multiplies by its three serving rows:
+        # edge compute s, cold-start wait s, cloud latency s, cloud USD, cloud accuracy sum, count.
         self._slot_columns = np.stack([self.edge_compute_s, self.cold_wait_s, self.cloud_latency_s,
                                        self.cloud_usd, count * self.cloud_accuracy, count], axis=2)
         self.energy_kj_per_s = cfg.server.gpu_power_w / 1000.0
         self._w = cfg.costs
 
-    def _precompute_demand(self, r: EpisodeRequests) -> None:
+    def _precompute_demand(self) -> None:
         """Recency and frequency of requests per slot: open-loop, so computed once per episode.
         Row ``n_slots`` (after the last slot) repeats the last one."""
         count = self.count_f
@@ -179,17 +180,21 @@ class CacheSimulator:
     def ops_left(self) -> bool:
         return self.ops_used < self.ops_limit and self.t < self.n_slots
 
-    def loadable(self) -> np.ndarray:
-        """Models that LOAD would accept now."""
+    def loadable(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Models that LOAD would accept now (written into ``out`` if given: no allocation)."""
+        out = np.empty(self.n_models, dtype=bool) if out is None else out
         if not self.ops_left():
-            return np.zeros(self.n_models, dtype=bool)
-        return ~self.cached & (self.mem_mb <= self.free_mb)
+            out[:] = False
+            return out
+        np.less_equal(self.mem_mb, self.gpu_mb - self.used_mb, out=out)
+        out &= self.uncached
+        return out
 
-    def evictable(self) -> np.ndarray:
-        """Models that EVICT would accept now."""
-        if not self.ops_left():
-            return np.zeros(self.n_models, dtype=bool)
-        return self.cached.copy()
+    def evictable(self, out: np.ndarray | None = None) -> np.ndarray:
+        """Models that EVICT would accept now (written into ``out`` if given)."""
+        out = np.empty(self.n_models, dtype=bool) if out is None else out
+        out[:] = self.cached if self.ops_left() else False
+        return out
 
     def can_load(self, m: int) -> bool:
         return self.ops_left() and not self.cached[m] and self.mem_mb[m] <= self.free_mb
