@@ -52,6 +52,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--eval-episodes", type=int, default=10, help="held-out episodes per evaluation")
     p.add_argument("--checkpoint-freq", type=int, default=200_000, help="checkpoint every N total steps (0: never)")
     p.add_argument("--reference", default="lc", help="heuristic drawn as a reference line ('none': skip)")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="stop training after this wall-clock time (warm start included)")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--no-progress-bar", action="store_true", help="hide the progress bar")
     p.add_argument("--verbose", type=int, default=0, help="SB3 verbosity (0, 1, 2)")
@@ -92,8 +94,10 @@ def make_vec(env_id: str, env_kwargs: dict[str, Any], n_envs: int, vec: str,
 
     import gymnasium as gym
 
+    from agents.training_wrappers import HorizonTerminal
+
     # A callable, not the id: make_vec_env would ask the id for render_mode="rgb_array".
-    return make_vec_env(lambda **kw: gym.make(env_id, **kw), n_envs=n_envs, seed=seed, env_kwargs=env_kwargs,
+    return make_vec_env(lambda **kw: gym.make(env_id, **kw), n_envs=n_envs, wrapper_class=HorizonTerminal, seed=seed, env_kwargs=env_kwargs,
                         vec_env_cls=SubprocVecEnv if vec == "subproc" else DummyVecEnv,
                         monitor_dir=monitor_dir,
                         monitor_kwargs={"info_keywords": ("episode_cost", "hit_ratio", "invalid_actions")})
@@ -142,7 +146,7 @@ def main(argv: list[str] | None = None) -> Path:
     from agents.trained import algo_class, vecnormalize_path
     from agents.training_callbacks import (CostEvalCallback, EpisodeInfoCallback,
                                            MaskableCostEvalCallback, SaveVecNormalizeCallback,
-                                           agent_episode_costs)
+                                           TimeBudgetCallback, agent_episode_costs)
 
     torch.set_num_threads(args.threads)
     algo_cls = algo_class(args.algo)
@@ -213,6 +217,17 @@ def main(argv: list[str] | None = None) -> Path:
                                 clip_obs=norm_kwargs.get("clip_obs", 10.0))
 
     # --- model ---------------------------------------------------------------------------
+    slot_discount = bool(train_cfg.get("slot_discount", False))
+    if slot_discount:
+        from agents import slot_discount as sd
+
+        if args.algo == "dqn":
+            sb3_kwargs["replay_buffer_class"] = sd.SlotReplayBuffer
+            sb3_kwargs["replay_buffer_kwargs"] = {**sb3_kwargs.get("replay_buffer_kwargs", {}),
+                                                  "gamma": sb3_kwargs.get("gamma", 0.99)}
+        else:
+            sb3_kwargs["rollout_buffer_class"] = (sd.MaskableSlotRolloutBuffer if args.algo == "maskable_ppo"
+                                                  else sd.SlotRolloutBuffer)
     tb = str(run / "tb") if args.tensorboard else None
     if model_path is not None:
         model = algo_cls.load(model_path, env=env, device="cpu", tensorboard_log=tb)
@@ -246,13 +261,27 @@ def main(argv: list[str] | None = None) -> Path:
     legs = (yaml.safe_load(summary_file.read_text()) or []) if summary_file.exists() else []
     if args.resume:
         _restore_eval_state(eval_cb, run, legs)
-    callbacks = [EpisodeInfoCallback(), eval_cb]
+    budget = TimeBudgetCallback(args.max_minutes * 60) if args.max_minutes else None
+    callbacks = [EpisodeInfoCallback(), eval_cb] + ([budget] if budget else [])
+    if slot_discount and args.algo != "dqn":
+        callbacks.insert(0, sd.SlotDiscountCallback())
     if args.checkpoint_freq > 0:
         callbacks.append(CheckpointCallback(per_env(args.checkpoint_freq), str(run / "checkpoints"),
                                             name_prefix="ckpt", save_vecnormalize=True))
 
-    start_steps = model.num_timesteps
     t0 = time.perf_counter()
+    warm = None
+    if train_cfg.get("warm_start") and model_path is None:
+        import agents
+        from agents.warm_start import warm_start
+
+        ws = train_cfg["warm_start"]
+        warm = warm_start(model, args.algo, agents.make(ws["agent"]), ws,
+                          gamma=sb3_kwargs.get("gamma", 0.99), slot_discount=slot_discount)
+        print(f"warm start: {warm}", file=sys.stderr)
+    start_steps = model.num_timesteps
+    if budget is not None:  # the warm start counts against the budget
+        budget.seconds -= time.perf_counter() - t0
     model.learn(total_timesteps=timesteps, callback=CallbackList(callbacks),
                 reset_num_timesteps=not args.resume, progress_bar=not args.no_progress_bar,
                 tb_log_name=args.algo)
@@ -264,7 +293,8 @@ def main(argv: list[str] | None = None) -> Path:
     if hasattr(model, "save_replay_buffer"):
         model.save_replay_buffer(run / "model_replay_buffer.pkl")
     legs.append({"start_timesteps": int(start_steps), "end_timesteps": int(model.num_timesteps),
-                 "wall_s": round(wall, 1), "train_seed_base": train_seed,
+                 "wall_s": round(wall, 1), "train_seed_base": train_seed, "warm_start": warm,
+                 "stopped_by_time_budget": bool(budget and budget.stopped_early),
                  "best_eval_cost": float(-eval_cb.best_mean_reward * reward_scale),
                  "reference": reference, "reference_cost": eval_cb.reference_cost,
                  "finished_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())})

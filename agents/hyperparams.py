@@ -24,6 +24,8 @@ TRAIN_KEYS = {
     "n_timesteps": "training steps when --timesteps is not given",
     "n_envs": "parallel training envs when --n-envs is not given",
     "normalize": "false, true, or VecNormalize keyword arguments (norm_obs, norm_reward, ...)",
+    "slot_discount": "true: gamma per served slot, not per env step (agents/slot_discount.py)",
+    "warm_start": "imitate a heuristic before RL: false, true or settings (agents/warm_start.py)",
 }
 # SB3 arguments train.py sets from its own flags; in YAML they would be silently overridden.
 RESERVED = {"env": "--env", "seed": "--seed", "tensorboard_log": "--tensorboard",
@@ -100,6 +102,14 @@ def split_hyperparams(algo_cls: type, params: Mapping[str, Any]) -> tuple[dict[s
     if "policy_kwargs" in kwargs:
         kwargs["policy_kwargs"] = resolve_policy_kwargs(aliases[policy], kwargs["policy_kwargs"])
     _check_normalize(train.get("normalize", False))
+    from agents.warm_start import check_settings
+
+    if "warm_start" in train:
+        train["warm_start"] = check_settings(train["warm_start"])
+    if not isinstance(train.get("slot_discount", False), bool):
+        raise ValueError(f"slot_discount = {train['slot_discount']!r} is invalid: must be true or false")
+    if train.get("slot_discount") and kwargs.get("n_steps", 1) > 1 and "buffer_size" in accepted:
+        raise ValueError("slot_discount cannot be combined with DQN's n-step replay (n_steps > 1)")
     return train, kwargs
 
 

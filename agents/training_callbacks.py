@@ -41,6 +41,25 @@ class EpisodeInfoCallback(BaseCallback):
         return True
 
 
+class TimeBudgetCallback(BaseCallback):
+    """Stops training once ``seconds`` of wall-clock time have passed (checked every step)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__()
+        self.seconds = seconds
+        self.stopped_early = False
+        self._start = time.perf_counter()
+
+    def _on_training_start(self) -> None:
+        self._start = time.perf_counter()
+
+    def _on_step(self) -> bool:
+        if time.perf_counter() - self._start > self.seconds:
+            self.stopped_early = True
+            return False
+        return True
+
+
 class SaveVecNormalizeCallback(BaseCallback):
     """Saves the training VecNormalize statistics next to the best model when it changes."""
 
@@ -155,6 +174,10 @@ def agent_episode_costs(agent: Any, make_env: Callable[[], gym.Env], seeds: Sequ
     costs = []
     for seed in seeds:
         obs, info = env.reset(seed=seed)
+        if hasattr(agent, "reset"):
+            agent.reset(seed)
+        if hasattr(agent, "attach"):  # reference agents read the realised requests
+            agent.attach(env)
         done = False
         while not done:
             kwargs = {"action_masks": env.unwrapped.action_masks()[None]} if masked else {}

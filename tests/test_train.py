@@ -213,3 +213,96 @@ def test_seed_ranges_never_overlap():
         seeds.check_training_seeds(0, 101)
     with pytest.raises(ValueError, match="seed"):
         seeds.train_seed(-1)
+
+
+# ------------------------------------------------------------------------ slot discounting
+def _buffers(n: int):
+    from gymnasium import spaces
+    from stable_baselines3.common.buffers import RolloutBuffer
+
+    from agents.slot_discount import SlotRolloutBuffer
+
+    obs_space, act_space = spaces.Box(0, 1, (2,), np.float32), spaces.Discrete(3)
+    plain_buf = RolloutBuffer(n, obs_space, act_space, gamma=0.9, gae_lambda=0.8)
+    slot_buf = SlotRolloutBuffer(n, obs_space, act_space, gamma=0.9, gae_lambda=0.8)
+    rng = np.random.default_rng(0)
+    for buf in (plain_buf, slot_buf):
+        buf.rewards[:] = rng.random((n, 1)) if buf is plain_buf else plain_buf.rewards
+        buf.values[:] = np.linspace(1, 2, n)[:, None]
+    return plain_buf, slot_buf
+
+
+def test_slot_gae_equals_gae_when_every_step_serves_and_ignores_in_slot_steps():
+    import torch
+
+    plain_buf, slot_buf = _buffers(6)
+    last, dones = torch.tensor([0.5]), np.array([False])
+    plain_buf.compute_returns_and_advantage(last, dones)
+    slot_buf.compute_returns_and_advantage(last, dones)
+    np.testing.assert_allclose(slot_buf.advantages, plain_buf.advantages, rtol=1e-6)
+    # Steps 0 and 1 are operations inside the slot that step 2 serves: no discount between them.
+    slot_buf.slot_served[:, 0] = [0, 0, 1, 1, 1, 1]
+    slot_buf.compute_returns_and_advantage(last, dones)
+    r, v = slot_buf.rewards[:, 0], slot_buf.values[:, 0]
+    a2 = slot_buf.advantages[2, 0]
+    a1 = r[1] + v[2] - v[1] + a2  # gamma = lambda = 1 inside the slot
+    a0 = r[0] + v[1] - v[0] + a1
+    np.testing.assert_allclose(slot_buf.advantages[:2, 0], [a0, a1], rtol=1e-6)
+    assert a2 == pytest.approx(plain_buf.advantages[2, 0], rel=1e-6)  # later steps unchanged
+
+
+def test_horizon_terminal_wrapper_marks_served_slots_and_the_end():
+    from agents.training_wrappers import HorizonTerminal
+
+    env = HorizonTerminal(gym.make(ENV, n_slots=3))
+    obs, info = env.reset(seed=0)
+    mask = env.get_wrapper_attr("action_masks")()
+    load = int(np.flatnonzero(mask[1:])[0]) + 1
+    _, _, term, trunc, info = env.step(load)
+    assert not info["slot_served"] and not term and not trunc
+    flags = []
+    for _ in range(3):
+        _, _, term, trunc, info = env.step(0)
+        flags.append((info["slot_served"], term, trunc))
+    assert flags == [(True, False, False), (True, False, False), (True, True, False)]
+
+
+@pytest.mark.slow
+def test_slot_discount_trains_for_each_algo(tmp_path):
+    for algo in ALGOS:
+        run = run_train(tmp_path, algo, "slot_discount=true", steps=128)
+        config = yaml.safe_load((run / "config.yml").read_text())
+        assert config["hyperparams"]["slot_discount"] is True
+        model = load_trained(algo, run / "model.zip").model
+        buffer_cls = type(model.replay_buffer if algo == "dqn" else model.rollout_buffer).__name__
+        assert buffer_cls.startswith(("Slot", "MaskableSlot")), buffer_cls
+
+
+# ------------------------------------------------------------------------------ warm start
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ALGOS)
+def test_warm_start_imitates_lc(tmp_path, algo):
+    run = run_train(tmp_path, algo, "warm_start={steps: 1600, epochs: 20, batch_size: 32, learning_rate: 3.0e-3}",
+                    steps=128)
+    warm = yaml.safe_load((run / "summary.yml").read_text())[0]["warm_start"]
+    assert warm["agent"] == "lc" and warm["steps"] == 1600 and warm["episodes"] >= 2
+    assert warm["demo_mean_cost"] > 0
+    # A uniform policy agrees with LC on ~1/13 of the steps; the clone on most of them.
+    assert warm["bc_accuracy"] > 0.7, warm
+
+
+def test_warm_start_settings_are_checked():
+    from agents.warm_start import DEFAULTS, check_settings
+
+    assert check_settings(True) == DEFAULTS and check_settings(False) == {}
+    assert check_settings({"steps": 10})["steps"] == 10
+    with pytest.raises(ValueError, match="warm_start"):
+        check_settings({"step": 10})
+
+
+@pytest.mark.slow
+def test_time_budget_stops_training(tmp_path):
+    run = run_train(tmp_path, "ppo", "--max-minutes", "0.05", steps=10_000_000)
+    leg = yaml.safe_load((run / "summary.yml").read_text())[0]
+    assert leg["stopped_by_time_budget"] and leg["end_timesteps"] < 10_000_000
+    assert (run / "model.zip").is_file()

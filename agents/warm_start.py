@@ -1,0 +1,203 @@
+"""Warm start from a heuristic: learn to imitate it before reinforcement learning improves on it.
+
+A policy that starts uniform over ~2N+1 actions loads and evicts at random, pays switching
+cost on every step and needs many episodes just to learn to SERVE. Starting from the
+least-context heuristic (LC, the source paper's policy) instead, the learner only has to find
+where LC is wrong. This is the usual "behaviour cloning, then fine-tuning" recipe:
+
+* PPO / MaskablePPO: the actor is fitted to the heuristic's actions (cross-entropy, with the
+  env's masks for MaskablePPO) and the critic to the heuristic's (slot-)discounted returns,
+  so the first PPO updates start from a consistent actor-critic pair.
+* DQN: the demonstrations go into the replay buffer and the Q-network is pre-trained on them
+  with the TD loss plus DQfD's large-margin loss (Hester et al., AAAI 2018), which makes the
+  demonstrated action the greedy one.
+
+The demonstrations are collected on the training vector env itself (training seeds only,
+through any VecNormalize), so they also warm up the reward normaliser. Their env steps are
+reported (``steps``) next to the training timesteps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch as th
+import torch.nn.functional as F
+
+DEFAULTS = {"agent": "lc", "steps": 50_000, "epochs": 10, "batch_size": 256,
+            "learning_rate": 1e-3, "margin": 0.8, "vf_coef": 0.5}
+
+
+@dataclass
+class Demonstrations:
+    obs: np.ndarray  # [T, D] what the learner sees (normalised if VecNormalize normalises obs)
+    actions: np.ndarray  # [T]
+    masks: np.ndarray  # [T, A]
+    returns: np.ndarray  # [T] discounted returns (in the learner's reward units); NaN if unknown
+    episode_costs: list[float]
+
+
+def check_settings(value: Any) -> dict[str, Any]:
+    """Validated ``warm_start`` settings (a mapping with keys of :data:`DEFAULTS`)."""
+    if value in (None, False):
+        return {}
+    if value is True:
+        return dict(DEFAULTS)
+    if not isinstance(value, Mapping) or set(value) - set(DEFAULTS):
+        raise ValueError(f"warm_start = {value!r} is invalid: must be false, true or a mapping with "
+                         f"keys among {sorted(DEFAULTS)}")
+    out = {**DEFAULTS, **value}
+    if int(out["steps"]) < 1 or int(out["epochs"]) < 0:
+        raise ValueError(f"warm_start: steps must be >= 1 and epochs >= 0, got {dict(value)}")
+    return out
+
+
+def collect(model: Any, agent: Any, n_steps: int, gamma: float, slot_discount: bool) -> Demonstrations:
+    """Run ``agent`` on the model's training vector env for ``n_steps`` env steps (all envs)."""
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    env = model.get_env()
+    norm = model.get_vec_normalize_env()
+    n_envs = env.num_envs
+    buffer = getattr(model, "replay_buffer", None)
+    obs = env.reset()
+    raw = norm.get_original_obs() if isinstance(norm, VecNormalize) else obs
+    steps = max(n_steps // n_envs, 1)
+    rec_obs, rec_act, rec_mask, rec_rew, rec_disc, rec_done = [], [], [], [], [], []
+    costs: list[float] = []
+    for _ in range(steps):
+        masks = np.stack(env.env_method("action_masks"))
+        actions, _ = agent.predict(raw, deterministic=True)
+        actions = np.asarray(actions).reshape(n_envs)
+        new_obs, rewards, dones, infos = env.step(actions)
+        new_raw = norm.get_original_obs() if isinstance(norm, VecNormalize) else new_obs
+        served = np.array([info.get("slot_served", True) for info in infos])
+        rec_obs.append(obs)
+        rec_act.append(actions)
+        rec_mask.append(masks)
+        rec_rew.append(rewards)
+        rec_disc.append(np.where(served | (not slot_discount), gamma, 1.0))
+        rec_done.append(dones)
+        if buffer is not None:  # DQN: the demonstrations become replay data (unnormalised)
+            next_raw = new_raw.copy()
+            for i, done in enumerate(dones):
+                if done:
+                    next_raw[i] = infos[i]["terminal_observation"]
+            reward_raw = norm.get_original_reward() if isinstance(norm, VecNormalize) else rewards
+            buffer.add(raw, next_raw, actions, reward_raw, dones, infos)
+        costs += [float(info["episode_cost"]) for info, d in zip(infos, dones) if d]
+        obs, raw = new_obs, new_raw
+    rew, disc, done = np.array(rec_rew), np.array(rec_disc), np.array(rec_done)
+    returns = np.full(rew.shape, np.nan, dtype=np.float64)
+    acc = np.full(n_envs, np.nan)  # unknown until an episode end is seen (no bootstrap)
+    for t in reversed(range(len(rew))):
+        acc = np.where(done[t], rew[t], rew[t] + disc[t] * acc)
+        returns[t] = acc
+    flat = lambda x: np.asarray(x).reshape(len(rew) * n_envs, *np.asarray(x).shape[2:])  # noqa: E731
+    return Demonstrations(flat(rec_obs).astype(np.float32), flat(rec_act).astype(np.int64),
+                          flat(rec_mask).astype(bool), flat(returns), costs)
+
+
+def clone_actor_critic(model: Any, demo: Demonstrations, settings: Mapping[str, Any],
+                       masked: bool) -> dict[str, float]:
+    """Fit the policy to the demonstrated actions and the critic to their returns."""
+    policy = model.policy
+    policy.set_training_mode(True)
+    optimizer = th.optim.Adam(policy.parameters(), lr=float(settings["learning_rate"]))
+    known = ~np.isnan(demo.returns)
+    n = len(demo.actions)
+    rng = np.random.default_rng(0)
+    bs = int(settings["batch_size"])
+    stats = {"bc_nll": float("nan"), "bc_accuracy": float("nan"), "bc_value_mse": float("nan")}
+    for _ in range(int(settings["epochs"])):
+        order = rng.permutation(n)
+        for start in range(0, n, bs):
+            idx = order[start:start + bs]
+            obs = th.as_tensor(demo.obs[idx])
+            act = th.as_tensor(demo.actions[idx])
+            if masked:
+                values, log_prob, _ = policy.evaluate_actions(obs, act, action_masks=demo.masks[idx])
+            else:
+                values, log_prob, _ = policy.evaluate_actions(obs, act)
+            loss = -log_prob.mean()
+            k = known[idx]
+            if k.any():
+                target = th.as_tensor(demo.returns[idx][k], dtype=th.float32)
+                loss = loss + float(settings["vf_coef"]) * F.mse_loss(values.flatten()[th.as_tensor(k)], target)
+            optimizer.zero_grad()
+            loss.backward()
+            th.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
+            optimizer.step()
+    policy.set_training_mode(False)
+    with th.no_grad():
+        obs = th.as_tensor(demo.obs)
+        act = th.as_tensor(demo.actions)
+        if masked:
+            values, log_prob, _ = policy.evaluate_actions(obs, act, action_masks=demo.masks)
+            dist = policy.get_distribution(obs, action_masks=demo.masks)
+        else:
+            values, log_prob, _ = policy.evaluate_actions(obs, act)
+            dist = policy.get_distribution(obs)
+        greedy = dist.mode()
+        stats["bc_nll"] = float(-log_prob.mean())
+        stats["bc_accuracy"] = float((greedy == act).float().mean())
+        if known.any():
+            stats["bc_value_mse"] = float(F.mse_loss(values.flatten()[th.as_tensor(known)],
+                                                     th.as_tensor(demo.returns[known], dtype=th.float32)))
+    return stats
+
+
+def pretrain_q(model: Any, settings: Mapping[str, Any]) -> dict[str, float]:
+    """DQfD-style pre-training of DQN on the demonstrations in its replay buffer."""
+    q_net, target = model.q_net, model.q_net_target
+    optimizer = th.optim.Adam(q_net.parameters(), lr=float(settings["learning_rate"]))
+    buffer, norm = model.replay_buffer, model.get_vec_normalize_env()
+    n_samples = buffer.size() * buffer.n_envs
+    updates = int(settings["epochs"]) * max(n_samples // int(settings["batch_size"]), 1)
+    margin = float(settings["margin"])
+    model.policy.set_training_mode(True)
+    for u in range(updates):
+        data = buffer.sample(int(settings["batch_size"]), env=norm)
+        with th.no_grad():
+            next_q = target(data.next_observations).max(dim=1, keepdim=True).values
+            disc = data.discounts if data.discounts is not None else model.gamma
+            y = data.rewards + (1 - data.dones) * disc * next_q
+        q = q_net(data.observations)
+        act = data.actions.long()
+        q_a = th.gather(q, 1, act)
+        td = F.smooth_l1_loss(q_a, y)
+        # Large margin: every other action must score at least `margin` below the demonstrated one.
+        bonus = th.full_like(q, margin).scatter(1, act, 0.0)
+        large_margin = ((q + bonus).max(dim=1, keepdim=True).values - q_a).mean()
+        loss = td + large_margin
+        optimizer.zero_grad()
+        loss.backward()
+        th.nn.utils.clip_grad_norm_(q_net.parameters(), model.max_grad_norm)
+        optimizer.step()
+        if (u + 1) % max(model.target_update_interval // buffer.n_envs, 1) == 0 or u == updates - 1:
+            target.load_state_dict(q_net.state_dict())
+    model.policy.set_training_mode(False)
+    with th.no_grad():
+        data = buffer.sample(min(4096, n_samples), env=norm)
+        greedy = q_net(data.observations).argmax(dim=1)
+        agree = float((greedy == data.actions.long().flatten()).float().mean())
+    return {"q_updates": float(updates), "bc_accuracy": agree}
+
+
+def warm_start(model: Any, algo: str, agent: Any, settings: Mapping[str, Any], gamma: float,
+               slot_discount: bool) -> dict[str, Any]:
+    """Collect demonstrations of ``agent`` and pre-train ``model`` on them; a summary dict."""
+    t0 = time.perf_counter()
+    demo = collect(model, agent, int(settings["steps"]), gamma, slot_discount)
+    if algo == "dqn":
+        stats = pretrain_q(model, settings)
+    else:
+        stats = clone_actor_critic(model, demo, settings, masked=algo == "maskable_ppo")
+    return {"agent": settings["agent"], "steps": len(demo.actions),
+            "episodes": len(demo.episode_costs),
+            "demo_mean_cost": float(np.mean(demo.episode_costs)) if demo.episode_costs else None,
+            "seconds": round(time.perf_counter() - t0, 1), **{k: round(v, 4) for k, v in stats.items()}}

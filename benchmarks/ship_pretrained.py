@@ -1,0 +1,77 @@
+"""Copy a run's best model into ``agents/pretrained/`` and record how to reproduce it.
+
+    python benchmarks/ship_pretrained.py runs/maskable_ppo-EdgePFMCache-v0-seed0 [...]
+
+For each run folder: ``best_model.zip`` -> ``agents/pretrained/<algo>.zip`` (plus its
+VecNormalize statistics when observations were normalised), and an entry in
+``agents/pretrained/manifest.json`` with the exact train.py command lines, timesteps,
+wall-clock time, the best held-out evaluation cost and the library versions.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pickle
+import shutil
+from pathlib import Path
+
+import yaml
+
+PRETRAINED = Path(__file__).resolve().parent.parent / "agents" / "pretrained"
+
+
+def ship(run: Path, dest: Path = PRETRAINED) -> dict:
+    config = yaml.safe_load((run / "config.yml").read_text())
+    legs = yaml.safe_load((run / "summary.yml").read_text())
+    algo = config["algo"]
+    best = run / "best_model.zip"
+    if not best.is_file():
+        raise FileNotFoundError(f"{run} has no best_model.zip")
+    dest.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(best, dest / f"{algo}.zip")
+    norm = run / "best_model_vecnormalize.pkl"
+    stats = dest / f"{algo}_vecnormalize.pkl"
+    if stats.exists():
+        stats.unlink()
+    if norm.is_file():
+        with norm.open("rb") as f:
+            needs_obs_stats = pickle.load(f).norm_obs  # reward scaling is training-only
+        if needs_obs_stats:
+            shutil.copyfile(norm, stats)
+    entry = {
+        "file": f"{algo}.zip",
+        "env_id": config["env_id"],
+        "env_kwargs": config["env_kwargs"],
+        "commands": (run / "command.txt").read_text().splitlines(),
+        "timesteps": legs[-1]["end_timesteps"],
+        "wall_clock_s": round(sum(leg["wall_s"] for leg in legs), 1),
+        "best_eval_cost": legs[-1]["best_eval_cost"],
+        "eval_seeds": config["seeds"]["eval_seeds"],
+        "reference": legs[-1]["reference"],
+        "reference_cost_on_eval_seeds": legs[-1]["reference_cost"],
+        "hyperparams": config["hyperparams"],
+        "versions": config["versions"],
+        "vecnormalize": stats.name if stats.exists() else None,
+        "zip_bytes": (dest / f"{algo}.zip").stat().st_size,
+    }
+    manifest_path = dest / "manifest.json"
+    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"models": {}}
+    manifest["models"][algo] = entry
+    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    return entry
+
+
+def main(argv: list[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", type=Path, help="train.py run folders")
+    p.add_argument("--dest", type=Path, default=PRETRAINED)
+    args = p.parse_args(argv)
+    for run in args.runs:
+        entry = ship(run, args.dest)
+        print(f"{entry['file']}: {entry['timesteps']} steps, {entry['wall_clock_s']:.0f} s, "
+              f"best eval cost {entry['best_eval_cost']:.1f}")
+
+
+if __name__ == "__main__":
+    main()
