@@ -237,6 +237,10 @@ def main(argv: list[str] | None = None) -> Path:
             model.load_replay_buffer(buffer)
         print(f"resuming {model_path} at {model.num_timesteps} steps", file=sys.stderr)
     else:
+        if args.algo == "dqn" and train_cfg.get("warm_start"):
+            from agents.warm_start import MarginDQN
+
+            algo_cls = MarginDQN  # saved as a plain DQN
         model = algo_cls(train_cfg.get("policy", "MlpPolicy"), env, seed=train_seed, device="cpu",
                          tensorboard_log=tb, verbose=args.verbose, **sb3_kwargs)
 
@@ -309,6 +313,7 @@ def _restore_eval_state(eval_cb: Any, run: Path, legs: list[dict[str, Any]]) -> 
     """Keep the best score, the npz history and the wall clock of the earlier legs."""
     import numpy as np
 
+    eval_cb.eval_at_start = False  # the previous leg evaluated this very model at its end
     npz = run / "evaluations.npz"
     if npz.is_file():
         data = np.load(npz)

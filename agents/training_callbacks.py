@@ -102,7 +102,13 @@ class _CostEvalMixin:
         self._infos: list[dict[str, float]] = []
         self._start = time.perf_counter()
         self.wall_offset = 0.0  # seconds trained by earlier legs of a resumed run
+        self.eval_at_start = True  # a curve point at the start (off when resuming)
         self.last_mean_cost = math.nan
+
+    def _on_training_start(self) -> None:
+        super()._on_training_start()
+        if self.eval_at_start and self.eval_freq > 0:
+            self._on_step()  # n_calls is 0: evaluates the starting (e.g. warm-started) policy
 
     def _on_step(self) -> bool:
         if self.eval_freq > 0 and self.n_calls % self.eval_freq == 0:

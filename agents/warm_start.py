@@ -10,7 +10,9 @@ where LC is wrong. This is the usual "behaviour cloning, then fine-tuning" recip
   so the first PPO updates start from a consistent actor-critic pair.
 * DQN: the demonstrations go into the replay buffer and the Q-network is pre-trained on them
   with the TD loss plus DQfD's large-margin loss (Hester et al., AAAI 2018), which makes the
-  demonstrated action the greedy one.
+  demonstrated action the greedy one. As in DQfD the margin loss stays on during training
+  (:class:`MarginDQN`, on a batch of demonstrations per update, weight ``margin_weight``):
+  without it, TD updates soon make untried (often invalid) actions look best.
 
 The demonstrations are collected on the training vector env itself (training seeds only,
 through any VecNormalize), so they also warm up the reward normaliser. Their env steps are
@@ -27,9 +29,10 @@ from typing import Any
 import numpy as np
 import torch as th
 import torch.nn.functional as F
+from stable_baselines3 import DQN
 
 DEFAULTS = {"agent": "lc", "steps": 50_000, "epochs": 10, "batch_size": 256,
-            "learning_rate": 1e-3, "margin": 0.8, "vf_coef": 0.5}
+            "learning_rate": 1e-3, "margin": 0.8, "vf_coef": 0.5, "margin_weight": 1.0}
 
 
 @dataclass
@@ -170,10 +173,7 @@ def pretrain_q(model: Any, settings: Mapping[str, Any]) -> dict[str, float]:
         act = data.actions.long()
         q_a = th.gather(q, 1, act)
         td = F.smooth_l1_loss(q_a, y)
-        # Large margin: every other action must score at least `margin` below the demonstrated one.
-        bonus = th.full_like(q, margin).scatter(1, act, 0.0)
-        large_margin = ((q + bonus).max(dim=1, keepdim=True).values - q_a).mean()
-        loss = td + large_margin
+        loss = td + large_margin_loss(q, act, margin)
         optimizer.zero_grad()
         loss.backward()
         th.nn.utils.clip_grad_norm_(q_net.parameters(), model.max_grad_norm)
@@ -188,6 +188,58 @@ def pretrain_q(model: Any, settings: Mapping[str, Any]) -> dict[str, float]:
     return {"q_updates": float(updates), "bc_accuracy": agree}
 
 
+def large_margin_loss(q: th.Tensor, actions: th.Tensor, margin: float) -> th.Tensor:
+    """DQfD's J_E: max_a [Q(s, a) + margin * (a != a_E)] - Q(s, a_E), averaged."""
+    q_e = th.gather(q, 1, actions)
+    bonus = th.full_like(q, margin).scatter(1, actions, 0.0)
+    return ((q + bonus).max(dim=1, keepdim=True).values - q_e).mean()
+
+
+class MarginDQN(DQN):
+    """DQN whose every update adds DQfD's large-margin loss on a batch of demonstrations.
+
+    Saved and loaded as a plain DQN (the demonstrations are not saved).
+    """
+
+    demonstrations: tuple[np.ndarray, np.ndarray] | None = None
+    margin = 0.8
+    margin_weight = 1.0
+
+    def _excluded_save_params(self) -> list[str]:
+        return [*super()._excluded_save_params(), "demonstrations"]
+
+    def train(self, gradient_steps: int, batch_size: int = 100) -> None:
+        self.policy.set_training_mode(True)
+        self._update_learning_rate(self.policy.optimizer)
+        losses, margins = [], []
+        rng = np.random.default_rng(self._n_updates)
+        for _ in range(gradient_steps):
+            data = self.replay_buffer.sample(batch_size, env=self._vec_normalize_env)
+            discounts = data.discounts if data.discounts is not None else self.gamma
+            with th.no_grad():
+                next_q = self.q_net_target(data.next_observations).max(dim=1).values.reshape(-1, 1)
+                target = data.rewards + (1 - data.dones) * discounts * next_q
+            q = th.gather(self.q_net(data.observations), 1, data.actions.long())
+            loss = F.smooth_l1_loss(q, target)
+            losses.append(loss.item())
+            if self.demonstrations is not None and self.margin_weight > 0:
+                obs, act = self.demonstrations
+                idx = rng.integers(0, len(act), size=batch_size)
+                jm = large_margin_loss(self.q_net(th.as_tensor(obs[idx])),
+                                       th.as_tensor(act[idx]).reshape(-1, 1), self.margin)
+                margins.append(jm.item())
+                loss = loss + self.margin_weight * jm
+            self.policy.optimizer.zero_grad()
+            loss.backward()
+            th.nn.utils.clip_grad_norm_(self.policy.parameters(), self.max_grad_norm)
+            self.policy.optimizer.step()
+        self._n_updates += gradient_steps
+        self.logger.record("train/n_updates", self._n_updates, exclude="tensorboard")
+        self.logger.record("train/loss", float(np.mean(losses)))
+        if margins:
+            self.logger.record("train/margin_loss", float(np.mean(margins)))
+
+
 def warm_start(model: Any, algo: str, agent: Any, settings: Mapping[str, Any], gamma: float,
                slot_discount: bool) -> dict[str, Any]:
     """Collect demonstrations of ``agent`` and pre-train ``model`` on them; a summary dict."""
@@ -195,6 +247,10 @@ def warm_start(model: Any, algo: str, agent: Any, settings: Mapping[str, Any], g
     demo = collect(model, agent, int(settings["steps"]), gamma, slot_discount)
     if algo == "dqn":
         stats = pretrain_q(model, settings)
+        if hasattr(model, "margin_weight"):  # MarginDQN: keep the margin loss while training
+            model.demonstrations = (demo.obs, demo.actions)
+            model.margin = float(settings["margin"])
+            model.margin_weight = float(settings["margin_weight"])
     else:
         stats = clone_actor_critic(model, demo, settings, masked=algo == "maskable_ppo")
     return {"agent": settings["agent"], "steps": len(demo.actions),
