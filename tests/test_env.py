@@ -10,6 +10,8 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import edge_cache_env
 from edge_cache_env.simulator import TERMS
@@ -169,3 +171,26 @@ def test_bad_actions_are_rejected_clearly():
     env.reset(seed=0)
     with pytest.raises(ValueError, match="outside Discrete"):
         env.unwrapped.step(99)
+
+
+@settings(max_examples=25, deadline=None)
+@given(actions=st.lists(st.integers(min_value=0, max_value=12), min_size=1, max_size=200),
+       seed=st.integers(0, 2**16))
+def test_reward_is_the_sum_of_the_cost_terms_for_any_actions(actions, seed):
+    """Any action sequence, masked-out ones included: the info's cost terms add up to
+    -reward * reward_scale, the running total to the episode's cost, and obs stay in bounds."""
+    env = gym.make("EdgePFMCache-Small-v0", n_slots=15).unwrapped
+    env.reset(seed=seed)
+    scale = env.config.reward_scale
+    total = 0.0
+    for a in actions:
+        was_valid = bool(env.action_masks()[a])
+        invalid_before = env.sim.metrics["invalid_actions"]
+        obs, reward, _, truncated, info = env.step(a)
+        assert sum(info[f"cost_{k}"] for k in TERMS) == pytest.approx(-reward * scale, abs=1e-9)
+        assert info["invalid_actions"] == invalid_before + (0 if was_valid else 1)
+        assert env.observation_space.contains(obs)
+        total += -reward * scale
+        assert info["episode_cost"] == pytest.approx(total)
+        if truncated:
+            break
