@@ -5,7 +5,8 @@
 For each run folder: ``best_model.zip`` -> ``agents/pretrained/<algo>.zip`` (plus its
 VecNormalize statistics when observations were normalised), and an entry in
 ``agents/pretrained/manifest.json`` with the exact train.py command lines, timesteps,
-wall-clock time, the best held-out evaluation cost and the library versions.
+wall-clock time, the best held-out evaluation cost and the library versions, plus a
+``reproduce`` command that replaces a ``--max-minutes`` budget with the steps it reached.
 """
 
 from __future__ import annotations
@@ -13,12 +14,34 @@ from __future__ import annotations
 import argparse
 import json
 import pickle
+import shlex
 import shutil
 from pathlib import Path
 
 import yaml
 
 PRETRAINED = Path(__file__).resolve().parent.parent / "agents" / "pretrained"
+
+
+def reproduce_command(commands: list[str], legs: list[dict]) -> str | None:
+    """The first command with a wall-clock budget replaced by the steps it reached.
+
+    Training is deterministic on the CPU for a given seed and step count, and evaluations (so
+    the best model) happen at fixed steps, so this rebuilds the same best model on any machine.
+    """
+    if len(commands) != 1:
+        return None  # resumed runs: replay their commands in order
+    args = shlex.split(commands[0])
+    out, skip = [], False
+    for a in args:
+        if skip:
+            skip = False
+            continue
+        if a in ("--max-minutes", "--timesteps"):
+            skip = True
+            continue
+        out.append(a)
+    return shlex.join([*out, "--timesteps", str(legs[-1]["end_timesteps"])])
 
 
 def ship(run: Path, dest: Path = PRETRAINED) -> dict:
@@ -39,11 +62,13 @@ def ship(run: Path, dest: Path = PRETRAINED) -> dict:
             needs_obs_stats = pickle.load(f).norm_obs  # reward scaling is training-only
         if needs_obs_stats:
             shutil.copyfile(norm, stats)
+    commands = (run / "command.txt").read_text().splitlines()
     entry = {
         "file": f"{algo}.zip",
         "env_id": config["env_id"],
         "env_kwargs": config["env_kwargs"],
-        "commands": (run / "command.txt").read_text().splitlines(),
+        "commands": commands,
+        "reproduce": reproduce_command(commands, legs),
         "timesteps": legs[-1]["end_timesteps"],
         "wall_clock_s": round(sum(leg["wall_s"] for leg in legs), 1),
         "best_eval_cost": legs[-1]["best_eval_cost"],
