@@ -2,8 +2,8 @@
 
     python benchmarks/plot_training.py RUN_DIR [RUN_DIR ...] --out agents/pretrained/training_curves.png
 
-Each curve is the mean cost (95% CI band) on the held-out evaluation seeds; the reference
-heuristic of the runs (LC by default) is drawn as a dashed line at its cost on the same seeds.
+Each curve is the mean cost on the held-out evaluation seeds (left) and its ratio to the
+reference heuristic of the runs (LC by default) on the same seeds (right).
 """
 
 from __future__ import annotations
@@ -34,33 +34,42 @@ def run_label(run: Path) -> str:
 
 
 def plot(runs: list[Path], out: Path, title: str | None = None) -> Path:
+    """Left: mean cost per evaluation; right: the same as a ratio to the reference heuristic.
+
+    All runs are evaluated on the same seeds, so the ratio is a paired comparison; a CI band of
+    the unpaired costs would mostly show how episodes differ, not the agents.
+    """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(12, 4.5))
     references: dict[str, float] = {}
     for run in runs:
         log = read_eval_log(run)
-        label = run_label(run)
-        x, y, ci = log["timesteps"], log["mean_cost"], log["ci95"]
-        line, = ax.plot(x, y, marker="o", ms=3, label=f"{label} ({log['wall_s'][-1] / 60:.0f} min)")
-        lo = [a - (c if c == c else 0) for a, c in zip(y, ci)]
-        hi = [a + (c if c == c else 0) for a, c in zip(y, ci)]
-        ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15)
-        if log["reference"] and log["reference_cost"][0] == log["reference_cost"][0]:
-            references[log["reference"]] = log["reference_cost"][0]
+        x = [t / 1e3 for t in log["timesteps"]]
+        label = f"{run_label(run)} ({log['wall_s'][-1] / 60:.0f} min)"
+        ax.plot(x, log["mean_cost"], marker="o", ms=3, label=label)
+        ref = log["reference_cost"][0]
+        if log["reference"] and ref == ref:
+            references[log["reference"]] = ref
+            ax_ratio.plot(x, [c / ref for c in log["mean_cost"]], marker="o", ms=3, label=label)
     for name, cost in references.items():
         ax.axhline(cost, color="black", ls="--", lw=1, label=f"{name.upper()} (same seeds)")
-    ax.set_xlabel("training timesteps (env steps)")
-    ax.set_ylabel("mean episode cost on held-out eval seeds")
-    ax.set_title(title or "Training curves")
-    ax.grid(alpha=0.3)
-    ax.legend()
+        ax_ratio.axhline(1.0, color="black", ls="--", lw=1, label=name.upper())
+    if references:
+        ax_ratio.axhline(0.9, color="gray", ls=":", lw=1, label=f"0.9 x {next(iter(references)).upper()}")
+    ax.set_ylabel("mean episode cost (held-out eval seeds)")
+    ax_ratio.set_ylabel(f"cost / {next(iter(references), 'reference').upper()} cost (same seeds)")
+    for a in (ax, ax_ratio):
+        a.set_xlabel("training timesteps (thousands of env steps)")
+        a.grid(alpha=0.3)
+        a.legend(fontsize=8)
+    fig.suptitle(title or "Training curves")
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=120)
+    fig.savefig(out, dpi=110)
     plt.close(fig)
     return out
 
