@@ -150,9 +150,16 @@ def main(argv: list[str] | None = None) -> Path:
 
     torch.set_num_threads(args.threads)
     algo_cls = algo_class(args.algo)
+    run = Path(args.out) / (args.run_name or f"{args.algo}-{args.env}-seed{args.seed}")
+    stored = _stored_config(run, args) if args.resume else None
+    if stored is not None:  # a resumed run keeps the settings of its first leg
+        env_kwargs = stored["env_kwargs"]
     try:
-        params = load_hyperparams(args.algo, args.env, args.hyperparams_dir or HYPERPARAMS_DIR)
-        params.update(parse_overrides(args.hyperparams))
+        if stored is not None:
+            params = dict(stored["hyperparams"])
+        else:
+            params = load_hyperparams(args.algo, args.env, args.hyperparams_dir or HYPERPARAMS_DIR)
+            params.update(parse_overrides(args.hyperparams))
         train_cfg, sb3_kwargs = split_hyperparams(algo_cls, params)
     except (ValueError, FileNotFoundError) as e:
         fail(str(e))
@@ -164,18 +171,15 @@ def main(argv: list[str] | None = None) -> Path:
     reward_scale = probe.unwrapped.config.reward_scale
     probe.close()
 
-    n_envs = args.n_envs or int(train_cfg.get("n_envs", 2))
+    n_envs = int(stored["n_envs"]) if stored else args.n_envs or int(train_cfg.get("n_envs", 2))
     timesteps = args.timesteps or train_cfg.get("n_timesteps")
     if not timesteps or int(timesteps) < 1:
         fail("--timesteps is required (no n_timesteps in the YAML entry)")
     timesteps = int(timesteps)
 
-    run = Path(args.out) / (args.run_name or f"{args.algo}-{args.env}-seed{args.seed}")
     commands = run / "command.txt"
     if commands.exists() and not args.resume:
         fail(f"run folder {run} already exists; pass --resume to continue it or choose --out/--run-name")
-    if args.resume and not commands.exists():
-        fail(f"--resume: {run} is not a run folder (no command.txt)")
     resume_index = len(commands.read_text().splitlines()) if args.resume and commands.exists() else 0
     try:
         seeds.check_training_seeds(args.seed, n_envs, resume_index)
@@ -186,7 +190,10 @@ def main(argv: list[str] | None = None) -> Path:
     run.mkdir(parents=True, exist_ok=True)
     with commands.open("a") as f:
         f.write(shlex.join(["python", "train.py", *(sys.argv[1:] if argv is None else argv)]) + "\n")
-    (run / "args.yml").write_text(yaml.safe_dump(vars(args), sort_keys=False))
+    if args.resume:  # the run's config.yml stays that of its first leg (the model's own settings)
+        (run / f"args_resume{resume_index}.yml").write_text(yaml.safe_dump(vars(args), sort_keys=False))
+    else:
+        (run / "args.yml").write_text(yaml.safe_dump(vars(args), sort_keys=False))
     config = {
         "algo": args.algo, "env_id": args.env, "env_kwargs": env_kwargs,
         "hyperparams": plain(params), "n_envs": n_envs,
@@ -194,7 +201,8 @@ def main(argv: list[str] | None = None) -> Path:
                   "rule": "agents/seeds.py: benchmark 0..9999, evaluation 10000.., training 100000+"},
         "versions": versions(), "env_config": env_config,
     }
-    (run / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    if not args.resume:
+        (run / "config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
 
     # --- environments ---------------------------------------------------------------------
     from stable_baselines3.common.callbacks import CallbackList, CheckpointCallback
@@ -307,6 +315,23 @@ def main(argv: list[str] | None = None) -> Path:
     eval_env.close()
     print(f"run folder: {run}  ({model.num_timesteps} steps, {wall:.0f} s)")
     return run
+
+
+def _stored_config(run: Path, args: argparse.Namespace) -> dict[str, Any]:
+    """config.yml of the run to resume; settings passed again must not contradict it."""
+    path = run / "config.yml"
+    if not (run / "command.txt").exists() or not path.exists():
+        fail(f"--resume: {run} is not a run folder (no command.txt / config.yml)")
+    stored = yaml.safe_load(path.read_text())
+    if stored["algo"] != args.algo or stored["env_id"] != args.env:
+        fail(f"--resume: {run} is a {stored['algo']} run on {stored['env_id']}")
+    if args.hyperparams:
+        fail("--resume keeps the run's hyperparameters (config.yml): drop --hyperparams")
+    if parse_env_kwargs(args.env_kwargs) not in ({}, stored["env_kwargs"]):
+        fail(f"--resume: --env-kwargs differ from the run's {stored['env_kwargs']}")
+    if args.n_envs not in (None, stored["n_envs"]):
+        fail(f"--resume: the run used --n-envs {stored['n_envs']}")
+    return stored
 
 
 def _restore_eval_state(eval_cb: Any, run: Path, legs: list[dict[str, Any]]) -> None:

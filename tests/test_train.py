@@ -121,6 +121,11 @@ def test_resume_continues_the_run(tmp_path):
                 "--eval-episodes", "2", "--checkpoint-freq", "0", "--no-progress-bar", "--resume"])
     legs = yaml.safe_load((run / "summary.yml").read_text())
     assert [leg["end_timesteps"] for leg in legs] == [256, 384]
+    assert (run / "args_resume1.yml").is_file()
+    assert yaml.safe_load((run / "config.yml").read_text())["env_kwargs"] == {"n_slots": 20}
+    with pytest.raises(SystemExit):  # a resumed run keeps its hyperparameters
+        train.main(["--algo", "maskable_ppo", "--env", ENV, "--out", str(tmp_path), "--resume",
+                    "--timesteps", "64", "--hyperparams", "gamma=0.9"])
     assert legs[1]["train_seed_base"] != legs[0]["train_seed_base"]
     assert len((run / "command.txt").read_text().splitlines()) == 2
     rows = list(csv.DictReader((run / "eval_log.csv").open()))
