@@ -15,7 +15,10 @@ import evaluate
 
 def main() -> None:
     episodes = sys.argv[1] if len(sys.argv) > 1 else "20"
-    evaluate.main(["--env", "EdgePFMCache-v0", "--agents", "all", "--episodes", episodes,
+    from agents.trained import pretrained_specs  # the shipped trained agents join the table
+
+    specs = ",".join(["all", *pretrained_specs("EdgePFMCache-v0")])
+    evaluate.main(["--env", "EdgePFMCache-v0", "--agents", specs, "--episodes", episodes,
                    "--seed", "0", "--out", "results"])
     print("\nTable above; results/results.json and results/results.csv hold every number, "
           "results/costs.png and results/timeline_lc.png the plots.")

@@ -12,6 +12,7 @@ torch and SB3 are imported only when a model is loaded, so ``import agents`` sta
 
 from __future__ import annotations
 
+import json
 import pickle
 import re
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 ALGOS = ("ppo", "maskable_ppo", "dqn")
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
 _CHECKPOINT = re.compile(r"^(?P<prefix>.+)_(?P<steps>\d+)_steps$")
 
 
@@ -109,3 +111,17 @@ def load_trained(algo: str, path: str | Path) -> TrainedAgent:
     norm_file = vecnormalize_path(p)
     vec_normalize = load_vecnormalize_stats(norm_file) if norm_file.is_file() else None
     return TrainedAgent(algo, model, vec_normalize, str(p))
+
+
+def pretrained_specs(env_id: str = "EdgePFMCache-v0", directory: str | Path = PRETRAINED_DIR) -> list[str]:
+    """``["maskable_ppo:<dir>/maskable_ppo.zip", ...]`` for the shipped models trained on
+    ``env_id`` (from ``manifest.json``), ready for ``agents.make`` / ``evaluate.py --agents``."""
+    manifest = Path(directory) / "manifest.json"
+    if not manifest.is_file():
+        return []
+    import os
+
+    models = json.loads(manifest.read_text())["models"]
+    # Relative to the working directory when possible: shorter names in evaluate.py's table.
+    return [f"{algo}:{os.path.relpath(Path(directory) / m['file'])}" for algo in ALGOS
+            if (m := models.get(algo)) and m["env_id"] == env_id]
