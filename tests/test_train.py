@@ -313,3 +313,37 @@ def test_time_budget_stops_training(tmp_path):
     leg = yaml.safe_load((run / "summary.yml").read_text())[0]
     assert leg["stopped_by_time_budget"] and leg["end_timesteps"] < 10_000_000
     assert (run / "model.zip").is_file()
+
+
+# --------------------------------------------------------------------------- pretrained
+PRETRAINED = ROOT / "agents" / "pretrained"
+
+
+def _manifest() -> dict:
+    path = PRETRAINED / "manifest.json"
+    assert path.is_file(), f"{path} is missing"
+    return json.loads(path.read_text())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ALGOS)
+def test_pretrained_model_loads_and_acts_validly(algo):
+    import agents
+    from agents.evaluation import run_episode
+    from agents.trained import pretrained_specs
+
+    entry = _manifest()["models"][algo]
+    assert entry["reproduce"].startswith(f"python train.py --algo {algo} ")
+    assert (PRETRAINED / entry["file"]).stat().st_size < 2_000_000  # small enough to commit
+    agent = load_trained(algo, PRETRAINED / entry["file"])
+    steps = rollout_actions(agent, n_steps=300, seed=0, env_id=entry["env_id"], env_kwargs={})
+    if algo == "maskable_ppo":
+        assert all(valid for _, valid in steps), "MaskablePPO took a masked-out action"
+    # Through the registry and the benchmark's episode loop, on a whole benchmark episode.
+    spec = next(s for s in pretrained_specs(entry["env_id"], PRETRAINED) if s.startswith(f"{algo}:"))
+    env = gym.make(entry["env_id"])
+    trained = run_episode(env, agents.make(spec), seed=0)
+    cloud = run_episode(env, agents.make("cloud"), seed=0)
+    if algo == "maskable_ppo":
+        assert trained["invalid_actions"] == 0
+    assert trained["cost"] < 0.5 * cloud["cost"], (trained["cost"], cloud["cost"])  # it caches
