@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -62,7 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     env_id = env_ids.pop()
     specs = {algo: f"{algo}:{args.pretrained / m['file']}" for algo, m in manifest.items()}
     seeds = list(range(args.seed, args.seed + args.episodes))
-    result = run_benchmark(env_id, [*HEURISTICS, *specs.values()], seeds, progress=True)
+    result = run_benchmark(env_id, [*HEURISTICS, *specs.values()], seeds, progress=sys.stderr.isatty())
     summary = result.summary()
     names = {spec: algo for algo, spec in specs.items()}
     rows = {names.get(k, k): v for k, v in summary["agents"].items()}
