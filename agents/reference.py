@@ -70,14 +70,13 @@ def best_static_set(counts: np.ndarray, mem_mb: np.ndarray, gpu_mb: int) -> np.n
     return chosen
 
 
-class StaticBest(_BoundAgent):
-    """Loads, in the first slot, the memory-feasible set serving the most requests of the
-    episode (long-run popularity of the realised sequence), then never changes it."""
+class _TargetFollower(_BoundAgent):
+    """Moves the cache towards a target set each slot: evictions first (they free the memory
+    the loads need), then loads that fit, then SERVE."""
 
-    name = "static"
-
-    def on_attach(self, requests: Any) -> None:
-        self.target = best_static_set(requests.count.sum(axis=0), self.mem_mb, self.gpu_mb)
+    def target(self, slot: int) -> np.ndarray:
+        """Boolean mask of the models to hold in ``slot``."""
+        raise NotImplementedError
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         self._check(obs)
@@ -85,10 +84,28 @@ class StaticBest(_BoundAgent):
         pm, g = split_observation(obs[0], n)
         if g[G["ops_used"]] >= 1.0:
             return np.array([SERVE])
-        todo = self.target & (pm[:, F["cached"]] < 0.5) & (pm[:, F["footprint"]] <= g[G["free_memory"]])
-        if todo.any():
-            return np.array([int(np.argmax(todo)) + 1])
+        target = self.target(self.slot_of(g))
+        cached = pm[:, F["cached"]] > 0.5
+        drop = cached & ~target
+        if drop.any():
+            return np.array([n + 1 + int(np.argmax(drop))])
+        add = target & ~cached & (pm[:, F["footprint"]] <= g[G["free_memory"]])
+        if add.any():
+            return np.array([int(np.argmax(add)) + 1])
         return np.array([SERVE])
+
+
+class StaticBest(_TargetFollower):
+    """Loads, in the first slot, the memory-feasible set serving the most requests of the
+    episode (long-run popularity of the realised sequence), then never changes it."""
+
+    name = "static"
+
+    def on_attach(self, requests: Any) -> None:
+        self.static_set = best_static_set(requests.count.sum(axis=0), self.mem_mb, self.gpu_mb)
+
+    def target(self, slot: int) -> np.ndarray:
+        return self.static_set
 
 
 class Clairvoyant(_BoundAgent, ReactiveHeuristic):
@@ -121,7 +138,7 @@ class Clairvoyant(_BoundAgent, ReactiveHeuristic):
 
 
 
-class Oracle(_BoundAgent):
+class Oracle(_TargetFollower):
     """Follows the cache sets of the lower bound's dynamic program (``agents/bounds.py``):
     in each slot, evict what the plan drops, then load what it adds, then SERVE. The plan is
     optimal for the bound's optimistic accuracy, so the oracle's real cost sits between the
@@ -135,18 +152,5 @@ class Oracle(_BoundAgent):
 
         self.plan = lower_bound(self.env.config, requests, plan=True).plan
 
-    def act(self, obs: np.ndarray) -> np.ndarray:
-        self._check(obs)
-        n = n_models_of(obs.shape[-1])
-        pm, g = split_observation(obs[0], n)
-        if g[G["ops_used"]] >= 1.0:
-            return np.array([SERVE])
-        target = self.plan[self.slot_of(g)]
-        cached = pm[:, F["cached"]] > 0.5
-        drop = cached & ~target
-        if drop.any():  # evictions first: they free the memory the loads need
-            return np.array([n + 1 + int(np.argmax(drop))])
-        add = target & ~cached & (pm[:, F["footprint"]] <= g[G["free_memory"]])
-        if add.any():
-            return np.array([int(np.argmax(add)) + 1])
-        return np.array([SERVE])
+    def target(self, slot: int) -> np.ndarray:
+        return self.plan[slot]

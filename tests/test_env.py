@@ -9,7 +9,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
+from conftest import assert_check_env_clean
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -44,11 +44,7 @@ def assert_same(a, b):
 
 @pytest.mark.parametrize("env_id", CORE_IDS)
 def test_gymnasium_check_env_without_warnings(env_id):
-    env = gym.make(env_id, n_slots=20)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        check_env(env.unwrapped, skip_render_check=False)
-    assert [str(w.message) for w in caught] == []
+    assert_check_env_clean(env_id, n_slots=20)
 
 
 @pytest.mark.parametrize("env_id", CORE_IDS)

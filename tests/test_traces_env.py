@@ -6,13 +6,12 @@ import builtins
 import gzip
 import pickle
 import time
-import warnings
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 import pytest
-from gymnasium.utils.env_checker import check_env
+from conftest import assert_check_env_clean
 
 import edge_cache_env  # noqa: F401  (registers ids)
 
@@ -26,11 +25,7 @@ FIELDS = ("slot", "model", "task", "input_tokens", "output_tokens")
 
 @pytest.mark.parametrize("env_id", TRACE_IDS)
 def test_gymnasium_check_env_without_warnings(env_id):
-    env = gym.make(env_id, n_slots=30)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        check_env(env.unwrapped, skip_render_check=False)
-    assert [str(w.message) for w in caught] == []
+    assert_check_env_clean(env_id, n_slots=30)
 
 
 @pytest.mark.parametrize("env_id", TRACE_IDS)
