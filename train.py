@@ -2,7 +2,7 @@
 
     python train.py --algo maskable_ppo --env EdgePFMCache-v0 --timesteps 1000000 --seed 0 \\
         --n-envs 2 --out runs/ [--vec dummy|subproc] [--tensorboard] [--env-kwargs JSON] \\
-        [--hyperparams key=value ...] [--resume]
+        [--hyperparams key=value ...] [--resume] [--max-minutes M]
 
 Run folder ``<out>/<algo>-<env>-seed<S>/``: ``model.zip`` (last), ``best_model.zip`` (best on the
 held-out evaluation seeds), ``checkpoints/``, ``config.yml`` (resolved env config and
