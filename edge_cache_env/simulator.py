@@ -14,8 +14,7 @@ from edge_cache_env.context import AgeOfContext
 from edge_cache_env.workload import EpisodeRequests
 
 TERMS = ("latency", "energy", "accuracy", "cloud", "switch", "invalid")
-EPISODE_COST_KEYS = tuple(f"episode_cost_{k}" for k in TERMS)
-METRICS = (*EPISODE_COST_KEYS, "episode_cost",
+METRICS = (*(f"episode_cost_{k}" for k in TERMS), "episode_cost",
            "requests", "edge_hits", "cloud_requests", "loads", "evictions", "invalid_actions",
            "accuracy_sum", "aoc_sum", "latency_s", "energy_j", "cloud_usd", "switch_gb")
 
@@ -294,10 +293,6 @@ class CacheSimulator:
     @property
     def used_gb(self) -> float:
         return self.used_mb / MB_PER_GB
-
-    def slots_since_request(self) -> np.ndarray:
-        """Slots since each model's last request (this slot counts as 0; never: t + 1)."""
-        return self.t - self.last_request
 
     def slots_since_loaded(self) -> np.ndarray:
         """Slots since each cached model was loaded, plus one (0 for uncached models)."""
