@@ -78,20 +78,21 @@ def format_table(summary: dict[str, Any]) -> str:
     """The comparison table: one row per agent (and the lower bound)."""
     lb = summary.get("lower_bound")
     has_lc = "lc" in summary["agents"]
-    head = (f"{'agent':<16}{'cost':>9} {'±95%':>7}{'/LC':>7}{'/LB':>7} "
+    w = max(16, *(len(name) + 1 for name in summary["agents"]))  # trained specs carry a path
+    head = (f"{'agent':<{w}}{'cost':>9} {'±95%':>7}{'/LC':>7}{'/LB':>7} "
             + "".join(f"{t[:7]:>9}" for t in TERMS)
             + f"{'hit':>7}{'cloud%':>8}{'loads/h':>9}{'acc':>7}{'AoC':>7}{'inval':>7}")
     lines = [head, "-" * len(head)]
     for name, r in summary["agents"].items():
         ratio_lc = f"{r['ratio_to_lc']:.3f}" if has_lc else "-"
         ratio_lb = f"{r['ratio_to_bound']:.3f}" if lb else "-"
-        lines.append(f"{name[:16]:<16}{r['mean_cost']:>9.1f} {r['ci95']:>7.1f}{ratio_lc:>7}{ratio_lb:>7} "
+        lines.append(f"{name:<{w}}{r['mean_cost']:>9.1f} {r['ci95']:>7.1f}{ratio_lc:>7}{ratio_lb:>7} "
                      + "".join(f"{r['terms'][t]:>9.1f}" for t in TERMS)
                      + f"{r['hit_ratio']:>7.3f}{100 * r['cloud_share']:>7.1f}%{r['loads_per_hour']:>9.1f}"
                        f"{r['mean_accuracy']:>7.3f}{r['mean_aoc']:>7.2f}{r['invalid_actions']:>7.1f}")
     if lb:
         ratio = f"{lb['mean_cost'] / summary['agents']['lc']['mean_cost']:.3f}" if has_lc else "-"
-        lines.append(f"{'lower bound':<16}{lb['mean_cost']:>9.1f} {lb['ci95']:>7.1f}{ratio:>7}{'1.000':>7}"
+        lines.append(f"{'lower bound':<{w}}{lb['mean_cost']:>9.1f} {lb['ci95']:>7.1f}{ratio:>7}{'1.000':>7}"
                      f"   (DP over cache sets, {lb['seconds_mean']:.2f} s per episode)")
     else:
         lines.append("lower bound: not computed (catalog too large for the DP, or --no-bound)")
