@@ -7,7 +7,6 @@ Imports SB3 (and so torch): used by training only, never by the env or the heuri
 from __future__ import annotations
 
 import csv
-import inspect
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -19,6 +18,7 @@ import numpy as np
 from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
+from agents.evaluation import ci95, run_episode
 from edge_cache_env.simulator import TERMS
 
 # Per-episode figures the env puts in ``info`` (final step of an episode).
@@ -74,14 +74,6 @@ class SaveVecNormalizeCallback(BaseCallback):
         return True
 
 
-def mean_ci95(values: Sequence[float]) -> tuple[float, float]:
-    """Mean and the half-width of its normal-approximation 95% confidence interval."""
-    x = np.asarray(values, dtype=np.float64)
-    if len(x) < 2:
-        return float(x.mean()), math.nan
-    return float(x.mean()), float(1.96 * x.std(ddof=1) / math.sqrt(len(x)))
-
-
 class _CostEvalMixin:
     """Evaluates on the same held-out seeds every time and logs the episodes' costs.
 
@@ -127,7 +119,7 @@ class _CostEvalMixin:
 
     def _record(self) -> None:
         costs = [i["episode_cost"] for i in self._infos]
-        mean, ci = mean_ci95(costs)
+        mean, ci = float(np.mean(costs)), ci95(costs)
         self.last_mean_cost = mean
         row = {
             "timesteps": self.num_timesteps,
@@ -176,20 +168,6 @@ class MaskableCostEvalCallback(_CostEvalMixin, MaskableEvalCallback):
 def agent_episode_costs(agent: Any, make_env: Callable[[], gym.Env], seeds: Sequence[int]) -> list[float]:
     """Total cost of ``agent`` (predict protocol) on one episode per seed."""
     env = make_env()
-    masked = "action_masks" in inspect.signature(agent.predict).parameters
-    costs = []
-    for seed in seeds:
-        obs, info = env.reset(seed=seed)
-        if hasattr(agent, "reset"):
-            agent.reset(seed)
-        if hasattr(agent, "attach"):  # reference agents read the realised requests
-            agent.attach(env)
-        done = False
-        while not done:
-            kwargs = {"action_masks": env.unwrapped.action_masks()[None]} if masked else {}
-            action, _ = agent.predict(obs[None], deterministic=True, **kwargs)
-            obs, _, terminated, truncated, info = env.step(int(np.asarray(action).reshape(-1)[0]))
-            done = terminated or truncated
-        costs.append(float(info["episode_cost"]))
+    costs = [run_episode(env, agent, seed)["cost"] for seed in seeds]
     env.close()
     return costs
