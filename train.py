@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 
 import yaml
 
-ALGOS = ("ppo", "maskable_ppo", "dqn")
+from agents.trained import ALGOS  # one list of trainable algorithms (light import)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -15,6 +15,7 @@ from agents.base import Agent
 from agents.heuristics import (CloudOnly, FirstInFirstOut, LeastContext, LeastFrequentlyUsed,
                                LeastRecentlyUsed, RandomVictim)
 from agents.reference import Clairvoyant, Oracle, StaticBest
+from agents.trained import ALGOS as TRAINED_ALGOS  # light: torch loads only with a model
 
 AGENTS: dict[str, Callable[[], Agent]] = {
     "lc": LeastContext,
@@ -27,7 +28,6 @@ AGENTS: dict[str, Callable[[], Agent]] = {
     "clairvoyant": Clairvoyant,
     "oracle": Oracle,
 }
-TRAINED_ALGOS = ("ppo", "maskable_ppo", "dqn")
 
 
 def make(spec: str, **kwargs: Any) -> Any:
