@@ -117,7 +117,8 @@ class EdgePFMCacheEnv(gym.Env):
         else:
             terms = sim.serve()
             if a != SERVE:  # masked-out operation: acts as SERVE, plus the penalty
-                terms["invalid"] = sim.charge_invalid(self._penalty)["invalid"]
+                sim.charge_invalid(self._penalty)
+                terms["invalid"] = self._penalty
             self._update_mask()
             obs = self._obs.full()
         info = self._info(terms)

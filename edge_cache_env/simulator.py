@@ -280,14 +280,11 @@ class CacheSimulator:
         self._reveal_slot()
         return terms
 
-    def charge_invalid(self, penalty: float) -> dict[str, float]:
-        """Record a rejected operation and its penalty (the caller then serves the slot)."""
+    def charge_invalid(self, penalty: float) -> None:
+        """Record a rejected operation and its penalty (the caller serves the slot)."""
         self.metrics["invalid_actions"] += 1
         self.metrics["episode_cost_invalid"] += penalty
         self.metrics["episode_cost"] += penalty
-        terms = zero_terms()
-        terms["invalid"] = penalty
-        return terms
 
     # ------------------------------------------------------------------ views
     @property
