@@ -32,6 +32,37 @@ RESERVED = {"env": "--env", "seed": "--seed", "tensorboard_log": "--tensorboard"
             "verbose": "--verbose", "device": "(always cpu)",
             "_init_setup_model": "(internal)"}
 ACTIVATIONS = ("relu", "tanh", "elu", "leaky_relu", "silu", "gelu")
+# Arguments SB3 accepts as a schedule of the remaining progress (1 -> 0); ``lin_<v>`` as in
+# rl-zoo3 decays them linearly from v to 0 over the run's --timesteps.
+SCHEDULE_KEYS = ("learning_rate", "clip_range", "clip_range_vf")
+
+
+class LinearSchedule:
+    """``progress_remaining * initial``: a picklable schedule, saved with the model."""
+
+    def __init__(self, initial: float) -> None:
+        self.initial = float(initial)
+
+    def __call__(self, progress_remaining: float) -> float:
+        return progress_remaining * self.initial
+
+    def __repr__(self) -> str:
+        return f"lin_{self.initial:g}"
+
+
+def resolve_schedule(key: str, value: Any) -> Any:
+    """``"lin_3e-4"`` -> :class:`LinearSchedule`; numbers pass through; anything else fails."""
+    if isinstance(value, str):
+        prefix, _, number = value.partition("_")
+        try:
+            initial = float(number)
+        except ValueError:
+            initial = None
+        if prefix != "lin" or initial is None or initial <= 0:
+            raise ValueError(f"{key} = {value!r} is invalid: use a number or lin_<initial value> "
+                             f"(e.g. lin_3.0e-4, linear decay to 0)")
+        return LinearSchedule(initial)
+    return value
 
 
 def load_hyperparams(algo: str, env_id: str, directory: str | Path = HYPERPARAMS_DIR) -> dict[str, Any]:
@@ -99,6 +130,9 @@ def split_hyperparams(algo_cls: type, params: Mapping[str, Any]) -> tuple[dict[s
     aliases = getattr(algo_cls, "policy_aliases", {})
     if policy not in aliases:
         raise ValueError(f"{algo_cls.__name__}: unknown policy {policy!r}; known: {sorted(aliases)}")
+    for key in SCHEDULE_KEYS:
+        if key in kwargs:
+            kwargs[key] = resolve_schedule(key, kwargs[key])
     if "policy_kwargs" in kwargs:
         kwargs["policy_kwargs"] = resolve_policy_kwargs(aliases[policy], kwargs["policy_kwargs"])
     _check_normalize(train.get("normalize", False))

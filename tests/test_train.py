@@ -201,6 +201,28 @@ def test_hyperparams_merge_and_parse(tmp_path):
         split_hyperparams(algo_class("ppo"), {"normalize": {"norm_obss": True}})
 
 
+def test_linear_schedules_parse_and_reject_bad_values():
+    _, kwargs = split_hyperparams(algo_class("maskable_ppo"),
+                                  parse_overrides(["learning_rate=lin_2.0e-4", "clip_range=lin_0.2"]))
+    assert kwargs["learning_rate"](1.0) == pytest.approx(2e-4)
+    assert kwargs["learning_rate"](0.25) == pytest.approx(5e-5)
+    assert kwargs["clip_range"](0.5) == pytest.approx(0.1)
+    for bad in ("lin_", "lin_x", "exp_1e-4", "lin_-1"):
+        with pytest.raises(ValueError, match=f"learning_rate = '{bad}' is invalid"):
+            split_hyperparams(algo_class("ppo"), {"learning_rate": bad})
+
+
+@pytest.mark.slow
+def test_linear_learning_rate_decays_during_training(tmp_path):
+    run = run_train(tmp_path, "ppo", "learning_rate=lin_1.0e-3", steps=256)
+    assert yaml.safe_load((run / "config.yml").read_text())["hyperparams"]["learning_rate"] == "lin_1.0e-3"
+    model = load_trained("ppo", run / "model.zip").model
+    # The last update ran at progress_remaining 0: a constant rate would have left 1e-3 here.
+    assert model.policy.optimizer.param_groups[0]["lr"] == pytest.approx(0.0)
+    assert model.lr_schedule(1.0) == pytest.approx(1e-3)
+    assert model.lr_schedule(0.5) == pytest.approx(5e-4)
+
+
 @pytest.mark.parametrize("algo", ALGOS)
 def test_shipped_yaml_files_are_valid(algo):
     for env_id in ("EdgePFMCache-v0", ENV):
