@@ -2,7 +2,8 @@
 
     python benchmarks/ship_pretrained.py runs/maskable_ppo-EdgePFMCache-v0-seed0 [...]
 
-For each run folder: ``best_model.zip`` -> ``agents/pretrained/<algo>.zip`` (plus its
+For each run folder: ``best_model.zip`` (or, with ``--model selected``, the
+``selected_model.zip`` of ``benchmarks/select_checkpoint.py``) -> ``agents/pretrained/<algo>.zip`` (plus its
 VecNormalize statistics when observations were normalised), and an entry in
 ``agents/pretrained/manifest.json`` with the exact train.py command lines, timesteps,
 wall-clock time, the best held-out evaluation cost and the library versions, plus a
@@ -44,16 +45,21 @@ def reproduce_command(commands: list[str], legs: list[dict]) -> str | None:
     return shlex.join([*out, "--timesteps", str(legs[-1]["end_timesteps"])])
 
 
-def ship(run: Path, dest: Path = PRETRAINED) -> dict:
+def ship(run: Path, dest: Path = PRETRAINED, model: str = "best") -> dict:
+    """Copy ``<run>/<model>_model.zip`` (``best`` or ``selected``) and record it in the manifest."""
     config = yaml.safe_load((run / "config.yml").read_text())
     legs = yaml.safe_load((run / "summary.yml").read_text())
     algo = config["algo"]
-    best = run / "best_model.zip"
+    best = run / f"{model}_model.zip"
     if not best.is_file():
-        raise FileNotFoundError(f"{run} has no best_model.zip")
+        hint = " (run benchmarks/select_checkpoint.py first)" if model == "selected" else ""
+        raise FileNotFoundError(f"{run} has no {best.name}{hint}")
+    selection = None
+    if model == "selected":
+        selection = json.loads((run / "selected.json").read_text())
     dest.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(best, dest / f"{algo}.zip")
-    norm = run / "best_model_vecnormalize.pkl"
+    norm = run / f"{model}_model_vecnormalize.pkl"
     stats = dest / f"{algo}_vecnormalize.pkl"
     if stats.exists():
         stats.unlink()
@@ -80,6 +86,15 @@ def ship(run: Path, dest: Path = PRETRAINED) -> dict:
         "vecnormalize": stats.name if stats.exists() else None,
         "zip_bytes": (dest / f"{algo}.zip").stat().st_size,
     }
+    if selection is not None:  # chosen after training on more evaluation episodes
+        entry["selected"] = {
+            "model": selection["selected"]["model"],
+            "eval_seeds": selection["eval_seeds"],
+            "mean_cost_on_eval_seeds": selection["selected"]["mean_cost"],
+            "lc_mean_cost_on_eval_seeds": selection["lc_mean_cost"],
+            "candidates": selection["candidates"],
+            "command": selection["command"],
+        }
     manifest_path = dest / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"models": {}}
     manifest["models"][algo] = entry
@@ -91,9 +106,12 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="train.py run folders")
     p.add_argument("--dest", type=Path, default=PRETRAINED)
+    p.add_argument("--model", choices=("best", "selected"), default="best",
+                   help="best_model.zip (training-time evaluation) or selected_model.zip "
+                        "(benchmarks/select_checkpoint.py)")
     args = p.parse_args(argv)
     for run in args.runs:
-        entry = ship(run, args.dest)
+        entry = ship(run, args.dest, args.model)
         print(f"{entry['file']}: {entry['timesteps']} steps, {entry['wall_clock_s']:.0f} s, "
               f"best eval cost {entry['best_eval_cost']:.1f}")
 

@@ -1,0 +1,118 @@
+"""Pick a run's model on many held-out evaluation episodes, never on benchmark seeds.
+
+    python benchmarks/select_checkpoint.py runs/maskable_ppo-e16 [runs/other ...] [--episodes 50]
+
+During training the best model is kept by a short periodic evaluation (10-20 episodes), and
+picking the best of ~30 noisy evaluations flatters it. This script re-scores, for every run
+given, ``best_model.zip``, the final ``model.zip`` and each ``checkpoints/ckpt_*_steps.zip`` on
+the evaluation seeds ``10_000 ..`` (agents/seeds.py; disjoint from the benchmark's 0..9_999 and
+from training), pairs them with LC on the same seeds, and prints a table sorted by mean cost.
+The candidate with the lowest mean cost over all runs is written to
+``<run>/selected_model.zip`` (with its VecNormalize statistics and ``selected.json``), which
+``benchmarks/ship_pretrained.py --model selected`` ships.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from agents import make, seeds
+from agents.evaluation import ci95, run_episode
+from agents.trained import load_trained, vecnormalize_path
+
+_CKPT = re.compile(r"ckpt_(\d+)_steps\.zip$")
+
+
+def candidates(run: Path) -> list[tuple[str, Path]]:
+    """``(label, path)`` of every model of a run folder that exists."""
+    found = [("best_model", run / "best_model.zip"), ("model", run / "model.zip")]
+    ckpts = sorted((run / "checkpoints").glob("ckpt_*_steps.zip"),
+                   key=lambda p: int(_CKPT.search(p.name).group(1)))
+    found += [(p.stem, p) for p in ckpts]
+    return [(label, path) for label, path in found if path.is_file()]
+
+
+def score(env_id: str, env_kwargs: dict, agent, seed_list: list[int]) -> np.ndarray:
+    import gymnasium as gym
+
+    env = gym.make(env_id, **env_kwargs)
+    costs = np.array([run_episode(env, agent, s)["cost"] for s in seed_list])
+    env.close()
+    return costs
+
+
+def copy_selected(run: Path, path: Path, record: dict) -> Path:
+    """``path`` (and its VecNormalize statistics) -> ``run/selected_model.zip``."""
+    dest = run / "selected_model.zip"
+    shutil.copyfile(path, dest)
+    stats, dest_stats = vecnormalize_path(path), vecnormalize_path(dest)
+    if dest_stats.exists():
+        dest_stats.unlink()
+    if stats.is_file():
+        shutil.copyfile(stats, dest_stats)
+    (run / "selected.json").write_text(json.dumps(record, indent=2) + "\n")
+    return dest
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("runs", nargs="+", type=Path, help="train.py run folders (same env)")
+    p.add_argument("--episodes", type=int, default=50, help="evaluation episodes per model")
+    p.add_argument("--no-copy", action="store_true", help="only print the table")
+    args = p.parse_args(argv)
+    try:
+        seed_list = seeds.eval_seeds(args.episodes)
+    except ValueError as e:
+        sys.exit(f"error: --episodes: {e}")
+    configs = {}
+    for run in args.runs:
+        config_file = run / "config.yml"
+        if not config_file.is_file():
+            sys.exit(f"error: {run} is not a train.py run folder (no config.yml)")
+        configs[run] = yaml.safe_load(config_file.read_text())
+    envs = {(c["env_id"], json.dumps(c["env_kwargs"], sort_keys=True)) for c in configs.values()}
+    if len(envs) != 1:
+        sys.exit(f"error: the runs were trained on different envs: {sorted(envs)}")
+    env_id, env_kwargs = configs[args.runs[0]]["env_id"], configs[args.runs[0]]["env_kwargs"]
+
+    t0 = time.perf_counter()
+    lc = score(env_id, env_kwargs, make("lc"), seed_list)
+    rows = []
+    for run in args.runs:
+        algo = configs[run]["algo"]
+        for label, path in candidates(run):
+            costs = score(env_id, env_kwargs, load_trained(algo, path), seed_list)
+            rows.append({"run": str(run), "model": label, "path": str(path), "mean_cost": float(costs.mean()),
+                         "ci95": ci95(costs), "ratio_to_lc": float(costs.mean() / lc.mean()),
+                         "paired_diff_vs_lc": float((costs - lc).mean()), "paired_ci95": ci95(costs - lc)})
+    if not rows:
+        sys.exit("error: no model found in " + ", ".join(map(str, args.runs)))
+    rows.sort(key=lambda r: r["mean_cost"])
+    print(f"{env_id}, evaluation seeds {seed_list[0]}..{seed_list[-1]}; LC {lc.mean():.1f} ± {ci95(lc):.1f}")
+    width = max(len(f"{r['run']}/{r['model']}") for r in rows)
+    print(f"{'model':<{width}}  {'mean cost':>10}  {'± 95%':>6}  {'/ LC':>6}  {'vs LC (paired)':>16}")
+    for r in rows:
+        print(f"{r['run'] + '/' + r['model']:<{width}}  {r['mean_cost']:10.1f}  {r['ci95']:6.1f}  "
+              f"{r['ratio_to_lc']:6.3f}  {r['paired_diff_vs_lc']:8.1f} ± {r['paired_ci95']:5.1f}")
+    best = rows[0]
+    command = ["python", "benchmarks/select_checkpoint.py", *map(str, args.runs), "--episodes", str(args.episodes)]
+    record = {"selected": best, "lc_mean_cost": float(lc.mean()), "eval_seeds": [seed_list[0], seed_list[-1]],
+              "candidates": len(rows), "runs": [str(r) for r in args.runs], "command": " ".join(command),
+              "seconds": round(time.perf_counter() - t0, 1), "table": rows}
+    if not args.no_copy:
+        dest = copy_selected(Path(best["run"]), Path(best["path"]), record)
+        print(f"selected {best['run']}/{best['model']} -> {dest}")
+    return record
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""Model selection on evaluation seeds (select_checkpoint.py) and shipping it (ship_pretrained.py)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
+import select_checkpoint  # noqa: E402
+import ship_pretrained  # noqa: E402
+from test_train import run_train  # noqa: E402
+
+from agents import seeds  # noqa: E402
+from agents.trained import load_trained  # noqa: E402
+
+
+@pytest.mark.slow
+def test_select_scores_every_model_on_eval_seeds_and_ship_records_it(tmp_path, capsys):
+    run = run_train(tmp_path / "runs", "maskable_ppo", steps=256)
+    labels = [label for label, _ in select_checkpoint.candidates(run)]
+    assert labels == ["best_model", "model", "ckpt_128_steps", "ckpt_256_steps"]
+
+    record = select_checkpoint.main([str(run), "--episodes", "3"])
+    table = record["table"]
+    assert len(table) == record["candidates"] == 4
+    assert [r["mean_cost"] for r in table] == sorted(r["mean_cost"] for r in table)
+    assert record["selected"] == table[0]
+    # Scored on evaluation seeds only: never a benchmark (or training) seed.
+    assert record["eval_seeds"] == [10_000, 10_002]
+    assert all(s not in seeds.BENCHMARK_SEEDS for s in range(10_000, 10_003))
+    assert (run / "selected_model.zip").read_bytes() == Path(table[0]["path"]).read_bytes()
+    assert "selected" in capsys.readouterr().out
+
+    dest = tmp_path / "pretrained"
+    entry = ship_pretrained.ship(run, dest, model="selected")
+    assert (dest / "maskable_ppo.zip").read_bytes() == (run / "selected_model.zip").read_bytes()
+    assert entry["selected"]["model"] == table[0]["model"]
+    assert entry["selected"]["command"].startswith("python benchmarks/select_checkpoint.py ")
+    manifest = json.loads((dest / "manifest.json").read_text())
+    assert manifest["models"]["maskable_ppo"]["selected"]["candidates"] == 4
+    load_trained("maskable_ppo", dest / "maskable_ppo.zip")  # the shipped file loads
+
+
+def test_select_and_ship_errors(tmp_path):
+    with pytest.raises(SystemExit, match="not a train.py run folder"):
+        select_checkpoint.main([str(tmp_path), "--episodes", "2"])
+    with pytest.raises(SystemExit, match="--episodes"):
+        select_checkpoint.main([str(tmp_path), "--episodes", "0"])
+    (tmp_path / "config.yml").write_text("algo: ppo\n")
+    (tmp_path / "summary.yml").write_text("[]\n")
+    with pytest.raises(FileNotFoundError, match="no selected_model.zip .run benchmarks/select_checkpoint.py"):
+        ship_pretrained.ship(tmp_path, tmp_path / "dest", model="selected")
