@@ -32,10 +32,11 @@ from agents.trained import load_trained, vecnormalize_path
 _CKPT = re.compile(r"ckpt_(\d+)_steps\.zip$")
 
 
-def candidates(run: Path) -> list[tuple[str, Path]]:
-    """``(label, path)`` of every model of a run folder that exists."""
+def candidates(run: Path, min_steps: int = 0) -> list[tuple[str, Path]]:
+    """``(label, path)`` of every model of a run folder that exists (checkpoints from ``min_steps``)."""
     found = [("best_model", run / "best_model.zip"), ("model", run / "model.zip")]
-    ckpts = sorted((run / "checkpoints").glob("ckpt_*_steps.zip"),
+    ckpts = sorted((p for p in (run / "checkpoints").glob("ckpt_*_steps.zip")
+                    if int(_CKPT.search(p.name).group(1)) >= min_steps),
                    key=lambda p: int(_CKPT.search(p.name).group(1)))
     found += [(p.stem, p) for p in ckpts]
     return [(label, path) for label, path in found if path.is_file()]
@@ -67,6 +68,7 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="train.py run folders (same env)")
     p.add_argument("--episodes", type=int, default=50, help="evaluation episodes per model")
+    p.add_argument("--min-steps", type=int, default=0, help="skip checkpoints saved before this step")
     p.add_argument("--no-copy", action="store_true", help="only print the table")
     args = p.parse_args(argv)
     try:
@@ -89,7 +91,7 @@ def main(argv: list[str] | None = None) -> dict:
     rows = []
     for run in args.runs:
         algo = configs[run]["algo"]
-        for label, path in candidates(run):
+        for label, path in candidates(run, args.min_steps):
             costs = score(env_id, env_kwargs, load_trained(algo, path), seed_list)
             rows.append({"run": str(run), "model": label, "path": str(path), "mean_cost": float(costs.mean()),
                          "ci95": ci95(costs), "ratio_to_lc": float(costs.mean() / lc.mean()),
@@ -104,7 +106,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{r['run'] + '/' + r['model']:<{width}}  {r['mean_cost']:10.1f}  {r['ci95']:6.1f}  "
               f"{r['ratio_to_lc']:6.3f}  {r['paired_diff_vs_lc']:8.1f} ± {r['paired_ci95']:5.1f}")
     best = rows[0]
-    command = ["python", "benchmarks/select_checkpoint.py", *map(str, args.runs), "--episodes", str(args.episodes)]
+    command = ["python", "benchmarks/select_checkpoint.py", *map(str, args.runs), "--episodes", str(args.episodes),
+               "--min-steps", str(args.min_steps)]
     record = {"selected": best, "lc_mean_cost": float(lc.mean()), "eval_seeds": [seed_list[0], seed_list[-1]],
               "candidates": len(rows), "runs": [str(r) for r in args.runs], "command": " ".join(command),
               "seconds": round(time.perf_counter() - t0, 1), "table": rows}

@@ -24,6 +24,8 @@ def test_select_scores_every_model_on_eval_seeds_and_ship_records_it(tmp_path, c
     run = run_train(tmp_path / "runs", "maskable_ppo", steps=256)
     labels = [label for label, _ in select_checkpoint.candidates(run)]
     assert labels == ["best_model", "model", "ckpt_128_steps", "ckpt_256_steps"]
+    assert [label for label, _ in select_checkpoint.candidates(run, min_steps=200)] == [
+        "best_model", "model", "ckpt_256_steps"]
 
     record = select_checkpoint.main([str(run), "--episodes", "3"])
     table = record["table"]
