@@ -25,24 +25,29 @@ PRETRAINED = Path(__file__).resolve().parent.parent / "agents" / "pretrained"
 
 
 def reproduce_command(commands: list[str], legs: list[dict]) -> str | None:
-    """The first command with a wall-clock budget replaced by the steps it reached.
+    """The first command, without its wall-clock budget.
 
     Training is deterministic on the CPU for a given seed and step count, and evaluations (so
-    the best model) happen at fixed steps, so this rebuilds the same best model on any machine.
+    the best model) happen at fixed steps, so this rebuilds the same model on any machine. A
+    run that the budget stopped gets ``--timesteps`` = the steps it reached; one that finished
+    keeps its own ``--timesteps`` (a ``lin_`` schedule decays over exactly that many steps).
     """
     if len(commands) != 1:
         return None  # resumed runs: replay their commands in order
     args = shlex.split(commands[0])
+    stopped = bool(legs[-1].get("stopped_by_time_budget"))
     out, skip = [], False
     for a in args:
         if skip:
             skip = False
             continue
-        if a in ("--max-minutes", "--timesteps"):
+        if a == "--max-minutes" or (a == "--timesteps" and stopped):
             skip = True
             continue
         out.append(a)
-    return shlex.join([*out, "--timesteps", str(legs[-1]["end_timesteps"])])
+    if stopped or "--timesteps" not in out:
+        out += ["--timesteps", str(legs[-1]["end_timesteps"])]
+    return shlex.join(out)
 
 
 def ship(run: Path, dest: Path = PRETRAINED, model: str = "best") -> dict:

@@ -57,3 +57,15 @@ def test_select_and_ship_errors(tmp_path):
     (tmp_path / "summary.yml").write_text("[]\n")
     with pytest.raises(FileNotFoundError, match="no selected_model.zip .run benchmarks/select_checkpoint.py"):
         ship_pretrained.ship(tmp_path, tmp_path / "dest", model="selected")
+
+
+def test_reproduce_command_drops_the_budget_and_keeps_a_finished_runs_timesteps():
+    cmd = ["python train.py --algo ppo --seed 1 --timesteps 3600000 --max-minutes 29"]
+    finished = [{"end_timesteps": 3604480, "stopped_by_time_budget": False}]
+    stopped = [{"end_timesteps": 2004480, "stopped_by_time_budget": True}]
+    # A finished run keeps --timesteps: a lin_ schedule decays over exactly those steps.
+    assert ship_pretrained.reproduce_command(cmd, finished) == \
+        "python train.py --algo ppo --seed 1 --timesteps 3600000"
+    assert ship_pretrained.reproduce_command(cmd, stopped) == \
+        "python train.py --algo ppo --seed 1 --timesteps 2004480"
+    assert ship_pretrained.reproduce_command(cmd * 2, finished) is None  # resumed: replay all
