@@ -1,6 +1,6 @@
 """Pick a run's model on many held-out evaluation episodes, never on benchmark seeds.
 
-    python benchmarks/select_checkpoint.py runs/maskable_ppo-e16 [runs/other ...] [--episodes 50]
+    python benchmarks/select_checkpoint.py runs/RUN [runs/OTHER ...] [--episodes 50] [--min-steps N]
 
 During training the best model is kept by a short periodic evaluation (10-20 episodes), and
 picking the best of ~30 noisy evaluations flatters it. This script re-scores, for every run
