@@ -36,8 +36,10 @@ def run_label(run: Path) -> str:
 def plot(runs: list[Path], out: Path, title: str | None = None) -> Path:
     """Left: mean cost per evaluation; right: the same as a ratio to the reference heuristic.
 
-    All runs are evaluated on the same seeds, so the ratio is a paired comparison; a CI band of
-    the unpaired costs would mostly show how episodes differ, not the agents.
+    Each run's ratio is to the reference on that run's own evaluation seeds (the first n of
+    10,000+; runs may use different n), so it is a paired comparison; a CI band of the unpaired
+    costs would mostly show how episodes differ, not the agents. The left panel draws one
+    reference line per distinct set of evaluation seeds.
     """
     import matplotlib
 
@@ -45,7 +47,7 @@ def plot(runs: list[Path], out: Path, title: str | None = None) -> Path:
     import matplotlib.pyplot as plt
 
     fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(12, 4.5))
-    references: dict[str, float] = {}
+    references: dict[tuple[str, int], float] = {}
     for run in runs:
         log = read_eval_log(run)
         x = [t / 1e3 for t in log["timesteps"]]
@@ -53,15 +55,20 @@ def plot(runs: list[Path], out: Path, title: str | None = None) -> Path:
         ax.plot(x, log["mean_cost"], marker="o", ms=3, label=label)
         ref = log["reference_cost"][0]
         if log["reference"] and ref == ref:
-            references[log["reference"]] = ref
+            n_seeds = len(yaml.safe_load((run / "config.yml").read_text())["seeds"]["eval_seeds"])
+            references[(log["reference"], n_seeds)] = ref
             ax_ratio.plot(x, [c / ref for c in log["mean_cost"]], marker="o", ms=3, label=label)
-    for name, cost in references.items():
-        ax.axhline(cost, color="black", ls="--", lw=1, label=f"{name.upper()} (same seeds)")
+    styles = ["--", "-.", ":"]
+    for i, ((name, n_seeds), cost) in enumerate(sorted(references.items())):
+        ax.axhline(cost, color="black", ls=styles[i % len(styles)], lw=1,
+                   label=f"{name.upper()} ({n_seeds} eval seeds)")
+    names = sorted({name for name, _ in references})
+    for name in names:
         ax_ratio.axhline(1.0, color="black", ls="--", lw=1, label=name.upper())
-    if references:
-        ax_ratio.axhline(0.9, color="gray", ls=":", lw=1, label=f"0.9 x {next(iter(references)).upper()}")
+    if names:
+        ax_ratio.axhline(0.9, color="gray", ls=":", lw=1, label=f"0.9 x {names[0].upper()}")
     ax.set_ylabel("mean episode cost (held-out eval seeds)")
-    ax_ratio.set_ylabel(f"cost / {next(iter(references), 'reference').upper()} cost (same seeds)")
+    ax_ratio.set_ylabel(f"cost / {names[0].upper() if names else 'reference'} cost (each run's seeds)")
     for a in (ax, ax_ratio):
         a.set_xlabel("training timesteps (thousands of env steps)")
         a.grid(alpha=0.3)

@@ -1,0 +1,23 @@
+"""Training curves from run folders (benchmarks/plot_training.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+sys.path.insert(0, str(ROOT / "tests"))
+import plot_training  # noqa: E402
+from test_train import run_train  # noqa: E402
+
+
+@pytest.mark.slow
+def test_plot_reads_eval_logs_and_writes_a_png(tmp_path):
+    a = run_train(tmp_path / "a", "maskable_ppo", steps=256)
+    log = plot_training.read_eval_log(a)
+    assert log["timesteps"] == [0, 128, 256] and len(log["mean_cost"]) == 3
+    out = plot_training.plot([a, a], tmp_path / "curves.png")
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
