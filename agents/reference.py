@@ -137,7 +137,6 @@ class Clairvoyant(_BoundAgent, ReactiveHeuristic):
         return min(candidates, key=lambda m: (-nxt[m], -fp[m]))
 
 
-
 class Oracle(_TargetFollower):
     """Follows the cache sets of the lower bound's dynamic program (``agents/bounds.py``):
     in each slot, evict what the plan drops, then load what it adds, then SERVE. The plan is

@@ -28,11 +28,6 @@ def read_eval_log(run: Path) -> dict[str, list[float]]:
         "reference": rows[0]["reference"]}
 
 
-def run_label(run: Path) -> str:
-    config = yaml.safe_load((run / "config.yml").read_text())
-    return config["algo"]
-
-
 def plot(runs: list[Path], out: Path, title: str | None = None) -> Path:
     """Left: mean cost per evaluation; right: the same as a ratio to the reference heuristic.
 
@@ -50,13 +45,13 @@ def plot(runs: list[Path], out: Path, title: str | None = None) -> Path:
     references: dict[tuple[str, int], float] = {}
     for run in runs:
         log = read_eval_log(run)
+        config = yaml.safe_load((run / "config.yml").read_text())
         x = [t / 1e3 for t in log["timesteps"]]
-        label = f"{run_label(run)} ({log['wall_s'][-1] / 60:.0f} min)"
+        label = f"{config['algo']} ({log['wall_s'][-1] / 60:.0f} min)"
         ax.plot(x, log["mean_cost"], marker="o", ms=3, label=label)
         ref = log["reference_cost"][0]
         if log["reference"] and ref == ref:
-            n_seeds = len(yaml.safe_load((run / "config.yml").read_text())["seeds"]["eval_seeds"])
-            references[(log["reference"], n_seeds)] = ref
+            references[(log["reference"], len(config["seeds"]["eval_seeds"]))] = ref
             ax_ratio.plot(x, [c / ref for c in log["mean_cost"]], marker="o", ms=3, label=label)
     styles = ["--", "-.", ":"]
     for i, ((name, n_seeds), cost) in enumerate(sorted(references.items())):

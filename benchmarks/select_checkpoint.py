@@ -35,10 +35,9 @@ _CKPT = re.compile(r"ckpt_(\d+)_steps\.zip$")
 def candidates(run: Path, min_steps: int = 0) -> list[tuple[str, Path]]:
     """``(label, path)`` of every model of a run folder that exists (checkpoints from ``min_steps``)."""
     found = [("best_model", run / "best_model.zip"), ("model", run / "model.zip")]
-    ckpts = sorted((p for p in (run / "checkpoints").glob("ckpt_*_steps.zip")
-                    if int(_CKPT.search(p.name).group(1)) >= min_steps),
-                   key=lambda p: int(_CKPT.search(p.name).group(1)))
-    found += [(p.stem, p) for p in ckpts]
+    ckpts = sorted((int(_CKPT.search(p.name).group(1)), p)
+                   for p in (run / "checkpoints").glob("ckpt_*_steps.zip"))
+    found += [(p.stem, p) for steps, p in ckpts if steps >= min_steps]
     return [(label, path) for label, path in found if path.is_file()]
 
 

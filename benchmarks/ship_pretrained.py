@@ -7,7 +7,7 @@ For each run folder: ``best_model.zip`` (or, with ``--model selected``, the
 VecNormalize statistics when observations were normalised), and an entry in
 ``agents/pretrained/manifest.json`` with the exact train.py command lines, timesteps,
 wall-clock time, the best held-out evaluation cost and the library versions, plus a
-``reproduce`` command that replaces a ``--max-minutes`` budget with the steps it reached.
+``reproduce`` command without the ``--max-minutes`` budget (see :func:`reproduce_command`).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-PRETRAINED = Path(__file__).resolve().parent.parent / "agents" / "pretrained"
+from agents.trained import PRETRAINED_DIR
 
 
 def reproduce_command(commands: list[str], legs: list[dict]) -> str | None:
@@ -50,20 +50,20 @@ def reproduce_command(commands: list[str], legs: list[dict]) -> str | None:
     return shlex.join(out)
 
 
-def ship(run: Path, dest: Path = PRETRAINED, model: str = "best") -> dict:
+def ship(run: Path, dest: Path = PRETRAINED_DIR, model: str = "best") -> dict:
     """Copy ``<run>/<model>_model.zip`` (``best`` or ``selected``) and record it in the manifest."""
     config = yaml.safe_load((run / "config.yml").read_text())
     legs = yaml.safe_load((run / "summary.yml").read_text())
     algo = config["algo"]
-    best = run / f"{model}_model.zip"
-    if not best.is_file():
+    source = run / f"{model}_model.zip"
+    if not source.is_file():
         hint = " (run benchmarks/select_checkpoint.py first)" if model == "selected" else ""
-        raise FileNotFoundError(f"{run} has no {best.name}{hint}")
+        raise FileNotFoundError(f"{run} has no {source.name}{hint}")
     selection = None
     if model == "selected":
         selection = json.loads((run / "selected.json").read_text())
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(best, dest / f"{algo}.zip")
+    shutil.copyfile(source, dest / f"{algo}.zip")
     norm = run / f"{model}_model_vecnormalize.pkl"
     stats = dest / f"{algo}_vecnormalize.pkl"
     if stats.exists():
@@ -110,7 +110,7 @@ def ship(run: Path, dest: Path = PRETRAINED, model: str = "best") -> dict:
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("runs", nargs="+", type=Path, help="train.py run folders")
-    p.add_argument("--dest", type=Path, default=PRETRAINED)
+    p.add_argument("--dest", type=Path, default=PRETRAINED_DIR)
     p.add_argument("--model", choices=("best", "selected"), default="best",
                    help="best_model.zip (training-time evaluation) or selected_model.zip "
                         "(benchmarks/select_checkpoint.py)")

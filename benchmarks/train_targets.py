@@ -25,8 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from agents.evaluation import run_benchmark
-
-PRETRAINED = Path(__file__).resolve().parent.parent / "agents" / "pretrained"
+from agents.trained import PRETRAINED_DIR as PRETRAINED
 HEURISTICS = ("lc", "lru", "lfu", "fifo", "cloud", "static", "clairvoyant")
 
 

@@ -185,7 +185,7 @@ class CacheSimulator:
         if not self.ops_left():
             out[:] = False
             return out
-        np.less_equal(self.mem_mb, self.gpu_mb - self.used_mb, out=out)
+        np.less_equal(self.mem_mb, self.free_mb, out=out)
         out &= self.uncached
         return out
 
