@@ -31,7 +31,7 @@ import gymnasium as gym
 import edge_cache_env  # noqa: F401  (registers the env ids)
 from agents import AGENTS
 from agents.evaluation import EPISODE_FIELDS, BenchmarkResult, record_timeline, run_benchmark
-from edge_cache_env.simulator import TERMS
+from edge_cache_env.costs import TERMS
 
 ALL_AGENTS = ("lc", "lru", "lfu", "fifo", "random", "cloud", "static", "clairvoyant", "oracle")
 

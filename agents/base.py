@@ -20,8 +20,6 @@ class Agent:
     """Base class: subclasses implement :meth:`act` on a batch ``obs[B, D]``."""
 
     name = "agent"
-    #: True if the agent reads the realised future (needs :meth:`attach` before each episode).
-    needs_env = False
 
     def attach(self, env: Any) -> None:
         """Bind to ``env`` after its ``reset`` (reference agents read its requests)."""

@@ -17,7 +17,7 @@ Accuracy bound (``accuracy="context"``, the default): no policy can hold more co
 it had served every past request at the edge with no eviction and no window cap, so
 ``S[m,k] <= Sbar[m,k] = sum_s nu^(t-1-s) count[s,m,k]``; with the window (row total <= W),
 ``C[m,k] <= (1-rho) min(Sbar_k, W) + rho min(sum_j Sbar_j, W)``, and accuracy is monotone in
-C. ``accuracy="acc_max"`` is the looser bound of DESIGN.md (every edge answer at acc_max).
+C. ``accuracy="acc_max"`` is the looser bound: every edge answer at ``acc_max``.
 
 Transitions are additive over models, so the min over Y is two O(2^N N) sweeps: a
 superset-min ``U(Z) = min_{Y >= Z} V(Y)``, then a subset relaxation
@@ -33,8 +33,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_cache_env.config import EnvConfig
-from edge_cache_env.simulator import CacheSimulator
-from edge_cache_env.workload import EpisodeRequests
+from edge_cache_env.costs import ModelCosts, SlotCosts
+from edge_cache_env.requests import EpisodeRequests
 
 MAX_MODELS = 16
 MAX_PLAN_MODELS = 12  # the plan keeps every slot's values: T x 2^N floats
@@ -72,26 +72,27 @@ def edge_accuracy_bound(config: EnvConfig, requests: EpisodeRequests) -> np.ndar
     return out
 
 
-def slot_costs(config: EnvConfig, requests: EpisodeRequests, accuracy: str = "context"
+def bound_slot_costs(config: EnvConfig, requests: EpisodeRequests, accuracy: str = "context"
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per slot and model: cost at the edge (a lower bound), in the cloud (exact), and of a load
     in that slot (switching plus cold-start wait). Each ``[T, N]``."""
     if accuracy not in ACCURACY_BOUNDS:
         raise ValueError(f"accuracy={accuracy!r}: must be one of {ACCURACY_BOUNDS}")
-    sim = CacheSimulator(config)
-    sim.reset(requests)  # precomputes every slot's agent-independent costs
+    models = ModelCosts.of(config)
+    c = SlotCosts.of(config, requests, models)
     w = config.costs
-    count = sim.count_f
+    count = c.count
     if accuracy == "context":
         acc_sum = (requests.count_task * edge_accuracy_bound(config, requests)).sum(axis=2)
     else:
         acc_sum = count * np.array([m.acc_max for m in config.models])
-    edge = (w.latency_per_s * sim.edge_compute_s
-            + w.energy_per_kj * sim.energy_kj_per_s * sim.edge_compute_s
+    energy_kj_per_s = config.server.gpu_power_w / 1000.0
+    edge = (w.latency_per_s * c.edge_compute_s
+            + w.energy_per_kj * energy_kj_per_s * c.edge_compute_s
             + w.accuracy_per_miss * (count - acc_sum))
-    cloud = (w.latency_per_s * sim.cloud_latency_s + w.cloud_per_usd * sim.cloud_usd
-             + w.accuracy_per_miss * count * (1.0 - sim.cloud_accuracy))
-    load = sim.load_cost[None, :] + w.latency_per_s * sim.cold_wait_s
+    cloud = (w.latency_per_s * c.cloud_latency_s + w.cloud_per_usd * c.cloud_usd
+             + w.accuracy_per_miss * count * (1.0 - models.cloud_accuracy))
+    load = models.load_cost[None, :] + w.latency_per_s * c.cold_wait_s
     return edge, cloud, load
 
 
@@ -109,10 +110,10 @@ def lower_bound(config: EnvConfig, requests: EpisodeRequests, accuracy: str = "c
     if plan and n > MAX_PLAN_MODELS:
         raise ValueError(f"lower bound plan: kept up to {MAX_PLAN_MODELS} models, got {n}")
     start = time.perf_counter()
-    edge, cloud, load = slot_costs(config, requests, accuracy)
-    sim_mem = CacheSimulator(config)
+    edge, cloud, load = bound_slot_costs(config, requests, accuracy)
+    models = ModelCosts.of(config)
     bits = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(np.float64)
-    feasible = bits @ sim_mem.mem_mb <= sim_mem.gpu_mb
+    feasible = bits @ models.mem_mb <= models.gpu_mb
     serve = cloud.sum(axis=1)[:, None] + (edge - cloud) @ bits.T  # [T, 2^N]
     serve[:, ~feasible] = np.inf
     value = np.full(2 ** n, np.inf)

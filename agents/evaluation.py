@@ -20,7 +20,8 @@ import numpy as np
 
 import edge_cache_env  # noqa: F401  (registers the env ids)
 from agents.bounds import is_tractable, lower_bound
-from edge_cache_env.simulator import TERMS
+from edge_cache_env.actions import SERVE
+from edge_cache_env.costs import TERMS
 
 # Student t quantiles t_{0.975, df} for df = 1..30; beyond, the normal 1.96 is within 2%.
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
@@ -81,7 +82,7 @@ def run_episode(env: gym.Env, agent: Any, seed: int, timeline: Timeline | None =
     steps, done = 0, False
     while not done:
         a = act(obs)
-        if timeline is not None and (a == 0 or not info["action_mask"][a]):
+        if timeline is not None and (a == SERVE or not info["action_mask"][a]):
             sim = base.sim
             timeline.cached.append(sim.cached.copy())
             timeline.aoc.append(sim.context.aoc.copy())

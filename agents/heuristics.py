@@ -1,7 +1,7 @@
 """Reactive caching heuristics: LC (the source paper's least context), LRU, LFU, FIFO, random.
 
 They are pure functions of the observation (no access to the simulator), vectorised over a
-batch, so they run inside vector envs too. One rule, different victims (DESIGN.md section 4):
+batch, so they run inside vector envs too. One rule, different victims:
 
 1. *Wanted* model: among uncached models requested this slot, the one with the most requests
    (ties: lowest index) that **can fit after evicting every cached model not requested this
@@ -35,9 +35,9 @@ from __future__ import annotations
 import numpy as np
 
 from agents.base import Agent
-from edge_cache_env.observation import F, G, n_models_of, split_observation
+from edge_cache_env.actions import SERVE, evict_action, load_action
+from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, n_models_of, split_observation
 
-SERVE = 0
 _ROOM_TOL = 1e-6  # share of the GPU; one MB of an 80 GB GPU is 1.25e-5
 
 
@@ -76,13 +76,13 @@ class ReactiveHeuristic(Agent):
         if size not in self._layouts:
             n = n_models_of(size)
             pm, g = split_observation(np.arange(size), n)
-            self._layouts[size] = (n, {f: pm[:, i].tolist() for f, i in F.items()},
-                                   {name: int(g[i]) for name, i in G.items()})
+            self._layouts[size] = (n, {f: pm[:, i].tolist() for f, i in MODEL_FEATURE.items()},
+                                   {name: int(g[i]) for name, i in GLOBAL_FEATURE.items()})
         return self._layouts[size]
 
     def victim(self, pm: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         """Index of the model to evict per row, among ``candidates[B, N]``."""
-        return lex_argmin([sign * pm[..., F[f]] for f, sign in self.victim_keys], candidates)
+        return lex_argmin([sign * pm[..., MODEL_FEATURE[f]] for f, sign in self.victim_keys], candidates)
 
     def victim_one(self, col: dict[str, list[float]], candidates: list[int]) -> int:
         """The victim of one observation (``col[feature][m]``) among ``candidates``."""
@@ -111,16 +111,16 @@ class ReactiveHeuristic(Agent):
         if want < 0:
             return SERVE
         if fp[want] <= free:
-            return want + 1
-        return n + 1 + self.victim_one(col, candidates)
+            return load_action(want)
+        return evict_action(self.victim_one(col, candidates), n)
 
     def _act_batch(self, obs: np.ndarray) -> np.ndarray:
         n = n_models_of(obs.shape[-1])
         pm, g = split_observation(obs, n)
-        cached = pm[..., F["cached"]] > 0.5
-        req = pm[..., F["requests"]].astype(np.float64)
-        fp = pm[..., F["footprint"]].astype(np.float64)
-        free = g[:, G["free_memory"]].astype(np.float64)
+        cached = pm[..., MODEL_FEATURE["cached"]] > 0.5
+        req = pm[..., MODEL_FEATURE["requests"]].astype(np.float64)
+        fp = pm[..., MODEL_FEATURE["footprint"]].astype(np.float64)
+        free = g[:, GLOBAL_FEATURE["free_memory"]].astype(np.float64)
         candidates = cached & (req == 0)
         room = free + (fp * candidates).sum(axis=1)
         wantable = ~cached & (req > 0) & (fp <= room[:, None] + _ROOM_TOL)
@@ -128,15 +128,15 @@ class ReactiveHeuristic(Agent):
         want = score.argmax(axis=1)
         rows = np.arange(len(obs))
         has_want = score[rows, want] > 0
-        fits = pm[rows, want, F["footprint"]] <= g[:, G["free_memory"]]
-        ops_left = g[:, G["ops_used"]] < 1.0
+        fits = pm[rows, want, MODEL_FEATURE["footprint"]] <= g[:, GLOBAL_FEATURE["free_memory"]]
+        ops_left = g[:, GLOBAL_FEATURE["ops_used"]] < 1.0
         actions = np.zeros(len(obs), dtype=np.int64)
         load = has_want & ops_left & fits
-        actions[load] = want[load] + 1
+        actions[load] = load_action(want[load])
         evict = has_want & ops_left & ~fits
         if evict.any():
             v = self.victim(pm[evict], candidates[evict])
-            actions[evict] = n + 1 + v
+            actions[evict] = evict_action(v, n)
         return actions
 
 

@@ -18,25 +18,25 @@ import numpy as np
 
 from agents.base import Agent
 from agents.heuristics import ReactiveHeuristic, lex_argmin
-from edge_cache_env.config import MB_PER_GB
-from edge_cache_env.observation import F, G, n_models_of, split_observation
+from edge_cache_env.actions import SERVE, evict_action, load_action
+from edge_cache_env.costs import ModelCosts
+from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, n_models_of, split_observation
 
-SERVE = 0
 EXHAUSTIVE_MAX_MODELS = 16  # 2^16 subsets; beyond that, greedy by requests per MB
 
 
 class _BoundAgent(Agent):
-    needs_env = True
-
     def __init__(self) -> None:
         self.env: Any = None
+        self._episode: Any = None  # the EpisodeRequests the agent planned for
 
     def attach(self, env: Any) -> None:
         env = env.unwrapped
         self.env = env
         self.n_slots = env.config.n_slots
-        self.mem_mb = np.array([int(round(m.mem_gb * MB_PER_GB)) for m in env.config.models])
-        self.gpu_mb = int(round(env.config.server.gpu_gb * MB_PER_GB))
+        models = ModelCosts.of(env.config)
+        self.mem_mb, self.gpu_mb = models.mem_mb, models.gpu_mb
+        self._episode = env.requests
         self.on_attach(env.requests)
 
     def on_attach(self, requests: Any) -> None:
@@ -47,10 +47,14 @@ class _BoundAgent(Agent):
             raise RuntimeError(f"{self.name} reads the future: call agent.attach(env) after env.reset()")
         if len(obs) != 1:
             raise ValueError(f"{self.name} is bound to one env; got a batch of {len(obs)} observations")
+        if self.env.requests is not self._episode:
+            # The env was reset since attach(): plan for the episode it plays now, never follow
+            # a stale one.
+            self.attach(self.env)
 
     def slot_of(self, g: np.ndarray) -> int:
         """Current slot from the (float32) progress feature t / n_slots."""
-        return min(int(round(float(g[G["progress"]]) * self.n_slots)), self.n_slots - 1)
+        return min(int(round(float(g[GLOBAL_FEATURE["progress"]]) * self.n_slots)), self.n_slots - 1)
 
 
 def best_static_set(counts: np.ndarray, mem_mb: np.ndarray, gpu_mb: int) -> np.ndarray:
@@ -82,16 +86,16 @@ class _TargetFollower(_BoundAgent):
         self._check(obs)
         n = n_models_of(obs.shape[-1])
         pm, g = split_observation(obs[0], n)
-        if g[G["ops_used"]] >= 1.0:
+        if g[GLOBAL_FEATURE["ops_used"]] >= 1.0:
             return np.array([SERVE])
         target = self.target(self.slot_of(g))
-        cached = pm[:, F["cached"]] > 0.5
+        cached = pm[:, MODEL_FEATURE["cached"]] > 0.5
         drop = cached & ~target
         if drop.any():
-            return np.array([n + 1 + int(np.argmax(drop))])
-        add = target & ~cached & (pm[:, F["footprint"]] <= g[G["free_memory"]])
+            return np.array([evict_action(int(np.argmax(drop)), n)])
+        add = target & ~cached & (pm[:, MODEL_FEATURE["footprint"]] <= g[GLOBAL_FEATURE["free_memory"]])
         if add.any():
-            return np.array([int(np.argmax(add)) + 1])
+            return np.array([load_action(int(np.argmax(add)))])
         return np.array([SERVE])
 
 
@@ -130,7 +134,7 @@ class Clairvoyant(_BoundAgent, ReactiveHeuristic):
 
     def victim(self, pm: np.ndarray, candidates: np.ndarray) -> np.ndarray:
         nxt = self.next_request[self._t][None, :].astype(np.float64)
-        return lex_argmin([-nxt, -pm[..., F["footprint"]]], candidates)
+        return lex_argmin([-nxt, -pm[..., MODEL_FEATURE["footprint"]]], candidates)
 
     def victim_one(self, col: dict[str, list[float]], candidates: list[int]) -> int:
         nxt, fp = self.next_request[self._t].tolist(), col["footprint"]

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from edge_cache_env.config import ModelSpec
+from edge_cache_env.model_spec import ModelSpec
 
 A100_BF16_FLOPS = 312e12
 A100_HBM_GBPS = 2039.0

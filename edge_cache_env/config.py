@@ -9,69 +9,16 @@ or from YAML; unknown keys are errors, never silently ignored.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-MODEL_KINDS = ("llm", "image", "speech")
+from edge_cache_env.catalog import catalog_defaults
+from edge_cache_env.model_spec import ModelSpec
+from edge_cache_env.validation import check, non_negative, positive
+
 MB_PER_GB = 1000  # decimal units, as model cards and GPU data sheets use
-
-
-def _check(ok: bool, section: str, name: str, value: Any, rule: str) -> None:
-    if not ok:
-        raise ValueError(f"{section}.{name} = {value!r} is invalid: must be {rule}")
-
-
-def _positive(section: str, obj: Any, *names: str) -> None:
-    for n in names:
-        v = getattr(obj, n)
-        _check(isinstance(v, (int, float)) and math.isfinite(v) and v > 0, section, n, v, "> 0")
-
-
-def _non_negative(section: str, obj: Any, *names: str) -> None:
-    for n in names:
-        v = getattr(obj, n)
-        _check(isinstance(v, (int, float)) and math.isfinite(v) and v >= 0, section, n, v, ">= 0")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One pretrained foundation model: memory, speed, accuracy and cloud price."""
-
-    name: str
-    kind: str  # "llm", "image" or "speech"
-    params_b: float  # parameters, billions
-    weights_gb: float  # GPU memory of the weights
-    context_gb: float  # GPU memory held for the context window (KV cache of its tokens)
-    window_examples: int  # in-context examples the window holds (W)
-    edge_s_per_request: float  # fixed edge compute per request (diffusion steps, audio encoder)
-    prefill_tok_s: float  # edge prefill throughput, tokens/s (0 = no token-dependent prefill)
-    decode_s_per_tok: float  # edge decode time per output token
-    acc0: float  # zero-shot accuracy
-    acc_gain: float  # accuracy gained per doubling of effective examples
-    acc_max: float  # accuracy ceiling
-    cloud_usd_per_1k_tok: float  # cloud price per 1k input+output tokens
-    cloud_usd_per_request: float  # cloud price per request (image, audio)
-    response_mb: float = 0.0  # payload of a response beyond its tokens (an image)
-
-    def __post_init__(self) -> None:
-        sec = f"models[{self.name!r}]"
-        _check(isinstance(self.name, str) and bool(self.name), sec, "name", self.name, "a non-empty string")
-        _check(self.kind in MODEL_KINDS, sec, "kind", self.kind, f"one of {MODEL_KINDS}")
-        _positive(sec, self, "params_b", "weights_gb")
-        _non_negative(sec, self, "context_gb", "edge_s_per_request", "prefill_tok_s", "decode_s_per_tok",
-                      "acc0", "acc_gain", "cloud_usd_per_1k_tok", "cloud_usd_per_request", "response_mb")
-        _check(isinstance(self.window_examples, int) and self.window_examples >= 1, sec,
-               "window_examples", self.window_examples, "an integer >= 1")
-        _check(0 <= self.acc0 <= self.acc_max <= 1, sec, "acc_max", self.acc_max,
-               f"in [acc0={self.acc0}, 1]")
-
-    @property
-    def mem_gb(self) -> float:
-        """Footprint in GPU memory: weights plus the context window."""
-        return self.weights_gb + self.context_gb
 
 
 @dataclass(frozen=True)
@@ -84,8 +31,8 @@ class ServerConfig:
     load_power_w: float = 150.0  # GPU + PCIe + NVMe drawn while loading weights
 
     def __post_init__(self) -> None:
-        _positive("server", self, "gpu_gb", "load_gbps")
-        _non_negative("server", self, "gpu_power_w", "load_power_w")
+        positive("server", self, "gpu_gb", "load_gbps")
+        non_negative("server", self, "gpu_power_w", "load_power_w")
 
 
 @dataclass(frozen=True)
@@ -101,10 +48,10 @@ class CloudConfig:
     accuracy: float | None = None  # None: each model's zero-shot acc0 (no edge context)
 
     def __post_init__(self) -> None:
-        _positive("cloud", self, "uplink_mbps", "downlink_mbps", "speedup")
-        _non_negative("cloud", self, "rtt_s", "bytes_per_token", "queue_s")
+        positive("cloud", self, "uplink_mbps", "downlink_mbps", "speedup")
+        non_negative("cloud", self, "rtt_s", "bytes_per_token", "queue_s")
         if self.accuracy is not None:
-            _check(0 <= self.accuracy <= 1, "cloud", "accuracy", self.accuracy, "in [0, 1] or None")
+            check(0 <= self.accuracy <= 1, "cloud", "accuracy", self.accuracy, "in [0, 1] or None")
 
 
 @dataclass(frozen=True)
@@ -134,7 +81,7 @@ class CostWeights:
     switch_per_gb: float = 0.05
 
     def __post_init__(self) -> None:
-        _non_negative("costs", self, "latency_per_s", "energy_per_kj", "accuracy_per_miss",
+        non_negative("costs", self, "latency_per_s", "energy_per_kj", "accuracy_per_miss",
                       "cloud_per_usd", "switch_per_gb")
 
 
@@ -153,11 +100,11 @@ class AoCConfig:
     task_mix_ewma: float = 0.1  # weight of the newest slot in each model's task mix
 
     def __post_init__(self) -> None:
-        _check(0 < self.nu <= 1, "aoc", "nu", self.nu, "in (0, 1]")
-        _check(0 <= self.rho <= 1, "aoc", "rho", self.rho, "in [0, 1]")
-        _check(isinstance(self.tasks_per_model, int) and self.tasks_per_model >= 1, "aoc",
+        check(0 < self.nu <= 1, "aoc", "nu", self.nu, "in (0, 1]")
+        check(0 <= self.rho <= 1, "aoc", "rho", self.rho, "in [0, 1]")
+        check(isinstance(self.tasks_per_model, int) and self.tasks_per_model >= 1, "aoc",
                "tasks_per_model", self.tasks_per_model, "an integer >= 1")
-        _check(0 < self.task_mix_ewma <= 1, "aoc", "task_mix_ewma", self.task_mix_ewma, "in (0, 1]")
+        check(0 < self.task_mix_ewma <= 1, "aoc", "task_mix_ewma", self.task_mix_ewma, "in (0, 1]")
 
 
 @dataclass(frozen=True)
@@ -188,21 +135,21 @@ class WorkloadConfig:
 
     def __post_init__(self) -> None:
         sources = ("synthetic", "servegen", "mooncake", "azure", "csv")
-        _check(self.source in sources, "workload", "source", self.source, f"one of {sources}")
-        _positive("workload", self, "requests_per_slot", "input_tokens_median",
+        check(self.source in sources, "workload", "source", self.source, f"one of {sources}")
+        positive("workload", self, "requests_per_slot", "input_tokens_median",
                   "output_tokens_median")
-        _non_negative("workload", self, "zipf_models", "zipf_tasks", "input_tokens_sigma",
+        non_negative("workload", self, "zipf_models", "zipf_tasks", "input_tokens_sigma",
                       "output_tokens_sigma")
-        _check(isinstance(self.shift_every_slots, int) and self.shift_every_slots >= 1, "workload",
+        check(isinstance(self.shift_every_slots, int) and self.shift_every_slots >= 1, "workload",
                "shift_every_slots", self.shift_every_slots, "an integer >= 1")
-        _check(0 <= self.shift_fraction <= 1, "workload", "shift_fraction", self.shift_fraction,
+        check(0 <= self.shift_fraction <= 1, "workload", "shift_fraction", self.shift_fraction,
                "in [0, 1]")
-        _check(isinstance(self.max_tokens, int) and self.max_tokens >= 1, "workload", "max_tokens",
+        check(isinstance(self.max_tokens, int) and self.max_tokens >= 1, "workload", "max_tokens",
                self.max_tokens, "an integer >= 1")
-        _check(self.split in ("train", "test"), "workload", "split", self.split, "'train' or 'test'")
+        check(self.split in ("train", "test"), "workload", "split", self.split, "'train' or 'test'")
         if self.trace_s_per_slot is not None:
-            _positive("workload", self, "trace_s_per_slot")
-        _check(isinstance(self.trace_options, Mapping), "workload", "trace_options",
+            positive("workload", self, "trace_s_per_slot")
+        check(isinstance(self.trace_options, Mapping), "workload", "trace_options",
                self.trace_options, "a mapping")
         # A frozen dataclass must stay hashable-free but picklable; keep a plain dict copy.
         object.__setattr__(self, "trace_options", dict(self.trace_options))
@@ -226,24 +173,24 @@ class EnvConfig:
     frequency_ewma: float = 0.1  # weight of the newest slot in each model's request-rate EWMA
 
     def __post_init__(self) -> None:
-        _check(isinstance(self.models, tuple) and len(self.models) > 0, "config", "models",
+        check(isinstance(self.models, tuple) and len(self.models) > 0, "config", "models",
                self.models, "a non-empty catalog of ModelSpec")
         for m in self.models:
-            _check(isinstance(m, ModelSpec), "config", "models", m, "ModelSpec entries")
+            check(isinstance(m, ModelSpec), "config", "models", m, "ModelSpec entries")
         names = [m.name for m in self.models]
         dup = sorted({n for n in names if names.count(n) > 1})
-        _check(not dup, "config", "models", dup, "uniquely named (duplicates found)")
+        check(not dup, "config", "models", dup, "uniquely named (duplicates found)")
         for m in self.models:
-            _check(m.mem_gb <= self.server.gpu_gb, f"models[{m.name!r}]", "mem_gb", m.mem_gb,
+            check(m.mem_gb <= self.server.gpu_gb, f"models[{m.name!r}]", "mem_gb", m.mem_gb,
                    f"<= server.gpu_gb = {self.server.gpu_gb} (the model could never be cached)")
-        _check(isinstance(self.n_slots, int) and self.n_slots >= 1, "config", "n_slots",
+        check(isinstance(self.n_slots, int) and self.n_slots >= 1, "config", "n_slots",
                self.n_slots, "an integer >= 1")
-        _positive("config", self, "slot_s", "reward_scale")
-        _non_negative("config", self, "invalid_action_penalty")
-        _check(0 < self.frequency_ewma <= 1, "config", "frequency_ewma", self.frequency_ewma,
+        positive("config", self, "slot_s", "reward_scale")
+        non_negative("config", self, "invalid_action_penalty")
+        check(0 < self.frequency_ewma <= 1, "config", "frequency_ewma", self.frequency_ewma,
                "in (0, 1]")
         if self.max_ops_per_slot is not None:
-            _check(isinstance(self.max_ops_per_slot, int) and self.max_ops_per_slot >= 1, "config",
+            check(isinstance(self.max_ops_per_slot, int) and self.max_ops_per_slot >= 1, "config",
                    "max_ops_per_slot", self.max_ops_per_slot, "an integer >= 1 or None")
 
     @property
@@ -305,8 +252,6 @@ def make_config(catalog: str | None = "default", **overrides: Any) -> EnvConfig:
     applies to every model). A catalog may set its own section defaults (the small catalog's
     GPU); overrides apply on top. Unknown keys raise ``TypeError``.
     """
-    from edge_cache_env.catalog import catalog_defaults
-
     base = catalog_defaults(catalog) if catalog is not None else {}
     merged_sections: dict[str, dict[str, Any]] = {s: dict(base.get(s, {})) for s in SECTIONS}
     top: dict[str, Any] = {k: v for k, v in base.items() if k not in SECTIONS}

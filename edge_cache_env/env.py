@@ -8,13 +8,15 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from edge_cache_env.actions import SERVE, decode_action, n_actions
 from edge_cache_env.config import MB_PER_GB, EnvConfig, make_config
+from edge_cache_env.costs import TERMS
 from edge_cache_env.observation import ObservationBuilder, observation_size
 from edge_cache_env.render import render_ansi
-from edge_cache_env.simulator import TERMS, CacheSimulator
-from edge_cache_env.workload import EpisodeRequests, make_workload
+from edge_cache_env.simulator import CacheSimulator
+from edge_cache_env.requests import EpisodeRequests
+from edge_cache_env.workload import make_workload
 
-SERVE = 0
 
 
 class EdgePFMCacheEnv(gym.Env):
@@ -26,7 +28,7 @@ class EdgePFMCacheEnv(gym.Env):
     about twice its memory. The agent decides which models to load and evict. Requests for
     cached models are served at the edge, where the model's in-context examples (its Age of
     Context, AoC) raise accuracy; the others go to the cloud (more latency, a price, zero-shot
-    accuracy). Evicting a model throws its context away. See DESIGN.md for the system model.
+    accuracy). Evicting a model throws its context away. See ``docs/model.md`` for the system model.
 
     ## Action Space
     ``Discrete(2N + 1)``: ``0`` = SERVE (serve this slot and advance), ``1..N`` = LOAD model
@@ -78,14 +80,14 @@ class EdgePFMCacheEnv(gym.Env):
         self.render_mode = render_mode
         n = self.config.n_models
         self.n_models = n
-        self.action_space = spaces.Discrete(2 * n + 1)
+        self._n_actions = n_actions(n)
+        self.action_space = spaces.Discrete(self._n_actions)
         self.observation_space = spaces.Box(0.0, 1.0, shape=(observation_size(n),), dtype=np.float32)
         self.sim = CacheSimulator(self.config)
         self.workload = make_workload(self.config)
         self._obs = ObservationBuilder(self.sim)
-        self._mask = np.zeros(2 * n + 1, dtype=bool)
+        self._mask = np.zeros(self._n_actions, dtype=bool)
         self._mask[SERVE] = True
-        self._penalty = self.config.invalid_action_penalty
         self._scale = self.config.reward_scale
 
     # ---------------------------------------------------------------- gym API
@@ -102,23 +104,16 @@ class EdgePFMCacheEnv(gym.Env):
             raise RuntimeError("step() called after the episode ended; call reset()")
         a = int(action)
         n = self.n_models
-        if not 0 <= a <= 2 * n:
-            raise ValueError(f"action {action!r} outside Discrete({2 * n + 1})")
+        if not 0 <= a < self._n_actions:
+            raise ValueError(f"action {action!r} outside Discrete({self._n_actions})")
         sim = self.sim
         if a != SERVE and self._mask[a]:
-            if a <= n:
-                m = a - 1
-                terms = sim.load(m)
-            else:
-                m = a - n - 1
-                terms = sim.evict(m)
+            kind, m = decode_action(a, n)
+            terms = sim.load(m) if kind == "load" else sim.evict(m)
             self._update_mask()
             obs = self._obs.model_changed(m)
-        else:
-            terms = sim.serve()
-            if a != SERVE:  # masked-out operation: acts as SERVE, plus the penalty
-                sim.charge_invalid(self._penalty)
-                terms["invalid"] = self._penalty
+        else:  # SERVE, or a masked-out operation: served as SERVE, plus the penalty
+            terms = sim.serve(invalid=a != SERVE)
             self._update_mask()
             obs = self._obs.full()
         info = self._info(terms)

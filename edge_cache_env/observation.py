@@ -25,13 +25,14 @@ MODEL_FEATURES = (
     "load_time",  # load_s / (load_s + slot_s)
 )
 GLOBAL_FEATURES = ("free_memory", "ops_used", "progress")
-F = {name: i for i, name in enumerate(MODEL_FEATURES)}
-G = {name: i for i, name in enumerate(GLOBAL_FEATURES)}
+# Position of each feature in its group (per-model rows of split_observation, and the globals).
+MODEL_FEATURE = {name: i for i, name in enumerate(MODEL_FEATURES)}
+GLOBAL_FEATURE = {name: i for i, name in enumerate(GLOBAL_FEATURES)}
 
-_CACHED, _AOC, _AGE = F["cached"], F["aoc"], F["age"]
+_CACHED, _AOC, _AGE = MODEL_FEATURE["cached"], MODEL_FEATURE["aoc"], MODEL_FEATURE["age"]
 # The globals are written as one tuple in GLOBAL_FEATURES order (free memory, ops, progress).
 assert GLOBAL_FEATURES == ("free_memory", "ops_used", "progress")
-_DEMAND = slice(F["requests"], F["frequency"] + 1)  # requests, recency, frequency: adjacent
+_DEMAND = slice(MODEL_FEATURE["requests"], MODEL_FEATURE["frequency"] + 1)  # requests, recency, frequency: adjacent
 
 # Half-saturation points of the squashing x / (x + scale).
 REQUESTS_SCALE = 10.0
@@ -74,8 +75,8 @@ class ObservationBuilder:
         n = sim.n_models
         self.buffer = np.zeros(observation_size(n), dtype=np.float32)
         self._views()
-        self.features[F["footprint"]] = sim.mem_mb / sim.gpu_mb
-        self.features[F["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
+        self.features[MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
+        self.features[MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
         # Squashed age by "slots since loaded + 1", for every possible value.
         ages = np.arange(cfg.n_slots + 2, dtype=np.float64)

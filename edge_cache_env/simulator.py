@@ -11,16 +11,12 @@ import numpy as np
 
 from edge_cache_env.config import MB_PER_GB, EnvConfig
 from edge_cache_env.context import AgeOfContext
-from edge_cache_env.workload import EpisodeRequests
+from edge_cache_env.costs import TERMS, ModelCosts, SlotCosts, zero_terms
+from edge_cache_env.requests import EpisodeRequests
 
-TERMS = ("latency", "energy", "accuracy", "cloud", "switch", "invalid")
 METRICS = (*(f"episode_cost_{k}" for k in TERMS), "episode_cost",
            "requests", "edge_hits", "cloud_requests", "loads", "evictions", "invalid_actions",
            "accuracy_sum", "aoc_sum", "latency_s", "energy_j", "cloud_usd", "switch_gb")
-
-
-def zero_terms() -> dict[str, float]:
-    return dict.fromkeys(TERMS, 0.0)
 
 
 class CacheSimulator:
@@ -37,21 +33,16 @@ class CacheSimulator:
         self.n_models = len(models)
         self.n_slots = config.n_slots
         self.ops_limit = config.ops_per_slot  # resolved once: read on every step
-        self.gpu_mb = int(round(config.server.gpu_gb * MB_PER_GB))
-        # Integer MB accounting: memory sums are exact, so the invariant and any check made
-        # from the (float32) observation agree with the simulator's.
-        self.mem_mb = np.array([int(round(m.mem_gb * MB_PER_GB)) for m in models], dtype=np.int64)
-        self.weights_gb = np.array([m.weights_gb for m in models])
-        self.load_s = self.weights_gb / config.server.load_gbps
-        w = config.costs
-        load_energy_kj = config.server.load_power_w * self.load_s / 1000.0
-        self.load_cost = w.switch_per_gb * self.weights_gb + w.energy_per_kj * load_energy_kj
+        self.model_costs = mc = ModelCosts.of(config)
+        self.gpu_mb = mc.gpu_mb
+        self.mem_mb = mc.mem_mb
+        self.load_s = mc.load_s
         # Python-scalar copies for the per-operation path (numpy scalar access is slower).
-        self._mem_mb = [int(x) for x in self.mem_mb]
-        self._weights_gb = [float(x) for x in self.weights_gb]
-        self._load_cost = [float(x) for x in self.load_cost]
-        cloud_acc = config.cloud.accuracy
-        self.cloud_accuracy = np.array([m.acc0 if cloud_acc is None else cloud_acc for m in models])
+        self._mem_mb = [int(x) for x in mc.mem_mb]
+        self._weights_gb = [float(x) for x in mc.weights_gb]
+        self._load_cost = [float(x) for x in mc.load_cost]
+        self.cloud_accuracy = mc.cloud_accuracy
+        self.invalid_penalty = config.invalid_action_penalty
         self.context = AgeOfContext(config)
         self.frequency_rate = config.frequency_ewma
         self.requests: EpisodeRequests | None = None
@@ -107,34 +98,18 @@ class CacheSimulator:
         # Running totals of the episode: the weighted cost terms and the raw metrics, in one
         # flat dict (the env's info starts as a copy of it).
         self.metrics = dict.fromkeys(METRICS, 0.0)
-        self._reveal_slot()
+        self._begin_slot()
 
     def _precompute_slot_costs(self, r: EpisodeRequests) -> None:
         """Per slot and model, everything that does not depend on the agent."""
-        cfg, cloud = self.config, self.config.cloud
-        models = cfg.models
-        per_req = np.array([m.edge_s_per_request for m in models])
-        inv_prefill = np.array([1.0 / m.prefill_tok_s if m.prefill_tok_s > 0 else 0.0 for m in models])
-        decode = np.array([m.decode_s_per_tok for m in models])
-        count = r.count.astype(np.float64)
-        self.count_f = count
-        self.edge_compute_s = count * per_req + r.input_sum * inv_prefill + r.output_sum * decode
-        bytes_up = r.input_sum * cloud.bytes_per_token
-        response_mb = np.array([m.response_mb for m in models])
-        bytes_down = r.output_sum * cloud.bytes_per_token + count * response_mb * 1e6
-        transfer_s = bytes_up * 8 / (cloud.uplink_mbps * 1e6) + bytes_down * 8 / (cloud.downlink_mbps * 1e6)
-        self.cloud_latency_s = (count * (cloud.rtt_s + cloud.queue_s) + transfer_s
-                                + self.edge_compute_s / cloud.speedup)
-        usd_tok = np.array([m.cloud_usd_per_1k_tok for m in models])
-        usd_req = np.array([m.cloud_usd_per_request for m in models])
-        self.cloud_usd = (r.input_sum + r.output_sum) / 1000.0 * usd_tok + count * usd_req
-        self.cold_wait_s = count * self.load_s  # if the model was loaded in this very slot
+        self.slot_costs = c = SlotCosts.of(self.config, r, self.model_costs)
+        self.count_f = c.count
         # Per slot and model, the columns serve() multiplies by its three serving rows:
         # edge compute s, cold-start wait s, cloud latency s, cloud USD, cloud accuracy sum, count.
-        self._slot_columns = np.stack([self.edge_compute_s, self.cold_wait_s, self.cloud_latency_s,
-                                       self.cloud_usd, count * self.cloud_accuracy, count], axis=2)
-        self.energy_kj_per_s = cfg.server.gpu_power_w / 1000.0
-        self._w = cfg.costs
+        self._slot_columns = np.stack([c.edge_compute_s, c.cold_wait_s, c.cloud_latency_s,
+                                       c.cloud_usd, c.count * self.cloud_accuracy, c.count], axis=2)
+        self.energy_kj_per_s = self.config.server.gpu_power_w / 1000.0
+        self._w = self.config.costs
 
     def _precompute_demand(self) -> None:
         """Recency and frequency of requests per slot: open-loop, so computed once per episode.
@@ -152,8 +127,8 @@ class CacheSimulator:
         freq[n_slots] = f
         self.frequency_by_slot = freq
 
-    def _reveal_slot(self) -> None:
-        """Begin slot ``t``: its requests become known to the observer."""
+    def _begin_slot(self) -> None:
+        """Begin slot ``t``: a fresh operation budget, nothing loaded in it yet."""
         self.ops_used = 0
         self.loaded_now_f[:] = 0.0
 
@@ -242,8 +217,12 @@ class CacheSimulator:
         self.metrics["evictions"] += 1
         return zero_terms()
 
-    def serve(self) -> dict[str, float]:
-        """Serve slot ``t``: cached models at the edge, the rest in the cloud; next slot begins."""
+    def serve(self, invalid: bool = False) -> dict[str, float]:
+        """Serve slot ``t``: cached models at the edge, the rest in the cloud; next slot begins.
+
+        ``invalid``: the agent asked for an operation the mask forbade; the slot is served as
+        asked for SERVE and ``config.invalid_action_penalty`` is charged as the ``invalid`` term.
+        """
         if self.t >= self.n_slots:
             raise RuntimeError("episode is over: call reset()")
         t, w, ctx = self.t, self._w, self.context
@@ -273,18 +252,18 @@ class CacheSimulator:
         m["latency_s"] += latency_s
         m["energy_j"] += energy_kj * 1000.0
         m["cloud_usd"] += usd
+        penalty = 0.0
+        if invalid:
+            penalty = self.invalid_penalty
+            m["invalid_actions"] += 1
+            m["episode_cost_invalid"] += penalty
+            m["episode_cost"] += penalty
         terms = {"latency": w_lat, "energy": w_energy, "accuracy": w_acc, "cloud": w_cloud,
-                 "switch": 0.0, "invalid": 0.0}
+                 "switch": 0.0, "invalid": penalty}
         ctx.update(served, t)
         self.t += 1
-        self._reveal_slot()
+        self._begin_slot()
         return terms
-
-    def charge_invalid(self, penalty: float) -> None:
-        """Record a rejected operation and its penalty (the caller serves the slot)."""
-        self.metrics["invalid_actions"] += 1
-        self.metrics["episode_cost_invalid"] += penalty
-        self.metrics["episode_cost"] += penalty
 
     # ------------------------------------------------------------------ views
     @property

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import edge_cache_env
-from edge_cache_env.simulator import TERMS
+from edge_cache_env.costs import TERMS
 
 CORE_IDS = ["EdgePFMCache-v0", "EdgePFMCache-Small-v0"]
 

@@ -8,7 +8,7 @@ import json
 import pytest
 
 import evaluate
-from edge_cache_env.simulator import TERMS
+from edge_cache_env.costs import TERMS
 
 
 def test_evaluate_end_to_end(tmp_path, capsys):

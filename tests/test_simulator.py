@@ -8,7 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from edge_cache_env.config import make_config
-from edge_cache_env.simulator import TERMS, CacheSimulator
+from edge_cache_env.costs import TERMS
+from edge_cache_env.simulator import CacheSimulator
 from edge_cache_env.workload import SyntheticWorkload
 
 
@@ -23,7 +24,7 @@ def test_load_and_evict_change_state_and_memory(small_config):
     m = 0
     terms = sim.load(m)
     assert sim.cached[m] and sim.used_mb == sim.mem_mb[m]
-    assert terms["switch"] == pytest.approx(sim.load_cost[m]) and terms["switch"] > 0
+    assert terms["switch"] == pytest.approx(sim.model_costs.load_cost[m]) and terms["switch"] > 0
     assert sum(v for k, v in terms.items() if k != "switch") == 0
     with pytest.raises(ValueError, match="cannot load"):
         sim.load(m)
@@ -46,12 +47,12 @@ def test_serving_costs_follow_the_model(small_config, small_requests):
               + r.output_sum[0, 0] * spec.decode_s_per_tok)
     cold_s = n0 * spec.weights_gb / cfg.server.load_gbps
     assert terms["energy"] == pytest.approx(w.energy_per_kj * cfg.server.gpu_power_w * edge_s / 1000)
-    cloud_lat = sim.cloud_latency_s[0, 1:].sum()
+    cloud_lat = sim.slot_costs.cloud_latency_s[0, 1:].sum()
     assert terms["latency"] == pytest.approx(w.latency_per_s * (edge_s + cold_s + cloud_lat))
     # No context yet: everyone gets the zero-shot accuracy.
     acc0 = np.array([m.acc0 for m in cfg.models])
     assert terms["accuracy"] == pytest.approx(w.accuracy_per_miss * (r.count[0] * (1 - acc0)).sum())
-    assert terms["cloud"] == pytest.approx(w.cloud_per_usd * sim.cloud_usd[0, 1:].sum())
+    assert terms["cloud"] == pytest.approx(w.cloud_per_usd * sim.slot_costs.cloud_usd[0, 1:].sum())
     assert sim.metrics["edge_hits"] == n0 and sim.metrics["requests"] == r.count[0].sum()
     # Context served in slot 0 helps from slot 1 on.
     assert sim.context.mass[0].sum() == pytest.approx(min(n0, spec.window_examples))

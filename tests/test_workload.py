@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from edge_cache_env.config import make_config
-from edge_cache_env.workload import EpisodeRequests, SyntheticWorkload
+from edge_cache_env.requests import EpisodeRequests
+from edge_cache_env.workload import SyntheticWorkload
 
 
 def sample(seed, **overrides):

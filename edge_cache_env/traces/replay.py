@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from edge_cache_env.config import EnvConfig
-from edge_cache_env.workload import EpisodeRequests
+from edge_cache_env.requests import EpisodeRequests
 
 TRAIN_FRACTION = 0.7  # train episodes lie in the first 70% of a trace's time span, test in the rest
 

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import agents
-from agents.bounds import MAX_MODELS, lower_bound, slot_costs
+from agents.bounds import MAX_MODELS, bound_slot_costs, lower_bound
 from agents.evaluation import run_episode
 from edge_cache_env.config import make_config
 from edge_cache_env.simulator import CacheSimulator
@@ -18,7 +18,7 @@ from edge_cache_env.workload import SyntheticWorkload
 
 def brute_force(config, requests) -> float:
     """Min over every sequence of memory-feasible cache sets of the same slot and load costs."""
-    edge, cloud, load = slot_costs(config, requests)
+    edge, cloud, load = bound_slot_costs(config, requests)
     sim = CacheSimulator(config)
     n = config.n_models
     sets = [np.array(b, dtype=bool) for b in itertools.product((0, 1), repeat=n)
@@ -45,7 +45,7 @@ def test_dp_equals_brute_force_on_tiny_instances(seed):
 def test_the_cloud_part_is_exact():
     env = gym.make("EdgePFMCache-Small-v0")
     cost = run_episode(env, agents.make("cloud"), seed=3)["cost"]
-    _, cloud, _ = slot_costs(env.unwrapped.config, env.unwrapped.requests)
+    _, cloud, _ = bound_slot_costs(env.unwrapped.config, env.unwrapped.requests)
     assert cloud.sum() == pytest.approx(cost, rel=1e-9)
 
 
@@ -116,7 +116,7 @@ def test_the_plan_attains_the_bound_in_the_dp_cost_model():
         env.reset(seed=seed)
         cfg, req = env.unwrapped.config, env.unwrapped.requests
         lb = lower_bound(cfg, req, plan=True)
-        edge, cloud, load = slot_costs(cfg, req)
+        edge, cloud, load = bound_slot_costs(cfg, req)
         prev, cost = np.zeros(cfg.n_models, dtype=bool), 0.0
         for t, x in enumerate(lb.plan):
             assert CacheSimulator(cfg).mem_mb[x].sum() <= CacheSimulator(cfg).gpu_mb

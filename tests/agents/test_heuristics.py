@@ -8,7 +8,7 @@ import pytest
 
 import agents
 from agents.heuristics import lex_argmin
-from edge_cache_env.observation import F, G, observation_size, split_observation
+from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, observation_size, split_observation
 from edge_cache_env.observation import squash
 
 N = 5
@@ -28,16 +28,16 @@ def make_obs(cached, footprint, requests, free, recency=None, frequency=None, ao
     """An observation with the given per-model values (raw counts are squashed like the env)."""
     obs = np.zeros(observation_size(N), dtype=np.float32)
     pm, g = split_observation(obs, N)
-    pm[:, F["cached"]] = cached
-    pm[:, F["footprint"]] = footprint
-    pm[:, F["requests"]] = squash(np.asarray(requests, dtype=np.float64), 10.0)
-    pm[:, F["recency"]] = squash(np.asarray(recency if recency is not None else [0] * N, dtype=np.float64), 30.0)
-    pm[:, F["frequency"]] = squash(np.asarray(frequency if frequency is not None else [1] * N, dtype=np.float64), 5.0)
-    pm[:, F["aoc"]] = aoc if aoc is not None else [0.5] * N
-    pm[:, F["age"]] = squash(np.asarray(age if age is not None else [1] * N, dtype=np.float64), 30.0)
-    g[G["free_memory"]] = free
-    g[G["ops_used"]] = ops_used
-    g[G["progress"]] = progress
+    pm[:, MODEL_FEATURE["cached"]] = cached
+    pm[:, MODEL_FEATURE["footprint"]] = footprint
+    pm[:, MODEL_FEATURE["requests"]] = squash(np.asarray(requests, dtype=np.float64), 10.0)
+    pm[:, MODEL_FEATURE["recency"]] = squash(np.asarray(recency if recency is not None else [0] * N, dtype=np.float64), 30.0)
+    pm[:, MODEL_FEATURE["frequency"]] = squash(np.asarray(frequency if frequency is not None else [1] * N, dtype=np.float64), 5.0)
+    pm[:, MODEL_FEATURE["aoc"]] = aoc if aoc is not None else [0.5] * N
+    pm[:, MODEL_FEATURE["age"]] = squash(np.asarray(age if age is not None else [1] * N, dtype=np.float64), 30.0)
+    g[GLOBAL_FEATURE["free_memory"]] = free
+    g[GLOBAL_FEATURE["ops_used"]] = ops_used
+    g[GLOBAL_FEATURE["progress"]] = progress
     return obs
 
 

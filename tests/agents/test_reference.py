@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import gymnasium as gym
 import numpy as np
+import pytest
 
 import agents
 from agents.evaluation import run_episode
 from agents.reference import Clairvoyant, best_static_set
-from edge_cache_env.observation import F, G, observation_size, split_observation
+from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, observation_size, split_observation
 
 
 def test_best_static_set_maximises_requests_within_memory():
@@ -23,14 +26,15 @@ def test_best_static_set_maximises_requests_within_memory():
 def test_clairvoyant_evicts_the_model_requested_furthest_in_the_future():
     n = 4
     agent = Clairvoyant()
-    agent.env, agent.n_slots = object(), 10  # bound by hand: only the next-request table is read
+    # bound by hand: only the next-request table is read (no episode: nothing to re-plan)
+    agent.env, agent.n_slots = SimpleNamespace(requests=None), 10
     agent.next_request = np.array([[10, 3, 7, 0]] * 10)  # model 0 never again, 2 at slot 7
     obs = np.zeros(observation_size(n), dtype=np.float32)
     pm, g = split_observation(obs, n)
-    pm[:, F["cached"]] = [1, 1, 1, 0]
-    pm[:, F["footprint"]] = [0.3, 0.3, 0.3, 0.3]
-    pm[:, F["requests"]] = [0, 0, 0, 0.5]  # model 3 wanted; 0, 1, 2 idle
-    g[G["free_memory"]] = 0.1
+    pm[:, MODEL_FEATURE["cached"]] = [1, 1, 1, 0]
+    pm[:, MODEL_FEATURE["footprint"]] = [0.3, 0.3, 0.3, 0.3]
+    pm[:, MODEL_FEATURE["requests"]] = [0, 0, 0, 0.5]  # model 3 wanted; 0, 1, 2 idle
+    g[GLOBAL_FEATURE["free_memory"]] = 0.1
     assert agent.predict(obs)[0] == n + 1 + 0
     agent.next_request = np.array([[4, 3, 7, 0]] * 10)
     assert agent.predict(obs)[0] == n + 1 + 2
@@ -64,3 +68,19 @@ def test_the_evaluator_passes_masks_to_agents_that_take_them():
     agent = FirstValidOperation()
     out = run_episode(env, agent, seed=0)
     assert agent.masks_seen == out["steps"] and out["invalid_actions"] == 0 and out["loads"] > 0
+
+
+@pytest.mark.parametrize("name", ["static", "clairvoyant", "oracle"])
+def test_reference_agents_never_play_a_stale_episode(name):
+    """After reset(seed) without a new attach(), a reference agent re-plans for the new episode."""
+    env = gym.make("EdgePFMCache-Small-v0", n_slots=40)
+    fresh = run_episode(env, agents.make(name), seed=7)["cost"]
+    agent = agents.make(name)
+    env.reset(seed=3)
+    agent.attach(env)  # attached to episode 3 ...
+    obs, _ = env.reset(seed=7)  # ... but the env now plays episode 7
+    done = False
+    while not done:
+        obs, _, term, trunc, info = env.step(int(agent.predict(obs)[0]))
+        done = term or trunc
+    assert info["episode_cost"] == pytest.approx(fresh)

@@ -1,0 +1,84 @@
+"""The cost model's inputs, in one place: the cost terms, each model's memory and load cost,
+and every per-slot quantity that does not depend on the agent.
+
+The simulator charges with these arrays; the lower bound (``agents.bounds``) reads the same
+arrays, so the two can never disagree on a formula. Units are in the names; the weights that
+turn them into cost units are :class:`~edge_cache_env.config.CostWeights`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_cache_env.config import MB_PER_GB, EnvConfig
+from edge_cache_env.requests import EpisodeRequests
+
+#: The cost terms of a step, in the order the env's info and the tables report them.
+TERMS = ("latency", "energy", "accuracy", "cloud", "switch", "invalid")
+
+
+def zero_terms() -> dict[str, float]:
+    return dict.fromkeys(TERMS, 0.0)
+
+
+@dataclass(frozen=True)
+class ModelCosts:
+    """Per-model constants of a scenario (arrays of length N)."""
+
+    gpu_mb: int  # GPU memory, integer MB (exact sums: the mask and the observation agree)
+    mem_mb: np.ndarray  # footprint: weights plus context window, integer MB
+    weights_gb: np.ndarray
+    load_s: np.ndarray  # time to move the weights onto the GPU
+    load_cost: np.ndarray  # weighted switching cost of one LOAD: GB moved plus load energy
+    cloud_accuracy: np.ndarray  # accuracy of a cloud answer (no edge context)
+
+    @classmethod
+    def of(cls, config: EnvConfig) -> ModelCosts:
+        models, server, w = config.models, config.server, config.costs
+        weights_gb = np.array([m.weights_gb for m in models])
+        load_s = weights_gb / server.load_gbps
+        load_energy_kj = server.load_power_w * load_s / 1000.0
+        cloud_acc = config.cloud.accuracy
+        return cls(
+            gpu_mb=int(round(server.gpu_gb * MB_PER_GB)),
+            mem_mb=np.array([int(round(m.mem_gb * MB_PER_GB)) for m in models], dtype=np.int64),
+            weights_gb=weights_gb,
+            load_s=load_s,
+            load_cost=w.switch_per_gb * weights_gb + w.energy_per_kj * load_energy_kj,
+            cloud_accuracy=np.array([m.acc0 if cloud_acc is None else cloud_acc for m in models]),
+        )
+
+
+@dataclass(frozen=True)
+class SlotCosts:
+    """Per slot and model (arrays ``[T, N]``), everything that does not depend on the agent."""
+
+    count: np.ndarray  # requests (float)
+    edge_compute_s: np.ndarray  # stand-alone edge service time of the slot's requests
+    cold_wait_s: np.ndarray  # extra wait if the model was loaded in this very slot
+    cloud_latency_s: np.ndarray  # end-to-end latency had the requests gone to the cloud
+    cloud_usd: np.ndarray  # cloud price of the slot's requests
+
+    @classmethod
+    def of(cls, config: EnvConfig, requests: EpisodeRequests, models: ModelCosts) -> SlotCosts:
+        cloud, specs = config.cloud, config.models
+        per_req = np.array([m.edge_s_per_request for m in specs])
+        inv_prefill = np.array([1.0 / m.prefill_tok_s if m.prefill_tok_s > 0 else 0.0 for m in specs])
+        decode = np.array([m.decode_s_per_tok for m in specs])
+        r = requests
+        count = r.count.astype(np.float64)
+        edge_compute_s = count * per_req + r.input_sum * inv_prefill + r.output_sum * decode
+        bytes_up = r.input_sum * cloud.bytes_per_token
+        response_mb = np.array([m.response_mb for m in specs])
+        bytes_down = r.output_sum * cloud.bytes_per_token + count * response_mb * 1e6
+        transfer_s = (bytes_up * 8 / (cloud.uplink_mbps * 1e6)
+                      + bytes_down * 8 / (cloud.downlink_mbps * 1e6))
+        cloud_latency_s = (count * (cloud.rtt_s + cloud.queue_s) + transfer_s
+                           + edge_compute_s / cloud.speedup)
+        usd_tok = np.array([m.cloud_usd_per_1k_tok for m in specs])
+        usd_req = np.array([m.cloud_usd_per_request for m in specs])
+        cloud_usd = (r.input_sum + r.output_sum) / 1000.0 * usd_tok + count * usd_req
+        return cls(count=count, edge_compute_s=edge_compute_s, cold_wait_s=count * models.load_s,
+                   cloud_latency_s=cloud_latency_s, cloud_usd=cloud_usd)
