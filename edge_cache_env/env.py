@@ -26,7 +26,7 @@ class EdgePFMCacheEnv(gym.Env):
     about twice its memory. The agent decides which models to load and evict. Requests for
     cached models are served at the edge, where the model's in-context examples (its Age of
     Context, AoC) raise accuracy; the others go to the cloud (more latency, a price, zero-shot
-    accuracy). Evicting a model throws its context away. See DESIGN.md for the system model.
+    accuracy). Evicting a model throws its context away. See docs/model.md for the system model.
 
     ## Action Space
     ``Discrete(2N + 1)``: ``0`` = SERVE (serve this slot and advance), ``1..N`` = LOAD model
