@@ -17,7 +17,7 @@ Accuracy bound (``accuracy="context"``, the default): no policy can hold more co
 it had served every past request at the edge with no eviction and no window cap, so
 ``S[m,k] <= Sbar[m,k] = sum_s nu^(t-1-s) count[s,m,k]``; with the window (row total <= W),
 ``C[m,k] <= (1-rho) min(Sbar_k, W) + rho min(sum_j Sbar_j, W)``, and accuracy is monotone in
-C. ``accuracy="acc_max"`` is the looser bound: every edge answer at ``acc_max``.
+C. ``accuracy="acc_max"`` is the looser bound (docs/model.md section 13.2): every answer at acc_max.
 
 Transitions are additive over models, so the min over Y is two O(2^N N) sweeps: a
 superset-min ``U(Z) = min_{Y >= Z} V(Y)``, then a subset relaxation

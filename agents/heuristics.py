@@ -1,7 +1,7 @@
 """Reactive caching heuristics: LC (the source paper's least context), LRU, LFU, FIFO, random.
 
 They are pure functions of the observation (no access to the simulator), vectorised over a
-batch, so they run inside vector envs too. One rule, different victims:
+batch, so they run inside vector envs too. One rule, different victims (docs/model.md section 13.1):
 
 1. *Wanted* model: among uncached models requested this slot, the one with the most requests
    (ties: lowest index) that **can fit after evicting every cached model not requested this

@@ -6,7 +6,7 @@ context window kept for in-context examples, where KV bytes per token =
 2 (K and V) x layers x KV heads x head dim x KV_BYTES (1: fp8 KV cache, vLLM's
 ``kv_cache_dtype="fp8"``, the usual setting when long contexts are kept resident).
 
-Edge speed assumes one A100-80GB (the GPU of DESIGN.md): 312 TFLOPS bf16 and 2,039 GB/s HBM
+Edge speed assumes one A100-80GB (docs/model.md section 11): 312 TFLOPS bf16 and 2,039 GB/s HBM
 (NVIDIA A100 datasheet). Decode is memory-bound: one token reads all weights, at 60% of peak
 bandwidth (vLLM single-stream figures); prefill is compute-bound at 40% MFU:
 ``prefill_tok_s = 0.4 * 312e12 / (2 * params)``.
