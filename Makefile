@@ -21,6 +21,7 @@ demo: $(STAMP)
 	MPLBACKEND=Agg $(PY) demo.py
 
 test: $(STAMP)
+	$(PY) -m ruff check .
 	MPLBACKEND=Agg $(PY) -m pytest -q -n 2 --durations=10
 
 bench: $(STAMP)

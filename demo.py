@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-import evaluate
+from evaluation import cli as evaluate
 
 
 def main() -> None:

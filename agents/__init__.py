@@ -12,8 +12,14 @@ from collections.abc import Callable
 from typing import Any
 
 from agents.base import Agent
-from agents.heuristics import (CloudOnly, FirstInFirstOut, LeastContext, LeastFrequentlyUsed,
-                               LeastRecentlyUsed, RandomVictim)
+from agents.heuristics import (
+    CloudOnly,
+    FirstInFirstOut,
+    LeastContext,
+    LeastFrequentlyUsed,
+    LeastRecentlyUsed,
+    RandomVictim,
+)
 from agents.reference import Clairvoyant, Oracle, StaticBest
 from agents.trained import ALGOS as TRAINED_ALGOS  # light: torch loads only with a model
 

@@ -66,6 +66,14 @@ def load_vecnormalize_stats(path: str | Path) -> Any:
     return vec_normalize
 
 
+# Acting needs no training buffers or schedules: a zip whose buffer classes or schedules were
+# pickled under another module path (an older layout of this project) still loads for acting.
+ACTING_ONLY = {"rollout_buffer_class": None, "rollout_buffer_kwargs": {},
+               "replay_buffer_class": None, "replay_buffer_kwargs": {},
+               "learning_rate": 0.0, "lr_schedule": lambda _: 0.0, "clip_range": lambda _: 0.0,
+               "exploration_schedule": lambda _: 0.0}
+
+
 class TrainedAgent:
     """A trained SB3 model that follows the agents' predict protocol."""
 
@@ -105,7 +113,10 @@ def load_trained(algo: str, path: str | Path) -> TrainedAgent:
     if not p.is_file():
         raise FileNotFoundError(f"no trained {algo} model at {path}")
     try:
-        model = cls.load(p, device="cpu")
+        try:
+            model = cls.load(p, device="cpu")
+        except (ModuleNotFoundError, AttributeError):
+            model = cls.load(p, device="cpu", custom_objects=ACTING_ONLY)
     except (ValueError, KeyError, RuntimeError) as e:
         raise ValueError(f"{p} is not a loadable {algo} model ({cls.__name__}): {e}") from e
     norm_file = vecnormalize_path(p)

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a clone
 
-from agents.evaluation import ci95, run_benchmark  # noqa: E402
+from evaluation.engine import ci95, run_benchmark  # noqa: E402
 
 ENV_ID = "EdgePFMCache-v0"
 BASELINES = ("lc", "lru", "lfu", "fifo", "random", "cloud", "static", "clairvoyant", "oracle")

@@ -24,8 +24,9 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.evaluation import run_benchmark
 from agents.trained import PRETRAINED_DIR as PRETRAINED
+from evaluation.engine import run_benchmark
+
 HEURISTICS = ("lc", "lru", "lfu", "fifo", "cloud", "static", "clairvoyant")
 
 

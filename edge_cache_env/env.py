@@ -13,10 +13,9 @@ from edge_cache_env.config import MB_PER_GB, EnvConfig, make_config
 from edge_cache_env.costs import TERMS
 from edge_cache_env.observation import ObservationBuilder, observation_size
 from edge_cache_env.render import render_ansi
-from edge_cache_env.simulator import CacheSimulator
 from edge_cache_env.requests import EpisodeRequests
+from edge_cache_env.simulator import CacheSimulator
 from edge_cache_env.workload import make_workload
-
 
 
 class EdgePFMCacheEnv(gym.Env):
@@ -40,7 +39,8 @@ class EdgePFMCacheEnv(gym.Env):
 
     ## Observation Space
     ``Box(0, 1, (8N + 3,), float32)``. Per model (stored feature-major: the N values of a
-    feature together): cached, footprint share of the GPU, requests this slot, recency, frequency, AoC / window, age since loaded, load time;
+    feature together): cached, footprint share of the GPU, requests this slot, recency,
+    frequency, AoC / window, age since loaded, load time;
     then free memory share, operations used this slot, episode progress. All squashed
     monotonically into [0, 1]; see :mod:`edge_cache_env.observation`.
 

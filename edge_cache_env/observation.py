@@ -3,9 +3,9 @@
 Layout: ``len(MODEL_FEATURES) x N`` per-model values (feature-major: the N values of
 ``cached`` first, then the N of ``footprint``, ...), then ``len(GLOBAL_FEATURES)`` global
 values. Feature-major keeps each feature contiguous, so a slot's update is a few block copies.
-Read it with :func:`split_observation`, which returns per-model rows whatever the layout. Every feature is squashed monotonically into
-[0, 1] (``x / (x + scale)`` for unbounded counts), so heuristics that rank models by a feature
-can rank by its observed value.
+Read it with :func:`split_observation`, which returns per-model rows whatever the layout.
+Every feature is squashed monotonically into [0, 1] (``x / (x + scale)`` for unbounded
+counts), so heuristics that rank models by a feature can rank by its observed value.
 """
 
 from __future__ import annotations

@@ -24,10 +24,18 @@ import numpy as np
 
 from edge_cache_env.config import EnvConfig
 from edge_cache_env.traces.paths import TraceFile, resolve_trace_file
-from edge_cache_env.traces.replay import (CsvTable, RequestTable, ReplayWorkload,
-                                          check_non_negative, check_options, line_error,
-                                          load_cached, model_indices, read_csv_table,
-                                          zipf_mapping)
+from edge_cache_env.traces.replay import (
+    CsvTable,
+    ReplayWorkload,
+    RequestTable,
+    check_non_negative,
+    check_options,
+    line_error,
+    load_cached,
+    model_indices,
+    read_csv_table,
+    zipf_mapping,
+)
 
 SOURCE = "https://github.com/Azure/AzurePublicDataset (data/AzureLLMInferenceTrace_*.csv)"
 FILES = {

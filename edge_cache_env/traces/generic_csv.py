@@ -18,9 +18,16 @@ from pathlib import Path
 import numpy as np
 
 from edge_cache_env.config import EnvConfig
-from edge_cache_env.traces.replay import (RequestTable, ReplayWorkload, check_non_negative,
-                                          check_options, line_error, load_cached, read_csv_table)
 from edge_cache_env.requests import EpisodeRequests
+from edge_cache_env.traces.replay import (
+    ReplayWorkload,
+    RequestTable,
+    check_non_negative,
+    check_options,
+    line_error,
+    load_cached,
+    read_csv_table,
+)
 
 COLUMNS = ("t_seconds", "model", "task", "input_tokens", "output_tokens")
 

@@ -29,9 +29,17 @@ import numpy as np
 
 from edge_cache_env.config import EnvConfig
 from edge_cache_env.traces.paths import TraceFile, resolve_trace_file
-from edge_cache_env.traces.replay import (RequestTable, ReplayWorkload, TraceFormatError,
-                                          check_non_negative, check_options, line_error,
-                                          load_cached, model_indices, zipf_mapping)
+from edge_cache_env.traces.replay import (
+    ReplayWorkload,
+    RequestTable,
+    TraceFormatError,
+    check_non_negative,
+    check_options,
+    line_error,
+    load_cached,
+    model_indices,
+    zipf_mapping,
+)
 
 SOURCE = "https://github.com/kvcache-ai/Mooncake (FAST25-release/traces/)"
 FILES = {

@@ -37,11 +37,18 @@ from typing import Any
 import numpy as np
 
 from edge_cache_env.config import EnvConfig
-from edge_cache_env.traces.paths import TraceFile, resolve_trace_file
-from edge_cache_env.traces.replay import (TraceFormatError, check_options, draw_start, line_error,
-                                          load_cached, rank_tasks, read_csv_table, slot_seconds,
-                                          start_range)
 from edge_cache_env.requests import EpisodeRequests, lognormal_tokens
+from edge_cache_env.traces.paths import TraceFile, resolve_trace_file
+from edge_cache_env.traces.replay import (
+    check_options,
+    draw_start,
+    line_error,
+    load_cached,
+    rank_tasks,
+    read_csv_table,
+    slot_seconds,
+    start_range,
+)
 
 FILE = TraceFile("servegen", "servegen_client_rates.csv.gz",
                  "https://github.com/alibaba/ServeGen (data/*/*/chunk-*-trace.csv, one file per "

@@ -10,10 +10,10 @@ import pytest
 
 import agents
 from agents.bounds import MAX_MODELS, bound_slot_costs, lower_bound
-from agents.evaluation import run_episode
 from edge_cache_env.config import make_config
 from edge_cache_env.simulator import CacheSimulator
 from edge_cache_env.workload import SyntheticWorkload
+from evaluation.engine import run_episode
 
 
 def brute_force(config, requests) -> float:

@@ -8,8 +8,7 @@ import pytest
 
 import agents
 from agents.heuristics import lex_argmin
-from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, observation_size, split_observation
-from edge_cache_env.observation import squash
+from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, observation_size, split_observation, squash
 
 N = 5
 SERVE = 0
@@ -31,8 +30,10 @@ def make_obs(cached, footprint, requests, free, recency=None, frequency=None, ao
     pm[:, MODEL_FEATURE["cached"]] = cached
     pm[:, MODEL_FEATURE["footprint"]] = footprint
     pm[:, MODEL_FEATURE["requests"]] = squash(np.asarray(requests, dtype=np.float64), 10.0)
-    pm[:, MODEL_FEATURE["recency"]] = squash(np.asarray(recency if recency is not None else [0] * N, dtype=np.float64), 30.0)
-    pm[:, MODEL_FEATURE["frequency"]] = squash(np.asarray(frequency if frequency is not None else [1] * N, dtype=np.float64), 5.0)
+    recency = recency if recency is not None else [0] * N
+    frequency = frequency if frequency is not None else [1] * N
+    pm[:, MODEL_FEATURE["recency"]] = squash(np.asarray(recency, dtype=np.float64), 30.0)
+    pm[:, MODEL_FEATURE["frequency"]] = squash(np.asarray(frequency, dtype=np.float64), 5.0)
     pm[:, MODEL_FEATURE["aoc"]] = aoc if aoc is not None else [0.5] * N
     pm[:, MODEL_FEATURE["age"]] = squash(np.asarray(age if age is not None else [1] * N, dtype=np.float64), 30.0)
     g[GLOBAL_FEATURE["free_memory"]] = free
@@ -153,7 +154,7 @@ def test_no_agent_takes_a_masked_out_action_over_full_episodes(env_id, seeds):
             obs, info = env.reset(seed=seed)
             agent.reset(seed)
             agent.attach(env)
-            done, loads = False, 0
+            done = False
             while not done:
                 a = int(agent.predict(obs)[0])
                 assert info["action_mask"][a], f"{name} took masked action {a} at slot {info['slot']}"

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 import agents
-from agents.evaluation import run_episode
 from agents.reference import Clairvoyant, best_static_set
 from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, observation_size, split_observation
+from evaluation.engine import run_episode
 
 
 def test_best_static_set_maximises_requests_within_memory():

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-import evaluate
 from edge_cache_env.costs import TERMS
+from evaluation import cli as evaluate
 
 
 def test_evaluate_end_to_end(tmp_path, capsys):

@@ -18,8 +18,8 @@ import numpy as np
 from sb3_contrib.common.maskable.callbacks import MaskableEvalCallback
 from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
-from agents.evaluation import ci95, run_episode
 from edge_cache_env.costs import TERMS
+from evaluation.engine import ci95, run_episode
 
 # Per-episode figures the env puts in ``info`` (final step of an episode).
 EPISODE_KEYS = ("episode_cost", *(f"episode_cost_{t}" for t in TERMS), "hit_ratio",

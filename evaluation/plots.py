@@ -7,8 +7,8 @@ from typing import Any
 
 import numpy as np
 
-from agents.evaluation import Timeline
 from edge_cache_env.costs import TERMS
+from evaluation.engine import Timeline
 
 TERM_COLORS = {"latency": "#4c72b0", "energy": "#dd8452", "accuracy": "#55a868", "cloud": "#c44e52",
                "switch": "#8172b3", "invalid": "#937860"}

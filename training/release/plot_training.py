@@ -1,6 +1,6 @@
 """Training curves: evaluation cost vs timesteps per run, from the runs' ``eval_log.csv``.
 
-    python benchmarks/plot_training.py RUN_DIR [RUN_DIR ...] --out agents/pretrained/training_curves.png
+    python -m training.release.plot_training RUN_DIR [RUN_DIR ...] --out agents/pretrained/training_curves.png
 
 Each curve is the mean cost on the held-out evaluation seeds (left) and its ratio to the
 reference heuristic of the runs (LC by default) on the same seeds (right).

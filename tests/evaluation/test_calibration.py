@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from agents.evaluation import run_benchmark
+from evaluation.engine import run_benchmark
 
 SEEDS = range(6)
 

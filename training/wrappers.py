@@ -5,7 +5,7 @@
   of the episode. Reporting it as ``terminated`` stops SB3 from bootstrapping past the end
   with a guessed value (what it does for a time-limit truncation).
 * ``info["slot_served"]`` says whether the step served a slot (SERVE, or an invalid action,
-  which acts as SERVE), for slot discounting (:mod:`agents.slot_discount`).
+  which acts as SERVE), for slot discounting (:mod:`training.slot_discount`).
 * Only the last step of an episode carries the env's full info (the per-episode figures the
   Monitor and the callbacks read); other steps carry ``slot_served`` alone. SB3's DummyVecEnv
   deep-copies every info of every step, and copying the env's ~30-key info was a fifth of

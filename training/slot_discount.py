@@ -8,7 +8,7 @@ and learners find it. Here time only passes when a slot is served: a transition'
 slot-discounted cost and stalling gains nothing.
 
 The flag comes from ``info["slot_served"]`` (added by
-:class:`agents.training_wrappers.HorizonTerminal`). On-policy buffers get it through
+:class:`training.wrappers.HorizonTerminal`). On-policy buffers get it through
 :class:`SlotDiscountCallback` (SB3's rollout buffer does not see infos); the replay buffer reads
 it in ``add``.
 """
@@ -30,7 +30,7 @@ def served_flags(infos: list[dict[str, Any]]) -> np.ndarray:
         return np.array([bool(info["slot_served"]) for info in infos], dtype=np.float32)
     except KeyError as e:
         raise KeyError("slot discounting needs info['slot_served']: wrap the env in "
-                       "agents.training_wrappers.HorizonTerminal") from e
+                       "training.wrappers.HorizonTerminal") from e
 
 
 class _SlotGAE:

@@ -8,15 +8,12 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(ROOT / "tests"))
-import select_checkpoint  # noqa: E402
-import ship_pretrained  # noqa: E402
-from test_train import run_train  # noqa: E402
+from agents.trained import load_trained
+from evaluation import seeds
+from training.release import select_checkpoint, ship_pretrained
 
-from agents import seeds  # noqa: E402
-from agents.trained import load_trained  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_train import run_train  # noqa: E402
 
 
 @pytest.mark.slow
@@ -42,7 +39,7 @@ def test_select_scores_every_model_on_eval_seeds_and_ship_records_it(tmp_path, c
     entry = ship_pretrained.ship(run, dest, model="selected")
     assert (dest / "maskable_ppo.zip").read_bytes() == (run / "selected_model.zip").read_bytes()
     assert entry["selected"]["model"] == table[0]["model"]
-    assert entry["selected"]["command"].startswith("python benchmarks/select_checkpoint.py ")
+    assert entry["selected"]["command"].startswith("python -m training.release.select_checkpoint ")
     manifest = json.loads((dest / "manifest.json").read_text())
     assert manifest["models"]["maskable_ppo"]["selected"]["candidates"] == 4
     load_trained("maskable_ppo", dest / "maskable_ppo.zip")  # the shipped file loads
@@ -55,7 +52,8 @@ def test_select_and_ship_errors(tmp_path):
         select_checkpoint.main([str(tmp_path), "--episodes", "0"])
     (tmp_path / "config.yml").write_text("algo: ppo\n")
     (tmp_path / "summary.yml").write_text("[]\n")
-    with pytest.raises(FileNotFoundError, match="no selected_model.zip .run benchmarks/select_checkpoint.py"):
+    with pytest.raises(FileNotFoundError,
+                       match="no selected_model.zip .run python -m training.release.select_checkpoint"):
         ship_pretrained.ship(tmp_path, tmp_path / "dest", model="selected")
 
 

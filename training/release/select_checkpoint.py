@@ -1,15 +1,15 @@
 """Pick a run's model on many held-out evaluation episodes, never on benchmark seeds.
 
-    python benchmarks/select_checkpoint.py runs/RUN [runs/OTHER ...] [--episodes 50] [--min-steps N]
+    python -m training.release.select_checkpoint runs/RUN [runs/OTHER ...] [--episodes 50] [--min-steps N]
 
 During training the best model is kept by a short periodic evaluation (10-20 episodes), and
 picking the best of ~30 noisy evaluations flatters it. This script re-scores, for every run
 given, ``best_model.zip``, the final ``model.zip`` and each ``checkpoints/ckpt_*_steps.zip`` on
-the evaluation seeds ``10_000 ..`` (agents/seeds.py; disjoint from the benchmark's 0..9_999 and
+the evaluation seeds ``10_000 ..`` (evaluation/seeds.py; disjoint from the benchmark's 0..9_999 and
 from training), pairs them with LC on the same seeds, and prints a table sorted by mean cost.
 The candidate with the lowest mean cost over all runs is written to
 ``<run>/selected_model.zip`` (with its VecNormalize statistics and ``selected.json``), which
-``benchmarks/ship_pretrained.py --model selected`` ships.
+``training/release/ship_pretrained.py --model selected`` ships.
 """
 
 from __future__ import annotations
@@ -25,9 +25,10 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from agents import make, seeds
-from agents.evaluation import ci95, run_episode
+from agents import make
 from agents.trained import load_trained, vecnormalize_path
+from evaluation import seeds
+from evaluation.engine import ci95, run_episode
 
 _CKPT = re.compile(r"ckpt_(\d+)_steps\.zip$")
 
@@ -105,8 +106,8 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"{r['run'] + '/' + r['model']:<{width}}  {r['mean_cost']:10.1f}  {r['ci95']:6.1f}  "
               f"{r['ratio_to_lc']:6.3f}  {r['paired_diff_vs_lc']:8.1f} ± {r['paired_ci95']:5.1f}")
     best = rows[0]
-    command = ["python", "benchmarks/select_checkpoint.py", *map(str, args.runs), "--episodes", str(args.episodes),
-               "--min-steps", str(args.min_steps)]
+    command = ["python", "-m", "training.release.select_checkpoint", *map(str, args.runs),
+               "--episodes", str(args.episodes), "--min-steps", str(args.min_steps)]
     record = {"selected": best, "lc_mean_cost": float(lc.mean()), "eval_seeds": [seed_list[0], seed_list[-1]],
               "candidates": len(rows), "runs": [str(r) for r in args.runs], "command": " ".join(command),
               "seconds": round(time.perf_counter() - t0, 1), "table": rows}

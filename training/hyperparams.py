@@ -1,6 +1,6 @@
 """Hyperparameters: YAML per algorithm keyed by env id, command-line overrides, validation.
 
-``hyperparams/<algo>.yml`` maps env ids (and ``default``) to structured settings: plain
+``training/configs/<algo>.yml`` maps env ids (and ``default``) to structured settings: plain
 numbers, strings, lists (``net_arch: [64, 64]``) and mappings (``policy_kwargs``); nothing is
 passed to ``eval()``. An env's entry updates the ``default`` entry key by key. Keys that are not
 SB3 constructor arguments are the few of :data:`TRAIN_KEYS`. Every other key is checked
@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-HYPERPARAMS_DIR = Path(__file__).resolve().parent.parent / "hyperparams"
+HYPERPARAMS_DIR = Path(__file__).resolve().parent / "configs"  # package data: found when installed
 
 # Keys train.py consumes itself (not SB3 arguments).
 TRAIN_KEYS = {
@@ -136,7 +136,7 @@ def split_hyperparams(algo_cls: type, params: Mapping[str, Any]) -> tuple[dict[s
     if "policy_kwargs" in kwargs:
         kwargs["policy_kwargs"] = resolve_policy_kwargs(aliases[policy], kwargs["policy_kwargs"])
     _check_normalize(train.get("normalize", False))
-    from agents.warm_start import check_settings
+    from training.warm_start import check_settings
 
     if "warm_start" in train:
         train["warm_start"] = check_settings(train["warm_start"])

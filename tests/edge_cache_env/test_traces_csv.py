@@ -19,7 +19,7 @@ from edge_cache_env.traces.paths import ENV_VAR
 from edge_cache_env.traces.servegen import ServeGenWorkload
 from edge_cache_env.workload import SyntheticWorkload
 
-EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "trace_example.csv"
+EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "trace_example.csv"
 TRACES = Path(__file__).resolve().parents[1] / ".." / "shared" / "traces"
 needs_traces = pytest.mark.skipif(not TRACES.is_dir(), reason=f"traces folder {TRACES} not present")
 HEADER = "t_seconds,model,task,input_tokens,output_tokens\n"

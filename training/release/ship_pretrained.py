@@ -1,9 +1,9 @@
 """Copy a run's best model into ``agents/pretrained/`` and record how to reproduce it.
 
-    python benchmarks/ship_pretrained.py runs/maskable_ppo-EdgePFMCache-v0-seed0 [...]
+    python -m training.release.ship_pretrained runs/maskable_ppo-EdgePFMCache-v0-seed0 [...]
 
 For each run folder: ``best_model.zip`` (or, with ``--model selected``, the
-``selected_model.zip`` of ``benchmarks/select_checkpoint.py``) -> ``agents/pretrained/<algo>.zip`` (plus its
+``selected_model.zip`` of :mod:`training.release.select_checkpoint`) -> ``agents/pretrained/<algo>.zip`` (plus its
 VecNormalize statistics when observations were normalised), and an entry in
 ``agents/pretrained/manifest.json`` with the exact train.py command lines, timesteps,
 wall-clock time, the best held-out evaluation cost and the library versions, plus a
@@ -57,7 +57,7 @@ def ship(run: Path, dest: Path = PRETRAINED_DIR, model: str = "best") -> dict:
     algo = config["algo"]
     source = run / f"{model}_model.zip"
     if not source.is_file():
-        hint = " (run benchmarks/select_checkpoint.py first)" if model == "selected" else ""
+        hint = " (run python -m training.release.select_checkpoint first)" if model == "selected" else ""
         raise FileNotFoundError(f"{run} has no {source.name}{hint}")
     selection = None
     if model == "selected":
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--dest", type=Path, default=PRETRAINED_DIR)
     p.add_argument("--model", choices=("best", "selected"), default="best",
                    help="best_model.zip (training-time evaluation) or selected_model.zip "
-                        "(benchmarks/select_checkpoint.py)")
+                        "(python -m training.release.select_checkpoint)")
     args = p.parse_args(argv)
     for run in args.runs:
         entry = ship(run, args.dest, args.model)

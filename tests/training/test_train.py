@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -17,13 +16,10 @@ pytest.importorskip("stable_baselines3")
 pytest.importorskip("sb3_contrib")
 
 import edge_cache_env  # noqa: E402,F401
-from agents import seeds  # noqa: E402
-from agents.hyperparams import load_hyperparams, parse_overrides, parse_value, split_hyperparams  # noqa: E402
 from agents.trained import ALGOS, algo_class, load_trained, vecnormalize_path  # noqa: E402
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-import train  # noqa: E402
+from evaluation import seeds  # noqa: E402
+from training import cli as train  # noqa: E402
+from training.hyperparams import load_hyperparams, parse_overrides, parse_value, split_hyperparams  # noqa: E402
 
 ENV = "EdgePFMCache-Small-v0"
 SHORT = json.dumps({"n_slots": 20})
@@ -248,7 +244,7 @@ def _buffers(n: int):
     from gymnasium import spaces
     from stable_baselines3.common.buffers import RolloutBuffer
 
-    from agents.slot_discount import SlotRolloutBuffer
+    from training.slot_discount import SlotRolloutBuffer
 
     obs_space, act_space = spaces.Box(0, 1, (2,), np.float32), spaces.Discrete(3)
     plain_buf = RolloutBuffer(n, obs_space, act_space, gamma=0.9, gae_lambda=0.8)
@@ -280,7 +276,7 @@ def test_slot_gae_equals_gae_when_every_step_serves_and_ignores_in_slot_steps():
 
 
 def test_horizon_terminal_wrapper_marks_served_slots_and_the_end():
-    from agents.training_wrappers import HorizonTerminal
+    from training.wrappers import HorizonTerminal
 
     env = HorizonTerminal(gym.make(ENV, n_slots=3))
     obs, info = env.reset(seed=0)
@@ -325,7 +321,7 @@ def test_warm_start_imitates_lc(tmp_path, algo):
 
 
 def test_warm_start_settings_are_checked():
-    from agents.warm_start import DEFAULTS, check_settings
+    from training.warm_start import DEFAULTS, check_settings
 
     assert check_settings(True) == DEFAULTS and check_settings(False) == {}
     assert check_settings({"steps": 10})["steps"] == 10
@@ -342,7 +338,7 @@ def test_time_budget_stops_training(tmp_path):
 
 
 # --------------------------------------------------------------------------- pretrained
-PRETRAINED = ROOT / "agents" / "pretrained"
+PRETRAINED = Path(__file__).resolve().parents[2] / "agents" / "pretrained"
 
 
 def _manifest() -> dict:
@@ -355,8 +351,8 @@ def _manifest() -> dict:
 @pytest.mark.parametrize("algo", ALGOS)
 def test_pretrained_model_loads_and_acts_validly(algo):
     import agents
-    from agents.evaluation import run_episode
     from agents.trained import pretrained_specs
+    from evaluation.engine import run_episode
 
     entry = _manifest()["models"][algo]
     assert entry["reproduce"].startswith(f"python train.py --algo {algo} ")

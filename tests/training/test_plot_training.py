@@ -1,4 +1,4 @@
-"""Training curves from run folders (benchmarks/plot_training.py)."""
+"""Training curves from run folders (python -m training.release.plot_training)."""
 
 from __future__ import annotations
 
@@ -7,10 +7,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-sys.path.insert(0, str(ROOT / "tests"))
-import plot_training  # noqa: E402
+from training.release import plot_training
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_train import run_train  # noqa: E402
 
 
