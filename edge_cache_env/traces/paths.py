@@ -99,8 +99,9 @@ def resolve_trace_file(trace_path: str | os.PathLike | None, needed: TraceFile, 
 
 
 # ------------------------------------------------------------------ checksums of the shipped data
-def read_manifest(manifest: Path = MANIFEST) -> dict[str, str]:
-    """``{relative path: sha256}`` from a ``sha256sum``-format manifest."""
+def read_manifest(manifest: Path | None = None) -> dict[str, str]:
+    """``{relative path: sha256}`` from a ``sha256sum``-format manifest (default: the shipped one)."""
+    manifest = MANIFEST if manifest is None else manifest
     if not manifest.is_file():
         raise TraceDataError(f"checksum manifest not found: {manifest} (the package's data is "
                              f"incomplete: reinstall it)")
@@ -123,15 +124,16 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def check_file(path: Path, expected: str) -> None:
+def check_file(path: Path, expected: str, manifest: Path | None = None) -> None:
     """Raise :class:`TraceDataError` if ``path`` is missing or its SHA-256 differs."""
+    manifest = MANIFEST if manifest is None else manifest
     if not path.is_file():
-        raise TraceDataError(f"shipped trace file not found: {path} (listed in {MANIFEST.name}; "
+        raise TraceDataError(f"shipped trace file not found: {path} (listed in {manifest}; "
                              f"the package's data is incomplete: reinstall it)")
     got = sha256_file(path)
     if got != expected:
         raise TraceDataError(f"checksum mismatch for shipped trace file {path}: SHA-256 {got}, "
-                             f"expected {expected} (from {MANIFEST}); the file is damaged or was "
+                             f"expected {expected} (from {manifest}); the file is damaged or was "
                              f"edited: reinstall the package or restore the file")
 
 
@@ -152,12 +154,13 @@ def verify_shipped(path: Path) -> None:
     _VERIFIED[key] = stamp
 
 
-def verify_all(manifest: Path = MANIFEST) -> list[Path]:
+def verify_all(manifest: Path | None = None) -> list[Path]:
     """Check every file listed in the manifest; returns their paths (raises on the first bad)."""
+    manifest = MANIFEST if manifest is None else manifest
     paths = []
     for rel, digest in read_manifest(manifest).items():
         p = manifest.parent / rel
-        check_file(p, digest)
+        check_file(p, digest, manifest)
         paths.append(p)
     return paths
 
