@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_cache_env.config import EnvConfig
-from edge_cache_env.traces.paths import TraceFile, resolve_trace_file
+from edge_cache_env.traces.paths import TraceFile, read_trace_text, resolve_trace_file
 from edge_cache_env.traces.replay import (
     CsvTable,
     ReplayWorkload,
@@ -70,8 +70,8 @@ def _timestamps(tab: CsvTable) -> np.ndarray:
 
 
 def parse_azure(path: Path) -> AzureFile:
-    """Read one Azure LLM CSV (vectorised; errors name the file and line)."""
-    tab = read_csv_table(path, path.read_text(), COLUMNS)
+    """Read one Azure LLM CSV, plain or ``.gz`` (vectorised; errors name the file and line)."""
+    tab = read_csv_table(path, read_trace_text(path), COLUMNS)
     time = _timestamps(tab)
     inp = tab.column("ContextTokens", np.int64)
     out = tab.column("GeneratedTokens", np.int64)

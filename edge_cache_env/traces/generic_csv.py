@@ -19,6 +19,7 @@ import numpy as np
 
 from edge_cache_env.config import EnvConfig
 from edge_cache_env.requests import EpisodeRequests
+from edge_cache_env.traces.paths import read_trace_text
 from edge_cache_env.traces.replay import (
     ReplayWorkload,
     RequestTable,
@@ -42,8 +43,8 @@ class CsvTrace:
 
 
 def parse_csv_trace(path: Path) -> CsvTrace:
-    """Read a generic CSV trace (vectorised; errors name the file and line)."""
-    tab = read_csv_table(path, path.read_text(), COLUMNS, exact=True)
+    """Read a generic CSV trace, plain or ``.gz`` (vectorised; errors name the file and line)."""
+    tab = read_csv_table(path, read_trace_text(path), COLUMNS, exact=True)
     t = tab.column("t_seconds", np.float64)
     lines = np.arange(2, len(t) + 2)
     bad = np.flatnonzero(~np.isfinite(t))

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from edge_cache_env.config import EnvConfig
-from edge_cache_env.traces.paths import TraceFile, resolve_trace_file
+from edge_cache_env.traces.paths import TraceFile, read_trace_text, resolve_trace_file
 from edge_cache_env.traces.replay import (
     ReplayWorkload,
     RequestTable,
@@ -60,29 +60,29 @@ class MooncakeTrace:
 
 
 def parse_mooncake(path: Path) -> MooncakeTrace:
-    """Read a Mooncake JSONL file; a bad line raises with its line number."""
+    """Read a Mooncake JSONL file, plain or ``.gz``; a bad line raises with its line number."""
     ts, inp, out, hashes, nos = [], [], [], [], []
-    with open(path, encoding="utf-8") as f:
-        for no, raw in enumerate(f, start=1):
-            if not raw.strip():
-                continue
-            try:
-                rec = json.loads(raw)
-                row = [rec[k] for k in FIELDS]
-            except json.JSONDecodeError as e:
-                raise line_error(path, no, f"not valid JSON ({e.msg})") from None
-            except (KeyError, TypeError):
-                raise line_error(path, no, f"expected an object with fields {list(FIELDS)}") from None
-            t, i, o, h = row
-            if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (t, i, o)):
-                raise line_error(path, no, "timestamp, input_length and output_length must be numbers")
-            if not isinstance(h, list) or not all(isinstance(x, int) for x in h):
-                raise line_error(path, no, "hash_ids must be a list of integers")
-            ts.append(t)
-            inp.append(i)
-            out.append(o)
-            hashes.append(tuple(h))
-            nos.append(no)
+    # lines split at "\n" only, numbered as iterating over the file numbered them
+    for no, raw in enumerate(read_trace_text(path).split("\n"), start=1):
+        if not raw.strip():
+            continue
+        try:
+            rec = json.loads(raw)
+            row = [rec[k] for k in FIELDS]
+        except json.JSONDecodeError as e:
+            raise line_error(path, no, f"not valid JSON ({e.msg})") from None
+        except (KeyError, TypeError):
+            raise line_error(path, no, f"expected an object with fields {list(FIELDS)}") from None
+        t, i, o, h = row
+        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (t, i, o)):
+            raise line_error(path, no, "timestamp, input_length and output_length must be numbers")
+        if not isinstance(h, list) or not all(isinstance(x, int) for x in h):
+            raise line_error(path, no, "hash_ids must be a list of integers")
+        ts.append(t)
+        inp.append(i)
+        out.append(o)
+        hashes.append(tuple(h))
+        nos.append(no)
     if not ts:
         raise TraceFormatError(f"{path}: no requests")
     t_s = np.asarray(ts, dtype=np.float64) / 1000.0

@@ -28,7 +28,6 @@ fitted inter-arrival distribution (Gamma or Weibull, shape ``param1``). Replay:
 
 from __future__ import annotations
 
-import gzip
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +37,7 @@ import numpy as np
 
 from edge_cache_env.config import EnvConfig
 from edge_cache_env.requests import EpisodeRequests, lognormal_tokens
-from edge_cache_env.traces.paths import TraceFile, resolve_trace_file
+from edge_cache_env.traces.paths import TraceFile, read_trace_text, resolve_trace_file
 from edge_cache_env.traces.replay import (
     check_options,
     draw_start,
@@ -52,7 +51,7 @@ from edge_cache_env.traces.replay import (
 
 FILE = TraceFile("servegen", "servegen_client_rates.csv.gz",
                  "https://github.com/alibaba/ServeGen (data/*/*/chunk-*-trace.csv, one file per "
-                 "client; combine the rate > 0 windows as described in the traces' NOTICE.md)")
+                 "client; rebuild it with python -m edge_cache_env.traces.derive_servegen)")
 COLUMNS = ("model_group", "client", "t_seconds", "rate_rps", "cv", "pattern", "param1", "param2")
 GROUPS = ("m-small", "m-mid", "m-large", "mm-image", "deepseek-r1")
 PATTERNS = ("Gamma", "Weibull")
@@ -87,10 +86,8 @@ class ServeGenTrace:
 
 
 def parse_servegen(path: Path) -> ServeGenTrace:
-    """Read the per-client rate file (gzip CSV, vectorised; errors name the file and line)."""
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as f:
-        tab = read_csv_table(path, f.read(), COLUMNS)
+    """Read the per-client rate file (gzip or plain CSV, vectorised; errors name the file and line)."""
+    tab = read_csv_table(path, read_trace_text(path), COLUMNS)
     n = len(tab)
     lines = np.arange(2, n + 2)
     client = tab.column("client", np.int64)

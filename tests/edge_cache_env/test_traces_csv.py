@@ -20,8 +20,6 @@ from edge_cache_env.traces.servegen import ServeGenWorkload
 from edge_cache_env.workload import SyntheticWorkload
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "trace_example.csv"
-TRACES = Path(__file__).resolve().parents[1] / ".." / "shared" / "traces"
-needs_traces = pytest.mark.skipif(not TRACES.is_dir(), reason=f"traces folder {TRACES} not present")
 HEADER = "t_seconds,model,task,input_tokens,output_tokens\n"
 
 
@@ -80,7 +78,6 @@ def test_episodes_stay_inside_their_split(split):
     assert starts.max() - starts.min() > 0.8 * (hi - lo - w.episode_s)  # the whole range is used
 
 
-@needs_traces
 def test_one_hour_trace_ids_never_mix_train_and_test():
     for env_id in ("EdgePFMCache-Mooncake-v0", "EdgePFMCache-Azure-v0"):
         train = gym.make(env_id).unwrapped.workload
@@ -90,7 +87,6 @@ def test_one_hour_trace_ids_never_mix_train_and_test():
         assert test.start_hi - test.start_lo >= 300  # test starts still spread over 5+ minutes
 
 
-@needs_traces
 def test_servegen_split_is_ten_days():
     train = gym.make("EdgePFMCache-ServeGen-v0").unwrapped.workload
     test = gym.make("EdgePFMCache-ServeGen-v0", split="test").unwrapped.workload
@@ -217,7 +213,6 @@ def test_servegen_bad_rows_and_unknown_group(tmp_path):
                                      trace_options=opts))
 
 
-@needs_traces
 def test_bad_trace_options_are_errors():
     with pytest.raises(TypeError, match=r"unknown trace_options key\(s\) \['arival'\]"):
         gym.make("EdgePFMCache-ServeGen-v0", trace_options={"arival": "poisson"})

@@ -16,10 +16,6 @@ from conftest import assert_check_env_clean
 import edge_cache_env  # noqa: F401  (registers ids)
 
 TRACE_IDS = ["EdgePFMCache-ServeGen-v0", "EdgePFMCache-Mooncake-v0", "EdgePFMCache-Azure-v0"]
-TRACES = Path(__file__).resolve().parents[1] / ".." / "shared" / "traces"
-
-pytestmark = pytest.mark.skipif(not TRACES.is_dir(), reason=f"traces folder {TRACES} not present")
-
 FIELDS = ("slot", "model", "task", "input_tokens", "output_tokens")
 
 

@@ -1,4 +1,5 @@
-"""Trace readers on slices of the real files in ../shared/traces: parsing, mapping, tasks, scaling."""
+"""Trace readers on slices of the real files shipped in edge_cache_env/data/traces: parsing,
+mapping, tasks, scaling."""
 
 from __future__ import annotations
 
@@ -13,15 +14,14 @@ from edge_cache_env.config import make_config
 from edge_cache_env.traces import clear_cache
 from edge_cache_env.traces.azure import AzureWorkload, parse_azure
 from edge_cache_env.traces.mooncake import MooncakeWorkload, parse_mooncake, prefix_groups
+from edge_cache_env.traces.paths import DATA_DIR
 from edge_cache_env.traces.replay import rank_tasks
 from edge_cache_env.traces.servegen import WINDOW_S, ServeGenWorkload, parse_servegen
 
-TRACES = Path(__file__).resolve().parents[1] / ".." / "shared" / "traces"
+TRACES = DATA_DIR  # the shipped traces (gzip)
 SERVEGEN = TRACES / "servegen" / "servegen_client_rates.csv.gz"
-MOONCAKE = TRACES / "mooncake-fast25" / "conversation_trace.jsonl"
+MOONCAKE = TRACES / "mooncake-fast25" / "conversation_trace.jsonl.gz"
 AZURE = TRACES / "azure-llm-2023"
-
-pytestmark = pytest.mark.skipif(not TRACES.is_dir(), reason=f"traces folder {TRACES} not present")
 
 
 def head_lines(path: Path, n: int) -> list[str]:
@@ -53,7 +53,7 @@ def mooncake_slice(tmp_path_factory) -> tuple[Path, list[dict]]:
 def azure_slice(tmp_path_factory) -> Path:
     folder = tmp_path_factory.mktemp("azure")
     for name in ("AzureLLMInferenceTrace_code.csv", "AzureLLMInferenceTrace_conv.csv"):
-        (folder / name).write_text("".join(head_lines(AZURE / name, 2001)))
+        (folder / name).write_text("".join(head_lines(AZURE / (name + ".gz"), 2001)))
     return folder
 
 
@@ -200,7 +200,7 @@ def test_rank_tasks_busiest_groups_first():
 # ----------------------------------------------------------------------------- Azure
 def test_azure_parse_slice(azure_slice):
     f = parse_azure(azure_slice / "AzureLLMInferenceTrace_code.csv")
-    first = head_lines(AZURE / "AzureLLMInferenceTrace_code.csv", 2)[1].strip().split(",")
+    first = head_lines(AZURE / "AzureLLMInferenceTrace_code.csv.gz", 2)[1].strip().split(",")
     assert len(f.time) == 2000
     assert str(f.time[0]) == first[0].replace(" ", "T")[:26]
     assert f.input_tokens[0] == int(first[1]) and f.output_tokens[0] == int(first[2])
