@@ -23,6 +23,7 @@ from agents.heuristics import (
 from agents.reference import Clairvoyant, Oracle, StaticBest
 from agents.trained import ALGOS as TRAINED_ALGOS  # light: torch loads only with a model
 
+# THE agent list: evaluate.py's "all" is every name here, in this order.
 AGENTS: dict[str, Callable[[], Agent]] = {
     "lc": LeastContext,
     "lru": LeastRecentlyUsed,
@@ -34,6 +35,8 @@ AGENTS: dict[str, Callable[[], Agent]] = {
     "clairvoyant": Clairvoyant,
     "oracle": Oracle,
 }
+#: Agents that read the realised future of the episode (yardsticks, not deployable policies).
+REFERENCE_AGENTS = ("static", "clairvoyant", "oracle")
 
 
 def make(spec: str, **kwargs: Any) -> Any:
@@ -54,4 +57,4 @@ def make(spec: str, **kwargs: Any) -> Any:
     return AGENTS[spec](**kwargs)
 
 
-__all__ = ["AGENTS", "TRAINED_ALGOS", "Agent", "make"]
+__all__ = ["AGENTS", "REFERENCE_AGENTS", "TRAINED_ALGOS", "Agent", "make"]

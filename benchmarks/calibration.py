@@ -23,10 +23,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a clone
 
+from agents import AGENTS  # noqa: E402
 from evaluation.engine import ci95, run_benchmark  # noqa: E402
 
 ENV_ID = "EdgePFMCache-v0"
-BASELINES = ("lc", "lru", "lfu", "fifo", "random", "cloud", "static", "clairvoyant", "oracle")
+BASELINES = tuple(AGENTS)
 TERMS = ("latency", "energy", "accuracy", "cloud", "switch")
 ABLATIONS = {"nu=1e-3": {"nu": 1e-3}, "acc_gain=0": {"model_overrides": {"*": {"acc_gain": 0.0}}}}
 MIN_TERM_SHARE, MIN_CLOUD_RATIO, MIN_LRU_GAP, MAX_ABLATION_GAP = 0.05, 1.3, 0.03, 0.01

@@ -33,14 +33,12 @@ from agents import AGENTS
 from edge_cache_env.costs import TERMS
 from evaluation.engine import EPISODE_FIELDS, BenchmarkResult, record_timeline, run_benchmark
 
-ALL_AGENTS = ("lc", "lru", "lfu", "fifo", "random", "cloud", "static", "clairvoyant", "oracle")
-
 
 def parse_agents(text: str) -> list[str]:
     specs = [s.strip() for s in text.split(",") if s.strip()]
     out: list[str] = []
     for s in specs:
-        out.extend(ALL_AGENTS if s == "all" else [s])
+        out.extend(AGENTS if s == "all" else [s])
     if not out:
         raise SystemExit("--agents: give at least one agent (known: "
                          f"{', '.join(sorted(AGENTS))}, all, or ALGO:PATH)")

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from agents import AGENTS
 from edge_cache_env.costs import TERMS
 from evaluation import cli as evaluate
 
@@ -20,7 +21,7 @@ def test_evaluate_end_to_end(tmp_path, capsys):
     data = json.loads((out / "results.json").read_text())
     assert data["env"] == "EdgePFMCache-Small-v0" and data["episodes"] == 2 and data["seeds"] == [5, 6]
     assert isinstance(data["lower_bound"]["mean_cost"], float)
-    assert list(data["agents"]) == list(evaluate.ALL_AGENTS)
+    assert list(data["agents"]) == list(AGENTS)
     for name, r in data["agents"].items():
         assert isinstance(r["mean_cost"], float) and isinstance(r["ci95"], float)
         assert len(r["episode_costs"]) == 2
@@ -31,8 +32,8 @@ def test_evaluate_end_to_end(tmp_path, capsys):
     assert data["agents"]["cloud"]["hit_ratio"] == 0
     with open(out / "results.csv") as f:
         rows = list(csv.DictReader(f))
-    assert len(rows) == 2 * len(evaluate.ALL_AGENTS)
-    assert {r["agent"] for r in rows} == set(evaluate.ALL_AGENTS) and {r["seed"] for r in rows} == {"5", "6"}
+    assert len(rows) == 2 * len(AGENTS)
+    assert {r["agent"] for r in rows} == set(AGENTS) and {r["seed"] for r in rows} == {"5", "6"}
     for png in ("costs.png", "timeline_lc.png"):
         assert (out / png).stat().st_size > 10_000
 
