@@ -123,6 +123,8 @@ class CacheSimulator:
                                        where=self.work_s > 0)
         self.queue_frac[:] = 0.0
         self.queued_work_s[:] = 0.0
+        self._queued_any = False
+        self._capacity_s = self.gpu_throughput * self.config.slot_s
         self.last_utilisation = self.last_load = 0.0
         n = self.n_models
         # Per model, episode totals: arrived = served at the edge + queued + offloaded + cloud.
@@ -264,6 +266,7 @@ class CacheSimulator:
         frac = np.where(which, self.queue_frac, 0.0)
         self.queue_frac[which] = 0.0
         self.queued_work_s[which] = 0.0
+        self._queued_any = bool(self.queue_frac.any())
         prev = self.t - 1
         _, _, cloud_s, usd, cloud_acc, count = (frac @ self._slot_columns[prev]).tolist()
         self.offloaded += frac * self.count_f[prev]
@@ -359,6 +362,10 @@ class CacheSimulator:
         t, ctx, cached = self.t, self.context, self.cached_f
         cols = self._slot_columns
         work_t = self.work_s[t]
+        if not self._queued_any:
+            demand = float(cached @ work_t)
+            if demand <= self._capacity_s:
+                return self._serve_within_capacity(invalid, demand)
         prev = t - 1 if t > 0 else 0
         old_work = self.queued_work_s  # zero for uncached models (eviction offloads it)
         fl = fluid_slot(old_work, cached * work_t, self.theta_s, self.gpu_throughput,
@@ -411,8 +418,37 @@ class CacheSimulator:
         self.metrics["queued_requests"] = n_queued
         self.queue_frac[:] = q_new
         self.queued_work_s[:] = fl.new_queued
+        self._queued_any = bool(q_new.any())
         self.last_utilisation = self.utilisation_by_slot[t] = min(busy / fl.capacity, 1.0)
         self.last_load = self.load_by_slot[t] = fl.demand / fl.capacity
+        return self._end_capacity_slot(terms, served, invalid)
+
+    def _serve_within_capacity(self, invalid: bool, demand: float) -> dict[str, float]:
+        """No queue and the slot's demand fits: every cached request is served at once (the
+        fluid model gives no wait and no offloading), as in v0 but with batched GPU time."""
+        t, ctx = self.t, self.context
+        (edge_s, _, _, _, _, n_edge), (_, cold_s, _, _, _, _), \
+            (_, _, cloud_s, usd, cloud_acc, n_cloud) = (self._rows @ self._slot_columns[t]).tolist()
+        served = self.requests.count_task[t] * self.cached_f[:, None]
+        edge_acc = float(np.vdot(served, ctx.accuracy))
+        cnt = self.count_f[t]
+        self.arrived += cnt
+        self.served_edge += self.cached_f * cnt
+        self.sent_cloud += self.cloud_f * cnt
+        m = self.metrics
+        m["aoc_sum"] += float(cnt @ ctx.aoc)
+        m["gpu_busy_s"] += demand
+        m["gpu_demand_s"] += demand
+        m["queued_requests"] = 0.0
+        terms = self._charge(edge_s, cold_s, cloud_s, usd, cloud_acc, n_edge, n_cloud, edge_acc,
+                             demand)
+        self.last_utilisation = self.utilisation_by_slot[t] = demand / self._capacity_s
+        self.last_load = self.load_by_slot[t] = self.last_utilisation
+        return self._end_capacity_slot(terms, served, invalid)
+
+    def _end_capacity_slot(self, terms: dict[str, float], served: np.ndarray, invalid: bool
+                           ) -> dict[str, float]:
+        t, ctx = self.t, self.context
         if invalid:
             penalty = self.invalid_penalty
             m = self.metrics
@@ -423,7 +459,7 @@ class CacheSimulator:
         ctx.update(served, t)
         self.t += 1
         self._begin_slot()
-        if self.t == self.n_slots and q_new.any():  # the episode ends: the queue goes to the cloud
+        if self.t == self.n_slots and self._queued_any:  # the episode ends: the queue goes to the cloud
             for k, v in self._offload_queue(np.ones(self.n_models, dtype=bool)).items():
                 terms[k] += v
         return terms
