@@ -23,7 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import agents  # noqa: E402
-from agents.evaluation import run_benchmark, run_episode  # noqa: E402
+from evaluation.engine import run_benchmark, run_episode  # noqa: E402
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from calibration import BASELINES, TERMS, lru_minus_lc  # noqa: E402
 

@@ -152,7 +152,6 @@ class ObservationBuilder:
     def __init__(self, sim: CacheSimulator) -> None:
         cfg = sim.config
         self.sim = sim
-        n = sim.n_models
         self.layout = ObservationLayout.of(cfg)
         self.buffer = np.zeros(self.layout.size, dtype=np.float32)
         self._views()

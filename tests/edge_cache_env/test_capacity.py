@@ -127,7 +127,7 @@ def test_bad_capacity_values_name_the_field(field, value):
 
 def test_v1_ids_observation_layout_and_agents():
     import agents
-    from agents.evaluation import run_episode
+    from evaluation.engine import run_episode
 
     env = gym.make("EdgePFMCache-Small-v1", n_slots=30, requests_per_slot=20.0,
                    capacity={"enabled": True, "gpu_throughput": 0.2})
