@@ -124,7 +124,8 @@ def fluid_slot(queued: np.ndarray, arrivals: np.ndarray, theta_s: np.ndarray,
     end = np.where(up, np.where(hits_cap, cap, end_free), np.maximum(end_free, 0.0))
     with np.errstate(invalid="ignore"):
         offloaded = np.where(up & hits_cap, d * (slot_s - tau_m), 0.0)
-    old_wait = b0 * b0 / (2.0 * r)
+    # b0 > 0 implies r > 0 (b0 <= r theta); a share that underflows to 0 carries no backlog.
+    old_wait = np.divide(b0 * b0, 2.0 * r, out=np.zeros_like(b0), where=b0 > 0)
     new_wait = np.maximum(area - old_wait, 0.0)
     new_served = np.maximum(arrivals - offloaded - end, 0.0)
     return FluidSlot(b0, queued - b0, new_served, offloaded, end, old_wait, new_wait, total,
