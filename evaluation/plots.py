@@ -115,8 +115,7 @@ def plot_suite_heatmap(matrix: dict[str, dict[str, dict[str, Any]]], agents: lis
     span = float(np.nanmax(np.abs(logr))) if np.isfinite(logr).any() else 1.0
     span = max(span, 0.05)
     fig, ax = plt.subplots(figsize=(1.1 * len(agents) + 3, 0.42 * len(scenarios) + 1.8))
-    cmap = plt.get_cmap("RdBu_r").copy()
-    cmap.set_bad("#dddddd")
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#dddddd")
     im = ax.imshow(np.ma.masked_invalid(logr), aspect="auto", cmap=cmap, vmin=-span, vmax=span)
     for i, sc in enumerate(scenarios):
         for j, a in enumerate(agents):
