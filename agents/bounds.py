@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge_cache_env.capacity import batched_work
 from edge_cache_env.config import EnvConfig
 from edge_cache_env.costs import ModelCosts, SlotCosts
 from edge_cache_env.requests import EpisodeRequests
@@ -54,7 +55,14 @@ def is_tractable(config: EnvConfig) -> bool:
 
 
 def edge_accuracy_bound(config: EnvConfig, requests: EpisodeRequests) -> np.ndarray:
-    """``A_ub[t, m, k]``: accuracy no policy can exceed for a request of (m, k) in slot t."""
+    """``A_ub[t, m, k]``: accuracy no policy can exceed for a request of (m, k) in slot t.
+
+    With the capacity model on, a request may be served in its arrival slot or the next one
+    (``theta <= slot_s``): an example served one slot late has decayed one slot less, so the
+    mass bound becomes ``M[t] = count[t-1] + Sbar[t-1]`` (no decay over the last slot), and a
+    request of slot t gets at most ``max(A_ub[t], A_ub[t+1])``."""
+    if config.capacity.enabled:
+        return _delayed_accuracy_bound(config, requests)
     aoc, models = config.aoc, config.models
     window = np.array([m.window_examples for m in models], dtype=np.float64)[:, None]
     acc0 = np.array([m.acc0 for m in models])[:, None]
@@ -69,6 +77,27 @@ def edge_accuracy_bound(config: EnvConfig, requests: EpisodeRequests) -> np.ndar
         c = (1.0 - aoc.rho) * own + aoc.rho * total
         out[t] = np.minimum(acc_max, acc0 + gain * np.log2(1.0 + c))
         mass = aoc.nu * mass + count_task[t]
+    return out
+
+
+def _delayed_accuracy_bound(config: EnvConfig, requests: EpisodeRequests) -> np.ndarray:
+    aoc, models = config.aoc, config.models
+    window = np.array([m.window_examples for m in models], dtype=np.float64)[:, None]
+    acc0 = np.array([m.acc0 for m in models])[:, None]
+    gain = np.array([m.acc_gain for m in models])[:, None]
+    acc_max = np.array([m.acc_max for m in models])[:, None]
+    count_task = requests.count_task
+    mass_prev = np.zeros(count_task.shape[1:])  # Sbar[t-1]
+    out = np.empty_like(count_task)
+    for t in range(count_task.shape[0]):
+        mass = mass_prev + (count_task[t - 1] if t > 0 else 0.0)  # M[t]
+        own = np.minimum(mass, window)
+        total = np.minimum(mass.sum(axis=1, keepdims=True), window)
+        c = (1.0 - aoc.rho) * own + aoc.rho * total
+        out[t] = np.minimum(acc_max, acc0 + gain * np.log2(1.0 + c))
+        if t > 0:
+            mass_prev = aoc.nu * mass_prev + count_task[t - 1]
+    out[:-1] = np.maximum(out[:-1], out[1:])
     return out
 
 
@@ -87,11 +116,17 @@ def bound_slot_costs(config: EnvConfig, requests: EpisodeRequests, accuracy: str
     else:
         acc_sum = count * np.array([m.acc_max for m in config.models])
     energy_kj_per_s = config.server.gpu_power_w / 1000.0
+    # Capacity model: the GPU busy time is the batched work; queueing only adds waiting.
+    busy_s = batched_work(config, c.edge_compute_s) if config.capacity.enabled else c.edge_compute_s
     edge = (w.latency_per_s * c.edge_compute_s
-            + w.energy_per_kj * energy_kj_per_s * c.edge_compute_s
+            + w.energy_per_kj * energy_kj_per_s * busy_s
             + w.accuracy_per_miss * (count - acc_sum))
     cloud = (w.latency_per_s * c.cloud_latency_s + w.cloud_per_usd * c.cloud_usd
              + w.accuracy_per_miss * count * (1.0 - models.cloud_accuracy))
+    if config.capacity.enabled:
+        # Each of a cached model's requests is served at the edge (at least the stand-alone cost
+        # above) or offloaded (the cloud cost, plus any wait): a linear split, so at least the min.
+        edge = np.minimum(edge, cloud)
     load = models.load_cost[None, :] + w.latency_per_s * c.cold_wait_s
     return edge, cloud, load
 

@@ -32,13 +32,23 @@ random  uniform among the candidates (seeded by :meth:`reset`)
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from agents.base import Agent
 from edge_cache_env.actions import SERVE, evict_action, load_action
-from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, n_models_of, split_observation
+from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, ObservationLayout
 
 _ROOM_TOL = 1e-6  # share of the GPU; one MB of an 80 GB GPU is 1.25e-5
+
+
+def resolve_layout(layout: ObservationLayout | None, size: int) -> ObservationLayout:
+    """The layout learned at ``attach(env)`` if it matches ``size``; else the v0 layout of that
+    size (agents used without attach, on v0 observations)."""
+    if layout is not None and layout.size == size:
+        return layout
+    return ObservationLayout.from_size(size)
 
 
 def lex_argmin(keys: list[np.ndarray], valid: np.ndarray) -> np.ndarray:
@@ -70,13 +80,24 @@ class ReactiveHeuristic(Agent):
 
     def __init__(self) -> None:
         self._layouts: dict[int, tuple[int, dict[str, list[int]], dict[str, int]]] = {}
+        self.obs_layout: ObservationLayout | None = None
+
+    def attach(self, env: Any) -> None:
+        """Learn the observation layout from the env's config (v1 appends capacity features)."""
+        self._set_layout(ObservationLayout.of(env.unwrapped.config))
+
+    def _set_layout(self, layout: ObservationLayout) -> None:
+        if layout != self.obs_layout:
+            self.obs_layout = layout
+            self._layouts = {}
 
     def _layout(self, size: int) -> tuple[int, dict[str, list[int]], dict[str, int]]:
         """Number of models and the flat index of every feature (whatever the obs layout)."""
         if size not in self._layouts:
-            n = n_models_of(size)
-            pm, g = split_observation(np.arange(size), n)
-            self._layouts[size] = (n, {f: pm[:, i].tolist() for f, i in MODEL_FEATURE.items()},
+            layout = resolve_layout(self.obs_layout, size)
+            pm, g = layout.split(np.arange(size))
+            self._layouts[size] = (layout.n_models,
+                                   {f: pm[:, i].tolist() for f, i in MODEL_FEATURE.items()},
                                    {name: int(g[i]) for name, i in GLOBAL_FEATURE.items()})
         return self._layouts[size]
 
@@ -115,8 +136,9 @@ class ReactiveHeuristic(Agent):
         return evict_action(self.victim_one(col, candidates), n)
 
     def _act_batch(self, obs: np.ndarray) -> np.ndarray:
-        n = n_models_of(obs.shape[-1])
-        pm, g = split_observation(obs, n)
+        layout = resolve_layout(self.obs_layout, obs.shape[-1])
+        n = layout.n_models
+        pm, g = layout.split(obs)
         cached = pm[..., MODEL_FEATURE["cached"]] > 0.5
         req = pm[..., MODEL_FEATURE["requests"]].astype(np.float64)
         fp = pm[..., MODEL_FEATURE["footprint"]].astype(np.float64)

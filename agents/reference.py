@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 
 from agents.base import Agent
-from agents.heuristics import ReactiveHeuristic, lex_argmin
+from agents.heuristics import ReactiveHeuristic, lex_argmin, resolve_layout
 from edge_cache_env.actions import SERVE, evict_action, load_action
 from edge_cache_env.costs import ModelCosts
-from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, n_models_of, split_observation
+from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, ObservationLayout
 
 EXHAUSTIVE_MAX_MODELS = 16  # 2^16 subsets; beyond that, greedy by requests per MB
 
@@ -29,10 +29,16 @@ class _BoundAgent(Agent):
     def __init__(self) -> None:
         self.env: Any = None
         self._episode: Any = None  # the EpisodeRequests the agent planned for
+        self.obs_layout: ObservationLayout | None = None
 
     def attach(self, env: Any) -> None:
         env = env.unwrapped
         self.env = env
+        layout = ObservationLayout.of(env.config)
+        if isinstance(self, ReactiveHeuristic):
+            self._set_layout(layout)
+        else:
+            self.obs_layout = layout
         self.n_slots = env.config.n_slots
         models = ModelCosts.of(env.config)
         self.mem_mb, self.gpu_mb = models.mem_mb, models.gpu_mb
@@ -84,8 +90,9 @@ class _TargetFollower(_BoundAgent):
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         self._check(obs)
-        n = n_models_of(obs.shape[-1])
-        pm, g = split_observation(obs[0], n)
+        layout = resolve_layout(self.obs_layout, obs.shape[-1])
+        n = layout.n_models
+        pm, g = layout.split(obs[0])
         if g[GLOBAL_FEATURE["ops_used"]] >= 1.0:
             return np.array([SERVE])
         target = self.target(self.slot_of(g))
@@ -128,8 +135,7 @@ class Clairvoyant(_BoundAgent, ReactiveHeuristic):
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         self._check(obs)
-        n = n_models_of(obs.shape[-1])
-        self._t = self.slot_of(split_observation(obs[0], n)[1])
+        self._t = self.slot_of(resolve_layout(self.obs_layout, obs.shape[-1]).split(obs[0])[1])
         return ReactiveHeuristic.act(self, obs)
 
     def victim(self, pm: np.ndarray, candidates: np.ndarray) -> np.ndarray:

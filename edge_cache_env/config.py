@@ -156,6 +156,56 @@ class WorkloadConfig:
 
 
 @dataclass(frozen=True)
+class CapacityConfig:
+    """The inference half: a GPU of finite throughput, batching, queueing and offloading.
+
+    Off by default (``EdgePFMCache-v0``: every cached request is served at once with its
+    stand-alone service time). The ``-v1`` ids turn it on; formulas in
+    :mod:`edge_cache_env.capacity` and docs/model.md section "Capacity". Batching curves:
+    ``speedup(b) = min(max(b, 1), batch_max) ** batch_alpha`` for a model whose stand-alone
+    work keeps ``b`` requests in flight on average (Little's law: b = stand-alone GPU-s / slot_s).
+    """
+
+    enabled: bool = False
+    # GPU-seconds of compute per second of slot: 1.0 is the one A100 the catalog's service times
+    # were measured on; inf = unlimited throughput (no queue, no capacity offloading).
+    gpu_throughput: float = 1.0
+    # LLM decode is memory-bound: a batch of b sequences reads the weights once per step, so
+    # throughput grows almost linearly with b until compute-bound. vLLM (Kwon et al. SOSP'23,
+    # Fig. 12: 8-24x the throughput of one-at-a-time HF serving on Llama-13B/A100) and Orca
+    # (Yu et al. OSDI'22: iteration-level batching, ~b^0.9 up to batch 32-64 on GPT-3 13B)
+    # and Vidur's A100 profiles (Agrawal et al. MLSys'24: decode step time nearly flat to ~64).
+    llm_batch_max: float = 64.0
+    llm_batch_alpha: float = 0.9
+    # Diffusion models are compute-bound (UNet/DiT at 1024^2 saturates an A100 at batch 1-4):
+    # diffusers/TensorRT benchmarks of SDXL report ~1.3-1.6x images/s at batch 4 vs 1.
+    image_batch_max: float = 4.0
+    image_batch_alpha: float = 0.3
+    # Whisper: the encoder is compute-bound, decoding memory-bound; batched inference
+    # (faster-whisper / WhisperX batched pipelines) reports ~4-6x throughput at batch 16.
+    speech_batch_max: float = 16.0
+    speech_batch_alpha: float = 0.6
+    # A request is offloaded to the cloud when its expected wait exceeds this factor times the
+    # cloud's end-to-end latency for it (the mean over the model's requests of the episode);
+    # the wait is also capped at one slot (so a queue is always drained in the next slot).
+    offload_wait_factor: float = 1.0
+
+    def __post_init__(self) -> None:
+        check(isinstance(self.enabled, bool), "capacity", "enabled", self.enabled, "a bool")
+        check(isinstance(self.gpu_throughput, (int, float)) and self.gpu_throughput > 0
+              and self.gpu_throughput == self.gpu_throughput, "capacity", "gpu_throughput",
+              self.gpu_throughput, "> 0 (inf: unlimited)")
+        for kind in ("llm", "image", "speech"):
+            bmax = getattr(self, f"{kind}_batch_max")
+            check(isinstance(bmax, (int, float)) and bmax >= 1 and bmax == bmax, "capacity",
+                  f"{kind}_batch_max", bmax, ">= 1 (inf: no limit)")
+            alpha = getattr(self, f"{kind}_batch_alpha")
+            check(isinstance(alpha, (int, float)) and 0 <= alpha <= 1, "capacity",
+                  f"{kind}_batch_alpha", alpha, "in [0, 1]")
+        non_negative("capacity", self, "offload_wait_factor")
+
+
+@dataclass(frozen=True)
 class EnvConfig:
     """A whole scenario. Build with :func:`make_config`; access sections by name."""
 
@@ -165,6 +215,7 @@ class EnvConfig:
     costs: CostWeights = field(default_factory=CostWeights)
     aoc: AoCConfig = field(default_factory=AoCConfig)
     workload: WorkloadConfig = field(default_factory=WorkloadConfig)
+    capacity: CapacityConfig = field(default_factory=CapacityConfig)
     n_slots: int = 360  # one hour of 10 s slots
     slot_s: float = 10.0
     max_ops_per_slot: int | None = None  # None: N, the number of models
@@ -213,6 +264,7 @@ SECTIONS: dict[str, type] = {
     "costs": CostWeights,
     "aoc": AoCConfig,
     "workload": WorkloadConfig,
+    "capacity": CapacityConfig,
 }
 TOP_LEVEL = tuple(f.name for f in fields(EnvConfig) if f.name not in SECTIONS and f.name != "models")
 

@@ -63,8 +63,14 @@ class EdgePFMCacheEnv(gym.Env):
     (``aoc={"nu": 0.8}``), or per model (``model_overrides={"*": {"acc_gain": 0}}``); unknown
     keys raise ``TypeError``. ``config=EnvConfig(...)`` passes a whole config instead.
 
+    With the capacity model on (``-v1`` ids), ``Box(0, 1, (9N + 5,))``: the v0 block, then
+    each model's queued GPU work, then the GPU's utilisation and offered load of the last slot
+    (:class:`edge_cache_env.observation.ObservationLayout`).
+
     ## Version History
     * v0: initial release.
+    * v1: the capacity model (``config.capacity``): a GPU of finite throughput with continuous
+      batching, a fluid queue per model and offloading to the cloud (docs/model.md).
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -82,7 +88,8 @@ class EdgePFMCacheEnv(gym.Env):
         self.n_models = n
         self._n_actions = n_actions(n)
         self.action_space = spaces.Discrete(self._n_actions)
-        self.observation_space = spaces.Box(0.0, 1.0, shape=(observation_size(n),), dtype=np.float32)
+        self.observation_space = spaces.Box(
+            0.0, 1.0, shape=(observation_size(n, self.config.capacity.enabled),), dtype=np.float32)
         self.sim = CacheSimulator(self.config)
         self.workload = make_workload(self.config)
         self._obs = ObservationBuilder(self.sim)

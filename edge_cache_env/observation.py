@@ -10,8 +10,11 @@ counts), so heuristics that rank models by a feature can rank by its observed va
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from edge_cache_env.config import EnvConfig
 from edge_cache_env.simulator import CacheSimulator
 
 MODEL_FEATURES = (
@@ -42,8 +45,85 @@ AGE_SCALE_SLOTS = 30.0
 _FRESH_AGE = 1.0 / (1.0 + AGE_SCALE_SLOTS)
 
 
-def observation_size(n_models: int) -> int:
-    return n_models * len(MODEL_FEATURES) + len(GLOBAL_FEATURES)
+# With the capacity model on (v1 ids), appended after the v0 block: N values of each extra
+# per-model feature (feature-major), then the extra globals.
+CAPACITY_MODEL_FEATURES = (
+    "queue",  # batched GPU-s queued for the model, squashed against a tenth of the slot's capacity
+)
+CAPACITY_GLOBAL_FEATURES = (
+    "gpu_utilisation",  # busy GPU-s / capacity of the last served slot, in [0, 1]
+    "gpu_load",  # offered load (demand / capacity) of the last served slot, squashed x / (x + 1)
+)
+QUEUE_SCALE_SLOTS = 0.1  # half-saturation of the queue feature: 10% of a slot's GPU capacity
+LOAD_SCALE = 1.0
+
+
+def observation_size(n_models: int, capacity: bool = False) -> int:
+    size = n_models * len(MODEL_FEATURES) + len(GLOBAL_FEATURES)
+    if capacity:
+        size += n_models * len(CAPACITY_MODEL_FEATURES) + len(CAPACITY_GLOBAL_FEATURES)
+    return size
+
+
+@dataclass(frozen=True)
+class ObservationLayout:
+    """Where every feature sits in a flat observation, derived from the config (not the size).
+
+    v0: ``[MODEL_FEATURES x N (feature-major)] [GLOBAL_FEATURES]``; with the capacity model on,
+    ``[CAPACITY_MODEL_FEATURES x N] [CAPACITY_GLOBAL_FEATURES]`` follow. :meth:`split` returns
+    per-model rows ``[..., N, F]`` with ``model_features`` in order (the v0 ones first, so
+    :data:`MODEL_FEATURE` indices hold) and the globals ``[..., G]`` likewise.
+    """
+
+    n_models: int
+    capacity: bool = False
+
+    @classmethod
+    def of(cls, config: EnvConfig) -> ObservationLayout:
+        return cls(config.n_models, bool(config.capacity.enabled))
+
+    @classmethod
+    def from_size(cls, size: int) -> ObservationLayout:
+        """Fallback for agents that were not attached to an env: the v0 layout of this size."""
+        return cls(n_models_of(size))
+
+    @property
+    def model_features(self) -> tuple[str, ...]:
+        return MODEL_FEATURES + (CAPACITY_MODEL_FEATURES if self.capacity else ())
+
+    @property
+    def global_features(self) -> tuple[str, ...]:
+        return GLOBAL_FEATURES + (CAPACITY_GLOBAL_FEATURES if self.capacity else ())
+
+    @property
+    def size(self) -> int:
+        return observation_size(self.n_models, self.capacity)
+
+    @property
+    def v0_size(self) -> int:
+        return observation_size(self.n_models)
+
+    def split(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(per_model[..., N, F], globals[..., G])`` of a (batched) observation."""
+        obs = np.asarray(obs)
+        if obs.shape[-1] != self.size:
+            raise ValueError(f"observation of size {obs.shape[-1]} does not match the layout of "
+                             f"{self.n_models} models (capacity={self.capacity}): size {self.size}")
+        pm, g = split_observation(obs[..., :self.v0_size], self.n_models)
+        if not self.capacity:
+            return pm, g
+        n, k = self.n_models, len(CAPACITY_MODEL_FEATURES)
+        extra = obs[..., self.v0_size:self.v0_size + n * k]
+        extra = np.swapaxes(extra.reshape(*obs.shape[:-1], k, n), -1, -2)
+        return (np.concatenate([pm, extra], axis=-1),
+                np.concatenate([g, obs[..., self.v0_size + n * k:]], axis=-1))
+
+    def model_index(self, feature: str) -> int:
+        """Column of ``feature`` in :meth:`split`'s per-model rows."""
+        return self.model_features.index(feature)
+
+    def global_index(self, feature: str) -> int:
+        return self.global_features.index(feature)
 
 
 def squash(x: np.ndarray, scale: float) -> np.ndarray:
@@ -73,7 +153,8 @@ class ObservationBuilder:
         cfg = sim.config
         self.sim = sim
         n = sim.n_models
-        self.buffer = np.zeros(observation_size(n), dtype=np.float32)
+        self.layout = ObservationLayout.of(cfg)
+        self.buffer = np.zeros(self.layout.size, dtype=np.float32)
         self._views()
         self.features[MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
         self.features[MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
@@ -85,13 +166,16 @@ class ObservationBuilder:
     def _views(self) -> None:
         n = self.sim.n_models
         k = n * len(MODEL_FEATURES)
+        v0 = self.layout.v0_size
         self.features = self.buffer[:k].reshape(len(MODEL_FEATURES), n)  # [feature, model]
-        self.globals = self.buffer[k:]
+        self.globals = self.buffer[k:v0]
+        self.queue = self.buffer[v0:v0 + n]  # capacity model only (empty views otherwise)
+        self.capacity_globals = self.buffer[v0 + n:] if self.layout.capacity else self.buffer[v0:v0]
 
     def __getstate__(self) -> dict:
         # `features` and `globals` are views of `buffer`; pickle would copy them apart.
         state = self.__dict__.copy()
-        del state["features"], state["globals"]
+        del state["features"], state["globals"], state["queue"], state["capacity_globals"]
         return state
 
     def __setstate__(self, state: dict) -> None:
@@ -118,6 +202,11 @@ class ObservationBuilder:
         np.take(self._age_table, sim.slots_since_loaded(), out=fm[_AGE])
         self.globals[:] = (sim.free_mb / sim.gpu_mb, min(sim.ops_used / sim.ops_limit, 1.0),
                            min(sim.t / sim.n_slots, 1.0))
+        if self.layout.capacity:
+            cap_s = sim.gpu_throughput * sim.config.slot_s * QUEUE_SCALE_SLOTS
+            self.queue[:] = (sim.queued_work_s / (sim.queued_work_s + cap_s)
+                             if np.isfinite(cap_s) else 0.0)
+            self.capacity_globals[:] = (sim.last_utilisation, squash(sim.last_load, LOAD_SCALE))
         return self.buffer
 
     def model_changed(self, m: int) -> np.ndarray:
@@ -133,5 +222,7 @@ class ObservationBuilder:
         fm[_AGE, m] = _FRESH_AGE if cached else 0.0
         self.globals[:2] = ((sim.gpu_mb - sim.used_mb) / sim.gpu_mb,
                             min(sim.ops_used / sim.ops_limit, 1.0))
+        if self.layout.capacity and not sim.cached[m]:
+            self.queue[m] = 0.0  # an evicted model's queue went to the cloud
         return self.buffer
 

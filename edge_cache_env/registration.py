@@ -23,6 +23,12 @@ ENV_IDS: dict[str, dict[str, Any]] = {
                               "n_slots": 120},
 }
 
+# v1: the same scenarios with the capacity model on (issue 16). The calibrated capacity values
+# are passed as plain kwargs (benchmarks/calibration_v1.py checks them).
+CAPACITY_V1: dict[str, Any] = {"enabled": True, "gpu_throughput": 1.0}
+ENV_IDS.update({env_id.replace("-v0", "-v1"): {**kwargs, "capacity": dict(CAPACITY_V1)}
+                for env_id, kwargs in list(ENV_IDS.items())})
+
 
 def register_envs() -> None:
     """Register every id once; importing twice is harmless."""

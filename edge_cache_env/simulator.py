@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge_cache_env.capacity import batched_work, fluid_slot, offload_threshold_s
 from edge_cache_env.config import MB_PER_GB, EnvConfig
 from edge_cache_env.context import AgeOfContext
 from edge_cache_env.costs import TERMS, ModelCosts, SlotCosts, zero_terms
@@ -17,6 +18,9 @@ from edge_cache_env.requests import EpisodeRequests
 METRICS = (*(f"episode_cost_{k}" for k in TERMS), "episode_cost",
            "requests", "edge_hits", "cloud_requests", "loads", "evictions", "invalid_actions",
            "accuracy_sum", "aoc_sum", "latency_s", "energy_j", "cloud_usd", "switch_gb")
+# Extra running metrics with the capacity model on (v1 ids); v0's info keeps its keys.
+CAPACITY_METRICS = ("offloaded_requests", "queued_requests", "wait_s", "gpu_busy_s",
+                    "gpu_demand_s")
 
 
 class CacheSimulator:
@@ -63,6 +67,14 @@ class CacheSimulator:
         # Running totals of the episode: the weighted cost terms and the raw metrics, in one
         # flat dict (the env's info starts as a copy of it).
         self.metrics = dict.fromkeys(METRICS, 0.0)
+        cap = config.capacity
+        self.capacity_on = cap.enabled
+        self._metric_keys = METRICS + (CAPACITY_METRICS if cap.enabled else ())
+        self.gpu_throughput = float(cap.gpu_throughput)
+        self.queue_frac = np.zeros(n)  # share of the previous slot's arrivals still queued
+        self.last_utilisation = 0.0  # busy GPU-s / capacity of the last served slot
+        self.last_load = 0.0  # demand GPU-s / capacity of the last served slot
+        self.queued_work_s = np.zeros(n)  # batched GPU-s queued per model
 
     def __getstate__(self) -> dict:
         # The three serving rows are views of one matrix; pickle would copy them apart.
@@ -97,8 +109,37 @@ class CacheSimulator:
         self.t = 0
         # Running totals of the episode: the weighted cost terms and the raw metrics, in one
         # flat dict (the env's info starts as a copy of it).
-        self.metrics = dict.fromkeys(METRICS, 0.0)
+        self.metrics = dict.fromkeys(self._metric_keys, 0.0)
+        if self.capacity_on:
+            self._reset_capacity()
         self._begin_slot()
+
+    def _reset_capacity(self) -> None:
+        c = self.slot_costs
+        self.work_s = batched_work(self.config, c.edge_compute_s)  # batched GPU-s [T, N]
+        self.theta_s = offload_threshold_s(self.config, c.count, c.cloud_latency_s)
+        # Requests per batched GPU-s of each cohort (0 where there is no work).
+        self._req_per_work = np.divide(c.count, self.work_s, out=np.zeros_like(c.count),
+                                       where=self.work_s > 0)
+        self.queue_frac[:] = 0.0
+        self.queued_work_s[:] = 0.0
+        self._queued_any = False
+        self._capacity_s = self.gpu_throughput * self.config.slot_s
+        self.last_utilisation = self.last_load = 0.0
+        n = self.n_models
+        # Per model, episode totals: arrived = served at the edge + queued + offloaded + cloud.
+        self.arrived = np.zeros(n)
+        self.served_edge = np.zeros(n)
+        self.offloaded = np.zeros(n)
+        self.sent_cloud = np.zeros(n)
+        self.utilisation_by_slot = np.zeros(self.n_slots)
+        self.load_by_slot = np.zeros(self.n_slots)
+
+    def queued_requests(self) -> np.ndarray:
+        """Requests queued per model now (fluid): a share of the previous slot's arrivals."""
+        if not self.capacity_on or self.t == 0:
+            return np.zeros(self.n_models)
+        return self.queue_frac * self.count_f[self.t - 1]
 
     def _precompute_slot_costs(self, r: EpisodeRequests) -> None:
         """Per slot and model, everything that does not depend on the agent."""
@@ -215,7 +256,55 @@ class CacheSimulator:
         self.context.evict(m)
         self.ops_used += 1
         self.metrics["evictions"] += 1
+        if self.capacity_on and self.queue_frac[m] > 0:
+            return self._offload_queue(np.arange(self.n_models) == m)
         return zero_terms()
+
+    def _offload_queue(self, which: np.ndarray) -> dict[str, float]:
+        """Send the queued requests of the models ``which`` to the cloud (an evicted model's
+        queue, or every queue at the episode's end). They already waited until now."""
+        frac = np.where(which, self.queue_frac, 0.0)
+        self.queue_frac[which] = 0.0
+        self.queued_work_s[which] = 0.0
+        self._queued_any = bool(self.queue_frac.any())
+        prev = self.t - 1
+        _, _, cloud_s, usd, cloud_acc, count = (frac @ self._slot_columns[prev]).tolist()
+        self.offloaded += frac * self.count_f[prev]
+        return self._charge(0.0, 0.0, cloud_s, usd, cloud_acc, 0.0, count, 0.0, 0.0,
+                            extra={"offloaded_requests": count, "queued_requests": -count})
+
+    def _charge(self, edge_s: float, cold_s: float, cloud_s: float, usd: float, cloud_acc: float,
+                n_edge: float, n_cloud: float, edge_acc: float, busy_s: float,
+                wait_s: float = 0.0, extra: dict[str, float] | None = None) -> dict[str, float]:
+        """Weighted terms of a set of resolved requests; adds them to the running metrics."""
+        w = self._w
+        acc_sum = edge_acc + cloud_acc
+        n_req = n_edge + n_cloud
+        latency_s = edge_s + cold_s + cloud_s + wait_s
+        energy_kj = self.energy_kj_per_s * busy_s
+        w_lat = w.latency_per_s * latency_s
+        w_energy = w.energy_per_kj * energy_kj
+        w_acc = w.accuracy_per_miss * (n_req - acc_sum)
+        w_cloud = w.cloud_per_usd * usd
+        m = self.metrics
+        m["episode_cost_latency"] += w_lat
+        m["episode_cost_energy"] += w_energy
+        m["episode_cost_accuracy"] += w_acc
+        m["episode_cost_cloud"] += w_cloud
+        m["episode_cost"] += w_lat + w_energy + w_acc + w_cloud
+        m["requests"] += n_req
+        m["edge_hits"] += n_edge
+        m["cloud_requests"] += n_cloud
+        m["accuracy_sum"] += acc_sum
+        m["latency_s"] += latency_s
+        m["energy_j"] += energy_kj * 1000.0
+        m["cloud_usd"] += usd
+        m["wait_s"] += wait_s
+        if extra:
+            for k, v in extra.items():
+                m[k] += v
+        return {"latency": w_lat, "energy": w_energy, "accuracy": w_acc, "cloud": w_cloud,
+                "switch": 0.0, "invalid": 0.0}
 
     def serve(self, invalid: bool = False) -> dict[str, float]:
         """Serve slot ``t``: cached models at the edge, the rest in the cloud; next slot begins.
@@ -225,6 +314,8 @@ class CacheSimulator:
         """
         if self.t >= self.n_slots:
             raise RuntimeError("episode is over: call reset()")
+        if self.capacity_on:
+            return self._serve_capacity(invalid)
         t, w, ctx = self.t, self._w, self.context
         # sums[row][col]: row edge / loaded now / cloud; col as in _slot_columns.
         (edge_s, _, _, _, _, n_edge), (_, cold_s, _, _, _, _), \
@@ -263,6 +354,114 @@ class CacheSimulator:
         ctx.update(served, t)
         self.t += 1
         self._begin_slot()
+        return terms
+
+    def _serve_capacity(self, invalid: bool) -> dict[str, float]:
+        """SERVE with the capacity model (:mod:`edge_cache_env.capacity`): the queue carried
+        from slot t-1 and slot t's arrivals share the GPU; what waits too long is offloaded."""
+        t, ctx, cached = self.t, self.context, self.cached_f
+        cols = self._slot_columns
+        work_t = self.work_s[t]
+        if not self._queued_any:
+            demand = float(cached @ work_t)
+            if demand <= self._capacity_s:
+                return self._serve_within_capacity(invalid, demand)
+        prev = t - 1 if t > 0 else 0
+        old_work = self.queued_work_s  # zero for uncached models (eviction offloads it)
+        fl = fluid_slot(old_work, cached * work_t, self.theta_s, self.gpu_throughput,
+                        self.config.slot_s)
+        # Work shares -> request shares of each cohort (fluid: work is proportional to requests).
+        inv_new = np.divide(1.0, work_t, out=np.zeros(self.n_models), where=work_t > 0)
+        # A cohort without work (zero service time) is served at once.
+        e_new = np.where(work_t > 0, fl.new_served * inv_new, cached)
+        o_new = fl.new_offloaded * inv_new
+        q_new = fl.new_queued * inv_new
+        if t > 0 and old_work.any():
+            inv_old = np.divide(self.queue_frac, old_work, out=np.zeros(self.n_models),
+                                where=old_work > 0)
+            e_old = fl.old_served * inv_old
+            o_old = fl.old_offloaded * inv_old
+            (old_edge_s, _, old_cloud_s, old_usd, old_cacc, old_n), \
+                (_, _, off_cloud_s, off_usd, off_cacc, off_n) = (np.stack([e_old, o_old])
+                                                                 @ cols[prev]).tolist()
+            old_wait = float(fl.old_wait @ self._req_per_work[prev])
+            served = (self.requests.count_task[t] * e_new[:, None]
+                      + self.requests.count_task[prev] * e_old[:, None])
+            busy = float(e_new @ work_t + e_old @ self.work_s[prev])
+            cnt_prev = self.count_f[prev]
+            self.served_edge += e_old * cnt_prev
+            self.offloaded += o_old * cnt_prev
+        else:
+            old_edge_s = old_cloud_s = old_usd = old_cacc = old_n = 0.0
+            off_cloud_s = off_usd = off_cacc = off_n = old_wait = 0.0
+            served = self.requests.count_task[t] * e_new[:, None]
+            busy = float(e_new @ work_t)
+        to_cloud = self.cloud_f + o_new
+        (edge_s, _, _, _, _, n_edge), (_, cold_s, _, _, _, _), \
+            (_, _, cloud_s, usd, cloud_acc, n_cloud) = (np.stack([e_new, self.loaded_now_f, to_cloud])
+                                                        @ cols[t]).tolist()
+        wait_s = float(fl.new_wait @ self._req_per_work[t]) + old_wait
+        edge_acc = float(np.vdot(served, ctx.accuracy))
+        cnt = self.count_f[t]
+        n_off = float(o_new @ cnt) + off_n
+        n_queued = float(q_new @ cnt)
+        self.arrived += cnt
+        self.served_edge += e_new * cnt
+        self.offloaded += o_new * cnt
+        self.sent_cloud += self.cloud_f * cnt
+        self.metrics["aoc_sum"] += float(cnt @ ctx.aoc)  # AoC each arrival saw (0 in the cloud)
+        terms = self._charge(edge_s + old_edge_s, cold_s, cloud_s + old_cloud_s + off_cloud_s,
+                             usd + old_usd + off_usd, cloud_acc + old_cacc + off_cacc,
+                             n_edge + old_n, n_cloud + off_n, edge_acc, busy, wait_s,
+                             extra={"offloaded_requests": n_off, "gpu_busy_s": busy,
+                                    "gpu_demand_s": fl.demand})
+        self.metrics["queued_requests"] = n_queued
+        self.queue_frac[:] = q_new
+        self.queued_work_s[:] = fl.new_queued
+        self._queued_any = bool(q_new.any())
+        self.last_utilisation = self.utilisation_by_slot[t] = min(busy / fl.capacity, 1.0)
+        self.last_load = self.load_by_slot[t] = fl.demand / fl.capacity
+        return self._end_capacity_slot(terms, served, invalid)
+
+    def _serve_within_capacity(self, invalid: bool, demand: float) -> dict[str, float]:
+        """No queue and the slot's demand fits: every cached request is served at once (the
+        fluid model gives no wait and no offloading), as in v0 but with batched GPU time."""
+        t, ctx = self.t, self.context
+        (edge_s, _, _, _, _, n_edge), (_, cold_s, _, _, _, _), \
+            (_, _, cloud_s, usd, cloud_acc, n_cloud) = (self._rows @ self._slot_columns[t]).tolist()
+        served = self.requests.count_task[t] * self.cached_f[:, None]
+        edge_acc = float(np.vdot(served, ctx.accuracy))
+        cnt = self.count_f[t]
+        self.arrived += cnt
+        self.served_edge += self.cached_f * cnt
+        self.sent_cloud += self.cloud_f * cnt
+        m = self.metrics
+        m["aoc_sum"] += float(cnt @ ctx.aoc)
+        m["gpu_busy_s"] += demand
+        m["gpu_demand_s"] += demand
+        m["queued_requests"] = 0.0
+        terms = self._charge(edge_s, cold_s, cloud_s, usd, cloud_acc, n_edge, n_cloud, edge_acc,
+                             demand)
+        self.last_utilisation = self.utilisation_by_slot[t] = demand / self._capacity_s
+        self.last_load = self.load_by_slot[t] = self.last_utilisation
+        return self._end_capacity_slot(terms, served, invalid)
+
+    def _end_capacity_slot(self, terms: dict[str, float], served: np.ndarray, invalid: bool
+                           ) -> dict[str, float]:
+        t, ctx = self.t, self.context
+        if invalid:
+            penalty = self.invalid_penalty
+            m = self.metrics
+            m["invalid_actions"] += 1
+            m["episode_cost_invalid"] += penalty
+            m["episode_cost"] += penalty
+            terms["invalid"] = penalty
+        ctx.update(served, t)
+        self.t += 1
+        self._begin_slot()
+        if self.t == self.n_slots and self._queued_any:  # the episode ends: the queue goes to the cloud
+            for k, v in self._offload_queue(np.ones(self.n_models, dtype=bool)).items():
+                terms[k] += v
         return terms
 
     # ------------------------------------------------------------------ views

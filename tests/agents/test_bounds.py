@@ -124,3 +124,18 @@ def test_the_plan_attains_the_bound_in_the_dp_cost_model():
             prev = x
         assert cost == pytest.approx(lb.cost, rel=1e-12)
         assert lower_bound(cfg, req).cost == lb.cost
+
+
+def test_no_agent_beats_the_bound_on_v1():
+    """The capacity model (issue 16): the bound's edge cost is min(edge without queueing,
+    cloud), with batched energy and a one-slot-delay accuracy bound; also under overload."""
+    for kwargs in ({}, {"requests_per_slot": 12.0},
+                   {"capacity": {"enabled": True, "gpu_throughput": 0.3}}):
+        env = gym.make("EdgePFMCache-Small-v1", n_slots=60, **kwargs)
+        players = {name: agents.make(name) for name in agents.AGENTS} | {"random_masked": RandomMasked()}
+        for seed in range(3):
+            env.reset(seed=seed)
+            bound = lower_bound(env.unwrapped.config, env.unwrapped.requests).cost
+            for name, agent in players.items():
+                cost = run_episode(env, agent, seed)["cost"]
+                assert bound <= cost + 1e-6, f"{name} beat the v1 bound ({kwargs}, seed {seed})"

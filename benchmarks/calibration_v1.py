@@ -1,0 +1,93 @@
+"""Calibration checks of the capacity model's default (issue 16), rerunnable:
+
+    python benchmarks/calibration_v1.py                  # 20 seeds (0..19)
+    python benchmarks/calibration_v1.py --seed 10000     # calibration seeds (never 0..9999)
+
+On ``EdgePFMCache-v1`` under LC, paired seeds:
+1. mean offered GPU load (demand / capacity per slot) between 40% and 70%, with bursts above
+   100% (p95 and max reported, with the utilisation: busy / capacity);
+2. every cost term at least 5% of LC's total;
+3. LC ahead of LRU: the paired 95% CI of LRU - LC above zero;
+and every baseline against LC. Exits 1 if a check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import agents  # noqa: E402
+from agents.evaluation import run_benchmark, run_episode  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from calibration import BASELINES, TERMS, lru_minus_lc  # noqa: E402
+
+ENV_ID = "EdgePFMCache-v1"
+LOAD_RANGE, MIN_TERM_SHARE = (0.40, 0.70), 0.05
+
+
+def lc_load(env_id: str, seeds: list[int], **env_kwargs) -> dict[str, float]:
+    """Per-slot offered load and utilisation of the GPU under LC, pooled over the seeds."""
+    env = gym.make(env_id, **env_kwargs)
+    lc = agents.make("lc")
+    load, util = [], []
+    for seed in seeds:
+        run_episode(env, lc, seed)
+        sim = env.unwrapped.sim
+        load.append(sim.load_by_slot.copy())
+        util.append(sim.utilisation_by_slot.copy())
+    load, util = np.concatenate(load), np.concatenate(util)
+    return {"load_mean": float(load.mean()), "load_p95": float(np.percentile(load, 95)),
+            "load_max": float(load.max()), "util_mean": float(util.mean()),
+            "util_p95": float(np.percentile(util, 95)), "slots_over_100": float((load > 1).mean())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description="calibration checks of EdgePFMCache-v1")
+    p.add_argument("--episodes", type=int, default=20)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--env", default=ENV_ID)
+    args = p.parse_args(argv)
+    seeds = list(range(args.seed, args.seed + args.episodes))
+    checks: list[tuple[str, bool]] = []
+    load = lc_load(args.env, seeds)
+    print(f"{args.env}, {len(seeds)} seeds ({seeds[0]}..{seeds[-1]})")
+    ok = LOAD_RANGE[0] <= load["load_mean"] <= LOAD_RANGE[1] and load["load_max"] > 1.0
+    checks.append(("load mean in [40%, 70%], max > 100%", ok))
+    print(f"1. GPU offered load under LC: mean {100 * load['load_mean']:.1f}%, p95 "
+          f"{100 * load['load_p95']:.1f}%, max {100 * load['load_max']:.1f}%, slots over 100%: "
+          f"{100 * load['slots_over_100']:.1f}%; utilisation mean {100 * load['util_mean']:.1f}%, "
+          f"p95 {100 * load['util_p95']:.1f}%  {'ok' if ok else 'FAIL'}")
+    res = run_benchmark(args.env, BASELINES, seeds, bound=False, progress=False)
+    summary = res.summary()["agents"]
+    lc = summary["lc"]
+    print(f"2. cost terms as a share of LC's total {lc['mean_cost']:.1f} (each >= 5%):")
+    for t in TERMS:
+        share = lc["terms"][t] / lc["mean_cost"]
+        ok = share >= MIN_TERM_SHARE
+        checks.append((f"term {t} >= 5%", ok))
+        print(f"   {t:<9} {100 * share:5.1f}%  {'ok' if ok else 'FAIL'}")
+    mean, ci, lc_mean = lru_minus_lc(res.episodes)
+    ok = mean - ci > 0
+    checks.append(("LRU - LC CI above 0", ok))
+    print(f"3. LRU - LC = {mean:+.1f} ± {ci:.1f} ({100 * mean / lc_mean:+.2f}% ± "
+          f"{100 * ci / lc_mean:.2f}%)  {'ok' if ok else 'FAIL'}")
+    print("4. every baseline against LC (paired difference, mean ± 95% CI):")
+    for name, r in summary.items():
+        d = r.get("diff_vs_lc")
+        if name == "lc" or d is None:
+            continue
+        print(f"   {name:<12} {r['mean_cost']:8.1f}  x{r['ratio_to_lc']:.3f}  "
+              f"{d['mean']:+8.1f} ± {d['ci95']:6.1f}")
+    failed = [name for name, ok in checks if not ok]
+    print(f"\n{'all checks pass' if not failed else 'FAILED: ' + ', '.join(failed)}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
