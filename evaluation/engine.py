@@ -19,7 +19,8 @@ import gymnasium as gym
 import numpy as np
 
 import edge_cache_env  # noqa: F401  (registers the env ids)
-from agents.bounds import is_tractable, lower_bound
+from agents.bounds import MAX_MODELS, MAX_PLAN_MODELS, is_tractable, lower_bound
+from agents.reference import Oracle
 from edge_cache_env.actions import SERVE
 from edge_cache_env.costs import TERMS
 
@@ -105,6 +106,37 @@ def run_episode(env: gym.Env, agent: Any, seed: int, timeline: Timeline | None =
     return out
 
 
+def not_applicable(agent: Any, env: gym.Env) -> str | None:
+    """Why ``agent`` cannot act on ``env`` (``None``: it can). Checked before any episode, so
+    an agent that does not fit a scenario is reported as n/a instead of crashing the run."""
+    base = env.unwrapped
+    n = base.config.n_models
+    if isinstance(agent, Oracle) and n > MAX_PLAN_MODELS:
+        return f"oracle plans over cache sets of up to {MAX_PLAN_MODELS} models; this catalog has {n}"
+    model = getattr(agent, "model", None)  # a trained SB3 policy carries its spaces
+    obs_space = getattr(model, "observation_space", None)
+    if obs_space is not None and tuple(obs_space.shape) != tuple(env.observation_space.shape):
+        return (f"trained on observations of shape {tuple(obs_space.shape)}, this env's are "
+                f"{tuple(env.observation_space.shape)} ({n} models)")
+    act_space = getattr(model, "action_space", None)
+    if act_space is not None and getattr(act_space, "n", None) != getattr(env.action_space, "n", None):
+        return (f"trained with {getattr(act_space, 'n', '?')} actions, this env has "
+                f"{getattr(env.action_space, 'n', '?')} ({n} models)")
+    return None
+
+
+def _failure(e: BaseException, seed: int | None = None) -> str:
+    where = f" (seed {seed})" if seed is not None else ""
+    return f"{type(e).__name__}: {e}{where}"
+
+
+def _ratio(num: float, den: float) -> float | None:
+    """``num / den``, or ``None`` when the denominator is zero or either is not finite."""
+    if den == 0 or not math.isfinite(num) or not math.isfinite(den):
+        return None
+    return float(num / den)
+
+
 @dataclass
 class BenchmarkResult:
     env_id: str
@@ -113,6 +145,9 @@ class BenchmarkResult:
     episodes: dict[str, list[dict[str, float]]]  # agent -> one dict per seed
     bound_costs: list[float] | None
     bound_seconds: list[float] | None
+    not_applicable: dict[str, str] = field(default_factory=dict)  # agent -> why it cannot act
+    failed: dict[str, str] = field(default_factory=dict)  # agent -> the error that stopped it
+    lower_bound_na: str | None = None  # why the bound is missing (None: computed or not asked)
 
     def summary(self) -> dict[str, Any]:
         """The ``results.json`` content (see evaluate.py)."""
@@ -131,12 +166,15 @@ class BenchmarkResult:
                       "invalid_actions", "loads", "evictions"):
                 row[k] = float(np.mean([e[k] for e in eps]))
             row["steps_per_s"] = float(sum(e["steps"] for e in eps) / max(sum(e["seconds"] for e in eps), 1e-9))
+            # Ratios are null without LC (or the bound), or when the denominator is zero. The
+            # ratio's CI is the paired difference's CI over LC's mean (LC's mean held fixed).
+            row["ratio_to_lc"] = row["ratio_ci95"] = None
             if lc_costs is not None:
                 d = costs - lc_costs
-                row["ratio_to_lc"] = float(costs.mean() / lc_costs.mean())
+                row["ratio_to_lc"] = _ratio(costs.mean(), lc_costs.mean())
+                row["ratio_ci95"] = _ratio(ci95(d), lc_costs.mean())
                 row["diff_vs_lc"] = {"mean": float(d.mean()), "ci95": ci95(d)}
-            if lb is not None:
-                row["ratio_to_bound"] = float(costs.mean() / lb.mean())
+            row["ratio_to_bound"] = _ratio(costs.mean(), lb.mean()) if lb is not None else None
             agents[name] = row
         bound = None
         if lb is not None:
@@ -145,42 +183,75 @@ class BenchmarkResult:
                      "seconds_mean": float(np.mean(self.bound_seconds)),
                      "accuracy_bound": "context"}
         return {"env": self.env_id, "env_kwargs": self.env_kwargs, "episodes": len(self.seeds),
-                "seeds": list(self.seeds), "lower_bound": bound, "agents": agents}
+                "seeds": list(self.seeds), "lower_bound": bound, "agents": agents,
+                "not_applicable": dict(self.not_applicable), "failed": dict(self.failed),
+                "lower_bound_na": self.lower_bound_na}
 
 
 def run_benchmark(env_id: str, agent_specs: Sequence[str], seeds: Sequence[int],
                   env_kwargs: dict[str, Any] | None = None, bound: bool = True,
-                  progress: bool = True, make_agent: Callable[[str], Any] | None = None
-                  ) -> BenchmarkResult:
-    """Every agent on every seed (paired), plus the lower bound where tractable."""
+                  progress: bool = True, make_agent: Callable[[str], Any] | None = None,
+                  bar: Any = None) -> BenchmarkResult:
+    """Every agent on every seed (paired), plus the lower bound where tractable.
+
+    An agent that cannot act on this env (:func:`not_applicable`) is skipped with its reason;
+    an agent that raises on some seed is recorded in ``failed`` with the error and dropped
+    from the paired results (its other seeds are not scored: pairs must be complete), and the
+    other agents go on. ``bar``: an outer progress bar to advance (the suite's).
+    """
     from agents import make
 
     make_agent = make_agent or make
     env_kwargs = dict(env_kwargs or {})
     agents = {spec: make_agent(spec) for spec in agent_specs}  # fail fast on a bad name
     env = gym.make(env_id, **env_kwargs)
-    bar = _progress(len(agents) * len(seeds) + (len(seeds) if bound else 0), progress, env_id)
+    na = {spec: r for spec, agent in agents.items() if (r := not_applicable(agent, env)) is not None}
+    runnable = {spec: a for spec, a in agents.items() if spec not in na}
+    tractable = is_tractable(env.unwrapped.config)
+    own_bar = bar is None
+    if own_bar:
+        bar = _progress(len(agents) * len(seeds) + (len(seeds) if bound else 0), progress, env_id)
+    bar.update(len(na) * len(seeds) + (len(seeds) if bound and not tractable else 0))
     bound_costs = bound_seconds = None
-    if bound and is_tractable(env.unwrapped.config):
+    bound_na = None
+    if bound and not tractable:
+        bound_na = (f"the lower bound's DP covers up to {MAX_MODELS} models; this catalog has "
+                    f"{env.unwrapped.config.n_models}")
+    if bound and tractable:
         bound_costs, bound_seconds = [], []
-        for s in seeds:
-            env.reset(seed=s)
-            lb = lower_bound(env.unwrapped.config, env.unwrapped.requests)
+        bar.set_postfix_str("lower bound")
+        for i, s in enumerate(seeds):
+            try:
+                env.reset(seed=s)
+                lb = lower_bound(env.unwrapped.config, env.unwrapped.requests)
+            except Exception as e:  # keep the agents' results; record why the bound is missing
+                bound_costs = bound_seconds = None
+                bound_na = _failure(e, s)
+                bar.update(len(seeds) - i)
+                break
             bound_costs.append(lb.cost)
             bound_seconds.append(lb.seconds)
-            bar.set_postfix_str("lower bound")
             bar.update()
     episodes: dict[str, list[dict[str, float]]] = {}
-    for spec, agent in agents.items():
+    failed: dict[str, str] = {}
+    for spec, agent in runnable.items():
         bar.set_postfix_str(spec)
         eps = []
-        for s in seeds:
-            eps.append(run_episode(env, agent, s))
+        for i, s in enumerate(seeds):
+            try:
+                eps.append(run_episode(env, agent, s))
+            except Exception as e:  # one agent's bug must not lose the others' results
+                failed[spec] = _failure(e, s)
+                bar.update(len(seeds) - i)
+                break
             bar.update()
-        episodes[spec] = eps
-    bar.close()
+        if spec not in failed:
+            episodes[spec] = eps
+    if own_bar:
+        bar.close()
     env.close()
-    return BenchmarkResult(env_id, env_kwargs, list(seeds), episodes, bound_costs, bound_seconds)
+    return BenchmarkResult(env_id, env_kwargs, list(seeds), episodes, bound_costs, bound_seconds,
+                           not_applicable=na, failed=failed, lower_bound_na=bound_na)
 
 
 def record_timeline(env_id: str, agent_spec: str, seed: int, env_kwargs: dict[str, Any] | None = None
@@ -199,7 +270,13 @@ def record_timeline(env_id: str, agent_spec: str, seed: int, env_kwargs: dict[st
 class _NoBar:
     def update(self, n: int = 1) -> None: ...
     def set_postfix_str(self, s: str) -> None: ...
+    def set_description_str(self, s: str) -> None: ...
     def close(self) -> None: ...
+
+
+def progress_bar(total: int, enabled: bool, desc: str) -> Any:
+    """A tqdm bar (or a silent stand-in when disabled or tqdm is missing)."""
+    return _progress(total, enabled, desc)
 
 
 def _progress(total: int, enabled: bool, desc: str) -> Any:

@@ -61,8 +61,10 @@ def plot_sweep(sweep: dict[str, Any], path: Path) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     values = sweep["values"]
-    for name, row in sweep["agents"].items():
-        ax.errorbar(values, row["mean_cost"], yerr=row["ci95"], marker="o", capsize=3, label=name)
+    for name, row in sweep["agents"].items():  # None (n/a or failed at that value) -> a gap
+        mean = [np.nan if v is None else v for v in row["mean_cost"]]
+        err = [np.nan if v is None else v for v in row["ci95"]]
+        ax.errorbar(values, mean, yerr=err, marker="o", capsize=3, label=name)
     if sweep.get("lower_bound") and all(v is not None for v in sweep["lower_bound"]):
         ax.plot(values, sweep["lower_bound"], "k--", marker="x", label="lower bound")
     ax.set_xlabel(sweep["param"])
@@ -92,6 +94,44 @@ def plot_timeline(tl: Timeline, agent: str, path: Path) -> Path:
     ax2.set_ylabel("GPU GB used")
     ax2.set_xlabel("slot")
     ax2.set_ylim(0, tl.gpu_gb * 1.05)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_suite_heatmap(matrix: dict[str, dict[str, dict[str, Any]]], agents: list[str], suite: str,
+                       path: Path) -> Path:
+    """Scenario x agent heatmap of the cost ratio to LC (log colour scale centred on 1; blue
+    cheaper than LC, red dearer); cells annotated with the ratio, ``n/a`` / ``failed`` in grey."""
+    plt = _plt()
+    scenarios = list(matrix)
+    ratio = np.full((len(scenarios), len(agents)), np.nan)
+    for i, sc in enumerate(scenarios):
+        for j, a in enumerate(agents):
+            c = matrix[sc][a]
+            if c["status"] == "ok" and c.get("ratio_to_lc") is not None and c["ratio_to_lc"] > 0:
+                ratio[i, j] = c["ratio_to_lc"]
+    logr = np.log2(ratio)
+    span = float(np.nanmax(np.abs(logr))) if np.isfinite(logr).any() else 1.0
+    span = max(span, 0.05)
+    fig, ax = plt.subplots(figsize=(1.1 * len(agents) + 3, 0.42 * len(scenarios) + 1.8))
+    cmap = plt.get_cmap("RdBu_r").with_extremes(bad="#dddddd")
+    im = ax.imshow(np.ma.masked_invalid(logr), aspect="auto", cmap=cmap, vmin=-span, vmax=span)
+    for i, sc in enumerate(scenarios):
+        for j, a in enumerate(agents):
+            c = matrix[sc][a]
+            if np.isfinite(ratio[i, j]):
+                mark = {"win": "*", "loss": "!"}.get(c.get("outcome") or "", "")
+                text = f"{ratio[i, j]:.2f}{mark}"
+            else:
+                text = {"ok": "-", "n/a": "n/a", "failed": "failed", "unavailable": "-"}[c["status"]]
+            ax.text(j, i, text, ha="center", va="center", fontsize=7)
+    ax.set_xticks(range(len(agents)), agents, rotation=30, ha="right")
+    ax.set_yticks(range(len(scenarios)), scenarios, fontsize=8)
+    ax.set_title(f"{suite}: cost / LC cost (* significantly cheaper, ! dearer; grey: n/a)")
+    cb = fig.colorbar(im, ax=ax, pad=0.01)
+    cb.set_label("log2(cost / LC)")
+    fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path

@@ -1,0 +1,77 @@
+"""evaluate.py checks every argument before any episode runs; each error names its flag."""
+
+from __future__ import annotations
+
+import pytest
+
+from evaluation import cli as evaluate
+from evaluation import engine
+
+SMALL = ["--env", "EdgePFMCache-Small-v0", "--quiet"]
+
+
+@pytest.fixture
+def no_episodes(monkeypatch):
+    """Fail the test if any episode starts: validation must come first."""
+    def boom(*a, **k):
+        raise AssertionError("an episode ran before the arguments were checked")
+    monkeypatch.setattr(engine, "run_episode", boom)
+    monkeypatch.setattr(engine, "lower_bound", boom)
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--agents", "lc,nope"], "--agents: unknown agent 'nope'; known: lc, lru"),
+    (["--agents", " , "], "--agents: give at least one agent"),
+    (["--agents", "lc,sac:x.zip"], "--agents: unknown trained-agent algorithm 'sac'"),
+    (["--agents", "lc,ppo:/no/such/model.zip"], "--agents: no trained model file at '/no/such/model.zip'"),
+    (["--env", "EdgePFMCache-v9"], "--env: unknown env 'EdgePFMCache-v9'; registered: "),
+    (["--env-kwargs", "[1, 2]"], "--env-kwargs must be a JSON object"),
+    (["--env-kwargs", '{"gpu_gb": -5}'], "--env-kwargs: .*gpu_gb"),
+    (["--env-kwargs", '{"aoc": {"nu": 2}}'], "--env-kwargs: .*nu"),
+    (["--sweep", "gpu_gb=40,abc"], "--sweep values must be numbers or JSON"),
+    (["--sweep", "=40"], "--sweep: no parameter name"),
+    (["--sweep", "gpu_gbx=40,60"], "--sweep gpu_gbx=40: .*gpu_gbx"),
+    (["--sweep", "gpu_gb=40,1"], "--sweep gpu_gb=1: .*gpu_gb"),
+    (["--sweep", "gpu_gb=40", "--sweep-episodes", "0"], "--sweep-episodes must be in 1..--episodes"),
+    (["--timeline-agent", "nope"], "--timeline-agent: unknown agent 'nope'"),
+    (["--episodes", "0"], "--episodes must be in 1..10000, got 0"),
+    (["--seed", "-1"], "--seed must be in the benchmark range 0..9999, got -1"),
+    (["--seed", "9995", "--episodes", "10"], "--seed 9995 --episodes 10: seeds 9995..10004 leave"),
+    (["--scenarios", "base"], "--scenarios: only with --suite"),
+    (["--suite", "nope"], "--suite: unknown suite 'nope'; valid: default, default-v1"),
+    (["--suite", "default", "--scenarios", "base,nope"],
+     r"--scenarios: unknown scenario\(s\) \['nope'\]; valid: base, gpu-40"),
+])
+def test_bad_argument_names_its_flag(tmp_path, no_episodes, argv, message):
+    base = ["--quiet", "--out", str(tmp_path / "o")]
+    if "--agents" not in argv:
+        base += ["--agents", "lc"]
+    if "--env" not in argv and "--suite" not in argv:
+        base += ["--env", "EdgePFMCache-Small-v0"]
+    with pytest.raises(SystemExit, match=message):
+        evaluate.main([*base, *argv])
+    assert not (tmp_path / "o").exists()  # nothing written either
+
+
+def test_suite_rejects_single_env_flags(tmp_path, no_episodes):
+    with pytest.raises(SystemExit, match="--env-kwargs: not with --suite"):
+        evaluate.main(["--suite", "default", "--env-kwargs", '{"gpu_gb": 40}', "--out", str(tmp_path)])
+    with pytest.raises(SystemExit, match="--env: not with --suite"):
+        evaluate.main(["--suite", "default", "--env", "EdgePFMCache-v0", "--out", str(tmp_path)])
+
+
+def test_out_must_not_be_a_file(tmp_path, no_episodes):
+    f = tmp_path / "results.txt"
+    f.write_text("keep me")
+    with pytest.raises(SystemExit, match="--out: .*results.txt' is an existing file"):
+        evaluate.main([*SMALL, "--agents", "lc", "--out", str(f)])
+    with pytest.raises(SystemExit, match="--out: .*is a file, not a folder"):
+        evaluate.main([*SMALL, "--agents", "lc", "--out", str(f / "sub")])
+    assert f.read_text() == "keep me"
+
+
+def test_broken_trained_zip_fails_before_episodes(tmp_path, no_episodes):
+    bad = tmp_path / "model.zip"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(SystemExit, match="--agents: cannot load 'ppo:"):
+        evaluate.main([*SMALL, "--agents", f"lc,ppo:{bad}", "--out", str(tmp_path / "o")])
