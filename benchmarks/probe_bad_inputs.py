@@ -381,7 +381,7 @@ def _resume_eval_episodes() -> str:
 @probe("runs", "restart after a first run failing once the folder exists")
 def _restart_failed() -> str:
     out = TMP / "r2"
-    run_capture(lambda: _run(out, "--hyperparams", "warm_start={agent: lcc}"))
+    run_capture(lambda: _cli(*cli_base(out), *TINY, "warm_start={agent: lcc}"))
     return expect_ok(lambda: _run(out), lambda run: (run / "model.zip").is_file())
 
 
