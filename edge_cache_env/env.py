@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import gymnasium as gym
@@ -82,6 +83,9 @@ class EdgePFMCacheEnv(gym.Env):
                              f"use one of {self.metadata['render_modes']} or None")
         if config is not None and overrides:
             raise TypeError("pass either config=EnvConfig(...) or overrides, not both")
+        if config is not None and not isinstance(config, EnvConfig):
+            raise TypeError(f"config = {config!r} is invalid: must be an EnvConfig (build one with "
+                            f"make_config(...)), or pass overrides as keyword arguments")
         self.config = config if config is not None else make_config(catalog, **overrides)
         self.render_mode = render_mode
         n = self.config.n_models
@@ -107,9 +111,11 @@ class EdgePFMCacheEnv(gym.Env):
         return obs, self._info(dict.fromkeys(TERMS, 0.0))
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self.sim.requests is None:
+            raise RuntimeError("step() called before reset(); call reset() first")
         if self.sim.done:
             raise RuntimeError("step() called after the episode ended; call reset()")
-        a = int(action)
+        a = action if type(action) is int else self._integer_action(action)
         n = self.n_models
         if not 0 <= a < self._n_actions:
             raise ValueError(f"action {action!r} outside Discrete({self._n_actions})")
@@ -131,11 +137,24 @@ class EdgePFMCacheEnv(gym.Env):
         return self._mask.copy()
 
     def render(self) -> str | None:
+        if self.sim.requests is None:
+            raise RuntimeError("render() called before reset(); call reset() first")
         if self.render_mode == "ansi":
             return render_ansi(self.sim)
         return None
 
     # --------------------------------------------------------------- helpers
+    def _integer_action(self, action: Any) -> int:
+        """An integer action (numpy integers and 0-d integer arrays too); anything else is an
+        error: truncating 1.7 to LOAD model 0, or reading ``True`` as 1, would hide a bug."""
+        if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
+            return int(action)
+        if isinstance(action, numbers.Integral) and not isinstance(action, (bool, np.bool_)):
+            return int(action)
+        raise TypeError(f"action {action!r} ({type(action).__name__}) is invalid: must be an "
+                        f"integer in Discrete({self._n_actions}) (0 = SERVE, 1..N = LOAD, "
+                        f"N+1..2N = EVICT)")
+
     @property
     def requests(self) -> EpisodeRequests:
         """The realised request sequence of the episode (for clairvoyant references)."""

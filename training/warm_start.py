@@ -30,6 +30,10 @@ import numpy as np
 import torch as th
 import torch.nn.functional as F
 from stable_baselines3 import DQN
+from stable_baselines3.common.callbacks import BaseCallback
+
+import agents
+from edge_cache_env.validation import integer, number
 
 DEFAULTS = {"agent": "lc", "steps": 50_000, "epochs": 10, "batch_size": 256,
             "learning_rate": 1e-3, "margin": 0.8, "vf_coef": 0.5, "margin_weight": 1.0}
@@ -54,8 +58,17 @@ def check_settings(value: Any) -> dict[str, Any]:
         raise ValueError(f"warm_start = {value!r} is invalid: must be false, true or a mapping with "
                          f"keys among {sorted(DEFAULTS)}")
     out = {**DEFAULTS, **value}
-    if int(out["steps"]) < 1 or int(out["epochs"]) < 0:
-        raise ValueError(f"warm_start: steps must be >= 1 and epochs >= 0, got {dict(value)}")
+    integer("warm_start", "steps", out["steps"], 1)
+    integer("warm_start", "epochs", out["epochs"], 0)
+    integer("warm_start", "batch_size", out["batch_size"], 1)
+    for key in ("learning_rate", "margin", "vf_coef", "margin_weight"):
+        number("warm_start", key, out[key])
+        if out[key] < 0 or (key == "learning_rate" and out[key] == 0):
+            raise ValueError(f"warm_start.{key} = {out[key]!r} is invalid: must be "
+                             f"{'> 0' if key == 'learning_rate' else '>= 0'}")
+    if not isinstance(out["agent"], str) or out["agent"] not in agents.AGENTS:
+        raise ValueError(f"warm_start.agent = {out['agent']!r} is invalid: must be one of "
+                         f"{sorted(agents.AGENTS)}")
     return out
 
 
@@ -238,6 +251,24 @@ class MarginDQN(DQN):
         self.logger.record("train/loss", float(np.mean(losses)))
         if margins:
             self.logger.record("train/margin_loss", float(np.mean(margins)))
+
+
+class WarmStartLogCallback(BaseCallback):
+    """Writes the warm start's figures (``bc_nll``, ``bc_accuracy``, ...) to the logger, so
+    TensorBoard shows them under ``warm_start/`` at step 0 of the run."""
+
+    def __init__(self, summary: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.summary = dict(summary)
+
+    def _on_training_start(self) -> None:
+        for key, value in self.summary.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.logger.record(f"warm_start/{key}", float(value))
+        self.logger.dump(step=self.num_timesteps)
+
+    def _on_step(self) -> bool:
+        return True
 
 
 def warm_start(model: Any, algo: str, agent: Any, settings: Mapping[str, Any], gamma: float,
