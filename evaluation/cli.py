@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import sys
 import time
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--no-bound", action="store_true", help="skip the lower bound")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run the episodes as Ray tasks: a local Ray, or the cluster at ADDRESS (pip install '.[ray]')")
     args = p.parse_args(argv)
 
     if args.env not in gym.registry:
@@ -162,8 +165,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
 
     start = time.perf_counter()
-    result = run_benchmark(args.env, agents, seeds, env_kwargs, bound=not args.no_bound,
-                           progress=not args.quiet)
+    if args.ray:  # integrations.ray_eval: same inputs, same BenchmarkResult
+        from integrations.ray_eval import run_benchmark_ray
+
+        run = functools.partial(run_benchmark_ray, address=None if args.ray == "local" else args.ray)
+    else:
+        run = run_benchmark
+    result = run(args.env, agents, seeds, env_kwargs, bound=not args.no_bound, progress=not args.quiet)
     summary = result.summary()
     summary["command"] = " ".join(["python", "evaluate.py", *(argv if argv is not None else sys.argv[1:])])
     print(f"\n{args.env}  {len(seeds)} episodes, seeds {seeds[0]}..{seeds[-1]}"
