@@ -19,11 +19,12 @@ OBS_KEY = "observations"
 MASK_KEY = "action_mask"
 
 
-class ActionMaskObservation(gym.ObservationWrapper):
+class ActionMaskObservation(gym.ObservationWrapper, gym.utils.RecordConstructorArgs):
     """``{"observations": obs, "action_mask": float32 mask}`` (see the module docstring)."""
 
     def __init__(self, env: gym.Env) -> None:
-        super().__init__(env)
+        gym.utils.RecordConstructorArgs.__init__(self)  # the spec records it: the env can be rebuilt
+        gym.ObservationWrapper.__init__(self, env)
         if not hasattr(env.unwrapped, "action_masks"):
             raise TypeError(f"{env.unwrapped!r} has no action_masks(): not an EdgePFMCache env?")
         n = int(env.action_space.n)

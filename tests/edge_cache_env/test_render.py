@@ -5,11 +5,11 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from conftest import assert_check_env_clean
 
 import edge_cache_env  # noqa: F401  (registers ids)
 from edge_cache_env.actions import SERVE, load_action
 from edge_cache_env.render import EDGE_BLUE, TRACK, frame_shape, model_colours, render_rgb
-from tests.conftest import assert_check_env_clean
 
 
 def test_rgb_frame_shape_dtype_and_check_env():
