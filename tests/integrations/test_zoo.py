@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def zoo_train(tmp_path: Path, algo: str, conf: Path, *hyperparams: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "rl_zoo3.train", "--algo", algo, "--env", "EdgePFMCache-Small-v0",
-           "--gym-packages", "edge_cache_env", "-conf", str(conf), "-n", "256", "--seed", "0",
+           "--gym-packages", "edge_cache_env", "-conf", str(conf), "-n", "128", "--seed", "0",
            "--env-kwargs", "n_slots:20", "-f", str(tmp_path / "logs"), "--eval-freq", "-1",
            "--vec-env", "dummy", "--hyperparams", "n_envs:1", *hyperparams]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
@@ -28,21 +28,10 @@ def zoo_train(tmp_path: Path, algo: str, conf: Path, *hyperparams: str) -> subpr
 
 
 @pytest.mark.slow
-def test_zoo_trains_ppo_with_the_shipped_file_and_a_warm_start(tmp_path):
-    # the v0 entry (slot discount + warm start from LC) under the small id, warm start shrunk
-    entries = yaml.load((CONFIG_DIR / "ppo.yml").read_text(), Loader=yaml.UnsafeLoader)
-    entry = dict(entries["EdgePFMCache-v0"])
-    entry["callback"] = ["integrations.zoo.hooks.SlotDiscount",
-                         {"integrations.zoo.hooks.WarmStart": {"agent": "lc", "steps": 200, "epochs": 1}}]
-    conf = tmp_path / "ppo.yml"
-    conf.write_text(yaml.safe_dump({"EdgePFMCache-Small-v0": entry}))
-    out = zoo_train(tmp_path, "ppo", conf, "n_steps:64", "batch_size:32", "n_epochs:1")
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert "warm start: {'agent': 'lc'" in out.stderr
-    assert list((tmp_path / "logs" / "ppo").glob("EdgePFMCache-Small-v0_1/EdgePFMCache-Small-v0.zip"))
-    # and the shipped file as it is
+def test_zoo_trains_ppo_with_the_shipped_file(tmp_path):
     out = zoo_train(tmp_path, "ppo", CONFIG_DIR / "ppo.yml", "n_steps:64", "batch_size:32", "n_epochs:1")
     assert out.returncode == 0, out.stderr[-3000:]
+    assert list((tmp_path / "logs" / "ppo").glob("EdgePFMCache-Small-v0_1/EdgePFMCache-Small-v0.zip"))
 
 
 @pytest.mark.slow
@@ -72,3 +61,24 @@ def test_slot_discount_hook_swaps_the_buffers():
     dqn = DQN("MlpPolicy", venv, learning_starts=16, buffer_size=100, seed=0, device="cpu")
     dqn.learn(32, callback=SlotDiscount())
     assert isinstance(dqn.replay_buffer, SlotReplayBuffer) and dqn.replay_buffer.size() > 0
+
+
+def test_warm_start_hook_clones_lc_before_training():
+    import gymnasium as gym
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from integrations.zoo.hooks import SlotDiscount, WarmStart
+    from training.wrappers import HorizonTerminal
+
+    entries = yaml.load((CONFIG_DIR / "ppo.yml").read_text(), Loader=yaml.UnsafeLoader)
+    hooks = entries["EdgePFMCache-v0"]["callback"]  # the shipped entry names both hooks
+    assert hooks[0] == "integrations.zoo.hooks.SlotDiscount" and "integrations.zoo.hooks.WarmStart" in hooks[1]
+    venv = make_vec_env(lambda: gym.make("EdgePFMCache-Small-v0", n_slots=20), n_envs=1,
+                        wrapper_class=HorizonTerminal, seed=0)
+    ppo = PPO("MlpPolicy", venv, n_steps=32, batch_size=32, n_epochs=1, seed=0, device="cpu")
+    warm = WarmStart(agent="lc", steps=100, epochs=2)
+    ppo.learn(32, callback=[SlotDiscount(), warm])
+    assert warm.summary["agent"] == "lc" and warm.summary["steps"] >= 100
+    with pytest.raises(ValueError, match="warm_start"):
+        WarmStart(agnet="lc")
