@@ -24,12 +24,22 @@ def runtime_env(address: str | None) -> dict[str, Any]:
     return {"py_modules": [importlib.import_module(p) for p in PACKAGES]}
 
 
+def require_ray() -> Any:
+    """The ``ray`` module, or an ImportError that says how to install it."""
+    try:
+        import ray
+    except ImportError as e:
+        raise ImportError('Ray is not installed: pip install "edge-pfm-cache[ray]" '
+                          '(or pip install "ray[tune,rllib]")') from e
+    return ray
+
+
 def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     """Start (or join) Ray; ``True`` if this call started it (the caller then shuts it down).
 
     An already initialised Ray (a test fixture, a notebook) is used as it is.
     """
-    import ray
+    ray = require_ray()
 
     if ray.is_initialized():
         return False

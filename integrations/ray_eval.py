@@ -62,12 +62,12 @@ def run_benchmark_ray(env_id: str, agent_specs: Sequence[str], seeds: Sequence[i
                       address: str | None = None, num_cpus: int | None = None) -> BenchmarkResult:
     """:func:`evaluation.engine.run_benchmark`, one Ray task per (agent, seed) and per bound."""
     import gymnasium as gym
-    import ray
 
     import edge_cache_env  # noqa: F401
     from agents import make
-    from integrations.ray_cluster import connect
+    from integrations.ray_cluster import connect, require_ray
 
+    ray = require_ray()
     env_kwargs = dict(env_kwargs or {})
     for spec in agent_specs:  # fail fast, before any task: bad names, missing files, bad kwargs
         (make_agent or make)(spec)
