@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from agents.base import Agent
+from agents.cost_benefit import CostBenefit
 from agents.heuristics import (
     CloudOnly,
     FirstInFirstOut,
@@ -30,6 +31,7 @@ AGENTS: dict[str, Callable[[], Agent]] = {
     "lfu": LeastFrequentlyUsed,
     "fifo": FirstInFirstOut,
     "random": RandomVictim,
+    "cost_benefit": CostBenefit,
     "cloud": CloudOnly,
     "static": StaticBest,
     "clairvoyant": Clairvoyant,
