@@ -13,6 +13,7 @@ from typing import Any
 
 from agents.base import Agent
 from agents.cost_benefit import CostBenefit
+from agents.gdsf import GreedyDualSizeFrequency
 from agents.heuristics import (
     CloudOnly,
     FirstInFirstOut,
@@ -31,6 +32,7 @@ AGENTS: dict[str, Callable[[], Agent]] = {
     "lfu": LeastFrequentlyUsed,
     "fifo": FirstInFirstOut,
     "random": RandomVictim,
+    "gdsf": GreedyDualSizeFrequency,
     "cost_benefit": CostBenefit,
     "cloud": CloudOnly,
     "static": StaticBest,
