@@ -8,18 +8,22 @@ static scenario knowledge every operator has: the catalog and the cost weights, 
 :class:`~edge_cache_env.costs.ModelCosts`, per-request prices and speeds from
 :class:`~edge_cache_env.costs.RequestCosts`).
 
-Per model ``m`` (``lam`` = forecast requests per slot = the observed EWMA frequency; ``a`` =
-AoC, effective examples, from the observation; ``A(c) = min(acc_max, acc0 + acc_gain *
-log2(1 + c))``; ``miss`` = the accuracy weight):
+Per model ``m`` (``a`` = AoC, effective examples, from the observation; ``A(c) = min(acc_max,
+acc0 + acc_gain * log2(1 + c))``; ``miss`` = the accuracy weight; ``load`` its switching cost):
 
-* saving of one request at the edge with context ``c``:
-  ``s(c) = cloud + miss * (1 - acc_cloud) - edge - miss * (1 - A(c))``
-* expected requests over the horizon: ``n = lam * H``
-* value of keeping a cached model: ``V = max(0, n * s_bar(a, n))``, where ``s_bar(a, n)`` is
-  ``s`` at the mean accuracy of a context growing from ``a`` by one example per request
-  (``log2`` averaged over ``[a, a + n]``, closed form);
-* benefit of loading an uncached requested model: ``B = n * s_bar(0, n) - load_cost -
-  r_now * cold_wait`` (``r_now``: its requests this slot, served after a cold start).
+* forecast rate ``lam = max(EWMA frequency, (1 - nu) * a)``: at a steady rate the example mass
+  settles at ``lam / (1 - nu)``, so a cached model's context is a long-memory count of its
+  demand where the 10-slot EWMA forgets; expected requests over the horizon ``n = lam * H``;
+* saving of ``n`` edge requests while the context grows from ``c`` (one example per request;
+  ``log2`` averaged over ``[c, c + n]`` in closed form):
+  ``S(c, n) = n * (cloud + miss * (1 - acc_cloud) - edge - miss * (1 - A_bar(c, n)))``,
+  with ``cloud`` and ``edge`` the expected latency/energy/price cost of one request
+  (:class:`~edge_cache_env.costs.RequestCosts`);
+* value lost by evicting a cached model: ``V = max(0, min(S(a, n), (1 - exp(-n)) * load +
+  S(a, n) - S(0, n)))``: the cheaper of sending its requests to the cloud and, if it is
+  requested again, reloading it and rebuilding its context;
+* benefit of loading an uncached requested model: ``B = S(0, n) - load - r_now * cold_wait``
+  (``r_now``: its requests this slot, which wait for the load).
 
 Victims are the cached models not requested this slot, taken in increasing value per GB until
 the wanted model fits. A requested model ``w`` is admitted when
@@ -117,6 +121,7 @@ class CostBenefit(Agent):
         self.gain = np.array([m.acc_gain for m in specs])
         self.acc_max = np.array([m.acc_max for m in specs])
         self.miss = req.miss
+        self.decay = 1.0 - config.aoc.nu
         # Saving of one request at the edge before its accuracy gain: cloud - edge.
         self.base_saving = (req.cloud + req.miss * (1.0 - models.cloud_accuracy)
                             - req.edge - req.miss * (1.0 - self.acc0))
@@ -144,9 +149,21 @@ class CostBenefit(Agent):
         free = g[:, GLOBAL_FEATURE["free_memory"]].astype(np.float64)
         ops_left = g[:, GLOBAL_FEATURE["ops_used"]] < 1.0
         requested = r_now > 1e-6
+        # A cached model's context is a slow-moving count of its past requests: at a steady
+        # rate lam, the example mass settles at lam / (1 - nu), so AoC * (1 - nu) is a long-memory
+        # rate estimate, where the EWMA (10 slots) forgets a model requested now and then.
+        lam = np.maximum(lam, aoc * self.decay)
         horizon_n = lam * p.horizon_slots
-        keep = np.maximum(self._saving(aoc, horizon_n), 0.0)  # value of each cached model
-        benefit = self._saving(np.zeros_like(aoc), horizon_n) - self.load_cost - r_now * self.cold_wait
+        # What evicting a cached model loses over the horizon: its saving against the cloud, or,
+        # if it is requested again (probability 1 - exp(-n)), a reload and the context it must
+        # rebuild, whichever is less (the cheaper fallback is what would happen).
+        zero = np.zeros_like(aoc)
+        rebuild = (-np.expm1(-horizon_n) * self.load_cost
+                   + self._saving(aoc, horizon_n) - self._saving(zero, horizon_n))
+        keep = np.maximum(np.minimum(self._saving(aoc, horizon_n), rebuild), 0.0)
+        # This slot's requests are already in the EWMA (it includes the current slot); counting
+        # them again as extra edge requests over-admitted (calibration).
+        benefit = self._saving(zero, horizon_n) - self.load_cost - r_now * self.cold_wait
         # Victims in increasing value per GB (requested and uncached models never).
         candidates = cached & ~requested
         order = np.argsort(np.where(candidates, keep / self.mem_gb, np.inf), axis=1, kind="stable")

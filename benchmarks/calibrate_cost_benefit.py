@@ -42,9 +42,9 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any]]] = {
     "large": ("EdgePFMCache-Large-v0", {}),
     "azure-train": ("EdgePFMCache-Azure-v0", {"split": "train"}),
 }
-HORIZONS = (10.0, 20.0, 30.0, 60.0, 120.0)
-KEEP_WEIGHTS = (0.5, 1.0, 2.0)
-MARGINS = (0.0, 2.0)
+HORIZONS = (5.0, 8.0, 12.0, 20.0)
+KEEP_WEIGHTS = (1.0, 2.0, 3.0)
+MARGINS = (0.0, 1.0)
 
 
 def costs(env: gym.Env, agent: Any, seeds: list[int]) -> np.ndarray:
