@@ -63,8 +63,8 @@ _SQUASH_MAX = 1.0 - 1e-6  # float32 squashed values never reach 1; guard the inv
 class CostBenefitConfig:
     """Parameters of :class:`CostBenefit` (calibrated: benchmarks/calibrate_cost_benefit.py)."""
 
-    horizon_slots: float = 30.0  # H: slots over which a load must pay for itself
-    keep_weight: float = 1.0  # weight of the victims' value against the newcomer's benefit
+    horizon_slots: float = 8.0  # H: slots over which a load must pay for itself
+    keep_weight: float = 3.0  # weight of the victims' value against the newcomer's benefit
     margin: float = 0.0  # extra benefit (cost units) a load must bring: hysteresis
 
     def __post_init__(self) -> None:
