@@ -139,15 +139,27 @@ class CostBenefit(Agent):
         if n != self.n_models:
             raise ValueError(f"cost_benefit: observation has {n} models, the attached scenario "
                              f"{self.n_models}")
-        p, keep_w = self.params, self.params.keep_weight
+        actions = np.zeros(len(obs), dtype=np.int64)  # SERVE
         pm, g = split_observation(obs, n)
         cached = pm[..., MODEL_FEATURE["cached"]] > 0.5
+        # Only rows with an operation left and an uncached requested model can act: most steps
+        # have none, and skip the arithmetic.
+        active = ((g[:, GLOBAL_FEATURE["ops_used"]] < 1.0)
+                  & (~cached & (pm[..., MODEL_FEATURE["requests"]] > 0)).any(axis=1))
+        if not active.any():
+            return actions
+        rows_active = np.flatnonzero(active)
+        actions[rows_active] = self._decide(pm[rows_active], g[rows_active], cached[rows_active], n)
+        return actions
+
+    def _decide(self, pm: np.ndarray, g: np.ndarray, cached: np.ndarray, n: int) -> np.ndarray:
+        """Actions of rows that have an operation left and an uncached requested model."""
+        p, keep_w = self.params, self.params.keep_weight
         fp = pm[..., MODEL_FEATURE["footprint"]].astype(np.float64)
         r_now = unsquash(pm[..., MODEL_FEATURE["requests"]], REQUESTS_SCALE)
         lam = unsquash(pm[..., MODEL_FEATURE["frequency"]], FREQUENCY_SCALE)
         aoc = pm[..., MODEL_FEATURE["aoc"]].astype(np.float64) * self.window
         free = g[:, GLOBAL_FEATURE["free_memory"]].astype(np.float64)
-        ops_left = g[:, GLOBAL_FEATURE["ops_used"]] < 1.0
         requested = r_now > 1e-6
         # A cached model's context is a slow-moving count of its past requests: at a steady
         # rate lam, the example mass settles at lam / (1 - nu), so AoC * (1 - nu) is a long-memory
@@ -157,17 +169,17 @@ class CostBenefit(Agent):
         # What evicting a cached model loses over the horizon: its saving against the cloud, or,
         # if it is requested again (probability 1 - exp(-n)), a reload and the context it must
         # rebuild, whichever is less (the cheaper fallback is what would happen).
-        zero = np.zeros_like(aoc)
-        rebuild = (-np.expm1(-horizon_n) * self.load_cost
-                   + self._saving(aoc, horizon_n) - self._saving(zero, horizon_n))
-        keep = np.maximum(np.minimum(self._saving(aoc, horizon_n), rebuild), 0.0)
+        with_context = self._saving(aoc, horizon_n)
+        from_scratch = self._saving(np.zeros_like(aoc), horizon_n)
+        rebuild = -np.expm1(-horizon_n) * self.load_cost + with_context - from_scratch
+        keep = np.maximum(np.minimum(with_context, rebuild), 0.0)
         # This slot's requests are already in the EWMA (it includes the current slot); counting
         # them again as extra edge requests over-admitted (calibration).
-        benefit = self._saving(zero, horizon_n) - self.load_cost - r_now * self.cold_wait
+        benefit = from_scratch - self.load_cost - r_now * self.cold_wait
         # Victims in increasing value per GB (requested and uncached models never).
         candidates = cached & ~requested
         order = np.argsort(np.where(candidates, keep / self.mem_gb, np.inf), axis=1, kind="stable")
-        rows = np.arange(len(obs))[:, None]
+        rows = np.arange(len(pm))[:, None]
         cand_sorted = candidates[rows, order]
         cum_mem = np.cumsum(np.where(cand_sorted, fp[rows, order], 0.0), axis=1)  # [B, N]
         cum_val = np.cumsum(np.where(cand_sorted, keep[rows, order], 0.0), axis=1)
@@ -177,14 +189,14 @@ class CostBenefit(Agent):
         k = (cum_mem[:, None, :] < need[:, :, None]).sum(axis=2)  # [B, W]
         fits = need <= 0
         feasible = fits | (k < cand_sorted.sum(axis=1)[:, None])
-        lost = np.where(fits, 0.0, np.take_along_axis(cum_val, np.minimum(k, n - 1), axis=1))
+        lost = np.where(fits, 0.0, cum_val[rows, np.minimum(k, n - 1)])
         net = benefit - keep_w * lost - p.margin
         wanted = ~cached & requested & feasible & (net > 0)
         score = np.where(wanted, net, -np.inf)
         w = score.argmax(axis=1)
-        b = np.arange(len(obs))
-        act_rows = wanted[b, w] & ops_left
-        actions = np.zeros(len(obs), dtype=np.int64)
+        b = np.arange(len(pm))
+        act_rows = wanted[b, w]
+        actions = np.zeros(len(pm), dtype=np.int64)
         load = act_rows & fits[b, w]
         actions[load] = load_action(w[load])
         evict = act_rows & ~fits[b, w]
