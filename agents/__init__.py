@@ -12,6 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from agents.base import Agent
+from agents.cost_benefit import CostBenefit
+from agents.gdsf import GreedyDualSizeFrequency
 from agents.heuristics import (
     CloudOnly,
     FirstInFirstOut,
@@ -30,6 +32,8 @@ AGENTS: dict[str, Callable[[], Agent]] = {
     "lfu": LeastFrequentlyUsed,
     "fifo": FirstInFirstOut,
     "random": RandomVictim,
+    "gdsf": GreedyDualSizeFrequency,
+    "cost_benefit": CostBenefit,
     "cloud": CloudOnly,
     "static": StaticBest,
     "clairvoyant": Clairvoyant,

@@ -13,6 +13,7 @@ ENTRY_POINT = "edge_cache_env.env:EdgePFMCacheEnv"
 ENV_IDS: dict[str, dict[str, Any]] = {
     "EdgePFMCache-v0": {"catalog": "default"},
     "EdgePFMCache-Small-v0": {"catalog": "small"},
+    "EdgePFMCache-Large-v0": {"catalog": "large"},
     # Trace replay (edge_cache_env/traces/): pass trace_path= or set EDGE_PFM_TRACES. The
     # one-hour traces get 3 trace seconds per slot and 120 slots, so a 6-minute episode fits in
     # the test split (the last 18 minutes) with room for different starts.
