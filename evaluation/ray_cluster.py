@@ -46,7 +46,8 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
     kwargs: dict[str, Any] = {"runtime_env": runtime_env(address), "include_dashboard": False,
                               "log_to_driver": False, "configure_logging": False}
     if address is None:
-        kwargs["num_cpus"] = num_cpus
+        # "local": always a fresh Ray of this process, never a stray cluster found on the machine.
+        kwargs["address"], kwargs["num_cpus"] = "local", num_cpus
     else:
         kwargs["address"] = address
     ray.init(**kwargs)
