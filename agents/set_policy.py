@@ -121,7 +121,10 @@ class SetExtractor(nn.Module):
         return pm, g, present
 
     def forward_actor(self, obs: th.Tensor) -> th.Tensor:
-        pm, g, present = self.split(obs)
+        return self.actor_logits(*self.split(obs))
+
+    def actor_logits(self, pm: th.Tensor, g: th.Tensor, present: th.Tensor) -> th.Tensor:
+        """Logits ``[B, 2N + 1]`` from per-model rows ``[B, N, F]`` of any N, globals, presence."""
         z, pooled = self.actor(pm, g, present)
         per_model = self.model_head(z)  # [B, N, 2]
         per_model = th.where(present.unsqueeze(-1), per_model, th.full_like(per_model, ABSENT_LOGIT))

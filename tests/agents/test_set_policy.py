@@ -118,26 +118,36 @@ def test_zip_round_trip_gives_the_same_policy(trained_zip):
     np.testing.assert_allclose(_probs(loaded.policy, obs), _probs(model.policy, obs), rtol=1e-6)
 
 
-@pytest.mark.parametrize("scenario", ["small", "default", "four"])
-def test_generalist_acts_validly_on_any_catalog(trained_zip, scenario):
+@pytest.fixture(scope="module")
+def generalists(trained_zip):
     path, _ = trained_zip
-    agent = GeneralistAgent(path)
+    return GeneralistAgent(path), GeneralistAgent(path, pad=True)
+
+
+@pytest.mark.parametrize("scenario", ["small", "default", "four"])
+def test_generalist_acts_validly_on_any_catalog(generalists, scenario):
+    agent, padded = generalists
     if scenario == "four":
         models = make_config("default").models[6:10]
-        env = EdgePFMCacheEnv(config=make_config(None, models=list(models), n_slots=30))
+        env = EdgePFMCacheEnv(config=make_config(None, models=list(models), n_slots=20))
     else:
-        env = gym.make("EdgePFMCache-Small-v0" if scenario == "small" else "EdgePFMCache-v0", n_slots=30)
+        env = gym.make("EdgePFMCache-Small-v0" if scenario == "small" else "EdgePFMCache-v0", n_slots=20)
     obs, _ = env.reset(seed=0)
     done = False
     while not done:
         mask = env.unwrapped.action_masks()
         a = int(agent.predict(obs, action_masks=mask)[0])
         assert mask[a]
+        assert int(padded.predict(obs, action_masks=mask)[0]) == a  # padding to 32 changes nothing
         obs, _, terminated, truncated, info = env.step(a)
         done = terminated or truncated
     assert info["invalid_actions"] == 0
     batch = np.stack([obs, obs])
     assert agent.predict(batch, action_masks=np.stack([mask, mask]))[0].shape == (2,)
+    np.testing.assert_allclose(agent.logits(batch), padded.logits(batch), rtol=1e-5, atol=1e-5)
+    sampled = agent.predict(np.repeat(batch, 20, axis=0), deterministic=False,
+                            action_masks=np.repeat(np.stack([mask, mask]), 20, axis=0))[0]
+    assert mask[sampled].all()
     assert run_episode(env, agent, 1)["invalid_actions"] == 0
 
 
