@@ -11,7 +11,9 @@ the difference) and writes every number to ``--out``.
 
 Scenarios (:data:`SCENARIOS`): the default, the small catalog, GPU 40/120/160 GB, load
 0.5/4/8 requests per slot, the three traces' test split, and catalogs of sizes never drawn in
-training (3 models; 16 models: the default ten plus six fine-tuned variants).
+training (3 models; 16 models: the default ten plus six fine-tuned variants; the 21-model large
+catalog where ``EdgePFMCache-Large-v0`` exists). ``--agents`` may name any agent of
+``agents.make`` (e.g. ``cost_benefit`` where it exists).
 """
 
 from __future__ import annotations
@@ -53,6 +55,8 @@ SCENARIOS: dict[str, tuple[str, dict[str, Any], int]] = {
     "azure-test": ("EdgePFMCache-Azure-v0", {"split": "test"}, 10),
     "3-models": ("EdgePFMCache-v0", {"models": [m.name for m in DEFAULT_MODELS[:3]]}, 3),
     "16-models": ("EdgePFMCache-v0", {"models": "default+variants", "gpu_gb": 120}, 16),
+    # The large catalog (21 models, 192 GB; branch baselines): run where that id is registered.
+    "large": ("EdgePFMCache-Large-v0", {}, 21),
 }
 
 
@@ -84,8 +88,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         sys.exit(f"error: --scenarios: unknown {unknown}; known: {list(SCENARIOS)}")
     if not args.model.is_file():
         sys.exit(f"error: --model: no file {args.model}")
+    import torch
+
     from agents.generalist import GeneralistAgent
 
+    torch.set_num_threads(1)
     generalist = GeneralistAgent(args.model)
     specialists = {s.split(":", 1)[0]: s for s in pretrained_specs("EdgePFMCache-v0")}
     baselines = [b.strip() for b in args.agents.split(",") if b.strip()]
@@ -101,8 +108,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     results: dict[str, Any] = {"model": str(args.model), "seeds": [seeds[0], seeds[-1]], "scenarios": {}}
     print(f"seeds {seeds[0]}..{seeds[-1]}, model {args.model}")
     print(f"{'scenario':<15}{'agent':<14}{'mean cost':>10}{'/ LC':>8}{'vs LC (paired)':>20}{'s':>7}")
+    import gymnasium as gym
+
     for name in names:
         env_id, kwargs, n_models = SCENARIOS[name]
+        if env_id not in gym.registry:
+            print(f"{name:<15}skipped: {env_id} is not registered in this version")
+            continue
         agent_specs = [b for b in baselines if b not in specialists or n_models == 10] + ["generalist"]
         t0 = time.perf_counter()
         res = run_benchmark(env_id, agent_specs, seeds, env_kwargs_of(kwargs), bound=False,
