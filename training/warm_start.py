@@ -72,9 +72,24 @@ def collect(model: Any, agent: Any, n_steps: int, gamma: float, slot_discount: b
     steps = max(n_steps // n_envs, 1)
     rec_obs, rec_act, rec_mask, rec_rew, rec_disc, rec_done = [], [], [], [], [], []
     costs: list[float] = []
+    # Agents that read the scenario (cost_benefit: the catalog; a new one per episode on the
+    # random env) act per env, attached to that env's current scenario.
+    per_env = _reads_scenario(agent)
+    if per_env:
+        import copy
+
+        from agents.padded import PaddedAgent
+
+        env_agents = [PaddedAgent(copy.deepcopy(agent)) for _ in range(n_envs)]
     for _ in range(steps):
         masks = np.stack(env.env_method("action_masks"))
-        actions, _ = agent.predict(raw, deterministic=True)
+        if per_env:
+            actions = np.empty(n_envs, dtype=np.int64)
+            for i, (a_i, inner) in enumerate(zip(env_agents, env.get_attr("unwrapped"), strict=True)):
+                a_i.attach(inner)
+                actions[i] = a_i.predict(raw[i], deterministic=True)[0]
+        else:
+            actions, _ = agent.predict(raw, deterministic=True)
         actions = np.asarray(actions).reshape(n_envs)
         new_obs, rewards, dones, infos = env.step(actions)
         new_raw = norm.get_original_obs() if isinstance(norm, VecNormalize) else new_obs
@@ -103,6 +118,14 @@ def collect(model: Any, agent: Any, n_steps: int, gamma: float, slot_discount: b
     flat = lambda x: np.asarray(x).reshape(len(rew) * n_envs, *np.asarray(x).shape[2:])  # noqa: E731
     return Demonstrations(flat(rec_obs).astype(np.float32), flat(rec_act).astype(np.int64),
                           flat(rec_mask).astype(bool), flat(returns), costs)
+
+
+def _reads_scenario(agent: Any) -> bool:
+    """True for agents whose ``attach`` reads the env (the reactive heuristics' is a no-op)."""
+    from agents.base import Agent
+
+    attach = getattr(type(agent), "attach", None)
+    return attach is not None and attach is not Agent.attach
 
 
 def clone_actor_critic(model: Any, demo: Demonstrations, settings: Mapping[str, Any],
