@@ -147,7 +147,8 @@ def load_trained(algo: str, path: str | Path) -> TrainedAgent:
 
 def pretrained_specs(env_id: str = "EdgePFMCache-v0", directory: str | Path = PRETRAINED_DIR) -> list[str]:
     """``["maskable_ppo:<dir>/maskable_ppo.zip", ...]`` for the shipped models trained on
-    ``env_id`` (from ``manifest.json``), ready for ``agents.make`` / ``evaluate.py --agents``."""
+    ``env_id`` (from ``manifest.json``), plus ``"generalist"`` when it is shipped (it plays any
+    env id), ready for ``agents.make`` / ``evaluate.py --agents``."""
     manifest = Path(directory) / "manifest.json"
     if not manifest.is_file():
         return []
@@ -155,5 +156,9 @@ def pretrained_specs(env_id: str = "EdgePFMCache-v0", directory: str | Path = PR
 
     models = json.loads(manifest.read_text())["models"]
     # Relative to the working directory when possible: shorter names in evaluate.py's table.
-    return [f"{algo}:{os.path.relpath(Path(directory) / m['file'])}" for algo in ALGOS
-            if (m := models.get(algo)) and m["env_id"] == env_id]
+    specs = [f"{algo}:{os.path.relpath(Path(directory) / m['file'])}" for algo in ALGOS
+             if (m := models.get(algo)) and m["env_id"] == env_id]
+    # The generalist (agents/generalist.py) plays every scenario; agents.make knows it by name.
+    if "generalist" in models and Path(directory).resolve() == PRETRAINED_DIR:
+        specs.append("generalist")
+    return specs

@@ -7,6 +7,11 @@ from typing import Any
 import gymnasium as gym
 
 ENTRY_POINT = "edge_cache_env.env:EdgePFMCacheEnv"
+# Ids with their own entry point (default: ENTRY_POINT).
+ENTRY_POINTS: dict[str, str] = {
+    # A new scenario every episode, padded to PAD_MODELS models (edge_cache_env/randomized.py).
+    "EdgePFMCache-Random-v0": "edge_cache_env.randomized:RandomizedEdgePFMCacheEnv",
+}
 
 # id -> kwargs. The horizon is enforced by the env itself (truncated after the last slot), so
 # no TimeLimit wrapper is added.
@@ -22,6 +27,7 @@ ENV_IDS: dict[str, dict[str, Any]] = {
                                  "trace_s_per_slot": 3.0, "n_slots": 120},
     "EdgePFMCache-Azure-v0": {"catalog": "default", "source": "azure", "trace_s_per_slot": 3.0,
                               "n_slots": 120},
+    "EdgePFMCache-Random-v0": {},
 }
 
 # v1: the same scenarios with the capacity model on (issue 16). The calibrated capacity values
@@ -35,4 +41,5 @@ def register_envs() -> None:
     """Register every id once; importing twice is harmless."""
     for env_id, kwargs in ENV_IDS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=ENTRY_POINT, kwargs=dict(kwargs))
+            gym.register(id=env_id, entry_point=ENTRY_POINTS.get(env_id, ENTRY_POINT),
+                         kwargs=dict(kwargs))

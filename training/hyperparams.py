@@ -23,7 +23,7 @@ HYPERPARAMS_DIR = Path(__file__).resolve().parent / "configs"  # package data: f
 
 # Keys train.py consumes itself (not SB3 arguments).
 TRAIN_KEYS = {
-    "policy": "policy class name (default MlpPolicy)",
+    "policy": "policy class name (default MlpPolicy) or module:Class",
     "n_timesteps": "training steps when --timesteps is not given",
     "n_envs": "parallel training envs when --n-envs is not given",
     "normalize": "false, true, or VecNormalize keyword arguments (norm_obs, norm_reward, ...)",
@@ -130,9 +130,12 @@ def split_hyperparams(algo_cls: type, params: Mapping[str, Any]) -> tuple[dict[s
                          f"accepted: {sorted(accepted - set(RESERVED))} and train.py's own "
                          f"{sorted(TRAIN_KEYS)}")
     policy = train.get("policy", "MlpPolicy")
-    aliases = getattr(algo_cls, "policy_aliases", {})
+    aliases = dict(getattr(algo_cls, "policy_aliases", {}))
+    if isinstance(policy, str) and ":" in policy:  # a policy class by import path
+        aliases[policy] = train["policy"] = import_policy(policy)
     if policy not in aliases:
-        raise ValueError(f"{algo_cls.__name__}: unknown policy {policy!r}; known: {sorted(aliases)}")
+        raise ValueError(f"{algo_cls.__name__}: unknown policy {policy!r}; known: {sorted(aliases)} "
+                         f"or module:Class (e.g. agents.set_policy:SetPolicy)")
     for key in SCHEDULE_KEYS:
         if key in kwargs:
             kwargs[key] = resolve_schedule(key, kwargs[key])
@@ -184,6 +187,20 @@ def check_values(kwargs: Mapping[str, Any]) -> None:
             number("hyperparams", key, value)
             if value <= 0:
                 raise ValueError(f"hyperparams.{key} = {value!r} is invalid: must be > 0")
+
+
+def import_policy(path: str) -> type:
+    """``"module:Class"`` -> the class (a custom SB3 policy, e.g. ``agents.set_policy:SetPolicy``)."""
+    import importlib
+
+    module, _, name = path.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"policy {path!r} cannot be imported: {e}") from e
+    if not isinstance(cls, type):
+        raise ValueError(f"policy {path!r} is not a class")
+    return cls
 
 
 def resolve_policy_kwargs(policy_cls: type, policy_kwargs: Any) -> dict[str, Any]:

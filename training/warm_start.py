@@ -21,6 +21,7 @@ reported (``steps``) next to the training timesteps.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ from stable_baselines3 import DQN
 from stable_baselines3.common.callbacks import BaseCallback
 
 import agents
+from agents.padded import PaddedAgent
 from edge_cache_env.validation import integer, number
 
 DEFAULTS = {"agent": "lc", "steps": 50_000, "epochs": 10, "batch_size": 256,
@@ -85,10 +87,16 @@ def collect(model: Any, agent: Any, n_steps: int, gamma: float, slot_discount: b
     steps = max(n_steps // n_envs, 1)
     rec_obs, rec_act, rec_mask, rec_rew, rec_disc, rec_done = [], [], [], [], [], []
     costs: list[float] = []
+    # Every agent acts per env, attached to that env's current scenario: agents read the
+    # observation layout (v1 appends features), cost_benefit the catalog, and the random env
+    # draws a new scenario per episode.
+    env_agents = [PaddedAgent(copy.deepcopy(agent)) for _ in range(n_envs)]
     for _ in range(steps):
         masks = np.stack(env.env_method("action_masks"))
-        actions, _ = agent.predict(raw, deterministic=True)
-        actions = np.asarray(actions).reshape(n_envs)
+        actions = np.empty(n_envs, dtype=np.int64)
+        for i, (a_i, inner) in enumerate(zip(env_agents, env.get_attr("unwrapped"), strict=True)):
+            a_i.attach(inner)
+            actions[i] = a_i.predict(raw[i], deterministic=True)[0]
         new_obs, rewards, dones, infos = env.step(actions)
         new_raw = norm.get_original_obs() if isinstance(norm, VecNormalize) else new_obs
         served = np.array([info.get("slot_served", True) for info in infos])
