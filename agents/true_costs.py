@@ -1,0 +1,126 @@
+"""Exact per-model costs of an episode under the real Age-of-Context dynamics.
+
+A model's context depends only on its own history: the simulator zeroes it at eviction, and
+while the model is cached it collects every one of its requests (``served_at_edge`` is the
+model's whole row). So the accuracy of model m in slot t is a function of the slot l in which
+m was last loaded, and the episode cost of any sequence of cache sets is additive over models:
+
+    cost = sum_m [ sum over runs [l, e) of m:  load[m] + sum_{t=l}^{e-1} edge[m, l, t]
+                   + sum over slots m is not cached:  cloud[t, m] ]
+
+``edge[m, l, t]`` is the true weighted cost of m's requests in slot t at the edge when m was
+loaded in slot l (cold-start wait included when t == l). The tables are computed with the
+simulator's own formulas (:mod:`edge_cache_env.costs` arrays, the :mod:`~edge_cache_env.context`
+recurrence run for every load slot at once), so a plan's cost here equals the simulated cost to
+rounding. A *plan* is ``loaded_at[t, m]``: the slot in which m was loaded if it is cached in slot
+t, else -1 (:func:`plan_from_sets` turns cache sets into one).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from edge_cache_env.config import EnvConfig
+from edge_cache_env.context import AgeOfContext
+from edge_cache_env.costs import ModelCosts, SlotCosts
+from edge_cache_env.requests import EpisodeRequests
+
+
+@dataclass(frozen=True)
+class TrueCosts:
+    edge: np.ndarray  # [N, T(load slot l), T(slot t)]; +inf where l > t
+    cloud: np.ndarray  # [T, N]
+    load: np.ndarray  # [N] switching cost of one LOAD
+    mem_mb: np.ndarray  # [N] integer MB
+    gpu_mb: int
+    ops_limit: int  # LOAD/EVICT operations per slot
+
+    @classmethod
+    def of(cls, config: EnvConfig, requests: EpisodeRequests) -> TrueCosts:
+        models = ModelCosts.of(config)
+        c = SlotCosts.of(config, requests, models)
+        w = config.costs
+        n_slots, n = c.count.shape
+        acc_sum = _edge_accuracy_sums(config, requests)  # [N, T(l), T(t)]
+        energy_kj_per_s = config.server.gpu_power_w / 1000.0
+        # Edge cost without accuracy, per slot and model; the cold wait only when t == l.
+        base = (w.latency_per_s * c.edge_compute_s + w.energy_per_kj * energy_kj_per_s
+                * c.edge_compute_s + w.accuracy_per_miss * c.count)  # [T, N]
+        edge = base.T[:, None, :] - w.accuracy_per_miss * acc_sum
+        idx = np.arange(n_slots)
+        edge[:, idx, idx] += w.latency_per_s * c.cold_wait_s.T
+        edge[:, idx[:, None] > idx[None, :]] = np.inf
+        cloud = (w.latency_per_s * c.cloud_latency_s + w.cloud_per_usd * c.cloud_usd
+                 + w.accuracy_per_miss * c.count * (1.0 - models.cloud_accuracy))
+        return cls(edge=edge, cloud=cloud, load=models.load_cost.copy(), mem_mb=models.mem_mb,
+                   gpu_mb=models.gpu_mb, ops_limit=config.ops_per_slot)
+
+    @property
+    def n_slots(self) -> int:
+        return self.cloud.shape[0]
+
+    @property
+    def n_models(self) -> int:
+        return self.cloud.shape[1]
+
+    def plan_cost(self, loaded_at: np.ndarray) -> float:
+        """True episode cost of a plan ``loaded_at[t, m]`` (see the module docstring)."""
+        t_idx = np.arange(self.n_slots)[:, None]
+        m_idx = np.arange(self.n_models)[None, :]
+        cached = loaded_at >= 0
+        edge = self.edge[m_idx, np.maximum(loaded_at, 0), t_idx]
+        serve = np.where(cached, edge, self.cloud).sum()
+        loads = (loaded_at == t_idx) & cached
+        return float(serve + (loads * self.load[None, :]).sum())
+
+    def check_plan(self, loaded_at: np.ndarray) -> None:
+        """Raise ``ValueError`` unless the plan is executable: consistent load slots, memory
+        within the GPU, operations within the per-slot limit (a reload counts two)."""
+        prev = np.full(self.n_models, -1)
+        for t, row in enumerate(loaded_at):
+            ok = (row == -1) | (row == t) | ((row == prev) & (prev >= 0))
+            if not ok.all():
+                raise ValueError(f"plan slot {t}: load slots {row.tolist()} after {prev.tolist()}")
+            if self.mem_mb[row >= 0].sum() > self.gpu_mb:
+                raise ValueError(f"plan slot {t}: {self.mem_mb[row >= 0].sum()} MB > {self.gpu_mb} MB")
+            ops = int(((prev >= 0) & (row != prev)).sum() + (row == t).sum())
+            if ops > self.ops_limit:
+                raise ValueError(f"plan slot {t}: {ops} operations > limit {self.ops_limit}")
+            prev = row
+
+
+def _edge_accuracy_sums(config: EnvConfig, requests: EpisodeRequests) -> np.ndarray:
+    """``acc_sum[m, l, t]``: sum of the accuracies of m's requests in slot t at the edge, m loaded
+    in slot l <= t and cached since. The simulator's recurrence, one context per load slot."""
+    ctx = AgeOfContext(config)  # its constants; the state here is one mass per load slot
+    count_task = requests.count_task.astype(np.float64)
+    n_slots, n, k = count_task.shape
+    mass = np.zeros((n_slots, n, k))  # mass[l]: the context of a model loaded in slot l
+    out = np.zeros((n, n_slots, n_slots))
+    for t in range(n_slots):
+        live = mass[: t + 1]  # loads in slots 0..t; mass[t] is still empty (a fresh load)
+        c = live @ ctx._relevance
+        acc = np.minimum(np.log1p(c) * ctx._gain_col + ctx._acc0_col, ctx._acc_max_col)
+        out[:, : t + 1, t] = (acc * count_task[t]).sum(axis=2).T
+        live *= ctx.nu
+        live += count_task[t]
+        total = live @ ctx._ones
+        live *= (ctx.window / np.maximum(total, ctx.window))[..., None]
+    return out
+
+
+def plan_from_sets(sets: np.ndarray) -> np.ndarray:
+    """``loaded_at[t, m]`` of a sequence of cache sets ``sets[t, m]`` (a model absent in t-1 and
+    present in t is loaded in t)."""
+    out = np.full(sets.shape, -1, dtype=np.int64)
+    prev = np.full(sets.shape[1], -1, dtype=np.int64)
+    for t, row in enumerate(sets):
+        cur = np.where(row, np.where(prev >= 0, prev, t), -1)
+        out[t], prev = cur, cur
+    return out
+
+
+def sets_of(loaded_at: np.ndarray) -> np.ndarray:
+    return loaded_at >= 0
