@@ -111,15 +111,24 @@ def lower_bound(config: EnvConfig, requests: EpisodeRequests, accuracy: str = "c
         raise ValueError(f"lower bound plan: kept up to {MAX_PLAN_MODELS} models, got {n}")
     start = time.perf_counter()
     edge, cloud, load = bound_slot_costs(config, requests, accuracy)
-    models = ModelCosts.of(config)
+    cost, sets, feasible = set_dp(edge, cloud, load, ModelCosts.of(config), plan=plan)
+    return LowerBound(cost=cost, feasible_sets=feasible, seconds=time.perf_counter() - start,
+                      plan=sets)
+
+
+def set_dp(edge: np.ndarray, cloud: np.ndarray, load: np.ndarray, models: ModelCosts,
+           plan: bool = False) -> tuple[float, np.ndarray | None, int]:
+    """The DP of the module docstring for any per-slot costs ``[T, N]`` (edge, cloud, load):
+    its minimum, optionally an optimal sequence of cache sets, and the feasible sets."""
+    n_slots, n = edge.shape
     bits = ((np.arange(2 ** n)[:, None] >> np.arange(n)) & 1).astype(np.float64)
     feasible = bits @ models.mem_mb <= models.gpu_mb
     serve = cloud.sum(axis=1)[:, None] + (edge - cloud) @ bits.T  # [T, 2^N]
     serve[:, ~feasible] = np.inf
     value = np.full(2 ** n, np.inf)
     value[0] = 0.0  # empty cache before the first slot
-    history = np.empty((config.n_slots, 2 ** n)) if plan else None
-    for t in range(config.n_slots):
+    history = np.empty((n_slots, 2 ** n)) if plan else None
+    for t in range(n_slots):
         for m in range(n):  # superset-min: U(Z) = min over Y containing Z of V(Y)
             v = value.reshape(-1, 2, 2 ** m)
             np.minimum(v[:, 0, :], v[:, 1, :], out=v[:, 0, :])
@@ -130,8 +139,7 @@ def lower_bound(config: EnvConfig, requests: EpisodeRequests, accuracy: str = "c
         if history is not None:
             history[t] = value
     sets = _backtrack(history, bits, load) if history is not None else None
-    return LowerBound(cost=float(value.min()), feasible_sets=int(feasible.sum()),
-                      seconds=time.perf_counter() - start, plan=sets)
+    return float(value.min()), sets, int(feasible.sum())
 
 
 def _backtrack(history: np.ndarray, bits: np.ndarray, load: np.ndarray) -> np.ndarray:

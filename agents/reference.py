@@ -18,6 +18,7 @@ import numpy as np
 
 from agents.base import Agent
 from agents.heuristics import ReactiveHeuristic, lex_argmin
+from agents.planner import plan_episode
 from edge_cache_env.actions import SERVE, evict_action, load_action
 from edge_cache_env.costs import ModelCosts
 from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, n_models_of, split_observation
@@ -142,18 +143,20 @@ class Clairvoyant(_BoundAgent, ReactiveHeuristic):
 
 
 class Oracle(_TargetFollower):
-    """Follows the cache sets of the lower bound's dynamic program (``agents/bounds.py``):
-    in each slot, evict what the plan drops, then load what it adds, then SERVE. The plan is
-    optimal for the bound's optimistic accuracy, so the oracle's real cost sits between the
-    bound and what the heuristics reach: an achievable reference that knows the future.
-    Catalogs up to ``MAX_PLAN_MODELS`` models; the plan costs one DP per episode."""
+    """Follows the best plan of :func:`agents.planner.plan_episode`: in each slot, evict what the
+    plan drops, then load what it adds, then SERVE. The planner starts from the lower bound's DP
+    plan and from reactive rules' episodes (LC, LFU), improves each by exact per-model
+    re-optimisation under the true Age of Context and by re-planning the cache-set DP with the
+    accuracy the plan really produces, and keeps the plan of least TRUE cost (the simulator's).
+    So the oracle never does worse than the rules it starts from; it is a strong achievable
+    reference that knows the future, not the optimum (``agents/exact.py`` computes that on
+    small instances). Beyond ``agents.bounds.MAX_PLAN_MODELS`` models the DP parts are skipped
+    (the rollouts are still improved)."""
 
     name = "oracle"
 
     def on_attach(self, requests: Any) -> None:
-        from agents.bounds import lower_bound
-
-        self.plan = lower_bound(self.env.config, requests, plan=True).plan
+        self.plan = plan_episode(self.env).loaded_at >= 0
 
     def target(self, slot: int) -> np.ndarray:
         return self.plan[slot]

@@ -31,6 +31,7 @@ from edge_cache_env.requests import EpisodeRequests
 @dataclass(frozen=True)
 class TrueCosts:
     edge: np.ndarray  # [N, T(load slot l), T(slot t)]; +inf where l > t
+    edge_by_slot: np.ndarray  # the same, [N, T(slot t), T(load slot l)], contiguous
     cloud: np.ndarray  # [T, N]
     load: np.ndarray  # [N] switching cost of one LOAD
     mem_mb: np.ndarray  # [N] integer MB
@@ -54,7 +55,8 @@ class TrueCosts:
         edge[:, idx[:, None] > idx[None, :]] = np.inf
         cloud = (w.latency_per_s * c.cloud_latency_s + w.cloud_per_usd * c.cloud_usd
                  + w.accuracy_per_miss * c.count * (1.0 - models.cloud_accuracy))
-        return cls(edge=edge, cloud=cloud, load=models.load_cost.copy(), mem_mb=models.mem_mb,
+        return cls(edge=edge, edge_by_slot=np.ascontiguousarray(edge.transpose(0, 2, 1)),
+                   cloud=cloud, load=models.load_cost.copy(), mem_mb=models.mem_mb,
                    gpu_mb=models.gpu_mb, ops_limit=config.ops_per_slot)
 
     @property
@@ -78,17 +80,18 @@ class TrueCosts:
     def check_plan(self, loaded_at: np.ndarray) -> None:
         """Raise ``ValueError`` unless the plan is executable: consistent load slots, memory
         within the GPU, operations within the per-slot limit (a reload counts two)."""
-        prev = np.full(self.n_models, -1)
-        for t, row in enumerate(loaded_at):
-            ok = (row == -1) | (row == t) | ((row == prev) & (prev >= 0))
-            if not ok.all():
-                raise ValueError(f"plan slot {t}: load slots {row.tolist()} after {prev.tolist()}")
-            if self.mem_mb[row >= 0].sum() > self.gpu_mb:
-                raise ValueError(f"plan slot {t}: {self.mem_mb[row >= 0].sum()} MB > {self.gpu_mb} MB")
-            ops = int(((prev >= 0) & (row != prev)).sum() + (row == t).sum())
-            if ops > self.ops_limit:
-                raise ValueError(f"plan slot {t}: {ops} operations > limit {self.ops_limit}")
-            prev = row
+        t = np.arange(len(loaded_at))[:, None]
+        prev = np.vstack([np.full((1, self.n_models), -1), loaded_at[:-1]])
+        ok = (loaded_at == -1) | (loaded_at == t) | ((loaded_at == prev) & (prev >= 0))
+        mem = (loaded_at >= 0) @ self.mem_mb
+        ops = ((prev >= 0) & (loaded_at != prev)).sum(axis=1) + (loaded_at == t).sum(axis=1)
+        for name, bad in (("load slots", ~ok.all(axis=1)), ("memory", mem > self.gpu_mb),
+                          ("operations", ops > self.ops_limit)):
+            if bad.any():
+                s = int(np.argmax(bad))
+                raise ValueError(f"plan slot {s}: {name} infeasible (load slots "
+                                 f"{loaded_at[s].tolist()}, {mem[s]} MB of {self.gpu_mb}, "
+                                 f"{ops[s]} operations of {self.ops_limit})")
 
 
 def _edge_accuracy_sums(config: EnvConfig, requests: EpisodeRequests) -> np.ndarray:
