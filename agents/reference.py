@@ -12,13 +12,14 @@ A batch must hold the observation of that one env.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from agents.base import Agent
 from agents.heuristics import ReactiveHeuristic, lex_argmin
-from agents.planner import plan_episode
+from agents.planner import ROLLOUTS, plan_episode
 from edge_cache_env.actions import SERVE, evict_action, load_action
 from edge_cache_env.costs import ModelCosts
 from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, n_models_of, split_observation
@@ -155,8 +156,12 @@ class Oracle(_TargetFollower):
 
     name = "oracle"
 
+    def __init__(self, rollouts: Sequence[type] = ROLLOUTS) -> None:
+        super().__init__()
+        self.rollouts = tuple(rollouts)  # reactive rules whose episodes seed the planner
+
     def on_attach(self, requests: Any) -> None:
-        self.plan = plan_episode(self.env).loaded_at >= 0
+        self.plan = plan_episode(self.env, rollouts=self.rollouts).loaded_at >= 0
 
     def target(self, slot: int) -> np.ndarray:
         return self.plan[slot]
