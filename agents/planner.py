@@ -21,6 +21,7 @@ search, not an optimum: :mod:`agents.exact` gives the optimum on small instances
 from __future__ import annotations
 
 import copy
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,7 +31,6 @@ import numpy as np
 from agents.bounds import MAX_PLAN_MODELS, bound_slot_costs, set_dp
 from agents.heuristics import LeastContext, LeastFrequentlyUsed
 from agents.true_costs import TrueCosts, plan_from_sets
-from edge_cache_env.actions import SERVE
 from edge_cache_env.costs import ModelCosts
 
 ROLLOUTS = (LeastContext, LeastFrequentlyUsed)
@@ -101,15 +101,22 @@ def _edge_under(tc: TrueCosts, plan: np.ndarray, load: np.ndarray) -> np.ndarray
 
 
 def rollout_plan(env: Any, agent: Any) -> np.ndarray:
-    """The cache trajectory (``loaded_at`` per slot) of ``agent`` played on a copy of ``env``."""
+    """The cache trajectory (``loaded_at`` in each slot as served) of ``agent`` played on a copy
+    of ``env`` (an unwrapped env at the start of its episode), as the evaluator plays it."""
     sim_env = copy.deepcopy(env)
+    sim = sim_env.sim
+    if hasattr(agent, "attach"):
+        agent.attach(sim_env)
+    masked = "action_masks" in inspect.signature(agent.predict).parameters
     rows = []
     obs = sim_env._obs.full().copy()
-    while not sim_env.sim.done:
-        a = int(np.asarray(agent.act(obs[None])).ravel()[0])
-        if a == SERVE:
-            rows.append(sim_env.sim.loaded_at.copy())
+    while not sim.done:
+        kw = {"action_masks": sim_env.action_masks()} if masked else {}
+        a = int(np.asarray(agent.predict(obs[None], deterministic=True, **kw)[0]).ravel()[0])
+        before, t = sim.loaded_at.copy(), sim.t
         obs = sim_env.step(a)[0]
+        if sim.t > t:  # SERVE, or an invalid action served as SERVE
+            rows.append(before)
     return np.array(rows)
 
 
