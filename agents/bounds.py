@@ -23,6 +23,11 @@ Transitions are additive over models, so the min over Y is two O(2^N N) sweeps: 
 superset-min ``U(Z) = min_{Y >= Z} V(Y)``, then a subset relaxation
 ``W(X) = min_{Z <= X} U(Z) + lambda(X \\ Z)`` (taking Z = X & Y is optimal, and a larger Y
 only loads less). Tractable to N of about 16 models (2^16 sets).
+
+Tightening (:func:`lagrangian_bound`, applied by :func:`lower_bound` where the DP is small):
+a Lagrangian decomposition of the true cost into this DP and, per model, the accuracy it really
+loses against the bound (exact per model: context depends only on the load slot), coupled by
+multipliers on "m cached in slot t" (docs/model.md section 13.2).
 """
 
 from __future__ import annotations
