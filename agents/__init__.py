@@ -9,6 +9,7 @@ the heuristics' import path).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from agents.base import Agent
@@ -37,6 +38,10 @@ AGENTS: dict[str, Callable[[], Agent]] = {
 }
 #: Agents that read the realised future of the episode (yardsticks, not deployable policies).
 REFERENCE_AGENTS = ("static", "clairvoyant", "oracle")
+#: The reactive rules whose episodes seed the oracle's search, so the oracle is never worse than
+#: any of them (random: seeded per episode; cloud: never caches).
+ORACLE_STARTS = tuple(n for n in AGENTS if n not in (*REFERENCE_AGENTS, "random", "cloud"))
+AGENTS["oracle"] = partial(Oracle, rollouts=tuple(AGENTS[n] for n in ORACLE_STARTS))
 
 
 def make(spec: str, **kwargs: Any) -> Any:
@@ -57,4 +62,4 @@ def make(spec: str, **kwargs: Any) -> Any:
     return AGENTS[spec](**kwargs)
 
 
-__all__ = ["AGENTS", "REFERENCE_AGENTS", "TRAINED_ALGOS", "Agent", "make"]
+__all__ = ["AGENTS", "ORACLE_STARTS", "REFERENCE_AGENTS", "TRAINED_ALGOS", "Agent", "make"]

@@ -1,7 +1,9 @@
 """The oracle's planner: a sequence of cache sets for a known episode, judged by its TRUE cost.
 
 Starts: the lower bound's DP plan (optimal for the bound's optimistic accuracy) and the cache
-trajectories of reactive rules (:data:`ROLLOUTS`) played on the episode. Each start is
+trajectories of reactive rules (``rollouts``; :data:`ROLLOUTS` by default, every reactive rule of
+the registry for the registered ``oracle``) played on the episode. Every start is a candidate as
+is; the best few (by true cost) are
 
 1. improved by coordinate descent (:func:`improve`): for one model at a time, the others'
    schedule fixed, an exact DP over "not cached / cached since slot l" finds that model's best
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,8 +46,12 @@ class Plan:
 
 
 def plan_episode(env: Any, replans: int = 2, passes: int = 2,
-                 rollouts: Sequence[type] = ROLLOUTS) -> Plan:
-    """The best plan found for the episode ``env`` (an unwrapped env just after reset) plays."""
+                 rollouts: Sequence[Callable[[], Any]] = ROLLOUTS, improve_top: int = 3) -> Plan:
+    """The best plan found for the episode ``env`` (an unwrapped env just after reset) plays.
+
+    ``rollouts``: factories of the reactive agents whose episodes are starts. Every executable
+    start is a candidate as is; the ``improve_top`` best of them are improved.
+    """
     config, requests = env.config, env.requests
     tc = TrueCosts.of(config, requests)
     models = ModelCosts.of(config)
@@ -55,17 +61,20 @@ def plan_episode(env: Any, replans: int = 2, passes: int = 2,
     if use_dp:
         _, sets, _ = set_dp(edge_ub, cloud, load, models, plan=True)
         starts["bound_dp"] = plan_from_sets(sets)
-    for rule in rollouts:
-        starts[rule.name] = rollout_plan(env, rule())
-    best: Plan | None = None
-    for name, plan in starts.items():
-        if not _executable(tc, plan):  # e.g. the bound's plan over a tight max_ops_per_slot
-            continue
-        plan = improve(tc, plan, passes)
+    for make_agent in rollouts:
+        agent = make_agent()
+        starts[agent.name] = rollout_plan(env, agent)
+    ranked = sorted((tc.plan_cost(p), name) for name, p in starts.items()
+                    if _executable(tc, p))  # e.g. the bound's plan over a tight max_ops_per_slot
+    if not ranked:
+        raise ValueError("planner: no executable start (pass rollouts)")
+    cost, name = ranked[0]
+    best = Plan(starts[name], cost, name)
+    for _, name in ranked[:improve_top]:
+        plan = improve(tc, starts[name], passes)
         cost = tc.plan_cost(plan)
-        if best is None or cost < best.cost:
+        if cost < best.cost:
             best = Plan(plan, cost, name)
-    assert best is not None  # the rollouts are always executable
     for r in range(replans if use_dp else 0):  # re-plan the best with its own accuracy
         _, sets, _ = set_dp(_edge_under(tc, best.loaded_at, load), cloud, load, models, plan=True)
         trial = plan_from_sets(sets)

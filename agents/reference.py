@@ -12,7 +12,7 @@ A batch must hold the observation of that one env.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -146,7 +146,8 @@ class Clairvoyant(_BoundAgent, ReactiveHeuristic):
 class Oracle(_TargetFollower):
     """Follows the best plan of :func:`agents.planner.plan_episode`: in each slot, evict what the
     plan drops, then load what it adds, then SERVE. The planner starts from the lower bound's DP
-    plan and from reactive rules' episodes (LC, LFU), improves each by exact per-model
+    plan and from reactive rules' episodes (``rollouts``; ``agents.AGENTS["oracle"]`` passes every
+    reactive rule of the registry, ``agents.ORACLE_STARTS``), improves the best few by exact per-model
     re-optimisation under the true Age of Context and by re-planning the cache-set DP with the
     accuracy the plan really produces, and keeps the plan of least TRUE cost (the simulator's).
     So the oracle never does worse than the rules it starts from; it is a strong achievable
@@ -156,7 +157,7 @@ class Oracle(_TargetFollower):
 
     name = "oracle"
 
-    def __init__(self, rollouts: Sequence[type] = ROLLOUTS) -> None:
+    def __init__(self, rollouts: Sequence[Callable[[], Any]] = ROLLOUTS) -> None:
         super().__init__()
         self.rollouts = tuple(rollouts)  # reactive rules whose episodes seed the planner
 

@@ -154,7 +154,8 @@ def test_the_oracle_follows_its_plan_and_beats_its_starts():
         planned = plan_episode(env.unwrapped)
         cost = run_episode(env, agents.make("oracle"), seed)["cost"]
         assert cost == pytest.approx(planned.cost, rel=1e-10)
-        for name in ("lc", "lfu"):
+        assert set(agents.ORACLE_STARTS) >= {"lc", "lru", "lfu", "fifo"}
+        for name in agents.ORACLE_STARTS:
             assert cost <= run_episode(env, agents.make(name), seed)["cost"] + 1e-9, name
         env.reset(seed=seed)
         bound_plan = plan_episode(env.unwrapped, replans=0, passes=0, rollouts=())
