@@ -45,8 +45,8 @@ class Plan:
     source: str  # the candidate it came from
 
 
-def plan_episode(env: Any, replans: int = 2, passes: int = 2,
-                 rollouts: Sequence[Callable[[], Any]] = ROLLOUTS, improve_top: int = 3) -> Plan:
+def plan_episode(env: Any, replans: int = 1, passes: int = 2,
+                 rollouts: Sequence[Callable[[], Any]] = ROLLOUTS, improve_top: int = 2) -> Plan:
     """The best plan found for the episode ``env`` (an unwrapped env just after reset) plays.
 
     ``rollouts``: factories of the reactive agents whose episodes are starts. Every executable
