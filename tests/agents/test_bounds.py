@@ -10,6 +10,7 @@ import pytest
 
 import agents
 from agents.bounds import MAX_MODELS, bound_slot_costs, lower_bound
+from agents.exact import exact_optimum
 from edge_cache_env.config import make_config
 from edge_cache_env.simulator import CacheSimulator
 from edge_cache_env.workload import SyntheticWorkload
@@ -128,8 +129,6 @@ def test_the_plan_attains_the_bound_in_the_dp_cost_model():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_tightened_bound_stays_below_the_exact_optimum(seed):
-    from agents.exact import exact_optimum
-
     small = make_config("small").models
     for models, gpu_gb, n_slots, rate in ((small[:3], 35.0, 16, 6.0), (small[:4], 40.0, 10, 4.0)):
         cfg = make_config("small", models=list(models), gpu_gb=gpu_gb, n_slots=n_slots,
