@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.true_costs import TrueCosts, plan_from_sets
+from agents.true_costs import TrueCosts, is_exact_for, plan_from_sets
 from edge_cache_env.config import EnvConfig
 from edge_cache_env.costs import ModelCosts, SlotCosts
 from edge_cache_env.requests import EpisodeRequests
@@ -130,8 +130,8 @@ def lower_bound(config: EnvConfig, requests: EpisodeRequests, accuracy: str = "c
                       plan=sets)
     if iterations is None:
         iterations = TIGHTEN_ITERATIONS if config.n_slots * 2 ** n <= TIGHTEN_MAX_CELLS else 0
-    if accuracy != "context" or iterations < 1:
-        return base
+    if accuracy != "context" or iterations < 1 or not is_exact_for(config):
+        return base  # the tightening prices context with the v0 tables (agents.true_costs)
     tight = lagrangian_bound(config, requests, iterations, base=base)
     return LowerBound(cost=tight.cost, feasible_sets=feasible, seconds=tight.seconds, plan=sets)
 
@@ -205,7 +205,7 @@ def lagrangian_bound(config: EnvConfig, requests: EpisodeRequests, iterations: i
     start = time.perf_counter()
     if base is None:
         base = lower_bound(config, requests, iterations=0)
-    if config.n_models > MAX_PLAN_MODELS or iterations < 1:
+    if config.n_models > MAX_PLAN_MODELS or iterations < 1 or not is_exact_for(config):
         return base
     models = ModelCosts.of(config)
     edge, cloud, load = bound_slot_costs(config, requests)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.true_costs import TrueCosts
+from agents.true_costs import TrueCosts, is_exact_for
 from edge_cache_env.config import EnvConfig
 from edge_cache_env.requests import EpisodeRequests
 
@@ -52,6 +52,9 @@ def state_bound(config: EnvConfig) -> int:
 
 
 def check_tractable(config: EnvConfig) -> None:
+    if not is_exact_for(config):
+        raise ValueError("exact optimum: the capacity model couples the models' costs; the exact "
+                         "search covers the v0 dynamics (config.capacity.enabled = False)")
     if config.n_models > MAX_MODELS:
         raise ValueError(f"exact optimum: {config.n_models} models; tractable up to {MAX_MODELS}")
     bound = state_bound(config)

@@ -17,7 +17,9 @@ is; the best few (by true cost) are
 Every candidate is scored exactly with :class:`~agents.true_costs.TrueCosts` (the simulator's
 cost of following the plan, to rounding) and no step raises the true cost, so the plan returned
 is at least as good as every start, including the reactive rules' own episodes. Heuristic
-search, not an optimum: :mod:`agents.exact` gives the optimum on small instances.
+search, not an optimum: :mod:`agents.exact` gives the optimum on small instances. Where the
+tables are not exact (a GPU capacity model: :func:`~agents.true_costs.is_exact_for`), every
+candidate is scored by replaying it in a copy of the env instead, and the cheapest is returned.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import numpy as np
 
 from agents.bounds import MAX_PLAN_MODELS, bound_slot_costs, set_dp
 from agents.heuristics import LeastContext, LeastFrequentlyUsed
-from agents.true_costs import TrueCosts, plan_from_sets
+from agents.true_costs import TrueCosts, is_exact_for, plan_from_sets, simulate_plan
 from edge_cache_env.costs import ModelCosts
 
 ROLLOUTS = (LeastContext, LeastFrequentlyUsed)
@@ -68,13 +70,13 @@ def plan_episode(env: Any, replans: int = 1, passes: int = 2,
                     if _executable(tc, p))  # e.g. the bound's plan over a tight max_ops_per_slot
     if not ranked:
         raise ValueError("planner: no executable start (pass rollouts)")
-    cost, name = ranked[0]
-    best = Plan(starts[name], cost, name)
+    candidates = [Plan(starts[name], cost, name) for cost, name in ranked]
+    best = candidates[0]
     for _, name in ranked[:improve_top]:
         plan = improve(tc, starts[name], passes)
-        cost = tc.plan_cost(plan)
-        if cost < best.cost:
-            best = Plan(plan, cost, name)
+        candidates.append(Plan(plan, tc.plan_cost(plan), f"{name}+improved"))
+        if candidates[-1].cost < best.cost:
+            best = candidates[-1]
     for r in range(replans if use_dp else 0):  # re-plan the best with its own accuracy
         _, sets, _ = set_dp(_edge_under(tc, best.loaded_at, load), cloud, load, models, plan=True)
         trial = plan_from_sets(sets)
@@ -85,6 +87,12 @@ def plan_episode(env: Any, replans: int = 1, passes: int = 2,
         if cost >= best.cost:
             break
         best = Plan(trial, cost, f"{best.source}+replan{r + 1}")
+        candidates.append(best)
+    if not is_exact_for(config):
+        # The tables only approximate these dynamics: pick by the cost of replaying each plan
+        # (a rollout start replays to the rule's own cost, so none of them is beaten).
+        return min((Plan(p.loaded_at, simulate_plan(env, p.loaded_at), p.source) for p in candidates),
+                   key=lambda p: p.cost)
     return best
 
 

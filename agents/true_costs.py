@@ -18,7 +18,9 @@ t, else -1 (:func:`plan_from_sets` turns cache sets into one).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -26,6 +28,28 @@ from edge_cache_env.config import EnvConfig
 from edge_cache_env.context import AgeOfContext
 from edge_cache_env.costs import ModelCosts, SlotCosts
 from edge_cache_env.requests import EpisodeRequests
+
+
+def is_exact_for(config: EnvConfig) -> bool:
+    """The tables are exact for the v0 dynamics only. A GPU capacity model (the ``-v1`` ids'
+    ``config.capacity.enabled``: shared GPU time, queues, offloading) couples the models' costs,
+    so there the tables are an approximation: the tightened bound and the exact optimum refuse
+    such configs and the planner scores its plans by replaying them in the env."""
+    capacity = getattr(config, "capacity", None)  # absent before the capacity model
+    return not getattr(capacity, "enabled", False)
+
+
+def simulate_plan(env: Any, loaded_at: np.ndarray) -> float:
+    """The episode cost of following a plan in a copy of ``env`` (unwrapped, at slot 0): in each
+    slot, evictions first, then loads, then SERVE, as the oracle plays it."""
+    sim = copy.deepcopy(env.sim)
+    for t, row in enumerate(loaded_at):
+        for m in np.flatnonzero(sim.cached & (row != sim.loaded_at)):
+            sim.evict(int(m))
+        for m in np.flatnonzero((row == t) & ~sim.cached):
+            sim.load(int(m))
+        sim.serve()
+    return float(sim.metrics["episode_cost"])
 
 
 @dataclass(frozen=True)

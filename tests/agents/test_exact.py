@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 
 import agents
+from agents import exact, planner
 from agents.bounds import lower_bound
 from agents.exact import MAX_STATES, exact_optimum, state_bound
-from agents.planner import best_schedule, plan_episode
-from agents.true_costs import TrueCosts, plan_from_sets
+from agents.planner import best_schedule, plan_episode, rollout_plan
+from agents.true_costs import TrueCosts, plan_from_sets, simulate_plan
 from edge_cache_env.actions import SERVE
 from edge_cache_env.config import make_config
 from edge_cache_env.simulator import CacheSimulator
@@ -180,3 +181,28 @@ def test_reloads_are_moves_of_the_exact_search():
     cfg2 = make_config("small", models=list(SMALL[:2]), n_slots=6, gpu_gb=35.0,
                        requests_per_slot=6.0, max_ops_per_slot=2)
     assert exact_optimum(cfg2, req).cost <= exact_optimum(cfg1, req).cost + 1e-12
+
+
+def test_replaying_a_plan_costs_what_the_tables_say():
+    env = gym.make("EdgePFMCache-v0", n_slots=50)
+    env.reset(seed=3)
+    tc = TrueCosts.of(env.unwrapped.config, env.unwrapped.requests)
+    for plan in (plan_episode(env.unwrapped).loaded_at, rollout_plan(env.unwrapped, agents.make("lru"))):
+        assert simulate_plan(env.unwrapped, plan) == pytest.approx(tc.plan_cost(plan), rel=1e-10)
+
+
+def test_without_exact_tables_the_planner_picks_by_replay(monkeypatch):
+    # As under a capacity model: plans are scored by replaying them, never by the tables.
+    monkeypatch.setattr(planner, "is_exact_for", lambda config: False)
+    env = gym.make("EdgePFMCache-v0", n_slots=50)
+    env.reset(seed=4)
+    plan = planner.plan_episode(env.unwrapped, rollouts=(agents.AGENTS["lc"],))
+    assert plan.cost == pytest.approx(simulate_plan(env.unwrapped, plan.loaded_at), rel=1e-12)
+    assert plan.cost <= run_episode(env, agents.make("lc"), 4)["cost"] + 1e-9
+
+
+def test_capacity_configs_are_refused_by_the_exact_search(monkeypatch):
+    monkeypatch.setattr(exact, "is_exact_for", lambda config: False)
+    cfg, req = tiny()
+    with pytest.raises(ValueError, match="capacity"):
+        exact.exact_optimum(cfg, req)
