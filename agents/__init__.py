@@ -10,6 +10,7 @@ the heuristics' import path).
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from agents.base import Agent
@@ -48,6 +49,10 @@ PRETRAINED_AGENTS: dict[str, str] = {
     # One set policy for any catalog of up to 32 models (agents/generalist.py).
     "generalist": "agents.generalist:GeneralistAgent",
 }
+#: The reactive rules whose episodes seed the oracle's search, so the oracle is never worse than
+#: any of them (random: seeded per episode; cloud: never caches).
+ORACLE_STARTS = tuple(n for n in AGENTS if n not in (*REFERENCE_AGENTS, "random", "cloud"))
+AGENTS["oracle"] = partial(Oracle, rollouts=tuple(AGENTS[n] for n in ORACLE_STARTS))
 
 
 def make(spec: str, **kwargs: Any) -> Any:
@@ -73,4 +78,4 @@ def make(spec: str, **kwargs: Any) -> Any:
     return AGENTS[spec](**kwargs)
 
 
-__all__ = ["AGENTS", "PRETRAINED_AGENTS", "REFERENCE_AGENTS", "TRAINED_ALGOS", "Agent", "make"]
+__all__ = ["AGENTS", "ORACLE_STARTS", "PRETRAINED_AGENTS", "REFERENCE_AGENTS", "TRAINED_ALGOS", "Agent", "make"]

@@ -12,12 +12,14 @@ A batch must hold the observation of that one env.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from agents.base import Agent
 from agents.heuristics import ReactiveHeuristic, lex_argmin, resolve_layout
+from agents.planner import ROLLOUTS, plan_episode
 from edge_cache_env.actions import SERVE, evict_action, load_action
 from edge_cache_env.costs import ModelCosts
 from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, ObservationLayout
@@ -148,18 +150,25 @@ class Clairvoyant(_BoundAgent, ReactiveHeuristic):
 
 
 class Oracle(_TargetFollower):
-    """Follows the cache sets of the lower bound's dynamic program (``agents/bounds.py``):
-    in each slot, evict what the plan drops, then load what it adds, then SERVE. The plan is
-    optimal for the bound's optimistic accuracy, so the oracle's real cost sits between the
-    bound and what the heuristics reach: an achievable reference that knows the future.
-    Catalogs up to ``MAX_PLAN_MODELS`` models; the plan costs one DP per episode."""
+    """Follows the best plan of :func:`agents.planner.plan_episode`: in each slot, evict what the
+    plan drops, then load what it adds, then SERVE. The planner starts from the lower bound's DP
+    plan and from reactive rules' episodes (``rollouts``; ``agents.AGENTS["oracle"]`` passes every
+    reactive rule of the registry, ``agents.ORACLE_STARTS``), improves the best few by exact per-model
+    re-optimisation under the true Age of Context and by re-planning the cache-set DP with the
+    accuracy the plan really produces, and keeps the plan of least TRUE cost (the simulator's).
+    So the oracle never does worse than the rules it starts from; it is a strong achievable
+    reference that knows the future, not the optimum (``agents/exact.py`` computes that on
+    small instances). Beyond ``agents.bounds.MAX_PLAN_MODELS`` models the DP parts are skipped
+    (the rollouts are still improved)."""
 
     name = "oracle"
 
-    def on_attach(self, requests: Any) -> None:
-        from agents.bounds import lower_bound
+    def __init__(self, rollouts: Sequence[Callable[[], Any]] = ROLLOUTS) -> None:
+        super().__init__()
+        self.rollouts = tuple(rollouts)  # reactive rules whose episodes seed the planner
 
-        self.plan = lower_bound(self.env.config, requests, plan=True).plan
+    def on_attach(self, requests: Any) -> None:
+        self.plan = plan_episode(self.env, rollouts=self.rollouts).loaded_at >= 0
 
     def target(self, slot: int) -> np.ndarray:
         return self.plan[slot]

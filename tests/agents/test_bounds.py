@@ -10,6 +10,7 @@ import pytest
 
 import agents
 from agents.bounds import MAX_MODELS, bound_slot_costs, lower_bound
+from agents.exact import exact_optimum
 from edge_cache_env.config import make_config
 from edge_cache_env.simulator import CacheSimulator
 from edge_cache_env.workload import SyntheticWorkload
@@ -115,7 +116,7 @@ def test_the_plan_attains_the_bound_in_the_dp_cost_model():
     for seed in range(3):
         env.reset(seed=seed)
         cfg, req = env.unwrapped.config, env.unwrapped.requests
-        lb = lower_bound(cfg, req, plan=True)
+        lb = lower_bound(cfg, req, plan=True, iterations=0)  # the set DP alone
         edge, cloud, load = bound_slot_costs(cfg, req)
         prev, cost = np.zeros(cfg.n_models, dtype=bool), 0.0
         for t, x in enumerate(lb.plan):
@@ -123,7 +124,27 @@ def test_the_plan_attains_the_bound_in_the_dp_cost_model():
             cost += load[t][x & ~prev].sum() + np.where(x, edge[t], cloud[t]).sum()
             prev = x
         assert cost == pytest.approx(lb.cost, rel=1e-12)
-        assert lower_bound(cfg, req).cost == lb.cost
+        assert lower_bound(cfg, req, iterations=0).cost == lb.cost
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_tightened_bound_stays_below_the_exact_optimum(seed):
+    small = make_config("small").models
+    for models, gpu_gb, n_slots, rate in ((small[:3], 35.0, 16, 6.0), (small[:4], 40.0, 10, 4.0)):
+        cfg = make_config("small", models=list(models), gpu_gb=gpu_gb, n_slots=n_slots,
+                          requests_per_slot=rate)
+        req = SyntheticWorkload(cfg).sample_episode(np.random.default_rng(seed))
+        exact = exact_optimum(cfg, req).cost
+        plain = lower_bound(cfg, req, iterations=0).cost
+        tight = lower_bound(cfg, req).cost  # tightened: a small catalog
+        assert plain <= tight <= exact * (1 + 1e-9)
+
+
+def test_tightening_raises_the_bound_on_the_small_scenario():
+    env = gym.make("EdgePFMCache-Small-v0", n_slots=120)
+    env.reset(seed=1)
+    cfg, req = env.unwrapped.config, env.unwrapped.requests
+    assert lower_bound(cfg, req).cost > 1.02 * lower_bound(cfg, req, iterations=0).cost
 
 
 def test_no_agent_beats_the_bound_on_v1():
