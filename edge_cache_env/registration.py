@@ -7,6 +7,8 @@ from typing import Any
 import gymnasium as gym
 
 ENTRY_POINT = "edge_cache_env.env:EdgePFMCacheEnv"
+# gym.make_vec(id, num_envs=B, vectorization_mode="vector_entry_point"): B servers, batched numpy.
+VECTOR_ENTRY_POINT = "edge_cache_env.vector_env:EdgePFMCacheVectorEnv"
 
 # id -> kwargs. The horizon is enforced by the env itself (truncated after the last slot), so
 # no TimeLimit wrapper is added.
@@ -34,4 +36,5 @@ def register_envs() -> None:
     """Register every id once; importing twice is harmless."""
     for env_id, kwargs in ENV_IDS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=ENTRY_POINT, kwargs=dict(kwargs))
+            gym.register(id=env_id, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT,
+                         kwargs=dict(kwargs))
