@@ -141,14 +141,20 @@ class AgeOfContext:
         self.aoc[rows, models] = 0.0
 
     def update_rows(self, rows: np.ndarray, served_at_edge: np.ndarray, slots: np.ndarray) -> None:
-        """Batch: :meth:`update` of rows ``rows`` at their slots ``slots``."""
+        """Batch: :meth:`update` of rows ``rows`` at their slots ``slots``. Only S, p, A and
+        AoC are kept per row (C is derived and read by nothing else)."""
         if self._mix_after is None:
             raise RuntimeError("AgeOfContext.reset_rows must be called at episode start")
         s = self.mass[rows]
         self._decay(s, served_at_edge)
         self.mass[rows] = s
-        self.task_mix[rows] = self._mix_after[rows, slots]
-        self._derive_rows(rows)
+        mix = self._mix_after[rows, slots]
+        self.task_mix[rows] = mix
+        acc, scratch = np.empty_like(s), np.empty_like(s)
+        aoc = np.empty(s.shape[:-1])
+        self._derive_into(s, mix, scratch, acc, aoc, scratch)  # C is only needed until p * C
+        self.accuracy[rows] = acc
+        self.aoc[rows] = aoc
 
     def _derive_rows(self, rows: np.ndarray) -> None:
         mass = self.mass[rows]

@@ -491,6 +491,12 @@ class CacheSimulator:
         return self.count_f[self.t]
 
 
+# The running metrics a SERVE adds to, in the order BatchSimulator._serve stacks them.
+_SERVE_METRICS = ("episode_cost_latency", "episode_cost_energy", "episode_cost_accuracy",
+                  "episode_cost_cloud", "episode_cost", "requests", "edge_hits", "cloud_requests",
+                  "accuracy_sum", "aoc_sum", "latency_s", "energy_j", "cloud_usd")
+
+
 class BatchSimulator:
     """B independent edge servers of one config, stepped together with batched numpy.
 
@@ -529,7 +535,12 @@ class BatchSimulator:
         self.used_mb = np.zeros(b, dtype=np.int64)
         self.t = np.zeros(b, dtype=np.int64)
         self.ops_used = np.zeros(b, dtype=np.int64)
-        self.metrics = {k: np.zeros(b) for k in METRICS}
+        # Running metrics: one row per key (dict of row views), so a SERVE adds them in one go.
+        self._metrics = np.zeros((len(METRICS), b))
+        self.metrics = {k: self._metrics[i] for i, k in enumerate(METRICS)}
+        self._serve_rows = np.array([METRICS.index(k) for k in _SERVE_METRICS])
+        self._op_rows = np.array([METRICS.index(k) for k in ("loads", "evictions", "switch_gb",
+                                                             "episode_cost_switch", "episode_cost")])
         self._arange = np.arange(b)
         # Episode arrays, filled row by row at reset.
         t, k = config.n_slots, config.aoc.tasks_per_model
@@ -579,8 +590,7 @@ class BatchSimulator:
         self.used_mb[rows] = 0
         self.t[rows] = 0
         self.ops_used[rows] = 0
-        for v in self.metrics.values():
-            v[rows] = 0.0
+        self._metrics[:, rows] = 0.0
 
     def ops_left(self) -> np.ndarray:
         return (self.ops_used < self.ops_limit) & (self.t < self.n_slots)
@@ -604,37 +614,30 @@ class BatchSimulator:
         (zeroed first). Operations must be valid (the caller checks the mask)."""
         for v in terms.values():
             v.fill(0.0)
-        m = self.metrics
-        if load.any():
-            r = np.flatnonzero(load)
+        n = self.n_models
+        op = load | evict
+        if op.any():  # LOAD and EVICT in one pass: 'is_load' selects each array's new value
+            r = np.flatnonzero(op)
             md = model[r]
-            self.cached[r, md] = True
-            self.uncached[r, md] = False
-            self._rows[r, 0, md] = 1.0
-            self._rows[r, 2, md] = 0.0
-            self._rows[r, 1, md] = 1.0
-            self.used_mb[r] += self.mem_mb[md]
-            self.loaded_at[r, md] = self.t[r]
+            is_load = load[r]
+            load_f = is_load.astype(np.float64)
+            cell = r * n + md  # flat index into the [B, N] arrays
+            self.cached.ravel()[cell] = is_load
+            self.uncached.ravel()[cell] = ~is_load
+            rows = self._rows.reshape(-1)
+            base = r * (3 * n) + md  # [B, 3, N]: edge, loaded now, cloud
+            rows[base] = load_f
+            rows[base + n] = load_f
+            rows[base + 2 * n] = 1.0 - load_f
+            self.used_mb[r] += np.where(is_load, self.mem_mb[md], -self.mem_mb[md])
+            self.loaded_at.ravel()[cell] = np.where(is_load, self.t[r], -1)
             self.ops_used[r] += 1
-            m["loads"][r] += 1
-            m["switch_gb"][r] += self.model_costs.weights_gb[md]
-            cost = self.model_costs.load_cost[md]
-            m["episode_cost_switch"][r] += cost
-            m["episode_cost"][r] += cost
+            cost = self.model_costs.load_cost[md] * load_f  # evictions are free: adds 0.0
+            self._metrics[self._op_rows[:, None], r] += np.stack(
+                [load_f, 1.0 - load_f, self.model_costs.weights_gb[md] * load_f, cost, cost])
             terms["switch"][r] = cost
-        if evict.any():
-            r = np.flatnonzero(evict)
-            md = model[r]
-            self.cached[r, md] = False
-            self.uncached[r, md] = True
-            self._rows[r, 0, md] = 0.0
-            self._rows[r, 2, md] = 1.0
-            self._rows[r, 1, md] = 0.0
-            self.used_mb[r] -= self.mem_mb[md]
-            self.loaded_at[r, md] = -1
-            self.context.evict_rows(r, md)
-            self.ops_used[r] += 1
-            m["evictions"][r] += 1
+            if not is_load.all():
+                self.context.evict_rows(r[~is_load], md[~is_load])
         if serve.any():
             self._serve(np.flatnonzero(serve), invalid, terms)
 
@@ -642,11 +645,13 @@ class BatchSimulator:
         """SERVE in servers ``r``: :meth:`CacheSimulator.serve`, row by row in one go."""
         t = self.t[r]
         ctx = self.context
-        sums = np.matmul(self._rows[r], self._slot_columns[r, t])  # [b, 3 rows, 6 columns]
+        weights = self._rows[r]
+        sums = np.matmul(weights, self._slot_columns[r, t])  # [b, 3 rows, 6 columns]
         edge_s, n_edge = sums[:, 0, 0], sums[:, 0, 5]
         cold_s = sums[:, 1, 1]
         cloud_s, usd, cloud_acc, n_cloud = sums[:, 2, 2], sums[:, 2, 3], sums[:, 2, 4], sums[:, 2, 5]
-        served = self.count_task[r, t] * self._rows[r, 0][:, :, None]
+        served = self.count_task[r, t]
+        served *= weights[:, 0, :, None]
         flat = served.reshape(len(r), 1, -1)
         edge_acc = np.matmul(flat, ctx.accuracy[r].reshape(len(r), -1, 1))[:, 0, 0]
         acc_sum = edge_acc + cloud_acc
@@ -654,26 +659,18 @@ class BatchSimulator:
         latency_s = edge_s + cold_s + cloud_s
         energy_kj = self.energy_kj_per_s * edge_s
         w_lat, w_energy, w_acc, w_cloud = weigh(self._w, latency_s, energy_kj, n_req, acc_sum, usd)
-        m = self.metrics
-        m["episode_cost_latency"][r] += w_lat
-        m["episode_cost_energy"][r] += w_energy
-        m["episode_cost_accuracy"][r] += w_acc
-        m["episode_cost_cloud"][r] += w_cloud
-        m["episode_cost"][r] += w_lat + w_energy + w_acc + w_cloud
-        m["requests"][r] += n_req
-        m["edge_hits"][r] += n_edge
-        m["cloud_requests"][r] += n_cloud
-        m["accuracy_sum"][r] += acc_sum
-        cnt = self.count_f[r, t]
-        m["aoc_sum"][r] += np.matmul(cnt[:, None, :], ctx.aoc[r][:, :, None])[:, 0, 0]
-        m["latency_s"][r] += latency_s
-        m["energy_j"][r] += energy_kj * 1000.0
-        m["cloud_usd"][r] += usd
+        aoc_sum = np.matmul(self.count_f[r, t][:, None, :], ctx.aoc[r][:, :, None])[:, 0, 0]
+        # In _SERVE_METRICS order.
+        inc = np.stack([w_lat, w_energy, w_acc, w_cloud, w_lat + w_energy + w_acc + w_cloud,
+                        n_req, n_edge, n_cloud, acc_sum, aoc_sum, latency_s, energy_kj * 1000.0,
+                        usd])
+        self._metrics[self._serve_rows[:, None], r] += inc
         terms["latency"][r] = w_lat
         terms["energy"][r] = w_energy
         terms["accuracy"][r] = w_acc
         terms["cloud"][r] = w_cloud
         if invalid.any():
+            m = self.metrics
             bad = np.flatnonzero(invalid)
             m["invalid_actions"][bad] += 1
             m["episode_cost_invalid"][bad] += self.invalid_penalty
