@@ -62,17 +62,21 @@ class AgeOfContext:
         self._derive()
 
     def task_mix_trajectory(self, count_task: np.ndarray) -> np.ndarray:
-        """``p`` after each slot t: an EWMA of each model's task shares over slots with requests."""
-        n_slots = count_task.shape[0]
-        per_model = count_task.sum(axis=2)
-        share = count_task / np.maximum(per_model, 1.0)[:, :, None]
-        rate = np.where(per_model > 0, self.mix_rate, 0.0)[:, :, None]
+        """``p`` after each slot t: an EWMA of each model's task shares over slots with requests.
+
+        ``count_task[..., T, N, K]``: leading dimensions are independent episodes (a batch)."""
+        n_slots = count_task.shape[-3]
+        per_model = count_task.sum(axis=-1)
+        share = count_task / np.maximum(per_model, 1.0)[..., None]
+        rate = np.where(per_model > 0, self.mix_rate, 0.0)[..., None]
+        # Time first, so each slot is one contiguous block.
+        share, rate = np.moveaxis(share, -3, 0), np.moveaxis(rate, -3, 0)
         out = np.empty_like(share)
         p = np.full(share.shape[1:], 1.0 / self.n_tasks)  # the reset mix
         for t in range(n_slots):
             p += rate[t] * (share[t] - p)
             out[t] = p
-        return out
+        return np.moveaxis(out, 0, -3)
 
     def evict(self, m: int) -> None:
         """The context lived in GPU memory: eviction throws it away.
@@ -123,13 +127,12 @@ class AgeOfContext:
         np.matmul(scratch, self._ones, out=aoc)
 
     # ------------------------------------------------------------ batch rows
-    def reset_rows(self, rows: np.ndarray, mix_after: list[np.ndarray]) -> None:
-        """Batch: empty context in ``rows``; ``mix_after[i]`` is row ``rows[i]``'s
-        :meth:`task_mix_trajectory` (stored in ``self.mix_after_rows``, ``[B, T, N, K]``)."""
+    def reset_rows(self, rows: np.ndarray, count_task: np.ndarray) -> None:
+        """Batch: empty context in ``rows``, whose episodes have ``count_task[i]`` requests
+        ``[T, N, K]`` (their :meth:`task_mix_trajectory` is kept, ``[B, T, N, K]``)."""
         if self._mix_after is None:
-            self._mix_after = np.empty((self.batch, *mix_after[0].shape))
-        for r, mix in zip(rows.tolist(), mix_after, strict=True):
-            self._mix_after[r] = mix
+            self._mix_after = np.empty((self.batch, *count_task.shape[1:]))
+        self._mix_after[rows] = self.task_mix_trajectory(count_task)
         self.mass[rows] = 0.0
         self.task_mix[rows] = 1.0 / self.n_tasks
         self._derive_rows(rows)

@@ -32,19 +32,21 @@ def slot_columns(c: SlotCosts, cloud_accuracy: np.ndarray) -> np.ndarray:
 
 
 def demand_history(count: np.ndarray, frequency_rate: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per slot ``[T + 1, N]``: the slot of each model's latest request (-1: none yet) and the
-    EWMA of its requests per slot. Open-loop, so computed once per episode; row ``T`` (after the
-    last slot) repeats the last one."""
-    n_slots, n_models = count.shape
+    """Per slot ``[..., T + 1, N]``: the slot of each model's latest request (-1: none yet) and
+    the EWMA of its requests per slot, from ``count[..., T, N]`` (leading dimensions: a batch
+    of episodes). Open-loop, so computed once per episode; row ``T`` (after the last slot)
+    repeats the last one."""
+    n_slots, n_models = count.shape[-2:]
     slots = np.arange(n_slots)[:, None]
-    last = np.maximum.accumulate(np.where(count > 0, slots, -1), axis=0)
-    freq = np.empty((n_slots + 1, n_models))
-    f = np.zeros(n_models)
+    last = np.maximum.accumulate(np.where(count > 0, slots, -1), axis=-2)
+    freq = np.empty((n_slots + 1, *count.shape[:-2], n_models))  # slot first: contiguous rows
+    f = np.zeros((*count.shape[:-2], n_models))
+    by_slot = np.moveaxis(count, -2, 0)
     for t in range(n_slots):
-        f += frequency_rate * (count[t] - f)
+        f += frequency_rate * (by_slot[t] - f)
         freq[t] = f
     freq[n_slots] = f
-    return np.vstack([last, last[-1:]]), freq
+    return np.concatenate([last, last[..., -1:, :]], axis=-2), np.moveaxis(freq, 0, -2)
 
 
 class CacheSimulator:
@@ -569,7 +571,6 @@ class BatchSimulator:
     def reset_rows(self, rows: np.ndarray, requests: list[EpisodeRequests]) -> None:
         """Start an episode in each server ``rows[i]`` on ``requests[i]``."""
         cfg = self.config
-        mixes = []
         for r, req in zip(rows.tolist(), requests, strict=True):
             if req.n_models != self.n_models or req.n_slots != cfg.n_slots:
                 raise ValueError(f"requests are for {req.n_models} models x {req.n_slots} slots, "
@@ -578,10 +579,10 @@ class BatchSimulator:
             self.count_task[r] = req.count_task
             self.count_f[r, :-1] = c.count
             self._slot_columns[r] = slot_columns(c, self.cloud_accuracy)
-            self.last_request_by_slot[r], self.frequency_by_slot[r] = demand_history(
-                c.count, self.frequency_rate)
-            mixes.append(self.context.task_mix_trajectory(req.count_task))
-        self.context.reset_rows(rows, mixes)
+        # The open-loop per-slot recursions, once for all the rows.
+        self.last_request_by_slot[rows], self.frequency_by_slot[rows] = demand_history(
+            self.count_f[rows, :-1], self.frequency_rate)
+        self.context.reset_rows(rows, self.count_task[rows])
         self.cached[rows] = False
         self.uncached[rows] = True
         self._rows[rows, :2] = 0.0
