@@ -9,6 +9,8 @@ the sub-envs are stepped one by one (the capacity math is not batched yet), with
 
 Autoreset: Gymnasium's default ``NEXT_STEP``: the step after a sub-env's episode ends resets it
 (its action is ignored; reward 0, not terminated or truncated, the reset's observation).
+``autoreset_mode=AutoresetMode.DISABLED``: a sub-env whose episode ended stays as it ended (its
+actions are ignored, reward 0, no flags) until ``reset(options={"reset_mask": ...})`` resets it.
 
 Info: per step, arrays over the batch (Gymnasium's convention: ``info[k]`` and a boolean
 ``info["_" + k]`` saying which sub-envs have it): the step's cost terms ``cost_<term>`` and
@@ -50,7 +52,9 @@ class EdgePFMCacheVectorEnv(VectorEnv):
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, catalog: str = "default",
-                 config: EnvConfig | None = None, **overrides: Any) -> None:
+                 config: EnvConfig | None = None,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+                 **overrides: Any) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
             raise ValueError(f"num_envs={num_envs!r} is invalid: an integer >= 1")
         if render_mode is not None:
@@ -58,6 +62,15 @@ class EdgePFMCacheVectorEnv(VectorEnv):
                              "use None (render a single env from gym.make instead)")
         if config is not None and overrides:
             raise TypeError("pass either config=EnvConfig(...) or overrides, not both")
+        modes = (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED)
+        mode = autoreset_mode
+        if isinstance(mode, str):
+            mode = next((m for m in modes if mode in (m.value, m.name)), mode)
+        if mode not in modes:
+            raise ValueError(f"autoreset_mode={autoreset_mode!r} is not supported; use one of "
+                             f"{[m.value for m in modes]}")
+        self.metadata = {**self.metadata, "autoreset_mode": mode}
+        self._reset_ended = mode == AutoresetMode.NEXT_STEP
         self.config = cfg = config if config is not None else make_config(catalog, **overrides)
         self.num_envs = b = int(num_envs)
         self.render_mode = None
@@ -147,7 +160,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
             invalid = serve & (a != SERVE)
             model = np.where(a <= n, a - 1, a - n - 1)
             self.sim.step(load, evict, serve, model, invalid, terms)
-            if again.any():
+            if again.any() and self._reset_ended:
                 rows = np.flatnonzero(again)
                 self._reset_rows(rows, [None] * len(rows))
             costs = {f"cost_{k}": v.copy() for k, v in terms.items()}
@@ -158,6 +171,8 @@ class EdgePFMCacheVectorEnv(VectorEnv):
             done = np.zeros(b, dtype=bool)
             self._ended: dict[int, dict[str, Any]] = {}
             for i, env in enumerate(self.envs):
+                if again[i] and not self._reset_ended:
+                    continue  # DISABLED: stays as it ended
                 if again[i]:
                     obs, info = env.reset()
                 else:
@@ -174,7 +189,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         costs["cost_total"] = total
         reward = -total / self._scale
         reward[again] = 0.0
-        self._autoreset = done
+        self._autoreset = done if self._reset_ended else done | again
         info = self._step_info(costs, done if done.any() else None)
         return self._observe(), reward, np.zeros(b, dtype=bool), done.copy(), info
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.vector import AutoresetMode
 
 import edge_cache_env  # noqa: F401  (registers the env ids)
 from agents.base import Agent
@@ -136,7 +137,7 @@ def run_episodes_batched(env_id: str, agents: dict[str, Any], seeds: Sequence[in
     specs, n = list(agents), len(seeds)
     b = len(specs) * n
     venv = gym.make_vec(env_id, num_envs=b, vectorization_mode="vector_entry_point",
-                        **dict(env_kwargs or {}))
+                        autoreset_mode=AutoresetMode.DISABLED, **dict(env_kwargs or {}))
     obs, _ = venv.reset(seed=[s for _ in specs for s in seeds])
     players: list[tuple[slice, list[Any]]] = []
     for i, spec in enumerate(specs):
