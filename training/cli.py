@@ -39,8 +39,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: YAML n_envs or 2)")
     p.add_argument("--out", default="runs", help="parent folder of the run folder")
     p.add_argument("--run-name", default=None, help="run folder name (default <algo>-<env>-seed<S>)")
-    p.add_argument("--vec", choices=("dummy", "subproc"), default="dummy",
-                   help="DummyVecEnv (one process) or SubprocVecEnv (one process per env)")
+    p.add_argument("--vec", choices=("dummy", "subproc", "native"), default="dummy",
+                   help="DummyVecEnv (one process), SubprocVecEnv (one process per env) or native "
+                        "(all envs in one batched-numpy vector env: training/vec_adapter.py)")
     p.add_argument("--tensorboard", action="store_true", help="log to <run>/tb for TensorBoard")
     p.add_argument("--env-kwargs", default="{}", help="JSON object of env overrides, e.g. '{\"gpu_gb\": 60}'")
     p.add_argument("--hyperparams", nargs="*", default=[], metavar="KEY=VALUE",
@@ -96,6 +97,10 @@ def make_vec(env_id: str, env_kwargs: dict[str, Any], n_envs: int, vec: str,
 
     from training.wrappers import HorizonTerminal
 
+    if vec == "native":
+        from training.vec_adapter import make_native_vec
+
+        return make_native_vec(env_id, env_kwargs, n_envs, monitor_dir, seed)
     # A callable, not the id: make_vec_env would ask the id for render_mode="rgb_array".
     return make_vec_env(lambda **kw: gym.make(env_id, **kw), n_envs=n_envs, wrapper_class=HorizonTerminal,
                         seed=seed, env_kwargs=env_kwargs,
