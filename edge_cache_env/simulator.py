@@ -611,10 +611,9 @@ class BatchSimulator:
              model: np.ndarray, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> None:
         """One operation per server (boolean rows ``load`` / ``evict`` / ``serve``, disjoint;
         ``model[B]`` the model of an operation); ``invalid`` rows (a subset of ``serve``) are
-        charged the penalty. The weighted cost terms are written into ``terms[k][B]``
-        (zeroed first). Operations must be valid (the caller checks the mask)."""
-        for v in terms.values():
-            v.fill(0.0)
+        charged the penalty. The weighted cost terms of the servers that act are written into
+        ``terms[k][B]`` (the caller zeroes them first). Operations must be valid (the caller
+        checks the mask)."""
         n = self.n_models
         op = load | evict
         if op.any():  # LOAD and EVICT in one pass: 'is_load' selects each array's new value

@@ -93,7 +93,10 @@ class EdgePFMCacheVectorEnv(VectorEnv):
             self._rngs: list[np.random.Generator | None] = [None] * b
             self.sim = BatchSimulator(cfg, b)
             self._obs = BatchObservation(self.sim)
-            self._terms = {k: np.zeros(b) for k in TERMS}
+            # The step's cost terms, one row per TERMS entry, then their total (COST_KEYS order).
+            self._costs = np.zeros((len(COST_KEYS), b))
+            self._terms = {k: self._costs[i] for i, k in enumerate(TERMS)}
+            self._row_base = np.arange(b) * self._n_actions  # flat index of each row's mask
         else:  # the capacity model: one single env per sub-env
             self.envs = [EdgePFMCacheEnv(config=cfg) for _ in range(b)]
             self._obs_buf = np.zeros((b, self.single_observation_space.shape[0]), dtype=np.float32)
@@ -139,8 +142,8 @@ class EdgePFMCacheVectorEnv(VectorEnv):
             raise RuntimeError("step() called before reset()")
         a = np.asarray(actions)
         b, n = self.num_envs, self.n_models
-        if a.shape != (b,) or not np.issubdtype(a.dtype, np.integer):
-            if a.shape == (b,) and np.issubdtype(a.dtype, np.floating) and np.all(a == np.round(a)):
+        if a.shape != (b,) or a.dtype.kind not in "iu":
+            if a.shape == (b,) and a.dtype.kind == "f" and np.all(a == np.round(a)):
                 a = a.astype(np.int64)
             else:
                 raise ValueError(f"actions must be {b} integers (one per sub-env), got shape "
@@ -150,21 +153,32 @@ class EdgePFMCacheVectorEnv(VectorEnv):
             raise ValueError(f"action {a[bad]!r} of sub-env {bad} outside Discrete({self._n_actions})")
         again = self._autoreset
         if self.batched:
-            terms = self._terms
-            active = ~again
-            valid = self._mask[np.arange(b), a]
-            op = active & (a != SERVE) & valid
-            load = op & (a <= n)
-            evict = op & (a > n)
-            serve = active & ~op
-            invalid = serve & (a != SERVE)
-            model = np.where(a <= n, a - 1, a - n - 1)
-            self.sim.step(load, evict, serve, model, invalid, terms)
+            is_op = a != SERVE
+            op = self._mask.reshape(-1)[self._row_base + a]  # valid; SERVE is always valid
+            op &= is_op
+            if again.any():
+                op &= ~again
+                serve = ~(op | again)
+            else:
+                serve = ~op
+            low = a <= n
+            load = op & low
+            evict = op & ~low
+            invalid = serve & is_op
+            model = a - np.where(low, 1, n + 1)
+            self._costs.fill(0.0)
+            self.sim.step(load, evict, serve, model, invalid, self._terms)
             if again.any() and self._reset_ended:
                 rows = np.flatnonzero(again)
                 self._reset_rows(rows, [None] * len(rows))
-            costs = {f"cost_{k}": v.copy() for k, v in terms.items()}
-            done = active & (self.sim.t >= self.sim.n_slots)
+            # Left to right, as the single env adds them (a reduction over the outer axis is
+            # sequential).
+            np.add.reduce(self._costs[:-1], axis=0, out=self._costs[-1])
+            matrix = self._costs.copy()
+            costs = dict(zip(COST_KEYS, matrix, strict=True))
+            done = self.sim.t >= self.sim.n_slots
+            if again.any():
+                done &= ~again
             self.sim.masks(self._mask)
         else:
             costs = {k: np.zeros(b) for k in COST_KEYS}
@@ -184,10 +198,10 @@ class EdgePFMCacheVectorEnv(VectorEnv):
                 self._mask[i] = info["action_mask"]
                 for k in COST_KEYS[:-1]:
                     costs[k][i] = info[k]
-        total = costs["cost_latency"] + costs["cost_energy"] + costs["cost_accuracy"] \
-            + costs["cost_cloud"] + costs["cost_switch"] + costs["cost_invalid"]
-        costs["cost_total"] = total
-        reward = -total / self._scale
+            costs["cost_total"] = costs["cost_latency"] + costs["cost_energy"] \
+                + costs["cost_accuracy"] + costs["cost_cloud"] + costs["cost_switch"] \
+                + costs["cost_invalid"]
+        reward = -costs["cost_total"] / self._scale
         reward[again] = 0.0
         self._autoreset = done if self._reset_ended else done | again
         info = self._step_info(costs, done if done.any() else None)
