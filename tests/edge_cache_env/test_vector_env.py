@@ -9,6 +9,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 
 import edge_cache_env  # noqa: F401  (registers the ids)
 from agents import make
+from edge_cache_env.observation import ObservationLayout
 from edge_cache_env.registration import ENV_IDS
 from edge_cache_env.vector_env import COST_KEYS, EdgePFMCacheVectorEnv
 
@@ -119,3 +120,24 @@ def test_bad_arguments_are_clear_errors():
         venv.reset(seed=[1, 2, 3])
     with pytest.raises(ValueError, match="unknown keys"):
         venv.reset(options={"foo": 1})
+
+
+@pytest.mark.parametrize("env_id", ["EdgePFMCache-v0", "EdgePFMCache-v1"])
+def test_disabled_autoreset_keeps_ended_sub_envs_until_reset_mask(env_id):
+    venv = make_vec(env_id, 2, n_slots=3, autoreset_mode=AutoresetMode.DISABLED)
+    assert venv.metadata["autoreset_mode"] == AutoresetMode.DISABLED
+    venv.reset(seed=0)
+    for _ in range(3):
+        obs, rew, term, trunc, info = venv.step(np.zeros(2, dtype=np.int64))
+    assert trunc.all() and info["_episode_cost"].all()
+    frozen, _, _, trunc2, info2 = venv.step(np.array([1, 0]))  # ignored: both have ended
+    np.testing.assert_array_equal(frozen, obs)
+    assert not trunc2.any() and (info2["cost_total"] == 0).all()
+    obs, _ = venv.reset(options={"reset_mask": np.array([True, False])})
+    layout = ObservationLayout.of(venv.config)
+    progress = layout.split(obs)[1][:, layout.global_index("progress")]
+    assert progress.tolist() == [0.0, 1.0]  # restarted / still at its end
+    _, _, _, trunc3, _ = venv.step(np.zeros(2, dtype=np.int64))
+    assert not trunc3.any()
+    with pytest.raises(ValueError, match="autoreset_mode"):
+        make_vec(env_id, 2, autoreset_mode="SameStep")
