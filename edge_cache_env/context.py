@@ -99,7 +99,8 @@ class AgeOfContext:
             raise RuntimeError("AgeOfContext.reset(count_task) must be called at episode start")
         self._decay(self.mass, served_at_edge)
         np.copyto(self.task_mix, self._mix_after[slot])
-        self._derive()
+        self._derive_into(self.mass, self.task_mix, self.effective, self.accuracy, self.aoc,
+                          self._scratch)
 
     def _decay(self, s: np.ndarray, served_at_edge: np.ndarray) -> None:
         """``S <- min-capped(nu S + served)`` in place, for ``s[..., N, K]``."""

@@ -123,6 +123,7 @@ class CacheSimulator:
             raise ValueError(f"requests have {requests.n_tasks} tasks, config.aoc.tasks_per_model "
                              f"= {cfg.aoc.tasks_per_model}")
         self.requests = requests
+        self._count_task_f = requests.count_task.astype(np.float64)  # float * float per slot
         self._precompute_slot_costs(requests)
         self._precompute_demand()
         self.context.reset(requests.count_task)
@@ -330,7 +331,7 @@ class CacheSimulator:
         # sums[row][col]: row edge / loaded now / cloud; col as in _slot_columns.
         (edge_s, _, _, _, _, n_edge), (_, cold_s, _, _, _, _), \
             (_, _, cloud_s, usd, cloud_acc, n_cloud) = (self._rows @ self._slot_columns[t]).tolist()
-        served = self.requests.count_task[t] * self.cached_f[:, None]
+        served = self._count_task_f[t] * self.cached_f[:, None]
         acc_sum = float(np.vdot(served, ctx.accuracy)) + cloud_acc
         n_req = n_edge + n_cloud
         latency_s = edge_s + cold_s + cloud_s
