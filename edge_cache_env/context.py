@@ -119,7 +119,12 @@ class AgeOfContext:
                      acc: np.ndarray, aoc: np.ndarray, scratch: np.ndarray) -> None:
         """C, A and AoC from S and p (arrays ``[..., N, K]``, AoC ``[..., N]``), into the outs."""
         # C = S @ R with R = (1 - rho) I + rho 11^T: own task fully, the others at rho.
-        c = np.matmul(mass, self._relevance, out=effective)
+        if mass.ndim > 2:  # a batch: one matrix product for all rows (row by row the same)
+            k = self.n_tasks
+            c = np.matmul(mass.reshape(-1, k), self._relevance, out=effective.reshape(-1, k)
+                          ).reshape(mass.shape)
+        else:
+            c = np.matmul(mass, self._relevance, out=effective)
         np.log1p(c, out=acc)  # log2(1 + C) = log1p(C) / ln 2; 1 / ln 2 is folded into the gain
         acc *= self._gain_col
         acc += self._acc0_col
