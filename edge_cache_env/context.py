@@ -57,8 +57,10 @@ class AgeOfContext:
         """Empty context; with ``count_task[t, m, k]`` (the episode's requests per slot), also
         precompute the task mix after every slot: it follows demand only, not the agent."""
         self.mass.fill(0.0)
-        self.task_mix.fill(1.0 / self.n_tasks)
+        self.task_mix = np.full(self.mass.shape, 1.0 / self.n_tasks)
         self._mix_after = None if count_task is None else self.task_mix_trajectory(count_task)
+        if self._mix_after is not None:  # p becomes a view of it at each update: read-only
+            self._mix_after.flags.writeable = False
         self._derive()
 
     def task_mix_trajectory(self, count_task: np.ndarray) -> np.ndarray:
@@ -98,7 +100,7 @@ class AgeOfContext:
         if self._mix_after is None:
             raise RuntimeError("AgeOfContext.reset(count_task) must be called at episode start")
         self._decay(self.mass, served_at_edge)
-        np.copyto(self.task_mix, self._mix_after[slot])
+        self.task_mix = self._mix_after[slot]  # p follows demand only: a view, no copy
         self._derive_into(self.mass, self.task_mix, self.effective, self.accuracy, self.aoc,
                           self._scratch)
 
