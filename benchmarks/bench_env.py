@@ -363,21 +363,30 @@ def single_env_in_tree(tree: str, steps: int) -> dict[str, float]:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
+SINGLE_ROUNDS = 8  # alternations of the two trees: single-env rates move by up to 25% with load
+
+
 def measure_single_before_after(baseline_tree: str | None, steps: int) -> dict[str, Any]:
-    """This tree's single env vs ``baseline_tree``'s, alternating rounds, best of each (run to
-    run the machine's load moves a single measurement by up to 25%; the fastest repetition
-    does not)."""
+    """This tree's single env vs ``baseline_tree``'s, alternating rounds; the best and the
+    median of the rounds (run to run the machine's load moves a single measurement by up to
+    25%; the fastest repetition within a run, and the best round, much less)."""
+    import statistics
+
     trees = {"this": str(Path(__file__).resolve().parents[1])}
     if baseline_tree is not None:
         trees["baseline"] = baseline_tree
-    best: dict[str, dict[str, float]] = {name: {"random": 0.0, "lc": 0.0} for name in trees}
-    for _ in range(ROUNDS):
+    rounds: dict[str, dict[str, list[float]]] = {name: {"random": [], "lc": []} for name in trees}
+    for _ in range(SINGLE_ROUNDS if baseline_tree is not None else 1):
         for name, tree in trees.items():
             for policy, v in single_env_in_tree(tree, steps).items():
-                best[name][policy] = max(best[name][policy], v)
-    out: dict[str, Any] = {"trees": trees, "steps_per_s": best}
+                rounds[name][policy].append(v)
+    best = {name: {p: max(v) for p, v in r.items()} for name, r in rounds.items()}
+    out: dict[str, Any] = {"trees": trees, "steps_per_s": best, "rounds": rounds}
     if baseline_tree is not None:
         out["this_over_baseline"] = {p: best["this"][p] / best["baseline"][p] for p in ("random", "lc")}
+        out["this_over_baseline_median"] = {
+            p: statistics.median(rounds["this"][p]) / statistics.median(rounds["baseline"][p])
+            for p in ("random", "lc")}
     return out
 
 
@@ -440,7 +449,7 @@ def main_native(args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {}
-    report["single_env"] = measure_single_before_after(args.baseline_tree, 5_000 if q else 50_000)
+    report["single_env"] = measure_single_before_after(args.baseline_tree, 5_000 if q else 60_000)
     print("single env steps/s:", json.dumps(report["single_env"]), flush=True)
     report["native"] = measure_native(q)
     report["suite"] = measure_suite(q)
