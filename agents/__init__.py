@@ -1,6 +1,7 @@
 """Agents for EdgePFMCache: heuristics, reference policies, and loaders for trained policies.
 
-``make(spec)`` builds an agent from a name (``"lc"``, ``"lru"``, ...) or, for a trained policy,
+``make(spec)`` builds an agent from a name (``"lc"``, ``"lru"``, ..., or a shipped trained agent
+of :data:`PRETRAINED_AGENTS` such as ``"generalist"``) or, for a trained policy,
 ``"ALGO:PATH"`` (``"ppo:runs/x/best_model.zip"``, ``"maskable_ppo:PATH"``, ``"dqn:PATH"``), which
 is routed to :func:`agents.trained.load_trained` (imported lazily: SB3 and torch stay out of
 the heuristics' import path).
@@ -12,6 +13,8 @@ from collections.abc import Callable
 from typing import Any
 
 from agents.base import Agent
+from agents.cost_benefit import CostBenefit
+from agents.gdsf import GreedyDualSizeFrequency
 from agents.heuristics import (
     CloudOnly,
     FirstInFirstOut,
@@ -30,6 +33,8 @@ AGENTS: dict[str, Callable[[], Agent]] = {
     "lfu": LeastFrequentlyUsed,
     "fifo": FirstInFirstOut,
     "random": RandomVictim,
+    "gdsf": GreedyDualSizeFrequency,
+    "cost_benefit": CostBenefit,
     "cloud": CloudOnly,
     "static": StaticBest,
     "clairvoyant": Clairvoyant,
@@ -37,6 +42,12 @@ AGENTS: dict[str, Callable[[], Agent]] = {
 }
 #: Agents that read the realised future of the episode (yardsticks, not deployable policies).
 REFERENCE_AGENTS = ("static", "clairvoyant", "oracle")
+#: Shipped trained agents by name (agents/pretrained/); they load torch, so they are not in
+#: AGENTS ("all") and their modules are imported only when asked for.
+PRETRAINED_AGENTS: dict[str, str] = {
+    # One set policy for any catalog of up to 32 models (agents/generalist.py).
+    "generalist": "agents.generalist:GeneralistAgent",
+}
 
 
 def make(spec: str, **kwargs: Any) -> Any:
@@ -51,10 +62,15 @@ def make(spec: str, **kwargs: Any) -> Any:
         from agents.trained import load_trained  # heavy imports only when asked for
 
         return load_trained(algo, path, **kwargs)
+    if spec in PRETRAINED_AGENTS:
+        import importlib
+
+        module, _, cls = PRETRAINED_AGENTS[spec].partition(":")
+        return getattr(importlib.import_module(module), cls)(**kwargs)
     if spec not in AGENTS:
-        raise ValueError(f"unknown agent {spec!r}; known: {sorted(AGENTS)} or ALGO:PATH with "
-                         f"ALGO in {list(TRAINED_ALGOS)}")
+        raise ValueError(f"unknown agent {spec!r}; known: {sorted([*AGENTS, *PRETRAINED_AGENTS])} "
+                         f"or ALGO:PATH with ALGO in {list(TRAINED_ALGOS)}")
     return AGENTS[spec](**kwargs)
 
 
-__all__ = ["AGENTS", "REFERENCE_AGENTS", "TRAINED_ALGOS", "Agent", "make"]
+__all__ = ["AGENTS", "PRETRAINED_AGENTS", "REFERENCE_AGENTS", "TRAINED_ALGOS", "Agent", "make"]

@@ -63,11 +63,8 @@ def edge_accuracy_bound(config: EnvConfig, requests: EpisodeRequests) -> np.ndar
     request of slot t gets at most ``max(A_ub[t], A_ub[t+1])``."""
     if config.capacity.enabled:
         return _delayed_accuracy_bound(config, requests)
-    aoc, models = config.aoc, config.models
-    window = np.array([m.window_examples for m in models], dtype=np.float64)[:, None]
-    acc0 = np.array([m.acc0 for m in models])[:, None]
-    gain = np.array([m.acc_gain for m in models])[:, None]
-    acc_max = np.array([m.acc_max for m in models])[:, None]
+    aoc = config.aoc
+    window, acc0, gain, acc_max = _accuracy_columns(config)
     count_task = requests.count_task
     mass = np.zeros(count_task.shape[1:])
     out = np.empty_like(count_task)
@@ -80,12 +77,16 @@ def edge_accuracy_bound(config: EnvConfig, requests: EpisodeRequests) -> np.ndar
     return out
 
 
+def _accuracy_columns(config: EnvConfig) -> tuple[np.ndarray, ...]:
+    """Per-model ``[N, 1]`` columns of the accuracy curve: window W, acc0, gain, acc_max."""
+    models = config.models
+    return tuple(np.array([getattr(m, f) for m in models], dtype=np.float64)[:, None]
+                 for f in ("window_examples", "acc0", "acc_gain", "acc_max"))
+
+
 def _delayed_accuracy_bound(config: EnvConfig, requests: EpisodeRequests) -> np.ndarray:
-    aoc, models = config.aoc, config.models
-    window = np.array([m.window_examples for m in models], dtype=np.float64)[:, None]
-    acc0 = np.array([m.acc0 for m in models])[:, None]
-    gain = np.array([m.acc_gain for m in models])[:, None]
-    acc_max = np.array([m.acc_max for m in models])[:, None]
+    aoc = config.aoc
+    window, acc0, gain, acc_max = _accuracy_columns(config)
     count_task = requests.count_task
     mass_prev = np.zeros(count_task.shape[1:])  # Sbar[t-1]
     out = np.empty_like(count_task)

@@ -157,6 +157,7 @@ class ReactiveHeuristic(Agent):
         actions[load] = load_action(want[load])
         evict = has_want & ops_left & ~fits
         if evict.any():
+            self._victim_rows = np.flatnonzero(evict)  # for victim rules with per-row state (gdsf)
             v = self.victim(pm[evict], candidates[evict])
             actions[evict] = evict_action(v, n)
         return actions

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -104,6 +105,25 @@ class TrainedAgent:
         return f"TrainedAgent({self.algo}, {self.path}{norm})"
 
 
+# The module of the policy class each algorithm saves, as recorded in the zip's "data" entry.
+_POLICY_MODULES = {"ppo": "stable_baselines3.common.policies", "dqn": "stable_baselines3.dqn.policies",
+                   "maskable_ppo": "sb3_contrib.common.maskable.policies"}
+
+
+def _check_saved_algo(path: Path, algo: str) -> None:
+    """Fail clearly when the zip holds another algorithm's model (SB3 would raise deep inside,
+    e.g. a TypeError about ``use_sde`` for a DQN zip loaded as PPO)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            module = json.loads(z.read("data"))["policy_class"]["__module__"]
+    except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as e:
+        raise ValueError(f"{path} is not an SB3 model zip ({type(e).__name__}: {e})") from e
+    saved = [a for a, m in _POLICY_MODULES.items() if module == m]
+    expected = _POLICY_MODULES.get(algo)
+    if expected is not None and module != expected and module in _POLICY_MODULES.values():
+        raise ValueError(f"{path} holds a {saved[0]} model; load it as '{saved[0]}:{path}', not as {algo}")
+
+
 def load_trained(algo: str, path: str | Path) -> TrainedAgent:
     """Load a model saved by ``train.py`` (or any SB3 ``.zip`` of ``algo``) on the CPU."""
     cls = algo_class(algo)
@@ -112,6 +132,7 @@ def load_trained(algo: str, path: str | Path) -> TrainedAgent:
         p = p.with_suffix(".zip")
     if not p.is_file():
         raise FileNotFoundError(f"no trained {algo} model at {path}")
+    _check_saved_algo(p, algo)
     try:
         try:
             model = cls.load(p, device="cpu")
@@ -126,7 +147,8 @@ def load_trained(algo: str, path: str | Path) -> TrainedAgent:
 
 def pretrained_specs(env_id: str = "EdgePFMCache-v0", directory: str | Path = PRETRAINED_DIR) -> list[str]:
     """``["maskable_ppo:<dir>/maskable_ppo.zip", ...]`` for the shipped models trained on
-    ``env_id`` (from ``manifest.json``), ready for ``agents.make`` / ``evaluate.py --agents``."""
+    ``env_id`` (from ``manifest.json``), plus ``"generalist"`` when it is shipped (it plays any
+    env id), ready for ``agents.make`` / ``evaluate.py --agents``."""
     manifest = Path(directory) / "manifest.json"
     if not manifest.is_file():
         return []
@@ -134,5 +156,9 @@ def pretrained_specs(env_id: str = "EdgePFMCache-v0", directory: str | Path = PR
 
     models = json.loads(manifest.read_text())["models"]
     # Relative to the working directory when possible: shorter names in evaluate.py's table.
-    return [f"{algo}:{os.path.relpath(Path(directory) / m['file'])}" for algo in ALGOS
-            if (m := models.get(algo)) and m["env_id"] == env_id]
+    specs = [f"{algo}:{os.path.relpath(Path(directory) / m['file'])}" for algo in ALGOS
+             if (m := models.get(algo)) and m["env_id"] == env_id]
+    # The generalist (agents/generalist.py) plays every scenario; agents.make knows it by name.
+    if "generalist" in models and Path(directory).resolve() == PRETRAINED_DIR:
+        specs.append("generalist")
+    return specs

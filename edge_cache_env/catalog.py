@@ -128,11 +128,67 @@ SMALL_MODEL_NAMES = ("Llama-3.1-8B", "Mistral-7B", "Phi-3-mini", "Gemma-2-9B", "
                      "Whisper-large-v3")
 SMALL_MODELS: tuple[ModelSpec, ...] = tuple(m for m in DEFAULT_MODELS if m.name in SMALL_MODEL_NAMES)
 
+# Quantised variants: accuracy = the full-precision MMLU x the quantised model's recovery, the
+# ratio of its Open LLM Leaderboard v1 average (which includes MMLU 5-shot) to the unquantised
+# model's, as Neural Magic / Red Hat AI report it on each model card. Memory: FP8 weights 1 byte
+# per parameter, INT4 (GPTQ/AWQ) 0.5 plus ~10% for group scales (0.55), as the default catalog.
+_RECOVERY_8B_FP8 = 73.44 / 73.79  # neuralmagic/Meta-Llama-3.1-8B-Instruct-FP8
+_RECOVERY_8B_W4A16 = 67.57 / 69.32  # neuralmagic/Meta-Llama-3.1-8B-Instruct-quantized.w4a16 (GPTQ)
+_RECOVERY_70B_FP8 = 84.29 / 84.40  # RedHatAI/Meta-Llama-3.1-70B-Instruct-FP8
+_RECOVERY_70B_W4A16 = 78.54 / 78.67  # neuralmagic/Meta-Llama-3.1-70B-Instruct-quantized.w4a16 (GPTQ)
+
+# Large catalog: the default ten plus eleven more LLMs, among them FP8 and INT4 versions of the
+# same model, each its own entry (its own memory, load time, speed and accuracy), so a policy
+# can trade accuracy for memory. 21 models, 521 GB of footprints in all, on a 192 GB GPU (the
+# memory of one NVIDIA B200): ~2.7x oversubscribed (the default: ~2.5x). Speeds stay the A100
+# figures above, as for every catalog.
+LARGE_EXTRA_MODELS: tuple[ModelSpec, ...] = (
+    # Llama-3.1-8B at FP8 and INT4 (same architecture as above; MMLU 66.7 x recovery).
+    _llm("Llama-3.1-8B-FP8", 8.03, 32, 8, 128, round(0.667 * _RECOVERY_8B_FP8, 3), 0.18,
+         bytes_per_param=1.0),
+    _llm("Llama-3.1-8B-W4A16", 8.03, 32, 8, 128, round(0.667 * _RECOVERY_8B_W4A16, 3), 0.18,
+         bytes_per_param=0.55),
+    # Llama-3.1-70B: 70.6B params, 80 layers, 8 KV heads, head 128 (Meta model card); MMLU
+    # 5-shot 79.3 (Meta, pre-trained); Together "Llama 3.1 70B Instruct Turbo" $0.88 / M tokens.
+    # Served only quantised here: bf16 (141 GB) would not leave room for anything else.
+    _llm("Llama-3.1-70B-FP8", 70.6, 80, 8, 128, round(0.793 * _RECOVERY_70B_FP8, 3), 0.88,
+         bytes_per_param=1.0),
+    _llm("Llama-3.1-70B-W4A16", 70.6, 80, 8, 128, round(0.793 * _RECOVERY_70B_W4A16, 3), 0.88,
+         bytes_per_param=0.55),
+    # Qwen2.5-72B-Instruct-AWQ: 72.7B at 4 bits, 80 layers, 8 KV heads, head 128; MMLU 86.1
+    # (Qwen2.5 report, base); Together "Qwen2.5 72B Instruct Turbo" $1.20 / M. No published
+    # recovery for it: full MMLU, as the default catalog's Qwen2.5-32B-AWQ.
+    _llm("Qwen2.5-72B-AWQ", 72.7, 80, 8, 128, 0.861, 1.20, bytes_per_param=0.55),
+    # Qwen2.5-7B: 7.62B, 28 layers, 4 KV heads, head 128; MMLU 74.2 (Qwen2.5 report);
+    # Together "Qwen2.5 7B Instruct Turbo" $0.30 / M.
+    _llm("Qwen2.5-7B", 7.62, 28, 4, 128, 0.742, 0.30),
+    # Gemma-2-27B: 27.2B, 46 layers, 16 KV heads, head 128, 8k context; MMLU 75.2 (Gemma 2
+    # report); Together $0.80 / M.
+    _llm("Gemma-2-27B", 27.2, 46, 16, 128, 0.752, 0.80, max_context=8192),
+    # Mistral-Nemo-12B: 12.2B, 40 layers, 8 KV heads, head 128, 128k context; MMLU 68.0
+    # (Mistral AI release note); $0.30 / M (size-class price).
+    _llm("Mistral-Nemo-12B", 12.2, 40, 8, 128, 0.680, 0.30),
+    # Phi-3-medium-128k: 14.0B, 40 layers, 10 KV heads, head 128; MMLU 78.0 (Phi-3 report);
+    # $0.30 / M (size-class price).
+    _llm("Phi-3-medium", 14.0, 40, 10, 128, 0.780, 0.30),
+    # Llama-3.2-3B: 3.21B, 28 layers, 8 KV heads, head 128 (Meta model card); MMLU 5-shot 58.0
+    # (Meta, pre-trained); Together "Llama 3.2 3B Instruct Turbo" $0.06 / M.
+    _llm("Llama-3.2-3B", 3.21, 28, 8, 128, 0.580, 0.06),
+    # Llama-3.2-1B: 1.24B, 16 layers, 8 KV heads, head 64 (Meta model card); MMLU 5-shot 49.3
+    # (Meta, pre-trained); $0.06 / M (the 3B's price, the smallest Together lists).
+    _llm("Llama-3.2-1B", 1.24, 16, 8, 64, 0.493, 0.06),
+)
+LARGE_MODELS: tuple[ModelSpec, ...] = DEFAULT_MODELS + LARGE_EXTRA_MODELS
+LARGE_GPU_GB = 192.0  # one B200; sum of footprints / GPU ~ 2.7
+
 CATALOGS: dict[str, dict[str, Any]] = {
     "default": {"models": DEFAULT_MODELS},
     # Same calibrated workload as the default (2 requests per slot); half the GPU for ~2x
     # oversubscription with six models.
     "small": {"models": SMALL_MODELS, "server": {"gpu_gb": 40.0}},
+    # 21 models with FP8/INT4 variants; too many for the exact lower bound (16) and the oracle
+    # (12).
+    "large": {"models": LARGE_MODELS, "server": {"gpu_gb": LARGE_GPU_GB}},
 }
 
 

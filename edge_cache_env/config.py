@@ -16,7 +16,7 @@ from typing import Any
 
 from edge_cache_env.catalog import catalog_defaults
 from edge_cache_env.model_spec import ModelSpec
-from edge_cache_env.validation import check, non_negative, positive
+from edge_cache_env.validation import check, in_range, integer, non_negative, plain_numbers, positive
 
 MB_PER_GB = 1000  # decimal units, as model cards and GPU data sheets use
 
@@ -31,7 +31,10 @@ class ServerConfig:
     load_power_w: float = 150.0  # GPU + PCIe + NVMe drawn while loading weights
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         positive("server", self, "gpu_gb", "load_gbps")
+        # Below 1 MB the memory shares of the observation lose all precision (and divide by ~0).
+        check(self.gpu_gb >= 1e-3, "server", "gpu_gb", self.gpu_gb, ">= 0.001 (1 MB)")
         non_negative("server", self, "gpu_power_w", "load_power_w")
 
 
@@ -48,10 +51,11 @@ class CloudConfig:
     accuracy: float | None = None  # None: each model's zero-shot acc0 (no edge context)
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         positive("cloud", self, "uplink_mbps", "downlink_mbps", "speedup")
         non_negative("cloud", self, "rtt_s", "bytes_per_token", "queue_s")
         if self.accuracy is not None:
-            check(0 <= self.accuracy <= 1, "cloud", "accuracy", self.accuracy, "in [0, 1] or None")
+            in_range("cloud", "accuracy", self.accuracy, 0, 1)
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class CostWeights:
     switch_per_gb: float = 0.05
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         non_negative("costs", self, "latency_per_s", "energy_per_kj", "accuracy_per_miss",
                       "cloud_per_usd", "switch_per_gb")
 
@@ -100,11 +105,11 @@ class AoCConfig:
     task_mix_ewma: float = 0.1  # weight of the newest slot in each model's task mix
 
     def __post_init__(self) -> None:
-        check(0 < self.nu <= 1, "aoc", "nu", self.nu, "in (0, 1]")
-        check(0 <= self.rho <= 1, "aoc", "rho", self.rho, "in [0, 1]")
-        check(isinstance(self.tasks_per_model, int) and self.tasks_per_model >= 1, "aoc",
-               "tasks_per_model", self.tasks_per_model, "an integer >= 1")
-        check(0 < self.task_mix_ewma <= 1, "aoc", "task_mix_ewma", self.task_mix_ewma, "in (0, 1]")
+        plain_numbers(self)
+        in_range("aoc", "nu", self.nu, 0, 1, lo_open=True)
+        in_range("aoc", "rho", self.rho, 0, 1)
+        integer("aoc", "tasks_per_model", self.tasks_per_model, 1)
+        in_range("aoc", "task_mix_ewma", self.task_mix_ewma, 0, 1, lo_open=True)
 
 
 @dataclass(frozen=True)
@@ -134,23 +139,27 @@ class WorkloadConfig:
     trace_options: Mapping[str, Any] = field(default_factory=dict)  # reader-specific settings
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         sources = ("synthetic", "servegen", "mooncake", "azure", "csv")
         check(self.source in sources, "workload", "source", self.source, f"one of {sources}")
         positive("workload", self, "requests_per_slot", "input_tokens_median",
                   "output_tokens_median")
         non_negative("workload", self, "zipf_models", "zipf_tasks", "input_tokens_sigma",
                       "output_tokens_sigma")
-        check(isinstance(self.shift_every_slots, int) and self.shift_every_slots >= 1, "workload",
-               "shift_every_slots", self.shift_every_slots, "an integer >= 1")
-        check(0 <= self.shift_fraction <= 1, "workload", "shift_fraction", self.shift_fraction,
-               "in [0, 1]")
-        check(isinstance(self.max_tokens, int) and self.max_tokens >= 1, "workload", "max_tokens",
-               self.max_tokens, "an integer >= 1")
+        integer("workload", "shift_every_slots", self.shift_every_slots, 1)
+        in_range("workload", "shift_fraction", self.shift_fraction, 0, 1)
+        integer("workload", "max_tokens", self.max_tokens, 1)
         check(self.split in ("train", "test"), "workload", "split", self.split, "'train' or 'test'")
         if self.trace_s_per_slot is not None:
             positive("workload", self, "trace_s_per_slot")
         check(isinstance(self.trace_options, Mapping), "workload", "trace_options",
                self.trace_options, "a mapping")
+        if self.source == "synthetic":  # options the synthetic generator would silently ignore
+            for name in ("trace_path", "trace_options", "trace_s_per_slot"):
+                value = getattr(self, name)
+                check(value in (None, {}), "workload", name, value,
+                      f"unset with source='synthetic' (it only applies to a trace source; set "
+                      f"source to one of {sources[1:]})")
         # A frozen dataclass must stay hashable-free but picklable; keep a plain dict copy.
         object.__setattr__(self, "trace_options", dict(self.trace_options))
 
@@ -224,6 +233,7 @@ class EnvConfig:
     frequency_ewma: float = 0.1  # weight of the newest slot in each model's request-rate EWMA
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         check(isinstance(self.models, tuple) and len(self.models) > 0, "config", "models",
                self.models, "a non-empty catalog of ModelSpec")
         for m in self.models:
@@ -234,15 +244,12 @@ class EnvConfig:
         for m in self.models:
             check(m.mem_gb <= self.server.gpu_gb, f"models[{m.name!r}]", "mem_gb", m.mem_gb,
                    f"<= server.gpu_gb = {self.server.gpu_gb} (the model could never be cached)")
-        check(isinstance(self.n_slots, int) and self.n_slots >= 1, "config", "n_slots",
-               self.n_slots, "an integer >= 1")
+        integer("config", "n_slots", self.n_slots, 1)
         positive("config", self, "slot_s", "reward_scale")
         non_negative("config", self, "invalid_action_penalty")
-        check(0 < self.frequency_ewma <= 1, "config", "frequency_ewma", self.frequency_ewma,
-               "in (0, 1]")
+        in_range("config", "frequency_ewma", self.frequency_ewma, 0, 1, lo_open=True)
         if self.max_ops_per_slot is not None:
-            check(isinstance(self.max_ops_per_slot, int) and self.max_ops_per_slot >= 1, "config",
-                   "max_ops_per_slot", self.max_ops_per_slot, "an integer >= 1 or None")
+            integer("config", "max_ops_per_slot", self.max_ops_per_slot, 1)
 
     @property
     def n_models(self) -> int:
@@ -318,6 +325,9 @@ def make_config(catalog: str | None = "default", **overrides: Any) -> EnvConfig:
                                 f"{sorted(_field_names(SECTIONS[key]))}")
             merged_sections[key].update(value)
         elif key == "models":
+            if isinstance(value, (str, Mapping)) or not isinstance(value, (list, tuple)):
+                raise TypeError(f"config.models = {value!r} is invalid: must be a list of ModelSpec "
+                                f"or mappings (or pass catalog='default'/'small')")
             top["models"] = list(value)
         elif key == "model_overrides":
             model_overrides = value
@@ -343,6 +353,9 @@ def _apply_model_overrides(models: list[ModelSpec],
         raise TypeError(f"model_overrides must map a model name (or '*') to fields, got {model_overrides!r}")
     names = [m.name for m in models]
     for name, changes in model_overrides.items():
+        if not isinstance(changes, Mapping):
+            raise TypeError(f"model_overrides[{name!r}] = {changes!r} is invalid: must be a mapping "
+                            f"of ModelSpec fields")
         if name != "*" and name not in names:
             raise ValueError(f"model_overrides: unknown model {name!r}; catalog models: {names}")
         unknown = sorted(set(changes) - _field_names(ModelSpec))

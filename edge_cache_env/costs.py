@@ -91,3 +91,35 @@ def weigh(w: CostWeights, latency_s: Any, energy_kj: Any, n_requests: Any, accur
     arrays of a batch of servers: one formula for the env and the vector env)."""
     return (w.latency_per_s * latency_s, w.energy_per_kj * energy_kj,
             w.accuracy_per_miss * (n_requests - accuracy_sum), w.cloud_per_usd * usd)
+
+
+@dataclass(frozen=True)
+class RequestCosts:
+    """Expected weighted cost of one request per model (arrays of length N), accuracy apart.
+
+    At the workload's mean token lengths (log-normal: ``median * exp(sigma^2 / 2)``), with the
+    same formulas as :class:`SlotCosts` (one request per model in one slot). Agents that weigh
+    edge against cloud (``agents.cost_benefit``) read these; accuracy is priced separately
+    because it depends on the model's context.
+    """
+
+    edge: np.ndarray  # latency + energy of serving at the edge (no cold start)
+    cloud: np.ndarray  # latency + price of the cloud
+    cold_wait: np.ndarray  # extra latency cost of a request served in its model's load slot
+    miss: float  # cost of one unit of (1 - accuracy)
+
+    @classmethod
+    def of(cls, config: EnvConfig, models: ModelCosts | None = None) -> RequestCosts:
+        models = ModelCosts.of(config) if models is None else models
+        wl, w, n = config.workload, config.costs, config.n_models
+        mean_in = wl.input_tokens_median * np.exp(wl.input_tokens_sigma ** 2 / 2)
+        mean_out = wl.output_tokens_median * np.exp(wl.output_tokens_sigma ** 2 / 2)
+        one = EpisodeRequests(slot=np.zeros(n, dtype=np.int64), model=np.arange(n),
+                              task=np.zeros(n, dtype=np.int64),
+                              input_tokens=np.full(n, mean_in), output_tokens=np.full(n, mean_out),
+                              n_slots=1, n_models=n, n_tasks=1)
+        s = SlotCosts.of(config, one, models)
+        energy_per_s = w.energy_per_kj * config.server.gpu_power_w / 1000.0
+        return cls(edge=(w.latency_per_s + energy_per_s) * s.edge_compute_s[0],
+                   cloud=w.latency_per_s * s.cloud_latency_s[0] + w.cloud_per_usd * s.cloud_usd[0],
+                   cold_wait=w.latency_per_s * s.cold_wait_s[0], miss=w.accuracy_per_miss)

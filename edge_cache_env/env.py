@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 from typing import Any
 
 import gymnasium as gym
@@ -9,10 +10,10 @@ import numpy as np
 from gymnasium import spaces
 
 from edge_cache_env.actions import SERVE, decode_action, n_actions
-from edge_cache_env.config import MB_PER_GB, EnvConfig, make_config
+from edge_cache_env.config import MB_PER_GB, EnvConfig, config_from_dict, make_config
 from edge_cache_env.costs import TERMS
 from edge_cache_env.observation import ObservationBuilder, observation_size
-from edge_cache_env.render import render_ansi
+from edge_cache_env.render import render_ansi, render_rgb
 from edge_cache_env.requests import EpisodeRequests
 from edge_cache_env.simulator import CacheSimulator
 from edge_cache_env.workload import make_workload
@@ -61,7 +62,17 @@ class EdgePFMCacheEnv(gym.Env):
     ``gym.make("EdgePFMCache-v0", render_mode=None, catalog="default", **overrides)``:
     overrides of any config field, flat (``gpu_gb=40``, ``nu=0.5``), by section
     (``aoc={"nu": 0.8}``), or per model (``model_overrides={"*": {"acc_gain": 0}}``); unknown
-    keys raise ``TypeError``. ``config=EnvConfig(...)`` passes a whole config instead.
+    keys raise ``TypeError``. ``config=EnvConfig(...)`` passes a whole config instead, or its
+    plain form ``config=cfg.to_dict()`` (what ``env.spec.to_json()`` stores, so a spec rebuilds
+    the same env: Minari's ``recover_environment``, RLlib's remote env runners).
+
+    ## Rendering
+    ``"ansi"``: a text table. ``"rgb_array"``: a uint8 ``[H, W, 3]`` frame of the same state drawn
+    with numpy (see :mod:`edge_cache_env.render`): GPU memory by cached model, each model's memory,
+    AoC and this slot's demand (blue: served at the edge, orange: sent to the cloud).
+    ``gym.make(id, render_mode="human")`` shows that frame in a window: Gymnasium wraps the env in
+    ``HumanRendering``, which needs ``pygame`` and a display (``DependencyNotInstalled`` at the
+    first ``reset`` without pygame). Other modes raise ``ValueError``.
 
     With the capacity model on (``-v1`` ids), ``Box(0, 1, (9N + 5,))``: the v0 block, then
     each model's queued GPU work, then the GPU's utilisation and offered load of the last slot
@@ -73,15 +84,21 @@ class EdgePFMCacheEnv(gym.Env):
       batching, a fluid queue per model and offloading to the cloud (docs/model.md).
     """
 
-    metadata = {"render_modes": ["ansi"], "render_fps": 4}
+    metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}
 
     def __init__(self, render_mode: str | None = None, catalog: str = "default",
-                 config: EnvConfig | None = None, **overrides: Any) -> None:
+                 config: EnvConfig | dict[str, Any] | None = None, **overrides: Any) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode={render_mode!r} is not supported; "
                              f"use one of {self.metadata['render_modes']} or None")
         if config is not None and overrides:
             raise TypeError("pass either config=EnvConfig(...) or overrides, not both")
+        if isinstance(config, dict):  # the plain form a spec's JSON stores
+            config = config_from_dict(config)
+        elif config is not None and not isinstance(config, EnvConfig):
+            raise TypeError(f"config = {config!r} is invalid: must be an EnvConfig (build one with "
+                            f"make_config(...)) or its to_dict() form, or pass overrides as keyword "
+                            f"arguments")
         self.config = config if config is not None else make_config(catalog, **overrides)
         self.render_mode = render_mode
         n = self.config.n_models
@@ -107,9 +124,11 @@ class EdgePFMCacheEnv(gym.Env):
         return obs, self._info(dict.fromkeys(TERMS, 0.0))
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        if self.sim.requests is None:
+            raise RuntimeError("step() called before reset(); call reset() first")
         if self.sim.done:
             raise RuntimeError("step() called after the episode ended; call reset()")
-        a = int(action)
+        a = action if type(action) is int else self._integer_action(action)
         n = self.n_models
         if not 0 <= a < self._n_actions:
             raise ValueError(f"action {action!r} outside Discrete({self._n_actions})")
@@ -130,12 +149,30 @@ class EdgePFMCacheEnv(gym.Env):
         """Valid actions now (sb3-contrib's MaskablePPO calls this)."""
         return self._mask.copy()
 
-    def render(self) -> str | None:
+    def render(self) -> str | np.ndarray | None:
+        """``"ansi"``: text; ``"rgb_array"``: a uint8 ``[H, W, 3]`` frame."""
+        if self.sim.requests is None:
+            raise RuntimeError("render() called before reset(); call reset() first")
         if self.render_mode == "ansi":
             return render_ansi(self.sim)
+        if self.render_mode == "rgb_array":
+            return render_rgb(self.sim)
+        gym.logger.warn('render() called without a render_mode; pass render_mode="rgb_array" or '
+                        '"ansi" to gym.make')
         return None
 
     # --------------------------------------------------------------- helpers
+    def _integer_action(self, action: Any) -> int:
+        """An integer action (numpy integers and 0-d integer arrays too); anything else is an
+        error: truncating 1.7 to LOAD model 0, or reading ``True`` as 1, would hide a bug."""
+        if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
+            return int(action)
+        if isinstance(action, numbers.Integral) and not isinstance(action, (bool, np.bool_)):
+            return int(action)
+        raise TypeError(f"action {action!r} ({type(action).__name__}) is invalid: must be an "
+                        f"integer in Discrete({self._n_actions}) (0 = SERVE, 1..N = LOAD, "
+                        f"N+1..2N = EVICT)")
+
     @property
     def requests(self) -> EpisodeRequests:
         """The realised request sequence of the episode (for clairvoyant references)."""

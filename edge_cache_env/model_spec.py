@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge_cache_env.validation import check, non_negative, positive
+from edge_cache_env.validation import check, integer, non_negative, plain_numbers, positive
 
 MODEL_KINDS = ("llm", "image", "speech")
 
@@ -30,14 +30,15 @@ class ModelSpec:
     response_mb: float = 0.0  # payload of a response beyond its tokens (an image)
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         sec = f"models[{self.name!r}]"
         check(isinstance(self.name, str) and bool(self.name), sec, "name", self.name, "a non-empty string")
         check(self.kind in MODEL_KINDS, sec, "kind", self.kind, f"one of {MODEL_KINDS}")
         positive(sec, self, "params_b", "weights_gb")
         non_negative(sec, self, "context_gb", "edge_s_per_request", "prefill_tok_s", "decode_s_per_tok",
                       "acc0", "acc_gain", "cloud_usd_per_1k_tok", "cloud_usd_per_request", "response_mb")
-        check(isinstance(self.window_examples, int) and self.window_examples >= 1, sec,
-               "window_examples", self.window_examples, "an integer >= 1")
+        integer(sec, "window_examples", self.window_examples, 1)
+        non_negative(sec, self, "acc_max")
         check(0 <= self.acc0 <= self.acc_max <= 1, sec, "acc_max", self.acc_max,
                f"in [acc0={self.acc0}, 1]")
 

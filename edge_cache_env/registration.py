@@ -7,14 +7,21 @@ from typing import Any
 import gymnasium as gym
 
 ENTRY_POINT = "edge_cache_env.env:EdgePFMCacheEnv"
-# gym.make_vec(id, num_envs=B, vectorization_mode="vector_entry_point"): B servers, batched numpy.
+# gym.make_vec(id, num_envs=B, vectorization_mode="vector_entry_point"): B servers, batched numpy
+# (the ids of ENTRY_POINT's env; the ids below with their own entry point have none).
 VECTOR_ENTRY_POINT = "edge_cache_env.vector_env:EdgePFMCacheVectorEnv"
+# Ids with their own entry point (default: ENTRY_POINT).
+ENTRY_POINTS: dict[str, str] = {
+    # A new scenario every episode, padded to PAD_MODELS models (edge_cache_env/randomized.py).
+    "EdgePFMCache-Random-v0": "edge_cache_env.randomized:RandomizedEdgePFMCacheEnv",
+}
 
 # id -> kwargs. The horizon is enforced by the env itself (truncated after the last slot), so
 # no TimeLimit wrapper is added.
 ENV_IDS: dict[str, dict[str, Any]] = {
     "EdgePFMCache-v0": {"catalog": "default"},
     "EdgePFMCache-Small-v0": {"catalog": "small"},
+    "EdgePFMCache-Large-v0": {"catalog": "large"},
     # Trace replay (edge_cache_env/traces/): pass trace_path= or set EDGE_PFM_TRACES. The
     # one-hour traces get 3 trace seconds per slot and 120 slots, so a 6-minute episode fits in
     # the test split (the last 18 minutes) with room for different starts.
@@ -23,6 +30,7 @@ ENV_IDS: dict[str, dict[str, Any]] = {
                                  "trace_s_per_slot": 3.0, "n_slots": 120},
     "EdgePFMCache-Azure-v0": {"catalog": "default", "source": "azure", "trace_s_per_slot": 3.0,
                               "n_slots": 120},
+    "EdgePFMCache-Random-v0": {},
 }
 
 # v1: the same scenarios with the capacity model on (issue 16). The calibrated capacity values
@@ -36,5 +44,6 @@ def register_envs() -> None:
     """Register every id once; importing twice is harmless."""
     for env_id, kwargs in ENV_IDS.items():
         if env_id not in gym.registry:
-            gym.register(id=env_id, entry_point=ENTRY_POINT, vector_entry_point=VECTOR_ENTRY_POINT,
+            gym.register(id=env_id, entry_point=ENTRY_POINTS.get(env_id, ENTRY_POINT),
+                         vector_entry_point=None if env_id in ENTRY_POINTS else VECTOR_ENTRY_POINT,
                          kwargs=dict(kwargs))

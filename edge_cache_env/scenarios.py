@@ -54,6 +54,9 @@ class Scenario:
 
 
 _V0 = "EdgePFMCache-v0"
+# Loaded scenarios run on v1: there one GPU cannot serve everything at the edge (queueing,
+# offloading), and v0's unlimited GPU would reward caching more than reality does.
+_V1 = "EdgePFMCache-v1"
 
 DEFAULT_V1: tuple[Scenario, ...] = (
     Scenario("base", _V0, {}, "the calibrated default: 80 GB GPU, 2 requests/slot, Zipf 1.2, 10 models"),
@@ -64,8 +67,10 @@ DEFAULT_V1: tuple[Scenario, ...] = (
     # Load (requests per 10 s slot).
     Scenario("load-0.5", _V0, {"requests_per_slot": 0.5},
              "light load: models idle for minutes, context decays between requests"),
-    Scenario("load-8", _V0, {"requests_per_slot": 8.0},
-             "heavy load: most cached models are requested every slot"),
+    Scenario("load-8", _V1, {"requests_per_slot": 8.0},
+             "heavy load on a GPU of finite throughput (v1): queueing and offloading matter"),
+    Scenario("gpu-capacity", _V1, {},
+             "the default on a GPU of finite throughput (v1): bursts above its capacity queue or offload"),
     # Popularity skew and drift.
     Scenario("skew-flat", _V0, {"zipf_models": 0.6}, "flat popularity: no small hot set to keep"),
     Scenario("skew-steep", _V0, {"zipf_models": 2.0}, "steep popularity: a few models take almost all requests"),
@@ -87,11 +92,11 @@ DEFAULT_V1: tuple[Scenario, ...] = (
     Scenario("catalog-large", "EdgePFMCache-Large-v0", {},
              "a large catalog (>= 20 models): beyond the oracle's and the lower bound's reach"),
     # Real traces, held-out (test) split.
-    Scenario("trace-servegen", "EdgePFMCache-ServeGen-v0", {"split": "test"},
+    Scenario("trace-servegen", "EdgePFMCache-ServeGen-v1", {"split": "test"},
              "ServeGen client rates (Alibaba): real per-model load and burstiness"),
-    Scenario("trace-mooncake", "EdgePFMCache-Mooncake-v0", {"split": "test"},
+    Scenario("trace-mooncake", "EdgePFMCache-Mooncake-v1", {"split": "test"},
              "Mooncake (Kimi) conversation arrivals: real bursty timing"),
-    Scenario("trace-azure", "EdgePFMCache-Azure-v0", {"split": "test"},
+    Scenario("trace-azure", "EdgePFMCache-Azure-v1", {"split": "test"},
              "Azure LLM inference 2023 (code + conversation): real arrivals"),
 )
 

@@ -156,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-bound", action="store_true", help="skip the lower bound")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="ADDRESS",
+                   help="run the episodes as Ray tasks: a local Ray, or the cluster at ADDRESS "
+                        "(pip install '.[ray]')")
     return p
 
 
@@ -192,8 +195,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
 
     start = time.perf_counter()
-    result = run_benchmark(env_id, agents, seeds, env_kwargs, bound=not args.no_bound,
-                           progress=not args.quiet, make_agent=make_agent)
+    if args.ray:  # evaluation.ray_runner: same inputs, same BenchmarkResult
+        from evaluation.ray_runner import run_benchmark_ray
+
+        result = run_benchmark_ray(env_id, agents, seeds, env_kwargs, bound=not args.no_bound, make_agent=make_agent,
+                                   progress=not args.quiet,
+                                   address=None if args.ray == "local" else args.ray)
+    else:
+        result = run_benchmark(env_id, agents, seeds, env_kwargs, bound=not args.no_bound,
+                               progress=not args.quiet, make_agent=make_agent)
     summary = result.summary()
     summary["command"] = _command(argv)
     print(f"\n{env_id}  {len(seeds)} episodes, seeds {seeds[0]}..{seeds[-1]}"

@@ -31,3 +31,15 @@ def assert_check_env_clean(env_id: str, **kwargs) -> None:
         warnings.simplefilter("always")
         check_env(env.unwrapped, skip_render_check=False)
     assert [str(w.message) for w in caught] == []
+
+
+@pytest.fixture(scope="session")
+def local_ray():
+    """One local Ray for all the Ray tests of a test process (its start-up takes 15-40 s)."""
+    ray = pytest.importorskip("ray")  # the [ray] extra, installed by `make test`
+    from evaluation.ray_cluster import connect
+
+    started = connect(None, num_cpus=2)
+    yield ray
+    if started:
+        ray.shutdown()

@@ -20,6 +20,7 @@ from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
 from edge_cache_env.costs import TERMS
 from evaluation.engine import ci95, run_episode
+from training.run_folder import save_atomic
 
 # Per-episode figures the env puts in ``info`` (final step of an episode).
 EPISODE_KEYS = ("episode_cost", *(f"episode_cost_{t}" for t in TERMS), "hit_ratio",
@@ -60,18 +61,64 @@ class TimeBudgetCallback(BaseCallback):
         return True
 
 
-class SaveVecNormalizeCallback(BaseCallback):
-    """Saves the training VecNormalize statistics next to the best model when it changes."""
+class SaveBestCallback(BaseCallback):
+    """Saves the best model (and its VecNormalize statistics) atomically when it changes."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, model_path: str | Path, vecnormalize_path: str | Path) -> None:
         super().__init__()
-        self.path = Path(path)
+        self.model_path = Path(model_path)
+        self.vecnormalize_path = Path(vecnormalize_path)
 
     def _on_step(self) -> bool:
         vec_normalize = self.model.get_vec_normalize_env()
         if vec_normalize is not None:
-            vec_normalize.save(str(self.path))
+            save_atomic(self.vecnormalize_path, lambda p: vec_normalize.save(str(p)))
+        save_atomic(self.model_path, self.model.save)
         return True
+
+
+class AtomicCheckpointCallback(BaseCallback):
+    """Every ``save_freq`` calls: ``ckpt_<N>_steps.zip`` with its VecNormalize statistics and
+    (off-policy) replay buffer, each written to a temporary name and renamed; the zip last, so
+    a checkpoint whose zip exists is complete. Only the newest replay buffer is kept (they
+    are large)."""
+
+    def __init__(self, save_freq: int, folder: str | Path) -> None:
+        super().__init__()
+        self.save_freq = save_freq
+        self.folder = Path(folder)
+
+    def _on_step(self) -> bool:
+        if self.n_calls % self.save_freq == 0:
+            self.save()
+        return True
+
+    def save(self) -> Path:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        n = self.num_timesteps
+        vec_normalize = self.model.get_vec_normalize_env()
+        if vec_normalize is not None:
+            save_atomic(self.folder / f"ckpt_vecnormalize_{n}_steps.pkl", lambda p: vec_normalize.save(str(p)))
+        if hasattr(self.model, "save_replay_buffer"):
+            buffer = self.folder / f"ckpt_replay_buffer_{n}_steps.pkl"
+            save_atomic(buffer, self.model.save_replay_buffer)
+            for old in self.folder.glob("ckpt_replay_buffer_*_steps.pkl"):
+                if old != buffer:
+                    old.unlink(missing_ok=True)
+        path = self.folder / f"ckpt_{n}_steps.zip"
+        save_atomic(path, self.model.save)
+        return path
+
+
+class StopFlagCallback(BaseCallback):
+    """Stops training at the next step once ``flag["stop"]`` is set (by a signal handler)."""
+
+    def __init__(self, flag: dict[str, Any]) -> None:
+        super().__init__()
+        self.flag = flag
+
+    def _on_step(self) -> bool:
+        return not self.flag.get("stop")
 
 
 class _CostEvalMixin:
@@ -96,6 +143,8 @@ class _CostEvalMixin:
         self.wall_offset = 0.0  # seconds trained by earlier legs of a resumed run
         self.eval_at_start = True  # a curve point at the start (off when resuming)
         self.last_mean_cost = math.nan
+        self.npz_file: Path | None = None  # evaluations.npz, written by _record (not by SB3)
+        self.history: dict[str, list[Any]] = {"timesteps": [], "results": [], "ep_lengths": []}
 
     def _on_training_start(self) -> None:
         super()._on_training_start()
@@ -112,7 +161,10 @@ class _CostEvalMixin:
         super()._log_success_callback(locals_, globals_)
         if locals_["done"]:
             info = locals_["info"]
-            self._infos.append({k: float(info[k]) for k in EPISODE_KEYS if k in info})
+            row = {k: float(info[k]) for k in EPISODE_KEYS if k in info}
+            if "episode" in info:  # Monitor's episode return and length
+                row["_r"], row["_l"] = float(info["episode"]["r"]), float(info["episode"]["l"])
+            self._infos.append(row)
             # The last episode of the evaluation: record now, before EvalCallback dumps the log.
             if len(self._infos) == self.n_eval_episodes:
                 self._record()
@@ -143,6 +195,44 @@ class _CostEvalMixin:
             if new:
                 writer.writeheader()
             writer.writerow(row)
+        if self.npz_file is not None:
+            self.history["timesteps"].append(self.num_timesteps)
+            self.history["results"].append([i.get("_r", math.nan) for i in self._infos])
+            self.history["ep_lengths"].append([i.get("_l", math.nan) for i in self._infos])
+            save_evaluations(self.npz_file, self.history)
+
+
+def _padded(rows: list[list[float]]) -> np.ndarray:
+    """Rows of unequal length (a resumed leg may evaluate more episodes) padded with NaN."""
+    width = max((len(r) for r in rows), default=0)
+    out = np.full((len(rows), width), np.nan)
+    for i, r in enumerate(rows):
+        out[i, :len(r)] = r
+    return out
+
+
+def save_evaluations(path: Path, history: dict[str, list[Any]]) -> None:
+    """SB3's ``evaluations.npz`` layout (timesteps, results, ep_lengths), NaN-padded, atomic."""
+    def save(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, timesteps=np.asarray(history["timesteps"], dtype=np.int64),
+                     results=_padded(history["results"]), ep_lengths=_padded(history["ep_lengths"]))
+
+    save_atomic(Path(path), save)
+
+
+def load_evaluations(path: Path) -> dict[str, list[Any]] | None:
+    """The history of ``evaluations.npz``; None if it is missing or unreadable (any layout)."""
+    try:
+        with np.load(path) as data:
+            t = [int(x) for x in data["timesteps"]]
+            results = [[float(v) for v in np.atleast_1d(r) if not np.isnan(v)] for r in data["results"]]
+            lengths = [[float(v) for v in np.atleast_1d(r) if not np.isnan(v)] for r in data["ep_lengths"]]
+    except Exception:  # noqa: BLE001  (any damage: the caller warns and rebuilds)
+        return None
+    if not len(t) == len(results) == len(lengths):
+        return None
+    return {"timesteps": t, "results": results, "ep_lengths": lengths}
 
 
 class CostEvalCallback(_CostEvalMixin, EvalCallback):

@@ -10,17 +10,20 @@ against the algorithm's (and its policy's) signature, so a typo fails before tra
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from edge_cache_env.validation import integer, number
+
 HYPERPARAMS_DIR = Path(__file__).resolve().parent / "configs"  # package data: found when installed
 
 # Keys train.py consumes itself (not SB3 arguments).
 TRAIN_KEYS = {
-    "policy": "policy class name (default MlpPolicy)",
+    "policy": "policy class name (default MlpPolicy) or module:Class",
     "n_timesteps": "training steps when --timesteps is not given",
     "n_envs": "parallel training envs when --n-envs is not given",
     "normalize": "false, true, or VecNormalize keyword arguments (norm_obs, norm_reward, ...)",
@@ -127,14 +130,18 @@ def split_hyperparams(algo_cls: type, params: Mapping[str, Any]) -> tuple[dict[s
                          f"accepted: {sorted(accepted - set(RESERVED))} and train.py's own "
                          f"{sorted(TRAIN_KEYS)}")
     policy = train.get("policy", "MlpPolicy")
-    aliases = getattr(algo_cls, "policy_aliases", {})
+    aliases = dict(getattr(algo_cls, "policy_aliases", {}))
+    if isinstance(policy, str) and ":" in policy:  # a policy class by import path
+        aliases[policy] = train["policy"] = import_policy(policy)
     if policy not in aliases:
-        raise ValueError(f"{algo_cls.__name__}: unknown policy {policy!r}; known: {sorted(aliases)}")
+        raise ValueError(f"{algo_cls.__name__}: unknown policy {policy!r}; known: {sorted(aliases)} "
+                         f"or module:Class (e.g. agents.set_policy:SetPolicy)")
     for key in SCHEDULE_KEYS:
         if key in kwargs:
             kwargs[key] = resolve_schedule(key, kwargs[key])
     if "policy_kwargs" in kwargs:
         kwargs["policy_kwargs"] = resolve_policy_kwargs(aliases[policy], kwargs["policy_kwargs"])
+    check_values(kwargs)
     _check_normalize(train.get("normalize", False))
     from training.warm_start import check_settings
 
@@ -145,6 +152,55 @@ def split_hyperparams(algo_cls: type, params: Mapping[str, Any]) -> tuple[dict[s
     if train.get("slot_discount") and kwargs.get("n_steps", 1) > 1 and "buffer_size" in accepted:
         raise ValueError("slot_discount cannot be combined with DQN's n-step replay (n_steps > 1)")
     return train, kwargs
+
+
+# Ranges of the SB3 numbers whose bad values SB3 accepts silently (a negative learning rate
+# trains uphill) or rejects deep inside torch: (minimum, maximum, integer).
+RANGES: dict[str, tuple[float, float, bool]] = {
+    "n_steps": (1, math.inf, True), "batch_size": (1, math.inf, True), "n_epochs": (1, math.inf, True),
+    "buffer_size": (1, math.inf, True), "learning_starts": (0, math.inf, True),
+    "target_update_interval": (1, math.inf, True),
+    "gamma": (0, 1, False), "gae_lambda": (0, 1, False), "ent_coef": (0, math.inf, False),
+    "vf_coef": (0, math.inf, False), "max_grad_norm": (0, math.inf, False), "tau": (0, 1, False),
+    "exploration_fraction": (0, 1, False), "exploration_initial_eps": (0, 1, False),
+    "exploration_final_eps": (0, 1, False), "target_kl": (0, math.inf, False),
+}
+POSITIVE = ("learning_rate", "clip_range", "max_grad_norm", "target_kl", "batch_size")
+
+
+def check_values(kwargs: Mapping[str, Any]) -> None:
+    """Numbers in range, never a bool or a string (schedules are resolved before)."""
+    for key, value in kwargs.items():
+        if key in SCHEDULE_KEYS and callable(value):
+            continue
+        if key == "target_kl" and value is None:
+            continue
+        if key in RANGES:
+            lo, hi, is_int = RANGES[key]
+            if is_int:
+                integer("hyperparams", key, value, int(lo))
+            else:
+                number("hyperparams", key, value)
+            if not lo <= value <= hi:
+                raise ValueError(f"hyperparams.{key} = {value!r} is invalid: must be in [{lo:g}, {hi:g}]")
+        if key in POSITIVE:
+            number("hyperparams", key, value)
+            if value <= 0:
+                raise ValueError(f"hyperparams.{key} = {value!r} is invalid: must be > 0")
+
+
+def import_policy(path: str) -> type:
+    """``"module:Class"`` -> the class (a custom SB3 policy, e.g. ``agents.set_policy:SetPolicy``)."""
+    import importlib
+
+    module, _, name = path.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as e:
+        raise ValueError(f"policy {path!r} cannot be imported: {e}") from e
+    if not isinstance(cls, type):
+        raise ValueError(f"policy {path!r} is not a class")
+    return cls
 
 
 def resolve_policy_kwargs(policy_cls: type, policy_kwargs: Any) -> dict[str, Any]:

@@ -21,6 +21,7 @@ reported (``steps``) next to the training timesteps.
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -30,6 +31,11 @@ import numpy as np
 import torch as th
 import torch.nn.functional as F
 from stable_baselines3 import DQN
+from stable_baselines3.common.callbacks import BaseCallback
+
+import agents
+from agents.padded import PaddedAgent
+from edge_cache_env.validation import integer, number
 
 DEFAULTS = {"agent": "lc", "steps": 50_000, "epochs": 10, "batch_size": 256,
             "learning_rate": 1e-3, "margin": 0.8, "vf_coef": 0.5, "margin_weight": 1.0}
@@ -54,8 +60,17 @@ def check_settings(value: Any) -> dict[str, Any]:
         raise ValueError(f"warm_start = {value!r} is invalid: must be false, true or a mapping with "
                          f"keys among {sorted(DEFAULTS)}")
     out = {**DEFAULTS, **value}
-    if int(out["steps"]) < 1 or int(out["epochs"]) < 0:
-        raise ValueError(f"warm_start: steps must be >= 1 and epochs >= 0, got {dict(value)}")
+    integer("warm_start", "steps", out["steps"], 1)
+    integer("warm_start", "epochs", out["epochs"], 0)
+    integer("warm_start", "batch_size", out["batch_size"], 1)
+    for key in ("learning_rate", "margin", "vf_coef", "margin_weight"):
+        number("warm_start", key, out[key])
+        if out[key] < 0 or (key == "learning_rate" and out[key] == 0):
+            raise ValueError(f"warm_start.{key} = {out[key]!r} is invalid: must be "
+                             f"{'> 0' if key == 'learning_rate' else '>= 0'}")
+    if not isinstance(out["agent"], str) or out["agent"] not in agents.AGENTS:
+        raise ValueError(f"warm_start.agent = {out['agent']!r} is invalid: must be one of "
+                         f"{sorted(agents.AGENTS)}")
     return out
 
 
@@ -72,10 +87,16 @@ def collect(model: Any, agent: Any, n_steps: int, gamma: float, slot_discount: b
     steps = max(n_steps // n_envs, 1)
     rec_obs, rec_act, rec_mask, rec_rew, rec_disc, rec_done = [], [], [], [], [], []
     costs: list[float] = []
+    # Every agent acts per env, attached to that env's current scenario: agents read the
+    # observation layout (v1 appends features), cost_benefit the catalog, and the random env
+    # draws a new scenario per episode.
+    env_agents = [PaddedAgent(copy.deepcopy(agent)) for _ in range(n_envs)]
     for _ in range(steps):
         masks = np.stack(env.env_method("action_masks"))
-        actions, _ = agent.predict(raw, deterministic=True)
-        actions = np.asarray(actions).reshape(n_envs)
+        actions = np.empty(n_envs, dtype=np.int64)
+        for i, (a_i, inner) in enumerate(zip(env_agents, env.get_attr("unwrapped"), strict=True)):
+            a_i.attach(inner)
+            actions[i] = a_i.predict(raw[i], deterministic=True)[0]
         new_obs, rewards, dones, infos = env.step(actions)
         new_raw = norm.get_original_obs() if isinstance(norm, VecNormalize) else new_obs
         served = np.array([info.get("slot_served", True) for info in infos])
@@ -238,6 +259,24 @@ class MarginDQN(DQN):
         self.logger.record("train/loss", float(np.mean(losses)))
         if margins:
             self.logger.record("train/margin_loss", float(np.mean(margins)))
+
+
+class WarmStartLogCallback(BaseCallback):
+    """Writes the warm start's figures (``bc_nll``, ``bc_accuracy``, ...) to the logger, so
+    TensorBoard shows them under ``warm_start/`` at step 0 of the run."""
+
+    def __init__(self, summary: Mapping[str, Any]) -> None:
+        super().__init__()
+        self.summary = dict(summary)
+
+    def _on_training_start(self) -> None:
+        for key, value in self.summary.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                self.logger.record(f"warm_start/{key}", float(value))
+        self.logger.dump(step=self.num_timesteps)
+
+    def _on_step(self) -> bool:
+        return True
 
 
 def warm_start(model: Any, algo: str, agent: Any, settings: Mapping[str, Any], gamma: float,

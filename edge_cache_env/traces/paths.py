@@ -182,8 +182,12 @@ def read_trace_text(path: Path) -> str:
         raise TraceDataError(f"{path}: damaged or truncated gzip file ({e or type(e).__name__}); "
                              f"re-download it (or reinstall the package for a shipped file)") from None
     except UnicodeDecodeError as e:
-        hint = "" if path.suffix == ".gz" else " (a gzip file must be named *.gz)"
-        raise TraceDataError(f"{path}: not UTF-8 text at byte {e.start}{hint}") from None
+        data = e.object if isinstance(e.object, bytes) else b""
+        if path.suffix != ".gz" and data[:2] == b"\x1f\x8b":
+            raise TraceDataError(f"{path}: the file is gzip-compressed; name it *.gz") from None
+        line = data[:e.start].count(b"\n") + 1
+        hint = "" if path.suffix == ".gz" else " (save it as UTF-8; a gzip file must be named *.gz)"
+        raise TraceDataError(f"{path}, line {line}: not UTF-8 text at byte {e.start}{hint}") from None
     except FileNotFoundError:
         raise
     except OSError as e:

@@ -5,6 +5,7 @@ replay of a time window of timestamped requests as one episode.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,11 +65,11 @@ class CsvTable:
         col = self.columns[name]
         try:
             return np.array(col).astype(dtype)
-        except ValueError:
+        except (ValueError, OverflowError):
             for i, v in enumerate(col):  # a list of str
                 try:
                     np.array([v]).astype(dtype)
-                except ValueError:
+                except (ValueError, OverflowError):
                     raise line_error(self.path, i + 2, f"column {name!r}: {v!r} is not a valid "
                                      f"{np.dtype(dtype).name} value") from None
             raise
@@ -82,7 +83,7 @@ def read_csv_table(path: Path, text: str, required: Sequence[str], exact: bool =
 
     A line with the wrong number of fields raises with its line number.
     """
-    head, _, body = text.replace("\r", "").partition("\n")
+    head, _, body = text.removeprefix("\ufeff").replace("\r", "").partition("\n")  # BOM: Excel
     if not head.strip():
         raise line_error(path, 1, f"missing header (expected columns {', '.join(required)})")
     header = tuple(h.strip() for h in head.split(","))
@@ -245,6 +246,7 @@ class ReplayWorkload:
         self.boundary = boundary
         self.start_lo, self.start_hi = start_range(table.t_begin, table.t_end, boundary,
                                                    config.workload.split, self.episode_s, where)
+        warn_suspicious(table, self.start_lo, self.start_hi, self.episode_s, config.workload.split, where)
 
     def draw_start(self, np_random: np.random.Generator) -> float:
         return draw_start(np_random, self.start_lo, self.start_hi)
@@ -267,3 +269,32 @@ class ReplayWorkload:
                                input_tokens=tab.input_tokens[lo:hi],
                                output_tokens=tab.output_tokens[lo:hi], n_slots=cfg.n_slots,
                                n_models=cfg.n_models, n_tasks=cfg.aoc.tasks_per_model)
+
+
+# ------------------------------------------------------------------ data checks
+MS_EPOCH = 1e11  # seconds since 1970 stay below this until the year 5138; milliseconds do not
+MAX_MEDIAN_GAP_S = 60.0  # serving traces have sub-second gaps; a median minute suggests ms
+
+
+def warn_suspicious(table: RequestTable, lo: float, hi: float, episode_s: float, split: str,
+                    where: str, n_probe: int = 64) -> None:
+    """Warn (not fail: the data may be right) when the time unit looks wrong or when episode
+    windows of the split come out empty."""
+    t = table.t_s
+    gaps = np.diff(t)
+    gaps = gaps[gaps > 0]
+    median = float(np.median(gaps)) if gaps.size else 0.0
+    if table.t_end > MS_EPOCH or median > MAX_MEDIAN_GAP_S:
+        warnings.warn(f"{where}: timestamps look like milliseconds, not seconds (median gap between "
+                      f"requests {median:g}, last timestamp {float(t[-1]):g}); divide them by 1000 "
+                      f"(t_seconds is in seconds)", stacklevel=3)
+    starts = np.linspace(lo, hi, n_probe)
+    counts = np.searchsorted(t, starts + episode_s) - np.searchsorted(t, starts)
+    empty = int(np.sum(counts == 0))
+    if empty >= n_probe // 4:  # a few empty windows happen in any bursty trace
+        i = int(np.argmax(np.diff(t))) if len(t) > 1 else 0
+        warnings.warn(f"{where}: {empty} of {n_probe} evenly spaced {split} episode windows "
+                      f"({episode_s:g} s each) hold no request: their episodes come out empty. The "
+                      f"longest gap is {float(t[i + 1] - t[i]) if len(t) > 1 else 0:g} s after line "
+                      f"{int(table.line[i])}; shorten trace_s_per_slot x n_slots or cut the gap",
+                      stacklevel=3)

@@ -158,8 +158,8 @@ def test_render_ansi_shows_memory_and_models():
     env.step(1)
     frame = env.render()
     assert "GPU [" in frame and "Llama-3.1-8B" in frame and "yes" in frame
-    with pytest.raises(ValueError, match="render_mode"), pytest.warns(UserWarning, match="human"):
-        gym.make("EdgePFMCache-v0", render_mode="human")  # gymnasium warns, the env refuses
+    with pytest.raises(ValueError, match="render_mode"), pytest.warns(UserWarning, match="depth_array"):
+        gym.make("EdgePFMCache-v0", render_mode="depth_array")  # gymnasium warns, the env refuses
 
 
 def test_bad_actions_are_rejected_clearly():

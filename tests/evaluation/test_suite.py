@@ -44,8 +44,9 @@ def test_default_suite_is_versioned_and_covers_the_field():
     ids = {s.env_id for s in scenarios}
     assert {"EdgePFMCache-v0", "EdgePFMCache-Small-v0", "EdgePFMCache-Large-v0"} <= ids
     for trace in ("ServeGen", "Mooncake", "Azure"):
-        (s,) = [s for s in scenarios if s.env_id == f"EdgePFMCache-{trace}-v0"]
+        (s,) = [s for s in scenarios if s.env_id == f"EdgePFMCache-{trace}-v1"]  # loaded: v1
         assert s.env_kwargs == {"split": "test"}
+    assert {s.env_id for s in scenarios if s.kwargs().get("requests_per_slot", 0) >= 8} == {"EdgePFMCache-v1"}
     for s in scenarios:
         assert json.loads(json.dumps(s.to_dict())) == s.to_dict() and s.purpose
 

@@ -369,3 +369,15 @@ def test_pretrained_model_loads_and_acts_validly(algo):
     if algo == "maskable_ppo":
         assert trained["invalid_actions"] == 0
     assert trained["cost"] < 0.5 * cloud["cost"], (trained["cost"], cloud["cost"])  # it caches
+
+
+@pytest.mark.slow
+def test_warm_start_from_lc_on_v1(tmp_path):
+    """The demonstrator reads each env's observation layout (v1 appends capacity features)."""
+    run = train.main([
+        "--algo", "maskable_ppo", "--env", "EdgePFMCache-Small-v1", "--timesteps", "64", "--n-envs", "2",
+        "--out", str(tmp_path), "--env-kwargs", SHORT, "--eval-freq", "0", "--checkpoint-freq", "0",
+        "--no-progress-bar", "--hyperparams", "policy_kwargs={net_arch: [16]}", "n_steps=32", "batch_size=32",
+        "n_epochs=1", "warm_start={steps: 1600, epochs: 20, batch_size: 32, learning_rate: 3.0e-3}"])
+    warm = yaml.safe_load((run / "summary.yml").read_text())[0]["warm_start"]
+    assert warm["agent"] == "lc" and warm["bc_accuracy"] > 0.7, warm

@@ -13,6 +13,7 @@ pytest.importorskip("sb3_contrib")
 
 import edge_cache_env  # noqa: E402,F401
 from training import cli as train  # noqa: E402
+from training.experiment import make_vec  # noqa: E402
 from training.vec_adapter import NativeVecEnv  # noqa: E402
 
 ENV = "EdgePFMCache-Small-v0"
@@ -22,8 +23,8 @@ KW = {"n_slots": 10}
 def test_native_adapter_matches_dummy_vec_env_across_episode_ends():
     from sb3_contrib.common.maskable.utils import get_action_masks, is_masking_supported
 
-    native = train.make_vec(ENV, KW, 3, "native", None, 100_000)
-    dummy = train.make_vec(ENV, KW, 3, "dummy", None, 100_000)
+    native = make_vec(ENV, KW, 3, "native", None, 100_000)
+    dummy = make_vec(ENV, KW, 3, "dummy", None, 100_000)
     assert is_masking_supported(native)
     np.testing.assert_array_equal(native.reset(), dummy.reset())
     rng = np.random.default_rng(0)

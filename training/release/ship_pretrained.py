@@ -50,11 +50,13 @@ def reproduce_command(commands: list[str], legs: list[dict]) -> str | None:
     return shlex.join(out)
 
 
-def ship(run: Path, dest: Path = PRETRAINED_DIR, model: str = "best") -> dict:
-    """Copy ``<run>/<model>_model.zip`` (``best`` or ``selected``) and record it in the manifest."""
+def ship(run: Path, dest: Path = PRETRAINED_DIR, model: str = "best", name: str | None = None) -> dict:
+    """Copy ``<run>/<model>_model.zip`` (``best`` or ``selected``) and record it in the manifest
+    as ``<name>.zip`` (default: the algorithm's name, e.g. ``maskable_ppo.zip``)."""
     config = yaml.safe_load((run / "config.yml").read_text())
     legs = yaml.safe_load((run / "summary.yml").read_text())
     algo = config["algo"]
+    name = name or algo
     source = run / f"{model}_model.zip"
     if not source.is_file():
         hint = " (run python -m training.release.select_checkpoint first)" if model == "selected" else ""
@@ -63,9 +65,9 @@ def ship(run: Path, dest: Path = PRETRAINED_DIR, model: str = "best") -> dict:
     if model == "selected":
         selection = json.loads((run / "selected.json").read_text())
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, dest / f"{algo}.zip")
+    shutil.copyfile(source, dest / f"{name}.zip")
     norm = run / f"{model}_model_vecnormalize.pkl"
-    stats = dest / f"{algo}_vecnormalize.pkl"
+    stats = dest / f"{name}_vecnormalize.pkl"
     if stats.exists():
         stats.unlink()
     if norm.is_file():
@@ -75,7 +77,8 @@ def ship(run: Path, dest: Path = PRETRAINED_DIR, model: str = "best") -> dict:
             shutil.copyfile(norm, stats)
     commands = (run / "command.txt").read_text().splitlines()
     entry = {
-        "file": f"{algo}.zip",
+        "file": f"{name}.zip",
+        "algo": algo,
         "env_id": config["env_id"],
         "env_kwargs": config["env_kwargs"],
         "commands": commands,
@@ -89,7 +92,7 @@ def ship(run: Path, dest: Path = PRETRAINED_DIR, model: str = "best") -> dict:
         "hyperparams": config["hyperparams"],
         "versions": config["versions"],
         "vecnormalize": stats.name if stats.exists() else None,
-        "zip_bytes": (dest / f"{algo}.zip").stat().st_size,
+        "zip_bytes": (dest / f"{name}.zip").stat().st_size,
     }
     if selection is not None:  # chosen after training on more evaluation episodes
         entry["selected"] = {
@@ -102,7 +105,7 @@ def ship(run: Path, dest: Path = PRETRAINED_DIR, model: str = "best") -> dict:
         }
     manifest_path = dest / "manifest.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"models": {}}
-    manifest["models"][algo] = entry
+    manifest["models"][name] = entry
     manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return entry
 
@@ -114,9 +117,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--model", choices=("best", "selected"), default="best",
                    help="best_model.zip (training-time evaluation) or selected_model.zip "
                         "(python -m training.release.select_checkpoint)")
+    p.add_argument("--name", default=None,
+                   help="ship as <name>.zip and manifest key <name> (default: the algorithm; "
+                        "'generalist' for agents.make('generalist'))")
     args = p.parse_args(argv)
     for run in args.runs:
-        entry = ship(run, args.dest, args.model)
+        entry = ship(run, args.dest, args.model, args.name)
         print(f"{entry['file']}: {entry['timesteps']} steps, {entry['wall_clock_s']:.0f} s, "
               f"best eval cost {entry['best_eval_cost']:.1f}")
 

@@ -1,0 +1,123 @@
+"""The generalist: one trained set policy that plays any catalog of up to ``PAD_MODELS`` models.
+
+``agents.make("generalist")`` loads ``agents/pretrained/generalist.zip`` (a MaskablePPO with
+:class:`agents.set_policy.SetPolicy`, trained on ``EdgePFMCache-Random-v0``). The set policy's
+weights do not depend on the number of models, so the trained network is rebuilt for
+``n_max`` (default :data:`~edge_cache_env.padding.PAD_MODELS`) model slots; an observation of
+``n <= n_max`` models is what its padding to ``n_max`` slots would be (absent rows are ignored),
+and actions come back in the env's own catalog (:mod:`edge_cache_env.padding`). It plays
+EdgePFMCache-v0, -Small-v0, the traces, the random env, and any catalog of up to ``n_max``
+models.
+
+torch and SB3 are imported here: ``agents`` imports this module only when asked for the agent.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+
+from agents.trained import ACTING_ONLY, PRETRAINED_DIR
+from edge_cache_env.actions import n_actions
+from edge_cache_env.observation import MODEL_FEATURE, n_models_of, observation_size, split_observation
+from edge_cache_env.padding import PAD_MODELS, pad_action, pad_observation
+
+GENERALIST_FILE = "generalist.zip"
+
+
+def load_set_policy(path: str | Path, n_max: int = PAD_MODELS) -> Any:
+    """The SetPolicy of a saved MaskablePPO zip, rebuilt for ``n_max`` model slots (CPU, eval mode)."""
+    from sb3_contrib import MaskablePPO
+
+    from agents.set_policy import SetPolicy
+
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"no generalist model at {p} (train it: see agents/pretrained/manifest.json)")
+    try:
+        model = MaskablePPO.load(p, device="cpu", custom_objects=ACTING_ONLY)
+    except (ValueError, KeyError, RuntimeError) as e:
+        raise ValueError(f"{p} is not a loadable MaskablePPO model: {e}") from e
+    trained = model.policy
+    if not isinstance(trained, SetPolicy):
+        raise ValueError(f"{p} holds a {type(trained).__name__}, not a SetPolicy: only a set "
+                         f"policy acts on catalogs of any size")
+    policy = SetPolicy(spaces.Box(0.0, 1.0, shape=(observation_size(n_max),), dtype=np.float32),
+                       spaces.Discrete(n_actions(n_max)), lambda _: 0.0, hidden=trained.hidden)
+    policy.load_state_dict(trained.state_dict())  # same weights: none depends on the size
+    policy.set_training_mode(False)
+    return policy
+
+
+class GeneralistAgent:
+    """A set policy behind the agents' predict protocol, for any catalog of up to ``n_max`` models.
+
+    Acting on a catalog's own ``n`` model rows is acting on its padding to ``n_max`` slots:
+    absent rows are left out of every pooling and never chosen (tested), so by default the
+    network reads the ``n`` rows directly (3x less work for ten models on 32 slots, with the
+    same actions); ``pad=True`` pads every observation to ``n_max`` first. Deterministic
+    actions are the argmax of the masked logits, without SB3's per-call overhead.
+    """
+
+    name = "generalist"
+
+    def __init__(self, path: str | Path | None = None, n_max: int = PAD_MODELS, pad: bool = False) -> None:
+        self.path = Path(path) if path is not None else PRETRAINED_DIR / GENERALIST_FILE
+        self.n_max = n_max
+        self.pad = pad
+        self.policy = load_set_policy(self.path, n_max)
+        self._rows: dict[int, tuple[Any, Any]] = {}
+
+    def _indices(self, n: int) -> tuple[Any, Any]:
+        """Flat positions of the per-model rows ``[N, F]`` and the globals, for ``n`` models."""
+        if n not in self._rows:
+            import torch as th
+
+            pm, g = split_observation(np.arange(observation_size(n)), n)
+            self._rows[n] = (th.as_tensor(np.ascontiguousarray(pm), dtype=th.long),
+                             th.as_tensor(np.ascontiguousarray(g), dtype=th.long))
+        return self._rows[n]
+
+    def logits(self, obs: np.ndarray) -> np.ndarray:
+        """Unmasked action logits ``[B, 2n + 1]`` of a batch of observations of ``n`` models."""
+        import torch as th
+
+        n = n_models_of(obs.shape[-1])
+        if n > self.n_max:
+            raise ValueError(f"generalist: a catalog of {n} models exceeds its {self.n_max} model slots")
+        if self.pad and n < self.n_max:
+            padded = self.logits(pad_observation(obs, self.n_max))
+            return padded[:, [pad_action(a, n, self.n_max) for a in range(n_actions(n))]]
+        pm_idx, g_idx = self._indices(n)
+        with th.no_grad():
+            x = th.as_tensor(np.asarray(obs, dtype=np.float32))
+            pm, g = x[:, pm_idx], x[:, g_idx]
+            present = pm[..., MODEL_FEATURE["footprint"]] > 0
+            return self.policy.mlp_extractor.actor_logits(pm, g, present).numpy()
+
+    def predict(self, obs: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
+                deterministic: bool = True, action_masks: np.ndarray | None = None
+                ) -> tuple[np.ndarray, Any]:
+        """Actions in the env's own catalog for a (batched or single) observation of any size."""
+        obs = np.asarray(obs, dtype=np.float32)
+        single = obs.ndim == 1
+        batch = obs[None] if single else obs
+        logits = self.logits(batch).astype(np.float64)
+        if action_masks is not None:
+            mask = np.asarray(action_masks, dtype=bool).reshape(logits.shape)
+            logits = np.where(mask, logits, -np.inf)
+        if deterministic:
+            actions = logits.argmax(axis=1)
+        else:
+            p = np.exp(logits - logits.max(axis=1, keepdims=True))
+            p /= p.sum(axis=1, keepdims=True)
+            u = np.random.default_rng().random((len(p), 1))
+            actions = np.minimum((p.cumsum(axis=1) < u).sum(axis=1), p.shape[1] - 1)
+        actions = actions.astype(np.int64)
+        return (actions[0] if single else actions), state
+
+    def __repr__(self) -> str:
+        return f"GeneralistAgent({self.path}, n_max={self.n_max})"

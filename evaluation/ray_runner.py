@@ -1,0 +1,106 @@
+"""``evaluate.py --ray [ADDRESS]``: the (agent, seed) episodes of a benchmark as Ray tasks.
+
+:func:`run_benchmark_ray` takes the inputs of :func:`evaluation.engine.run_benchmark` and returns
+the same :class:`~evaluation.engine.BenchmarkResult`: every task builds its env with
+``gym.make(env_id, **env_kwargs)``, a fresh agent, and plays ``reset(seed=s)`` with
+:func:`~evaluation.engine.run_episode`, so every cost equals the local run's (only the
+``seconds`` of each episode differ). The lower bound of each seed is a task too. A local Ray by
+default; ``address`` joins a cluster (``"auto"``, ``"HOST:6379"`` or ``"ray://HOST:10001"``),
+to which this package is shipped with the job; trained policies given as ``ALGO:PATH`` must be
+readable at that path on every node.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from evaluation.engine import BenchmarkResult, _progress, run_episode
+
+
+def _episode(env_id: str, env_kwargs: dict[str, Any], spec: str, seed: int,
+             make_agent: Callable[[str], Any] | None) -> dict[str, float]:
+    import gymnasium as gym
+
+    import edge_cache_env  # noqa: F401  (registers the ids in the worker)
+    from agents import make
+
+    env = gym.make(env_id, **env_kwargs)
+    try:
+        return run_episode(env, (make_agent or make)(spec), seed)
+    finally:
+        env.close()
+
+
+def _bound(env_id: str, env_kwargs: dict[str, Any], seed: int) -> tuple[float, float] | None:
+    import gymnasium as gym
+
+    import edge_cache_env  # noqa: F401
+    from agents.bounds import is_tractable, lower_bound
+
+    env = gym.make(env_id, **env_kwargs)
+    if not is_tractable(env.unwrapped.config):
+        return None
+    env.reset(seed=seed)
+    lb = lower_bound(env.unwrapped.config, env.unwrapped.requests)
+    env.close()
+    return lb.cost, lb.seconds
+
+
+def _absolute(spec: str) -> str:
+    """``ALGO:PATH`` with an absolute path (workers may run in another folder)."""
+    if ":" not in spec:
+        return spec
+    algo, path = spec.split(":", 1)
+    return f"{algo}:{Path(path).resolve()}"
+
+
+def run_benchmark_ray(env_id: str, agent_specs: Sequence[str], seeds: Sequence[int],
+                      env_kwargs: dict[str, Any] | None = None, bound: bool = True,
+                      progress: bool = True, make_agent: Callable[[str], Any] | None = None,
+                      address: str | None = None, num_cpus: int | None = None) -> BenchmarkResult:
+    """:func:`evaluation.engine.run_benchmark`, one Ray task per (agent, seed) and per bound."""
+    import gymnasium as gym
+
+    import edge_cache_env  # noqa: F401
+    from agents import make
+    from evaluation.ray_cluster import connect, require_ray
+
+    ray = require_ray()
+    env_kwargs = dict(env_kwargs or {})
+    for spec in agent_specs:  # fail fast, before any task: bad names, missing files, bad kwargs
+        (make_agent or make)(spec)
+    gym.make(env_id, **env_kwargs).close()
+    started = connect(address, num_cpus)
+    try:
+        episode = ray.remote(num_cpus=1)(_episode)
+        bound_task = ray.remote(num_cpus=1)(_bound)
+        kwargs_ref = ray.put(env_kwargs)
+        refs: dict[Any, tuple[str, int]] = {}
+        for spec in agent_specs:
+            for i, s in enumerate(seeds):
+                refs[episode.remote(env_id, kwargs_ref, _absolute(spec), int(s), make_agent)] = (spec, i)
+        bound_refs = {bound_task.remote(env_id, kwargs_ref, int(s)): i for i, s in enumerate(seeds)} if bound else {}
+        bar = _progress(len(refs) + len(bound_refs), progress, f"{env_id} (ray)")
+        episodes: dict[str, list[Any]] = {spec: [None] * len(seeds) for spec in agent_specs}
+        bounds: list[Any] = [None] * len(seeds)
+        pending = [*refs, *bound_refs]
+        while pending:
+            done, pending = ray.wait(pending, num_returns=1)
+            for ref in done:
+                if ref in refs:
+                    spec, i = refs[ref]
+                    episodes[spec][i] = ray.get(ref)
+                else:
+                    bounds[bound_refs[ref]] = ray.get(ref)
+                bar.update()
+        bar.close()
+    finally:
+        if started:
+            ray.shutdown()
+    bound_costs = bound_seconds = None
+    if bound and all(b is not None for b in bounds):
+        bound_costs = [float(b[0]) for b in bounds]
+        bound_seconds = [float(b[1]) for b in bounds]
+    return BenchmarkResult(env_id, env_kwargs, list(seeds), episodes, bound_costs, bound_seconds)

@@ -1,0 +1,44 @@
+"""Ray Tune sweep: two tiny train.py trials on the shared local Ray."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ray.tune")  # the [ray] extra, installed by `make test`
+
+from integrations.tune import parse_grid  # noqa: E402
+
+
+def test_parse_grid():
+    assert parse_grid(["learning_rate=1e-4,3e-4", "n_steps=64"]) == {"learning_rate": [1e-4, 3e-4], "n_steps": [64]}
+    assert parse_grid(["policy_kwargs={net_arch: [8, 8]};{net_arch: [16]}"]) == {
+        "policy_kwargs": [{"net_arch": [8, 8]}, {"net_arch": [16]}]}
+    with pytest.raises(ValueError, match="KEY=V1"):
+        parse_grid(["learning_rate"])
+    with pytest.raises(ValueError, match="--seeds"):
+        parse_grid(["seed=1,2"])
+
+
+@pytest.mark.slow
+def test_two_trials_are_train_py_run_folders(local_ray, tmp_path):
+    from integrations.tune import main
+
+    summary = main(["--algo", "ppo", "--env", "EdgePFMCache-Small-v0", "--seeds", "0,1",
+                    "--grid", "n_steps=64", "--grid", "batch_size=32", "--grid", "n_epochs=1",
+                    "--timesteps", "64", "--eval-freq", "64", "--eval-episodes", "1",
+                    "--train-args", "--n-envs 1 --env-kwargs '{\"n_slots\": 20}'", "--out", str(tmp_path)])
+    assert len(summary["trials"]) == 2
+    for trial in summary["trials"]:
+        assert trial["error"] is None
+        run = Path(trial["run_folder"])
+        rows = list(csv.DictReader((run / "eval_log.csv").open()))
+        assert trial["last"]["ratio_to_lc"] == pytest.approx(float(rows[-1]["ratio_to_reference"]))
+        assert trial["iterations"] == len(rows) == 2  # evaluated at the start and at 64 steps
+        assert (run / "model.zip").is_file() and (run / "config.yml").is_file()
+    assert {t["config"]["seed"] for t in summary["trials"]} == {0, 1}
+    saved = json.loads((tmp_path / "tune_summary.json").read_text())
+    assert saved["best"]["last"]["ratio_to_lc"] == min(t["last"]["ratio_to_lc"] for t in summary["trials"])

@@ -1,0 +1,163 @@
+"""Run folders survive interruption and damage: atomic checkpoints, SIGINT saves, resume falls
+back past broken files, evaluation history survives another --eval-episodes, an untrained
+folder restarts, DQN keeps its replay buffer and demonstrations; and a kill test."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+pytest.importorskip("stable_baselines3")
+
+from agents.trained import load_trained  # noqa: E402
+from training import cli  # noqa: E402
+
+ENV = "EdgePFMCache-Small-v0"
+ROOT = Path(__file__).resolve().parents[2]
+TINY = ["policy_kwargs={net_arch: [8]}", "n_steps=32", "batch_size=32", "n_epochs=1"]
+
+
+def argv(out: Path, *extra: str, steps: int = 128, algo: str = "ppo", resume: bool = False) -> list[str]:
+    hp = [] if resume else ["--hyperparams", *(TINY if algo != "dqn" else [
+        "policy_kwargs={net_arch: [8]}", "learning_starts=32", "buffer_size=500"])]
+    return ["--algo", algo, "--env", ENV, "--out", str(out), "--timesteps", str(steps), "--n-envs", "2",
+            "--eval-freq", "64", "--eval-episodes", "1", "--checkpoint-freq", "64", "--no-progress-bar",
+            *([] if resume else ["--env-kwargs", json.dumps({"n_slots": 20})]), *hp,
+            *(["--resume"] if resume else []), *extra]
+
+
+def assert_consistent(run: Path, algo: str = "ppo") -> None:
+    """model.zip loads; evaluations readable and matching eval_log.csv; one record per leg."""
+    assert load_trained(algo, run / "model.zip").model is not None
+    with np.load(run / "evaluations.npz") as d:
+        assert len(d["timesteps"]) == len(d["results"]) == len(d["ep_lengths"]) > 0
+        assert list(d["timesteps"]) == sorted(d["timesteps"])
+    legs = yaml.safe_load((run / "summary.yml").read_text())
+    commands = (run / "command.txt").read_text().splitlines()
+    args = sorted(p.name for p in run.glob("args*.yml"))
+    assert len(args) == len(commands) >= len(legs) >= 1
+    assert args[0] == "args.yml" and all(f"args_resume{i}.yml" in args for i in range(1, len(commands)))
+    assert not list(run.rglob(".*.tmp*")), "a temporary file was left behind"
+
+
+def test_resume_with_other_eval_episodes_keeps_the_history(tmp_path):
+    run = cli.main(argv(tmp_path))
+    cli.main(argv(tmp_path, "--eval-episodes", "3", resume=True))
+    with np.load(run / "evaluations.npz") as d:
+        assert d["results"].shape == (len(d["timesteps"]), 3)
+        assert np.isnan(d["results"][0, 1:]).all() and not np.isnan(d["results"][-1]).any()
+    assert_consistent(run)
+
+
+def test_resume_repairs_a_damaged_evaluation_history(tmp_path):
+    run = cli.main(argv(tmp_path))
+    np.savez(run / "evaluations.npz", timesteps=np.array([0, 64]))  # the old crash's leftover
+    with pytest.warns(UserWarning, match="evaluations.npz is unreadable; its history is rebuilt"):
+        cli.main(argv(tmp_path, resume=True))
+    assert_consistent(run)
+
+
+def test_resume_falls_back_past_a_broken_model(tmp_path, capsys):
+    run = cli.main(argv(tmp_path))
+    (run / "model.zip").write_bytes(b"not a zip")
+    with pytest.warns(UserWarning, match=r"cannot load .*model.zip .*trying an older checkpoint"):
+        cli.main(argv(tmp_path, resume=True))
+    legs = yaml.safe_load((run / "summary.yml").read_text())
+    assert legs[-1]["resumed_from"].startswith("checkpoints/ckpt_")
+    assert_consistent(run)
+
+
+def test_resume_with_broken_config_or_no_model_is_a_clear_error(tmp_path, capsys):
+    run = cli.main(argv(tmp_path))
+    before = (run / "command.txt").read_text()
+    (run / "config.yml").write_text("algo: [unclosed\n")
+    with pytest.raises(SystemExit):
+        cli.main(argv(tmp_path, resume=True))
+    assert "config.yml is not readable YAML" in capsys.readouterr().err
+    assert (run / "command.txt").read_text() == before and not list(run.glob("args_resume*"))
+    with pytest.raises(SystemExit):
+        cli.main(argv(tmp_path / "other", resume=True))
+    assert "is not a run folder" in capsys.readouterr().err
+
+
+def test_failed_resume_records_nothing(tmp_path, capsys):
+    run = cli.main(argv(tmp_path))
+    before = (run / "command.txt").read_text()
+    with pytest.raises(SystemExit):
+        cli.main(argv(tmp_path, "--reference", "bogus", resume=True))
+    assert (run / "command.txt").read_text() == before and not list(run.glob("args_resume*"))
+
+
+def test_untrained_folder_restarts(tmp_path, capsys):
+    run = cli.main(argv(tmp_path))
+    (run / "model.zip").unlink()
+    for p in (run / "checkpoints").iterdir():
+        p.unlink()
+    with pytest.raises(SystemExit):
+        cli.main(argv(tmp_path, resume=True))
+    assert "run again without --resume" in capsys.readouterr().err
+    cli.main(argv(tmp_path))
+    assert "starting over" in capsys.readouterr().err
+    assert list(run.glob("abandoned-*/command.txt"))
+    assert_consistent(run)
+
+
+def test_dqn_resume_keeps_buffer_and_demonstrations(tmp_path):
+    run = cli.main(argv(tmp_path, "warm_start={steps: 64, epochs: 1}", algo="dqn"))
+    assert list((run / "checkpoints").glob("ckpt_replay_buffer_*_steps.pkl"))
+    assert (run / "model_replay_buffer.pkl").is_file() and (run / "demonstrations.npz").is_file()
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        cli.main(argv(tmp_path, algo="dqn", resume=True))
+    assert not [w for w in record if "replay buffer" in str(w.message) or "demonstrations" in str(w.message)]
+    assert_consistent(run, "dqn")
+
+
+def _start(out: Path, *extra: str, resume: bool = False, steps: int = 640) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, str(ROOT / "train.py"), *argv(out, *extra, steps=steps,
+                                                                            resume=resume)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_sigint_saves_the_model_and_exits_nonzero(tmp_path):
+    proc = _start(tmp_path, steps=100_000)
+    run = tmp_path / f"ppo-{ENV}-seed0"
+    deadline = time.time() + 120
+    while not list((run / "checkpoints").glob("ckpt_*_steps.zip")) and time.time() < deadline:
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    leg = yaml.safe_load((run / "summary.yml").read_text())[-1]
+    assert leg["interrupted"] == "SIGINT" and leg["end_timesteps"] < 100_000
+    assert_consistent(run)
+
+
+def test_kill_at_random_points_then_resume_finishes(tmp_path):
+    """SIGKILL a tiny run at seeded random moments; each time the folder resumes (or, if no
+    model was saved yet, restarts) and the last leg leaves a complete, consistent folder."""
+    rng = random.Random(15)
+    run = tmp_path / f"ppo-{ENV}-seed0"
+    for delay in (rng.uniform(2.0, 6.0), rng.uniform(0.5, 4.0)):
+        resume = (run / "model.zip").is_file() or bool(list((run / "checkpoints").glob("ckpt_*.zip"))
+                                                         if (run / "checkpoints").is_dir() else [])
+        proc = _start(tmp_path, resume=resume, steps=100_000)
+        time.sleep(delay)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    resume = run.is_dir() and bool(list(run.glob("model.zip")) + list(run.glob("checkpoints/ckpt_*.zip")))
+    proc = _start(tmp_path, resume=resume, steps=128)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert_consistent(run)

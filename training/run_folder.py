@@ -1,0 +1,180 @@
+"""The run folder of ``train.py``: its layout, its records, and the bookkeeping of resumes.
+
+Layout of ``<out>/<algo>-<env>-seed<S>/``: ``model.zip`` (last), ``best_model.zip``,
+``checkpoints/ckpt_<N>_steps.zip`` (+ ``ckpt_vecnormalize_<N>_steps.pkl``,
+``ckpt_replay_buffer_<N>_steps.pkl``), ``config.yml`` (first leg's resolved settings),
+``args.yml`` / ``args_resume<K>.yml``, ``command.txt`` (one line per leg that started
+training), ``eval_log.csv``, ``evaluations.npz``, ``monitor/`` (``monitor/resume<K>/`` for
+later legs), ``summary.yml``, ``demonstrations.npz`` (DQN warm start), ``tb/``.
+
+Records are written only once a leg is ready to train, so a rejected command or a leg that
+fails while being set up leaves the folder as it was. Every file is written to a temporary
+name and renamed into place, so a kill at any moment leaves either the old or the new file.
+Light: no torch or SB3 here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CHECKPOINT = re.compile(r"^ckpt_(\d+)_steps\.zip$")
+
+
+class RunFolderError(ValueError):
+    """The run folder cannot be used as asked; the message names the folder or file."""
+
+
+@contextmanager
+def atomic_path(path: Path) -> Iterator[Path]:
+    """A temporary path next to ``path`` (same suffix) that is renamed onto ``path`` on success."""
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_atomic(path: Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text)
+
+
+def save_atomic(path: Path, save: Callable[[Path], Any]) -> None:
+    """``save(tmp)`` then rename: for SB3's ``model.save`` / ``VecNormalize.save`` / buffers."""
+    with atomic_path(path) as tmp:
+        save(tmp)
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+
+    # ------------------------------------------------------------------ layout
+    @property
+    def commands(self) -> Path:
+        return self.path / "command.txt"
+
+    @property
+    def config_file(self) -> Path:
+        return self.path / "config.yml"
+
+    @property
+    def summary_file(self) -> Path:
+        return self.path / "summary.yml"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def model(self) -> Path:
+        return self.path / "model.zip"
+
+    @property
+    def demonstrations(self) -> Path:
+        return self.path / "demonstrations.npz"
+
+    def monitor_dir(self, resume_index: int) -> Path:
+        """Each leg its own monitor files (a later leg must not overwrite the first's episodes)."""
+        base = self.path / "monitor"
+        return base if resume_index == 0 else base / f"resume{resume_index}"
+
+    def model_candidates(self) -> list[Path]:
+        """``model.zip`` and the checkpoints, newest first (a leg may have been killed)."""
+        found = [p for p in [self.model, *self.checkpoints.glob("ckpt_*_steps.zip")]
+                 if p.is_file() and (p == self.model or CHECKPOINT.match(p.name))]
+        return sorted(found, key=lambda p: p.stat().st_mtime_ns, reverse=True)
+
+    # ------------------------------------------------------------------ state
+    def has_trained(self) -> bool:
+        """True once any leg saved a model (the folder can then only be resumed)."""
+        return bool(self.model_candidates())
+
+    def exists(self) -> bool:
+        return self.path.exists() and any(self.path.iterdir())
+
+    def check_new(self) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise RunFolderError(f"run folder {self.path} is a file")
+        if self.has_trained():
+            raise RunFolderError(f"run folder {self.path} already holds a trained model; pass "
+                                 f"--resume to continue it or choose --out/--run-name")
+
+    def set_aside_untrained(self) -> Path | None:
+        """Move the files of a first leg that never saved a model into ``abandoned-<time>/``.
+
+        Such a folder (a leg killed or failed before its first checkpoint) would otherwise be
+        a dead end: no model to resume, and "already exists" for a fresh run.
+        """
+        if not self.exists():
+            return None
+        dest = self.path / time.strftime("abandoned-%Y%m%dT%H%M%S")
+        dest.mkdir()
+        for p in self.path.iterdir():
+            if p != dest and not p.name.startswith("abandoned-"):
+                p.rename(dest / p.name)
+        return dest
+
+    def resume_index(self) -> int:
+        """Index of the next leg: the number of legs that started training."""
+        if not self.commands.is_file():
+            return 0
+        return len([line for line in self.commands.read_text().splitlines() if line.strip()])
+
+    def stored_config(self) -> dict[str, Any]:
+        """``config.yml`` of the first leg, checked to be readable and complete."""
+        if not self.commands.is_file() or not self.config_file.is_file():
+            raise RunFolderError(f"--resume: {self.path} is not a run folder (no command.txt / "
+                                 f"config.yml)")
+        if not self.has_trained():
+            raise RunFolderError(f"--resume: {self.path} holds no model.zip or checkpoint (its first "
+                                 f"leg stopped before saving one); run again without --resume to "
+                                 f"start it over")
+        try:
+            stored = yaml.safe_load(self.config_file.read_text())
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            raise RunFolderError(f"--resume: {self.config_file} is not readable YAML ({e})") from None
+        required = ("algo", "env_id", "env_kwargs", "hyperparams", "n_envs")
+        if not isinstance(stored, dict) or any(k not in stored for k in required):
+            raise RunFolderError(f"--resume: {self.config_file} is damaged: needs keys {list(required)}")
+        return stored
+
+    def legs(self) -> list[dict[str, Any]]:
+        """``summary.yml``; an unreadable one is reported and replaced by an empty history."""
+        if not self.summary_file.is_file():
+            return []
+        try:
+            legs = yaml.safe_load(self.summary_file.read_text()) or []
+        except (yaml.YAMLError, UnicodeDecodeError) as e:
+            import warnings
+
+            warnings.warn(f"{self.summary_file} is not readable YAML ({e}); starting a new history",
+                          stacklevel=2)
+            return []
+        return legs if isinstance(legs, list) else []
+
+    # ------------------------------------------------------------------ records
+    def write_records(self, argv: list[str], args: dict[str, Any], config: dict[str, Any],
+                      resume_index: int) -> None:
+        """command.txt line, args(_resumeK).yml and (first leg) config.yml: the leg starts now."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        name = "args.yml" if resume_index == 0 else f"args_resume{resume_index}.yml"
+        write_atomic(self.path / name, yaml.safe_dump(args, sort_keys=False))
+        if resume_index == 0:
+            write_atomic(self.config_file, yaml.safe_dump(config, sort_keys=False))
+        old = self.commands.read_text() if self.commands.is_file() else ""
+        write_atomic(self.commands, old + shlex.join(["python", "train.py", *argv]) + "\n")
+
+    def append_leg(self, leg: dict[str, Any]) -> None:
+        write_atomic(self.summary_file, yaml.safe_dump([*self.legs(), leg], sort_keys=False))
