@@ -1,6 +1,7 @@
 """Speed of EdgePFMCache, measured against CartPole-v1 in the same run and across scale.
 
 Usage: python benchmarks/bench_env.py [--quick] [--out results/bench]
+       python benchmarks/bench_env.py --native [--baseline-tree PATH] [--quick] [--out results/bench]
 
 Reports (and writes ``bench.json`` and ``scaling.png`` to ``--out``):
   - env steps/s through ``gym.make`` with random masked actions and with the LC agent, next to
@@ -10,6 +11,15 @@ Reports (and writes ``bench.json`` and ``scaling.png`` to ``--out``):
   - ``gym.make_vec`` with 2 envs, "sync" and "async";
   - SB3 PPO training fps on our env vs CartPole-v1 with the same settings;
   - peak RSS after 10k and after 1M steps (leak check).
+With ``--native`` (``native.json``), the native vector env (edge_cache_env/vector_env.py) only:
+  - env-steps/s at B = 1, 16, 64, 256, 1024 with masked random actions and with LC (batched
+    predict), beside gymnasium's ``CartPoleVectorEnv`` at the same B (random actions), rounds
+    alternating between them; resets included (steady state: every row goes through autoresets);
+  - the single env's steps/s (masked random and LC) in this tree and, with ``--baseline-tree``,
+    in another checkout (e.g. main before the change), alternating rounds in the same run;
+  - the heuristic part of ``evaluate.py --suite default --agents lc,lru,lfu,fifo,random,cloud
+    --episodes 5`` (no bound) with the per-episode loop and batched, and whether they agree;
+  - peak RSS after 10k and after 1M batched env-steps (B = 256, masked random), fresh process.
 Times are process CPU time where one process does all the work (robust to other load on the
 machine) and wall time where several processes are involved (async vectors).
 """
@@ -19,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import resource
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -28,9 +39,11 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-import edge_cache_env  # noqa: F401  (registers the ids)
-from edge_cache_env.catalog import DEFAULT_MODELS
-from edge_cache_env.config import make_config
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this clone's code, not an installed one
+
+import edge_cache_env  # noqa: E402,F401  (registers the ids)
+from edge_cache_env.catalog import DEFAULT_MODELS  # noqa: E402
+from edge_cache_env.config import make_config  # noqa: E402
 
 ENV_ID = "EdgePFMCache-v0"
 
@@ -246,12 +259,222 @@ def plot_scaling(scaling: dict[str, list], path: Path) -> None:
     plt.close(fig)
 
 
+# ----------------------------------------------------------------- native vector env
+NATIVE_BATCHES = (1, 16, 64, 256, 1024)
+
+
+def _native_vec(b: int, env_id: str = ENV_ID) -> Any:
+    return gym.make_vec(env_id, num_envs=b, vectorization_mode="vector_entry_point")
+
+
+def batched_steps_per_second(b: int, policy: str, steps: int, warmup: int) -> float:
+    """Env-steps/s (CPU time) of the native vector env with B = ``b``: masked random actions
+    (one uniform draw per row among its valid actions) or LC's batched predict."""
+    import agents
+
+    venv = _native_vec(b)
+    obs, _ = venv.reset(seed=0)
+    rng = np.random.default_rng(0)
+    lc = agents.make("lc")
+    lc.attach(venv)
+
+    def act(obs: np.ndarray) -> np.ndarray:
+        if policy == "lc":
+            return lc.predict(obs)[0]
+        return (rng.random((b, venv.single_action_space.n)) * venv.action_masks()).argmax(axis=1)
+
+    for _ in range(warmup):  # rows out of step: autoresets spread over the measured steps
+        obs = venv.step(act(obs))[0]
+    start = time.process_time()
+    for _ in range(steps):
+        obs = venv.step(act(obs))[0]
+    return b * steps / (time.process_time() - start)
+
+
+def cartpole_vector_steps_per_second(b: int, steps: int) -> float:
+    from gymnasium.envs.classic_control.cartpole import CartPoleVectorEnv
+
+    env = CartPoleVectorEnv(num_envs=b)
+    env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    start = time.process_time()
+    for _ in range(steps):
+        env.step(rng.integers(0, 2, size=b))
+    return b * steps / (time.process_time() - start)
+
+
+def measure_native(quick: bool) -> list[dict[str, float]]:
+    rows = []
+    for b in NATIVE_BATCHES:
+        steps = (60 if quick else 600) if b >= 256 else (200 if quick else 2000)
+        warmup = 100 if quick else 700
+        best = {"random": 0.0, "lc": 0.0, "cartpole": 0.0}
+        for _ in range(ROUNDS):
+            best["cartpole"] = max(best["cartpole"], cartpole_vector_steps_per_second(b, steps))
+            for policy in ("random", "lc"):
+                best[policy] = max(best[policy], batched_steps_per_second(b, policy, steps, warmup))
+        rows.append({"B": b, "random_masked_env_steps_per_s": best["random"],
+                     "lc_env_steps_per_s": best["lc"], "cartpole_vector_env_steps_per_s": best["cartpole"],
+                     "random_over_cartpole": best["random"] / best["cartpole"]})
+        print(f"B={b:5d}  random {best['random']:>11,.0f}  lc {best['lc']:>11,.0f}  "
+              f"CartPoleVectorEnv {best['cartpole']:>12,.0f}  ratio {best['random'] / best['cartpole']:.3f}",
+              flush=True)
+    return rows
+
+
+_SINGLE_CODE = """
+import json, sys, time
+sys.path.insert(0, {tree!r})
+import gymnasium as gym, numpy as np
+import edge_cache_env, agents
+assert edge_cache_env.__file__.startswith({tree!r}), edge_cache_env.__file__
+env = gym.make("EdgePFMCache-v0")
+lc = agents.make("lc")
+out = {{}}
+for policy in ("random", "lc"):
+    rng = np.random.default_rng(0)
+    obs, info = env.reset(seed=0)
+    best = float("inf")
+    for _ in range({reps}):  # the fastest of many short repetitions: robust to other load
+        start = time.process_time()
+        for _ in range(1000):
+            if policy == "lc":
+                a = int(lc.predict(obs[None])[0][0])
+            else:
+                valid = np.flatnonzero(info["action_mask"])
+                a = int(valid[rng.integers(len(valid))])
+            obs, _, terminated, truncated, info = env.step(a)
+            if terminated or truncated:
+                obs, info = env.reset()
+        best = min(best, time.process_time() - start)
+    out[policy] = 1000 / best
+print(json.dumps(out))
+"""
+
+
+def single_env_in_tree(tree: str, steps: int) -> dict[str, float]:
+    """Single-env steps/s (masked random, LC; the fastest 1,000-step repetition of
+    ``steps / 1000``) of the code in ``tree``, in a fresh process."""
+    import subprocess
+
+    code = _SINGLE_CODE.format(tree=str(Path(tree).resolve()), reps=max(steps // 1000, 1))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=tree)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+SINGLE_ROUNDS = 8  # alternations of the two trees: single-env rates move by up to 25% with load
+
+
+def measure_single_before_after(baseline_tree: str | None, steps: int) -> dict[str, Any]:
+    """This tree's single env vs ``baseline_tree``'s, alternating rounds; the best and the
+    median of the rounds (run to run the machine's load moves a single measurement by up to
+    25%; the fastest repetition within a run, and the best round, much less)."""
+    import statistics
+
+    trees = {"this": str(Path(__file__).resolve().parents[1])}
+    if baseline_tree is not None:
+        trees["baseline"] = baseline_tree
+    rounds: dict[str, dict[str, list[float]]] = {name: {"random": [], "lc": []} for name in trees}
+    for _ in range(SINGLE_ROUNDS if baseline_tree is not None else 1):
+        for name, tree in trees.items():
+            for policy, v in single_env_in_tree(tree, steps).items():
+                rounds[name][policy].append(v)
+    best = {name: {p: max(v) for p, v in r.items()} for name, r in rounds.items()}
+    out: dict[str, Any] = {"trees": trees, "steps_per_s": best, "rounds": rounds}
+    if baseline_tree is not None:
+        out["this_over_baseline"] = {p: best["this"][p] / best["baseline"][p] for p in ("random", "lc")}
+        out["this_over_baseline_median"] = {
+            p: statistics.median(rounds["this"][p]) / statistics.median(rounds["baseline"][p])
+            for p in ("random", "lc")}
+    return out
+
+
+def measure_suite(quick: bool) -> dict[str, Any]:
+    """The heuristic part of ``evaluate.py --suite default`` (no bound): per-episode loop vs
+    batched, CPU and wall time, and whether every episode's figures agree."""
+    from edge_cache_env.scenarios import SUITES
+    from evaluation.suite import run_suite
+
+    scenarios = SUITES["default-v1"][:4] if quick else SUITES["default-v1"]
+    agent_specs = ["lc", "lru", "lfu", "fifo", "random", "cloud"]
+    seeds = list(range(5))
+    out: dict[str, Any] = {"scenarios": len(scenarios), "agents": agent_specs, "seeds": seeds}
+    runs = {}
+    for vectorize in (False, True):
+        name = "batched" if vectorize else "per_episode"
+        cpu, wall = time.process_time(), time.perf_counter()
+        runs[name] = run_suite(scenarios, agent_specs, seeds, bound=False, progress=False,
+                               vectorize=vectorize)
+        out[f"{name}_cpu_s"] = time.process_time() - cpu
+        out[f"{name}_wall_s"] = time.perf_counter() - wall
+    out["speedup_cpu"] = out["per_episode_cpu_s"] / out["batched_cpu_s"]
+    out["speedup_wall"] = out["per_episode_wall_s"] / out["batched_wall_s"]
+
+    def figures(run: Any) -> Any:
+        if run.result is None:
+            return run.summary
+        return {a: [{k: v for k, v in e.items() if k != "seconds"} for e in eps]
+                for a, eps in run.result.episodes.items()}
+    out["identical"] = all(figures(runs["per_episode"][k]) == figures(runs["batched"][k])
+                           for k in runs["per_episode"])
+    return out
+
+
+def _native_memory_child(b: int, long_steps: int) -> dict[str, float]:
+    venv = _native_vec(b)
+    venv.reset(seed=0)
+    rng = np.random.default_rng(2)
+    n = venv.single_action_space.n
+    done = 0
+    marks = {}
+    for target in (10_000, long_steps):
+        while done < target:
+            venv.step((rng.random((b, n)) * venv.action_masks()).argmax(axis=1))
+            done += b
+        marks[target] = peak_rss_mb()
+    return {"batch": b, "peak_rss_mb_10k": marks[10_000], f"peak_rss_mb_{long_steps}": marks[long_steps],
+            "rss_growth": marks[long_steps] / marks[10_000] - 1.0}
+
+
+def measure_native_memory(b: int, long_steps: int) -> dict[str, float]:
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        return pool.apply(_native_memory_child, (b, long_steps))
+
+
+def main_native(args: argparse.Namespace) -> dict[str, Any]:
+    q = args.quick
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    report: dict[str, Any] = {}
+    report["single_env"] = measure_single_before_after(args.baseline_tree, 5_000 if q else 60_000)
+    print("single env steps/s:", json.dumps(report["single_env"]), flush=True)
+    report["native"] = measure_native(q)
+    report["suite"] = measure_suite(q)
+    print("suite (heuristics, no bound):", json.dumps(report["suite"]), flush=True)
+    report["memory"] = measure_native_memory(256, 20_000 if q else 1_000_000)
+    print("memory:", {k: round(v, 4) for k, v in report["memory"].items()})
+    (out / "native.json").write_text(json.dumps(report, indent=1))
+    print(f"wrote {out / 'native.json'}")
+    return report
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer steps (a smoke run)")
     parser.add_argument("--out", default="results/bench", help="folder for bench.json, scaling.png")
     parser.add_argument("--skip-ppo", action="store_true", help="skip the SB3 training comparison")
+    parser.add_argument("--native", action="store_true",
+                        help="only the native vector env's measurements (native.json)")
+    parser.add_argument("--baseline-tree", default=None,
+                        help="with --native: a checkout whose single env is measured alongside")
     args = parser.parse_args(argv)
+    if args.baseline_tree is not None and not (Path(args.baseline_tree) / "edge_cache_env").is_dir():
+        parser.error(f"--baseline-tree {args.baseline_tree}: no edge_cache_env/ package there")
+    if args.native:
+        return main_native(args)
     q = args.quick
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -14,9 +14,14 @@ from edge_cache_env.config import EnvConfig
 
 
 class AgeOfContext:
-    """The context state of every model; vectorised over models and tasks."""
+    """The context state of every model; vectorised over models and tasks.
 
-    def __init__(self, config: EnvConfig) -> None:
+    ``batch=B`` gives every state array a leading dimension of B independent edge servers (the
+    vector env); the equations are the same functions either way (:meth:`_decay`,
+    :meth:`_derive_into`), applied to whole arrays (one server) or to a batch's rows.
+    """
+
+    def __init__(self, config: EnvConfig, batch: int | None = None) -> None:
         models = config.models
         self.nu = config.aoc.nu
         self.rho = config.aoc.rho
@@ -27,12 +32,14 @@ class AgeOfContext:
         self.acc_gain = np.array([m.acc_gain for m in models], dtype=np.float64)
         self.acc_max = np.array([m.acc_max for m in models], dtype=np.float64)
         n = len(models)
-        self.mass = np.zeros((n, self.n_tasks))  # S
-        self.task_mix = np.full((n, self.n_tasks), 1.0 / self.n_tasks)  # p
-        self.effective = np.zeros((n, self.n_tasks))  # C, derived from S
-        self.accuracy = np.empty((n, self.n_tasks))  # A at the edge, derived from C
-        self.aoc = np.zeros(n)  # AoC per model, derived from p and C
-        self._scratch = np.zeros((n, self.n_tasks))
+        lead = () if batch is None else (batch,)
+        self.batch = batch
+        self.mass = np.zeros((*lead, n, self.n_tasks))  # S
+        self.task_mix = np.full((*lead, n, self.n_tasks), 1.0 / self.n_tasks)  # p
+        self.effective = np.zeros((*lead, n, self.n_tasks))  # C, derived from S
+        self.accuracy = np.empty((*lead, n, self.n_tasks))  # A at the edge, derived from C
+        self.aoc = np.zeros((*lead, n))  # AoC per model, derived from p and C
+        self._scratch = np.zeros((*lead, n, self.n_tasks))
         k = self.n_tasks
         self._ones = np.ones(k)
         self._relevance = (1.0 - self.rho) * np.eye(k) + self.rho * np.ones((k, k))
@@ -40,28 +47,38 @@ class AgeOfContext:
         self._acc0_col = self.acc0[:, None].copy()
         self._acc_max_col = self.acc_max[:, None].copy()
         self._mix_after: np.ndarray | None = None
-        self.reset()
+        if batch is None:
+            self.reset()
+        else:
+            self._derive_into(self.mass, self.task_mix, self.effective, self.accuracy, self.aoc,
+                              self._scratch)
 
     def reset(self, count_task: np.ndarray | None = None) -> None:
         """Empty context; with ``count_task[t, m, k]`` (the episode's requests per slot), also
         precompute the task mix after every slot: it follows demand only, not the agent."""
         self.mass.fill(0.0)
-        self.task_mix.fill(1.0 / self.n_tasks)
+        self.task_mix = np.full(self.mass.shape, 1.0 / self.n_tasks)
         self._mix_after = None if count_task is None else self.task_mix_trajectory(count_task)
+        if self._mix_after is not None:  # p becomes a view of it at each update: read-only
+            self._mix_after.flags.writeable = False
         self._derive()
 
     def task_mix_trajectory(self, count_task: np.ndarray) -> np.ndarray:
-        """``p`` after each slot t: an EWMA of each model's task shares over slots with requests."""
-        n_slots = count_task.shape[0]
-        per_model = count_task.sum(axis=2)
-        share = count_task / np.maximum(per_model, 1.0)[:, :, None]
-        rate = np.where(per_model > 0, self.mix_rate, 0.0)[:, :, None]
+        """``p`` after each slot t: an EWMA of each model's task shares over slots with requests.
+
+        ``count_task[..., T, N, K]``: leading dimensions are independent episodes (a batch)."""
+        n_slots = count_task.shape[-3]
+        per_model = count_task.sum(axis=-1)
+        share = count_task / np.maximum(per_model, 1.0)[..., None]
+        rate = np.where(per_model > 0, self.mix_rate, 0.0)[..., None]
+        # Time first, so each slot is one contiguous block.
+        share, rate = np.moveaxis(share, -3, 0), np.moveaxis(rate, -3, 0)
         out = np.empty_like(share)
-        p = self.task_mix.copy()
+        p = np.full(share.shape[1:], 1.0 / self.n_tasks)  # the reset mix
         for t in range(n_slots):
             p += rate[t] * (share[t] - p)
             out[t] = p
-        return out
+        return np.moveaxis(out, 0, -3)
 
     def evict(self, m: int) -> None:
         """The context lived in GPU memory: eviction throws it away.
@@ -82,23 +99,79 @@ class AgeOfContext:
         """
         if self._mix_after is None:
             raise RuntimeError("AgeOfContext.reset(count_task) must be called at episode start")
-        s = self.mass
+        self._decay(self.mass, served_at_edge)
+        self.task_mix = self._mix_after[slot]  # p follows demand only: a view, no copy
+        self._derive_into(self.mass, self.task_mix, self.effective, self.accuracy, self.aoc,
+                          self._scratch)
+
+    def _decay(self, s: np.ndarray, served_at_edge: np.ndarray) -> None:
+        """``S <- min-capped(nu S + served)`` in place, for ``s[..., N, K]``."""
         s *= self.nu
         s += served_at_edge
         # Rows over the window are scaled down to it (the oldest examples fall out). Row sums
         # as a matrix product: far cheaper than a reduction on arrays this small.
         total = s @ self._ones
-        s *= (self.window / np.maximum(total, self.window))[:, None]
-        np.copyto(self.task_mix, self._mix_after[slot])
-        self._derive()
+        s *= (self.window / np.maximum(total, self.window))[..., None]
 
     def _derive(self) -> None:
+        self._derive_into(self.mass, self.task_mix, self.effective, self.accuracy, self.aoc,
+                          self._scratch)
+
+    def _derive_into(self, mass: np.ndarray, task_mix: np.ndarray, effective: np.ndarray,
+                     acc: np.ndarray, aoc: np.ndarray, scratch: np.ndarray) -> None:
+        """C, A and AoC from S and p (arrays ``[..., N, K]``, AoC ``[..., N]``), into the outs."""
         # C = S @ R with R = (1 - rho) I + rho 11^T: own task fully, the others at rho.
-        c = np.matmul(self.mass, self._relevance, out=self.effective)
-        acc = self.accuracy
+        if mass.ndim > 2:  # a batch: one matrix product for all rows (row by row the same)
+            k = self.n_tasks
+            c = np.matmul(mass.reshape(-1, k), self._relevance, out=effective.reshape(-1, k)
+                          ).reshape(mass.shape)
+        else:
+            c = np.matmul(mass, self._relevance, out=effective)
         np.log1p(c, out=acc)  # log2(1 + C) = log1p(C) / ln 2; 1 / ln 2 is folded into the gain
         acc *= self._gain_col
         acc += self._acc0_col
         np.minimum(acc, self._acc_max_col, out=acc)
-        np.multiply(self.task_mix, c, out=self._scratch)
-        np.matmul(self._scratch, self._ones, out=self.aoc)
+        np.multiply(task_mix, c, out=scratch)
+        np.matmul(scratch, self._ones, out=aoc)
+
+    # ------------------------------------------------------------ batch rows
+    def reset_rows(self, rows: np.ndarray, count_task: np.ndarray) -> None:
+        """Batch: empty context in ``rows``, whose episodes have ``count_task[i]`` requests
+        ``[T, N, K]`` (their :meth:`task_mix_trajectory` is kept, ``[B, T, N, K]``)."""
+        if self._mix_after is None:
+            self._mix_after = np.empty((self.batch, *count_task.shape[1:]))
+        self._mix_after[rows] = self.task_mix_trajectory(count_task)
+        self.mass[rows] = 0.0
+        self.task_mix[rows] = 1.0 / self.n_tasks
+        self._derive_rows(rows)
+
+    def evict_rows(self, rows: np.ndarray, models: np.ndarray) -> None:
+        """Batch: :meth:`evict` of model ``models[i]`` in row ``rows[i]``."""
+        self.mass[rows, models] = 0.0
+        self.accuracy[rows, models] = self.acc0[models][:, None]
+        self.aoc[rows, models] = 0.0
+
+    def update_rows(self, rows: np.ndarray, served_at_edge: np.ndarray, slots: np.ndarray) -> None:
+        """Batch: :meth:`update` of rows ``rows`` at their slots ``slots``. Only S, p, A and
+        AoC are kept per row (C is derived and read by nothing else)."""
+        if self._mix_after is None:
+            raise RuntimeError("AgeOfContext.reset_rows must be called at episode start")
+        s = self.mass[rows]
+        self._decay(s, served_at_edge)
+        self.mass[rows] = s
+        mix = self._mix_after[rows, slots]
+        self.task_mix[rows] = mix
+        acc, scratch = np.empty_like(s), np.empty_like(s)
+        aoc = np.empty(s.shape[:-1])
+        self._derive_into(s, mix, scratch, acc, aoc, scratch)  # C is only needed until p * C
+        self.accuracy[rows] = acc
+        self.aoc[rows] = aoc
+
+    def _derive_rows(self, rows: np.ndarray) -> None:
+        mass = self.mass[rows]
+        eff, acc, scratch = np.empty_like(mass), np.empty_like(mass), np.empty_like(mass)
+        aoc = np.empty(mass.shape[:-1])
+        self._derive_into(mass, self.task_mix[rows], eff, acc, aoc, scratch)
+        self.effective[rows] = eff
+        self.accuracy[rows] = acc
+        self.aoc[rows] = aoc

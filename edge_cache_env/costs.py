@@ -9,10 +9,11 @@ turn them into cost units are :class:`~edge_cache_env.config.CostWeights`.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from edge_cache_env.config import MB_PER_GB, EnvConfig
+from edge_cache_env.config import MB_PER_GB, CostWeights, EnvConfig
 from edge_cache_env.requests import EpisodeRequests
 
 #: The cost terms of a step, in the order the env's info and the tables report them.
@@ -82,6 +83,14 @@ class SlotCosts:
         cloud_usd = (r.input_sum + r.output_sum) / 1000.0 * usd_tok + count * usd_req
         return cls(count=count, edge_compute_s=edge_compute_s, cold_wait_s=count * models.load_s,
                    cloud_latency_s=cloud_latency_s, cloud_usd=cloud_usd)
+
+
+def weigh(w: CostWeights, latency_s: Any, energy_kj: Any, n_requests: Any, accuracy_sum: Any,
+          usd: Any) -> tuple[Any, Any, Any, Any]:
+    """The weighted latency, energy, accuracy and cloud terms of a set of requests (floats, or
+    arrays of a batch of servers: one formula for the env and the vector env)."""
+    return (w.latency_per_s * latency_s, w.energy_per_kj * energy_kj,
+            w.accuracy_per_miss * (n_requests - accuracy_sum), w.cloud_per_usd * usd)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from edge_cache_env.config import EnvConfig
-from edge_cache_env.simulator import CacheSimulator
+from edge_cache_env.simulator import BatchSimulator, CacheSimulator
 
 MODEL_FEATURES = (
     "cached",  # 1 if in GPU memory
@@ -146,6 +146,24 @@ def n_models_of(obs_size: int) -> int:
     return n
 
 
+def demand_features(counts: np.ndarray, last_request: np.ndarray, frequency: np.ndarray
+                    ) -> np.ndarray:
+    """The squashed open-loop demand features of every slot, ``[T + 1, 3, N]`` float32
+    (requests, recency, frequency), from the per-slot ``[T + 1, N]`` request counts (row T:
+    zeros), latest-request slots and frequencies."""
+    slots = np.arange(len(counts), dtype=np.float64)[:, None]
+    demand = np.stack([squash(counts, REQUESTS_SCALE),
+                       squash(slots - last_request, RECENCY_SCALE_SLOTS),
+                       squash(frequency, FREQUENCY_SCALE)], axis=1)
+    return demand.astype(np.float32)
+
+
+def age_table(n_slots: int) -> np.ndarray:
+    """Squashed age by 'slots since loaded + 1', for every possible value."""
+    ages = np.arange(n_slots + 2, dtype=np.float64)
+    return squash(ages, AGE_SCALE_SLOTS).astype(np.float32)
+
+
 class ObservationBuilder:
     """Writes the observation of a simulator into one preallocated float32 buffer."""
 
@@ -158,9 +176,7 @@ class ObservationBuilder:
         self.features[MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
         self.features[MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
-        # Squashed age by "slots since loaded + 1", for every possible value.
-        ages = np.arange(cfg.n_slots + 2, dtype=np.float64)
-        self._age_table = squash(ages, AGE_SCALE_SLOTS).astype(np.float32)
+        self._age_table = age_table(cfg.n_slots)
 
     def _views(self) -> None:
         n = self.sim.n_models
@@ -184,11 +200,8 @@ class ObservationBuilder:
     def on_reset(self) -> np.ndarray:
         """Start of an episode: squash the open-loop demand features of every slot at once."""
         sim = self.sim
-        slots = np.arange(sim.n_slots + 1, dtype=np.float64)[:, None]
-        demand = np.stack([squash(sim.slot_counts(), REQUESTS_SCALE),
-                           squash(slots - sim.last_request_by_slot, RECENCY_SCALE_SLOTS),
-                           squash(sim.frequency_by_slot, FREQUENCY_SCALE)], axis=1)
-        self._demand_by_slot = demand.astype(np.float32)  # [slot, requests/recency/frequency, model]
+        self._demand_by_slot = demand_features(sim.slot_counts(), sim.last_request_by_slot,
+                                               sim.frequency_by_slot)
         return self.full()
 
     def full(self) -> np.ndarray:
@@ -225,3 +238,46 @@ class ObservationBuilder:
             self.queue[m] = 0.0  # an evicted model's queue went to the cloud
         return self.buffer
 
+
+
+class BatchObservation:
+    """The observations of a :class:`~edge_cache_env.simulator.BatchSimulator`, ``[B, D]``
+    float32: row b is what :class:`ObservationBuilder` gives for server b (the same features,
+    squashing and tables), recomputed for every row at each step."""
+
+    def __init__(self, sim: BatchSimulator) -> None:
+        cfg = sim.config
+        self.sim = sim
+        self.layout = ObservationLayout.of(cfg)
+        if self.layout.capacity:
+            raise ValueError("BatchObservation covers the capacity model off (v0)")
+        b, n = sim.batch, sim.n_models
+        self.buffer = np.zeros((b, self.layout.size), dtype=np.float32)
+        k = n * len(MODEL_FEATURES)
+        self.features = self.buffer[:, :k].reshape(b, len(MODEL_FEATURES), n)  # [row, feature, model]
+        self.globals = self.buffer[:, k:]
+        self.features[:, MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
+        self.features[:, MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
+        self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
+        self._age_table = age_table(cfg.n_slots)
+        self._demand_by_slot = np.zeros((b, cfg.n_slots + 1, 3, n), dtype=np.float32)
+
+    def on_reset(self, rows: np.ndarray) -> None:
+        """Episode start of servers ``rows``: their demand features of every slot."""
+        sim = self.sim
+        for r in rows.tolist():
+            self._demand_by_slot[r] = demand_features(sim.count_f[r], sim.last_request_by_slot[r],
+                                                      sim.frequency_by_slot[r])
+
+    def full(self) -> np.ndarray:
+        """Every row's observation (the buffer itself: copy it before handing it out)."""
+        sim, fm = self.sim, self.features
+        fm[:, _CACHED] = sim.cached_f
+        fm[:, _DEMAND] = self._demand_by_slot[sim._arange, sim.t]
+        np.minimum(sim.context.aoc * self._inv_window, 1.0, out=fm[:, _AOC], casting="same_kind")
+        np.take(self._age_table, sim.slots_since_loaded(), out=fm[:, _AGE])
+        g = self.globals
+        g[:, 0] = sim.free_mb / sim.gpu_mb
+        g[:, 1] = np.minimum(sim.ops_used / sim.ops_limit, 1.0)
+        g[:, 2] = np.minimum(sim.t / sim.n_slots, 1.0)
+        return self.buffer

@@ -7,6 +7,9 @@ from typing import Any
 import gymnasium as gym
 
 ENTRY_POINT = "edge_cache_env.env:EdgePFMCacheEnv"
+# gym.make_vec(id, num_envs=B, vectorization_mode="vector_entry_point"): B servers, batched numpy
+# (the ids of ENTRY_POINT's env; the ids below with their own entry point have none).
+VECTOR_ENTRY_POINT = "edge_cache_env.vector_env:EdgePFMCacheVectorEnv"
 # Ids with their own entry point (default: ENTRY_POINT).
 ENTRY_POINTS: dict[str, str] = {
     # A new scenario every episode, padded to PAD_MODELS models (edge_cache_env/randomized.py).
@@ -42,4 +45,5 @@ def register_envs() -> None:
     for env_id, kwargs in ENV_IDS.items():
         if env_id not in gym.registry:
             gym.register(id=env_id, entry_point=ENTRY_POINTS.get(env_id, ENTRY_POINT),
+                         vector_entry_point=None if env_id in ENTRY_POINTS else VECTOR_ENTRY_POINT,
                          kwargs=dict(kwargs))

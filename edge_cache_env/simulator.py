@@ -12,7 +12,7 @@ import numpy as np
 from edge_cache_env.capacity import batched_work, fluid_slot, offload_threshold_s
 from edge_cache_env.config import MB_PER_GB, EnvConfig
 from edge_cache_env.context import AgeOfContext
-from edge_cache_env.costs import TERMS, ModelCosts, SlotCosts, zero_terms
+from edge_cache_env.costs import TERMS, ModelCosts, SlotCosts, weigh, zero_terms
 from edge_cache_env.requests import EpisodeRequests
 
 METRICS = (*(f"episode_cost_{k}" for k in TERMS), "episode_cost",
@@ -21,6 +21,32 @@ METRICS = (*(f"episode_cost_{k}" for k in TERMS), "episode_cost",
 # Extra running metrics with the capacity model on (v1 ids); v0's info keeps its keys.
 CAPACITY_METRICS = ("offloaded_requests", "queued_requests", "wait_s", "gpu_busy_s",
                     "gpu_demand_s")
+
+
+def slot_columns(c: SlotCosts, cloud_accuracy: np.ndarray) -> np.ndarray:
+    """Per slot and model ``[T, N, 6]``, the columns a SERVE multiplies by its three serving
+    rows (edge, loaded now, cloud): edge compute s, cold-start wait s, cloud latency s, cloud
+    USD, cloud accuracy sum, count. One matrix product then gives every sum a slot needs."""
+    return np.stack([c.edge_compute_s, c.cold_wait_s, c.cloud_latency_s, c.cloud_usd,
+                     c.count * cloud_accuracy, c.count], axis=2)
+
+
+def demand_history(count: np.ndarray, frequency_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per slot ``[..., T + 1, N]``: the slot of each model's latest request (-1: none yet) and
+    the EWMA of its requests per slot, from ``count[..., T, N]`` (leading dimensions: a batch
+    of episodes). Open-loop, so computed once per episode; row ``T`` (after the last slot)
+    repeats the last one."""
+    n_slots, n_models = count.shape[-2:]
+    slots = np.arange(n_slots)[:, None]
+    last = np.maximum.accumulate(np.where(count > 0, slots, -1), axis=-2)
+    freq = np.empty((n_slots + 1, *count.shape[:-2], n_models))  # slot first: contiguous rows
+    f = np.zeros((*count.shape[:-2], n_models))
+    by_slot = np.moveaxis(count, -2, 0)
+    for t in range(n_slots):
+        f += frequency_rate * (by_slot[t] - f)
+        freq[t] = f
+    freq[n_slots] = f
+    return np.concatenate([last, last[..., -1:, :]], axis=-2), np.moveaxis(freq, 0, -2)
 
 
 class CacheSimulator:
@@ -97,6 +123,7 @@ class CacheSimulator:
             raise ValueError(f"requests have {requests.n_tasks} tasks, config.aoc.tasks_per_model "
                              f"= {cfg.aoc.tasks_per_model}")
         self.requests = requests
+        self._count_task_f = requests.count_task.astype(np.float64)  # float * float per slot
         self._precompute_slot_costs(requests)
         self._precompute_demand()
         self.context.reset(requests.count_task)
@@ -145,28 +172,15 @@ class CacheSimulator:
         """Per slot and model, everything that does not depend on the agent."""
         self.slot_costs = c = SlotCosts.of(self.config, r, self.model_costs)
         self.count_f = c.count
-        # Per slot and model, the columns serve() multiplies by its three serving rows:
-        # edge compute s, cold-start wait s, cloud latency s, cloud USD, cloud accuracy sum, count.
-        self._slot_columns = np.stack([c.edge_compute_s, c.cold_wait_s, c.cloud_latency_s,
-                                       c.cloud_usd, c.count * self.cloud_accuracy, c.count], axis=2)
+        self._slot_columns = slot_columns(c, self.cloud_accuracy)
         self.energy_kj_per_s = self.config.server.gpu_power_w / 1000.0
         self._w = self.config.costs
 
     def _precompute_demand(self) -> None:
         """Recency and frequency of requests per slot: open-loop, so computed once per episode.
         Row ``n_slots`` (after the last slot) repeats the last one."""
-        count = self.count_f
-        n_slots = self.n_slots
-        slots = np.arange(n_slots)[:, None]
-        last = np.maximum.accumulate(np.where(count > 0, slots, -1), axis=0)
-        self.last_request_by_slot = np.vstack([last, last[-1:]])
-        freq = np.empty((n_slots + 1, self.n_models))
-        f = np.zeros(self.n_models)
-        for t in range(n_slots):
-            f += self.frequency_rate * (count[t] - f)
-            freq[t] = f
-        freq[n_slots] = f
-        self.frequency_by_slot = freq
+        self.last_request_by_slot, self.frequency_by_slot = demand_history(self.count_f,
+                                                                           self.frequency_rate)
 
     def _begin_slot(self) -> None:
         """Begin slot ``t``: a fresh operation budget, nothing loaded in it yet."""
@@ -282,10 +296,7 @@ class CacheSimulator:
         n_req = n_edge + n_cloud
         latency_s = edge_s + cold_s + cloud_s + wait_s
         energy_kj = self.energy_kj_per_s * busy_s
-        w_lat = w.latency_per_s * latency_s
-        w_energy = w.energy_per_kj * energy_kj
-        w_acc = w.accuracy_per_miss * (n_req - acc_sum)
-        w_cloud = w.cloud_per_usd * usd
+        w_lat, w_energy, w_acc, w_cloud = weigh(w, latency_s, energy_kj, n_req, acc_sum, usd)
         m = self.metrics
         m["episode_cost_latency"] += w_lat
         m["episode_cost_energy"] += w_energy
@@ -320,15 +331,12 @@ class CacheSimulator:
         # sums[row][col]: row edge / loaded now / cloud; col as in _slot_columns.
         (edge_s, _, _, _, _, n_edge), (_, cold_s, _, _, _, _), \
             (_, _, cloud_s, usd, cloud_acc, n_cloud) = (self._rows @ self._slot_columns[t]).tolist()
-        served = self.requests.count_task[t] * self.cached_f[:, None]
+        served = self._count_task_f[t] * self.cached_f[:, None]
         acc_sum = float(np.vdot(served, ctx.accuracy)) + cloud_acc
         n_req = n_edge + n_cloud
         latency_s = edge_s + cold_s + cloud_s
         energy_kj = self.energy_kj_per_s * edge_s
-        w_lat = w.latency_per_s * latency_s
-        w_energy = w.energy_per_kj * energy_kj
-        w_acc = w.accuracy_per_miss * (n_req - acc_sum)
-        w_cloud = w.cloud_per_usd * usd
+        w_lat, w_energy, w_acc, w_cloud = weigh(w, latency_s, energy_kj, n_req, acc_sum, usd)
         m = self.metrics
         m["episode_cost_latency"] += w_lat
         m["episode_cost_energy"] += w_energy
@@ -484,3 +492,198 @@ class CacheSimulator:
         if self.done:
             return np.zeros(self.n_models)
         return self.count_f[self.t]
+
+
+# The running metrics a SERVE adds to, in the order BatchSimulator._serve stacks them.
+_SERVE_METRICS = ("episode_cost_latency", "episode_cost_energy", "episode_cost_accuracy",
+                  "episode_cost_cloud", "episode_cost", "requests", "edge_hits", "cloud_requests",
+                  "accuracy_sum", "aoc_sum", "latency_s", "energy_j", "cloud_usd")
+
+
+class BatchSimulator:
+    """B independent edge servers of one config, stepped together with batched numpy.
+
+    The same model as :class:`CacheSimulator` (capacity model off), through the same functions:
+    :func:`slot_columns`, :func:`demand_history`, :func:`~edge_cache_env.costs.weigh` and the
+    batch rows of :class:`~edge_cache_env.context.AgeOfContext`. State arrays carry a leading
+    batch dimension; a step applies at most one operation per server: LOAD, EVICT or SERVE
+    (:meth:`step`). Each server's episode arrays come from its own
+    :class:`~edge_cache_env.requests.EpisodeRequests` (:meth:`reset_rows`).
+    """
+
+    def __init__(self, config: EnvConfig, batch: int) -> None:
+        if config.capacity.enabled:
+            raise ValueError("BatchSimulator covers the capacity model off (v0); "
+                             "config.capacity.enabled is True")
+        self.config = config
+        self.batch = b = batch
+        self.n_models = n = config.n_models
+        self.n_slots = config.n_slots
+        self.ops_limit = config.ops_per_slot
+        self.model_costs = mc = ModelCosts.of(config)
+        self.gpu_mb = mc.gpu_mb
+        self.mem_mb = mc.mem_mb
+        self.load_s = mc.load_s
+        self.cloud_accuracy = mc.cloud_accuracy
+        self.invalid_penalty = config.invalid_action_penalty
+        self.energy_kj_per_s = config.server.gpu_power_w / 1000.0
+        self._w = config.costs
+        self.frequency_rate = config.frequency_ewma
+        self.context = AgeOfContext(config, batch=b)
+        self.cached = np.zeros((b, n), dtype=bool)
+        self.uncached = np.ones((b, n), dtype=bool)
+        self._rows = np.zeros((b, 3, n))  # serving weights per server: edge, loaded now, cloud
+        self._rows[:, 2] = 1.0
+        self.loaded_at = np.full((b, n), -1, dtype=np.int64)
+        self.used_mb = np.zeros(b, dtype=np.int64)
+        self.t = np.zeros(b, dtype=np.int64)
+        self.ops_used = np.zeros(b, dtype=np.int64)
+        # Running metrics: one row per key (dict of row views), so a SERVE adds them in one go.
+        self._metrics = np.zeros((len(METRICS), b))
+        self.metrics = {k: self._metrics[i] for i, k in enumerate(METRICS)}
+        self._serve_rows = np.array([METRICS.index(k) for k in _SERVE_METRICS])
+        self._op_rows = np.array([METRICS.index(k) for k in ("loads", "evictions", "switch_gb",
+                                                             "episode_cost_switch", "episode_cost")])
+        self._arange = np.arange(b)
+        # Episode arrays, filled row by row at reset.
+        t, k = config.n_slots, config.aoc.tasks_per_model
+        self.count_task = np.zeros((b, t, n, k))
+        self.count_f = np.zeros((b, t + 1, n))  # row T: zeros, 'after the last slot'
+        self._slot_columns = np.zeros((b, t, n, 6))
+        self.last_request_by_slot = np.zeros((b, t + 1, n), dtype=np.int64)
+        self.frequency_by_slot = np.zeros((b, t + 1, n))
+
+    @property
+    def cached_f(self) -> np.ndarray:
+        return self._rows[:, 0]
+
+    @property
+    def cloud_f(self) -> np.ndarray:
+        return self._rows[:, 2]
+
+    @property
+    def free_mb(self) -> np.ndarray:
+        return self.gpu_mb - self.used_mb
+
+    @property
+    def done(self) -> np.ndarray:
+        return self.t >= self.n_slots
+
+    def reset_rows(self, rows: np.ndarray, requests: list[EpisodeRequests]) -> None:
+        """Start an episode in each server ``rows[i]`` on ``requests[i]``."""
+        cfg = self.config
+        for r, req in zip(rows.tolist(), requests, strict=True):
+            if req.n_models != self.n_models or req.n_slots != cfg.n_slots:
+                raise ValueError(f"requests are for {req.n_models} models x {req.n_slots} slots, "
+                                 f"config has {self.n_models} x {cfg.n_slots}")
+            c = SlotCosts.of(cfg, req, self.model_costs)
+            self.count_task[r] = req.count_task
+            self.count_f[r, :-1] = c.count
+            self._slot_columns[r] = slot_columns(c, self.cloud_accuracy)
+        # The open-loop per-slot recursions, once for all the rows.
+        self.last_request_by_slot[rows], self.frequency_by_slot[rows] = demand_history(
+            self.count_f[rows, :-1], self.frequency_rate)
+        self.context.reset_rows(rows, self.count_task[rows])
+        self.cached[rows] = False
+        self.uncached[rows] = True
+        self._rows[rows, :2] = 0.0
+        self._rows[rows, 2] = 1.0
+        self.loaded_at[rows] = -1
+        self.used_mb[rows] = 0
+        self.t[rows] = 0
+        self.ops_used[rows] = 0
+        self._metrics[:, rows] = 0.0
+
+    def ops_left(self) -> np.ndarray:
+        return (self.ops_used < self.ops_limit) & (self.t < self.n_slots)
+
+    def masks(self, out: np.ndarray) -> np.ndarray:
+        """Valid actions of every server into ``out[B, 2N + 1]`` (SERVE, LOAD m, EVICT m)."""
+        n = self.n_models
+        left = self.ops_left()[:, None]
+        out[:, 0] = True
+        np.less_equal(self.mem_mb, self.free_mb[:, None], out=out[:, 1:n + 1])
+        out[:, 1:n + 1] &= self.uncached
+        out[:, 1:n + 1] &= left
+        np.logical_and(self.cached, left, out=out[:, n + 1:])
+        return out
+
+    def step(self, load: np.ndarray, evict: np.ndarray, serve: np.ndarray,
+             model: np.ndarray, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> None:
+        """One operation per server (boolean rows ``load`` / ``evict`` / ``serve``, disjoint;
+        ``model[B]`` the model of an operation); ``invalid`` rows (a subset of ``serve``) are
+        charged the penalty. The weighted cost terms of the servers that act are written into
+        ``terms[k][B]`` (the caller zeroes them first). Operations must be valid (the caller
+        checks the mask)."""
+        n = self.n_models
+        op = load | evict
+        if op.any():  # LOAD and EVICT in one pass: 'is_load' selects each array's new value
+            r = np.flatnonzero(op)
+            md = model[r]
+            is_load = load[r]
+            load_f = is_load.astype(np.float64)
+            cell = r * n + md  # flat index into the [B, N] arrays
+            self.cached.ravel()[cell] = is_load
+            self.uncached.ravel()[cell] = ~is_load
+            rows = self._rows.reshape(-1)
+            base = r * (3 * n) + md  # [B, 3, N]: edge, loaded now, cloud
+            rows[base] = load_f
+            rows[base + n] = load_f
+            rows[base + 2 * n] = 1.0 - load_f
+            self.used_mb[r] += np.where(is_load, self.mem_mb[md], -self.mem_mb[md])
+            self.loaded_at.ravel()[cell] = np.where(is_load, self.t[r], -1)
+            self.ops_used[r] += 1
+            cost = self.model_costs.load_cost[md] * load_f  # evictions are free: adds 0.0
+            self._metrics[self._op_rows[:, None], r] += np.stack(
+                [load_f, 1.0 - load_f, self.model_costs.weights_gb[md] * load_f, cost, cost])
+            terms["switch"][r] = cost
+            if not is_load.all():
+                self.context.evict_rows(r[~is_load], md[~is_load])
+        if serve.any():
+            self._serve(np.flatnonzero(serve), invalid, terms)
+
+    def _serve(self, r: np.ndarray, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> None:
+        """SERVE in servers ``r``: :meth:`CacheSimulator.serve`, row by row in one go."""
+        t = self.t[r]
+        ctx = self.context
+        weights = self._rows[r]
+        sums = np.matmul(weights, self._slot_columns[r, t])  # [b, 3 rows, 6 columns]
+        edge_s, n_edge = sums[:, 0, 0], sums[:, 0, 5]
+        cold_s = sums[:, 1, 1]
+        cloud_s, usd, cloud_acc, n_cloud = sums[:, 2, 2], sums[:, 2, 3], sums[:, 2, 4], sums[:, 2, 5]
+        served = self.count_task[r, t]
+        served *= weights[:, 0, :, None]
+        flat = served.reshape(len(r), 1, -1)
+        edge_acc = np.matmul(flat, ctx.accuracy[r].reshape(len(r), -1, 1))[:, 0, 0]
+        acc_sum = edge_acc + cloud_acc
+        n_req = n_edge + n_cloud
+        latency_s = edge_s + cold_s + cloud_s
+        energy_kj = self.energy_kj_per_s * edge_s
+        w_lat, w_energy, w_acc, w_cloud = weigh(self._w, latency_s, energy_kj, n_req, acc_sum, usd)
+        aoc_sum = np.matmul(self.count_f[r, t][:, None, :], ctx.aoc[r][:, :, None])[:, 0, 0]
+        # In _SERVE_METRICS order.
+        inc = np.stack([w_lat, w_energy, w_acc, w_cloud, w_lat + w_energy + w_acc + w_cloud,
+                        n_req, n_edge, n_cloud, acc_sum, aoc_sum, latency_s, energy_kj * 1000.0,
+                        usd])
+        self._metrics[self._serve_rows[:, None], r] += inc
+        terms["latency"][r] = w_lat
+        terms["energy"][r] = w_energy
+        terms["accuracy"][r] = w_acc
+        terms["cloud"][r] = w_cloud
+        if invalid.any():
+            m = self.metrics
+            bad = np.flatnonzero(invalid)
+            m["invalid_actions"][bad] += 1
+            m["episode_cost_invalid"][bad] += self.invalid_penalty
+            m["episode_cost"][bad] += self.invalid_penalty
+            terms["invalid"][bad] = self.invalid_penalty
+        ctx.update_rows(r, served, t)
+        self.t[r] += 1
+        self.ops_used[r] = 0
+        self._rows[r, 1] = 0.0
+
+    def slots_since_loaded(self) -> np.ndarray:
+        """``[B, N]``: slots since each cached model was loaded, plus one (0 if uncached)."""
+        since = self.t[:, None] + 1 - self.loaded_at
+        since *= self.cached
+        return since

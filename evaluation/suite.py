@@ -53,8 +53,10 @@ def _empty_summary(scenario: Scenario, seeds: Sequence[int], reason: str) -> dic
 
 def run_suite(scenarios: Sequence[Scenario], agent_specs: Sequence[str], seeds: Sequence[int],
               bound: bool = True, progress: bool = True,
-              make_agent: Callable[[str], Any] | None = None) -> dict[str, ScenarioRun]:
-    """Run every scenario; one progress bar over all episodes of all scenarios."""
+              make_agent: Callable[[str], Any] | None = None, vectorize: bool = True
+              ) -> dict[str, ScenarioRun]:
+    """Run every scenario; one progress bar over all episodes of all scenarios. ``vectorize``:
+    as in :func:`~evaluation.engine.run_benchmark` (the same results either way)."""
     from agents import make
 
     make_agent = make_agent or make
@@ -78,7 +80,7 @@ def run_suite(scenarios: Sequence[Scenario], agent_specs: Sequence[str], seeds: 
         if reason is None:
             try:
                 result = run_benchmark(sc.env_id, agent_specs, seeds, sc.kwargs(), bound=bound,
-                                       make_agent=agent_for, bar=bar)
+                                       make_agent=agent_for, bar=bar, vectorize=vectorize)
             except Exception as e:  # a scenario that breaks must not lose the others
                 reason = f"{type(e).__name__}: {e}"
         if reason is not None:

@@ -1,7 +1,7 @@
 """Train PPO, MaskablePPO or DQN on an EdgePFMCache scenario and leave a complete run folder.
 
     python train.py --algo maskable_ppo --env EdgePFMCache-v0 --timesteps 1000000 --seed 0 \\
-        --n-envs 2 --out runs/ [--vec dummy|subproc] [--tensorboard] [--env-kwargs JSON] \\
+        --n-envs 2 --out runs/ [--vec dummy|subproc|native] [--tensorboard] [--env-kwargs JSON] \\
         [--hyperparams key=value ...] [--resume] [--max-minutes M]
 
 Run folder ``<out>/<algo>-<env>-seed<S>/``: ``model.zip`` (last), ``best_model.zip`` (best on the
@@ -38,8 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: YAML n_envs or 2)")
     p.add_argument("--out", default="runs", help="parent folder of the run folder")
     p.add_argument("--run-name", default=None, help="run folder name (default <algo>-<env>-seed<S>)")
-    p.add_argument("--vec", choices=("dummy", "subproc"), default="dummy",
-                   help="DummyVecEnv (one process) or SubprocVecEnv (one process per env)")
+    p.add_argument("--vec", choices=("dummy", "subproc", "native"), default="dummy",
+                   help="DummyVecEnv (one process), SubprocVecEnv (one process per env) or native "
+                        "(all envs in one batched-numpy vector env: training/vec_adapter.py)")
     p.add_argument("--tensorboard", action="store_true", help="log to <run>/tb for TensorBoard")
     p.add_argument("--env-kwargs", default="{}", help="JSON object of env overrides, e.g. '{\"gpu_gb\": 60}'")
     p.add_argument("--hyperparams", nargs="*", default=[], metavar="KEY=VALUE",

@@ -79,6 +79,10 @@ class Settings:
 def make_vec(env_id: str, env_kwargs: dict[str, Any], n_envs: int, vec: str,
              monitor_dir: str | None, seed: int | None) -> Any:
     """Monitored vector env (episode cost and hit ratio go into the monitor CSVs)."""
+    if vec == "native":  # all envs in one batched-numpy vector env
+        from training.vec_adapter import make_native_vec
+
+        return make_native_vec(env_id, env_kwargs, n_envs, monitor_dir, seed)
     # A callable, not the id: make_vec_env would ask the id for render_mode="rgb_array".
     return make_vec_env(lambda **kw: gym.make(env_id, **kw), n_envs=n_envs, wrapper_class=HorizonTerminal,
                         seed=seed, env_kwargs=env_kwargs,

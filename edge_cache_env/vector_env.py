@@ -1,0 +1,272 @@
+"""A native Gymnasium vector env: B edge servers stepped together with batched numpy.
+
+``gym.make_vec(id, num_envs=B, vectorization_mode="vector_entry_point")`` for every registered
+id. Sub-env b behaves exactly as ``gym.make(id)`` reset with the same seed and given the same
+actions (tested): each has its own ``np_random`` stream and draws its episode's requests at its
+reset, as the single env does; the model's equations are the single env's
+(:class:`~edge_cache_env.simulator.BatchSimulator`). With the capacity model on (``-v1`` ids)
+the sub-envs are stepped one by one (the capacity math is not batched yet), with the same API.
+
+Autoreset: Gymnasium's default ``NEXT_STEP``: the step after a sub-env's episode ends resets it
+(its action is ignored; reward 0, not terminated or truncated, the reset's observation).
+``autoreset_mode=AutoresetMode.DISABLED``: a sub-env whose episode ended stays as it ended (its
+actions are ignored, reward 0, no flags) until ``reset(options={"reset_mask": ...})`` resets it.
+
+Info: per step, arrays over the batch (Gymnasium's convention: ``info[k]`` and a boolean
+``info["_" + k]`` saying which sub-envs have it): the step's cost terms ``cost_<term>`` and
+``cost_total``, ``action_mask`` ``[B, 2N + 1]``, ``slot`` and ``memory_used_gb`` for every
+sub-env; the episode figures (``episode_cost*``, ``requests``, ``hit_ratio``, ``mean_accuracy``,
+... : the single env's running metrics) only for the sub-envs whose episode ended this step.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from edge_cache_env.actions import SERVE, n_actions
+from edge_cache_env.config import MB_PER_GB, EnvConfig, make_config
+from edge_cache_env.costs import TERMS
+from edge_cache_env.env import EdgePFMCacheEnv
+from edge_cache_env.observation import BatchObservation, observation_size
+from edge_cache_env.simulator import CAPACITY_METRICS, METRICS, BatchSimulator
+from edge_cache_env.workload import make_workload
+
+COST_KEYS = tuple(f"cost_{t}" for t in TERMS) + ("cost_total",)
+# Episode figures derived from the running metrics, as in the single env's info.
+RATIO_KEYS = ("hit_ratio", "mean_accuracy", "mean_aoc")
+
+
+class EdgePFMCacheVectorEnv(VectorEnv):
+    """``num_envs`` EdgePFMCache servers of one config; see the module docstring.
+
+    Arguments as :class:`~edge_cache_env.env.EdgePFMCacheEnv` (``catalog``, ``config`` or
+    overrides), plus ``num_envs``. :meth:`action_masks` gives the ``[B, 2N + 1]`` valid actions.
+    """
+
+    metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+
+    def __init__(self, num_envs: int = 1, render_mode: str | None = None, catalog: str = "default",
+                 config: EnvConfig | None = None,
+                 autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
+                 **overrides: Any) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
+            raise ValueError(f"num_envs={num_envs!r} is invalid: an integer >= 1")
+        if render_mode is not None:
+            raise ValueError(f"render_mode={render_mode!r} is not supported by the vector env; "
+                             "use None (render a single env from gym.make instead)")
+        if config is not None and overrides:
+            raise TypeError("pass either config=EnvConfig(...) or overrides, not both")
+        modes = (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED)
+        mode = autoreset_mode
+        if isinstance(mode, str):
+            mode = next((m for m in modes if mode in (m.value, m.name)), mode)
+        if mode not in modes:
+            raise ValueError(f"autoreset_mode={autoreset_mode!r} is not supported; use one of "
+                             f"{[m.value for m in modes]}")
+        self.metadata = {**self.metadata, "autoreset_mode": mode}
+        self._reset_ended = mode == AutoresetMode.NEXT_STEP
+        self.config = cfg = config if config is not None else make_config(catalog, **overrides)
+        self.num_envs = b = int(num_envs)
+        self.render_mode = None
+        n = self.n_models = cfg.n_models
+        self._n_actions = n_actions(n)
+        self.single_observation_space = spaces.Box(
+            0.0, 1.0, shape=(observation_size(n, cfg.capacity.enabled),), dtype=np.float32)
+        self.single_action_space = spaces.Discrete(self._n_actions)
+        self.observation_space = batch_space(self.single_observation_space, b)
+        self.action_space = batch_space(self.single_action_space, b)
+        self._scale = cfg.reward_scale
+        self.batched = not cfg.capacity.enabled
+        self._mask = np.zeros((b, self._n_actions), dtype=bool)
+        self._autoreset = np.zeros(b, dtype=bool)
+        self._started = False
+        self._all = np.ones(b, dtype=bool)
+        self._metric_keys = METRICS + (CAPACITY_METRICS if cfg.capacity.enabled else ())
+        if self.batched:
+            self.workload = make_workload(cfg)
+            self._rngs: list[np.random.Generator | None] = [None] * b
+            self.sim = BatchSimulator(cfg, b)
+            self._obs = BatchObservation(self.sim)
+            # The step's cost terms, one row per TERMS entry, then their total (COST_KEYS order).
+            self._costs = np.zeros((len(COST_KEYS), b))
+            self._terms = {k: self._costs[i] for i, k in enumerate(TERMS)}
+            self._row_base = np.arange(b) * self._n_actions  # flat index of each row's mask
+        else:  # the capacity model: one single env per sub-env
+            self.envs = [EdgePFMCacheEnv(config=cfg) for _ in range(b)]
+            self._obs_buf = np.zeros((b, self.single_observation_space.shape[0]), dtype=np.float32)
+
+    # ---------------------------------------------------------------- gym API
+    def reset(self, *, seed: int | list[int | None] | None = None,
+              options: dict[str, Any] | None = None) -> tuple[np.ndarray, dict[str, Any]]:
+        """Reset every sub-env (or those of ``options["reset_mask"]``); an int seed ``s`` seeds
+        sub-env b with ``s + b``, a list gives one seed (or None) per sub-env."""
+        b = self.num_envs
+        if seed is None:
+            seeds: list[int | None] = [None] * b
+        elif isinstance(seed, int | np.integer) and not isinstance(seed, bool):
+            seeds = [int(seed) + i for i in range(b)]
+        else:
+            seeds = list(seed)
+            if len(seeds) != b:
+                raise ValueError(f"seed: a list of {len(seeds)} seeds for num_envs={b}")
+        options = dict(options or {})
+        rows_mask = options.pop("reset_mask", None)
+        if options:
+            raise ValueError(f"options: unknown keys {sorted(options)} (only 'reset_mask')")
+        if rows_mask is None:
+            rows = np.arange(b)
+        else:
+            rows_mask = np.asarray(rows_mask)
+            if rows_mask.shape != (b,) or rows_mask.dtype != np.bool_ or not rows_mask.any():
+                raise ValueError(f"options['reset_mask'] must be a bool array of shape ({b},) with "
+                                 f"a True value, got {rows_mask!r}")
+            if not self._started and not rows_mask.all():
+                raise ValueError("options['reset_mask']: the first reset must reset every sub-env")
+            rows = np.flatnonzero(rows_mask)
+        self._reset_rows(rows, [seeds[r] for r in rows.tolist()])
+        self._started = True
+        self._autoreset[rows] = False
+        zeros = np.zeros(b)
+        info = self._step_info({k: zeros for k in COST_KEYS}, None)
+        return self._observe(), info
+
+    def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
+                                          dict[str, Any]]:
+        if not self._started:
+            raise RuntimeError("step() called before reset()")
+        a = np.asarray(actions)
+        b, n = self.num_envs, self.n_models
+        if a.shape != (b,) or a.dtype.kind not in "iu":
+            if a.shape == (b,) and a.dtype.kind == "f" and np.all(a == np.round(a)):
+                a = a.astype(np.int64)
+            else:
+                raise ValueError(f"actions must be {b} integers (one per sub-env), got shape "
+                                 f"{a.shape} dtype {a.dtype}")
+        if a.min() < 0 or a.max() >= self._n_actions:
+            bad = int(np.flatnonzero((a < 0) | (a >= self._n_actions))[0])
+            raise ValueError(f"action {a[bad]!r} of sub-env {bad} outside Discrete({self._n_actions})")
+        again = self._autoreset
+        if self.batched:
+            is_op = a != SERVE
+            op = self._mask.reshape(-1)[self._row_base + a]  # valid; SERVE is always valid
+            op &= is_op
+            if again.any():
+                op &= ~again
+                serve = ~(op | again)
+            else:
+                serve = ~op
+            low = a <= n
+            load = op & low
+            evict = op & ~low
+            invalid = serve & is_op
+            model = a - np.where(low, 1, n + 1)
+            self._costs.fill(0.0)
+            self.sim.step(load, evict, serve, model, invalid, self._terms)
+            if again.any() and self._reset_ended:
+                rows = np.flatnonzero(again)
+                self._reset_rows(rows, [None] * len(rows))
+            # Left to right, as the single env adds them (a reduction over the outer axis is
+            # sequential).
+            np.add.reduce(self._costs[:-1], axis=0, out=self._costs[-1])
+            matrix = self._costs.copy()
+            costs = dict(zip(COST_KEYS, matrix, strict=True))
+            done = self.sim.t >= self.sim.n_slots
+            if again.any():
+                done &= ~again
+            self.sim.masks(self._mask)
+        else:
+            costs = {k: np.zeros(b) for k in COST_KEYS}
+            done = np.zeros(b, dtype=bool)
+            self._ended: dict[int, dict[str, Any]] = {}
+            for i, env in enumerate(self.envs):
+                if again[i] and not self._reset_ended:
+                    continue  # DISABLED: stays as it ended
+                if again[i]:
+                    obs, info = env.reset()
+                else:
+                    obs, _, _, trunc, info = env.step(int(a[i]))
+                    done[i] = trunc
+                    if trunc:
+                        self._ended[i] = info
+                self._obs_buf[i] = obs
+                self._mask[i] = info["action_mask"]
+                for k in COST_KEYS[:-1]:
+                    costs[k][i] = info[k]
+            costs["cost_total"] = costs["cost_latency"] + costs["cost_energy"] \
+                + costs["cost_accuracy"] + costs["cost_cloud"] + costs["cost_switch"] \
+                + costs["cost_invalid"]
+        reward = -costs["cost_total"] / self._scale
+        reward[again] = 0.0
+        self._autoreset = done if self._reset_ended else done | again
+        info = self._step_info(costs, done if done.any() else None)
+        return self._observe(), reward, np.zeros(b, dtype=bool), done.copy(), info
+
+    def action_masks(self) -> np.ndarray:
+        """``[B, 2N + 1]``: the valid actions of every sub-env now (SERVE always)."""
+        return self._mask.copy()
+
+    def close_extras(self, **kwargs: Any) -> None:
+        if not self.batched:
+            for env in self.envs:
+                env.close()
+
+    # --------------------------------------------------------------- helpers
+    def _reset_rows(self, rows: np.ndarray, seeds: list[int | None]) -> None:
+        """Reset sub-envs ``rows``: as ``EdgePFMCacheEnv.reset(seed=s)`` each (a None seed keeps
+        the sub-env's random stream going, or starts an unseeded one)."""
+        if not self.batched:
+            for r, s in zip(rows.tolist(), seeds, strict=True):
+                obs, info = self.envs[r].reset(seed=s)
+                self._obs_buf[r] = obs
+                self._mask[r] = info["action_mask"]
+            return
+        requests = []
+        for r, s in zip(rows.tolist(), seeds, strict=True):
+            if s is not None or self._rngs[r] is None:
+                self._rngs[r] = seeding.np_random(s)[0]
+            requests.append(self.workload.sample_episode(self._rngs[r]))
+        self.sim.reset_rows(rows, requests)
+        self._obs.on_reset(rows)
+        self.sim.masks(self._mask)
+
+    def _observe(self) -> np.ndarray:
+        return (self._obs.full() if self.batched else self._obs_buf).copy()
+
+    def _step_info(self, costs: dict[str, np.ndarray], ended: np.ndarray | None) -> dict[str, Any]:
+        info: dict[str, Any] = {}
+        every = self._all
+        for k, v in costs.items():
+            info[k] = v
+            info["_" + k] = every
+        info["action_mask"] = self._mask.copy()
+        info["_action_mask"] = every
+        if self.batched:
+            info["slot"] = self.sim.t.copy()
+            info["memory_used_gb"] = self.sim.used_mb / MB_PER_GB
+        else:
+            info["slot"] = np.array([e.sim.t for e in self.envs])
+            info["memory_used_gb"] = np.array([e.sim.used_mb / MB_PER_GB for e in self.envs])
+        info["_slot"] = info["_memory_used_gb"] = every
+        if ended is not None:
+            if self.batched:
+                metrics = {k: v.copy() for k, v in self.sim.metrics.items()}
+            else:
+                metrics = {k: np.zeros(self.num_envs) for k in self._metric_keys}
+                for i, end in self._ended.items():
+                    for k in self._metric_keys:
+                        metrics[k][i] = end[k]
+            served = np.where(metrics["requests"] > 0, metrics["requests"], 1.0)
+            metrics["hit_ratio"] = metrics["edge_hits"] / served
+            metrics["mean_accuracy"] = metrics["accuracy_sum"] / served
+            metrics["mean_aoc"] = metrics["aoc_sum"] / served
+            for k, v in metrics.items():
+                v[~ended] = 0.0
+                info[k] = v
+                info["_" + k] = ended
+        return info

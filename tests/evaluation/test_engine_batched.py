@@ -1,0 +1,29 @@
+"""The heuristics played side by side in the native vector env give the per-episode loop's figures."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents import make
+from evaluation.engine import batchable, run_benchmark
+
+AGENTS = ["lc", "lru", "lfu", "fifo", "random", "cloud", "static"]
+
+
+@pytest.mark.parametrize("env_id", ["EdgePFMCache-v0", "EdgePFMCache-Small-v1"])
+def test_batched_episodes_equal_the_per_episode_loop(env_id):
+    kwargs = {"n_slots": 30, "gpu_gb": 40} if env_id.endswith("v0") else {"n_slots": 30}
+    seeds = [0, 1, 2]
+    loop = run_benchmark(env_id, AGENTS, seeds, kwargs, bound=False, progress=False, vectorize=False)
+    vec = run_benchmark(env_id, AGENTS, seeds, kwargs, bound=False, progress=False)
+    assert list(vec.episodes) == list(loop.episodes) == AGENTS
+    for agent in AGENTS:
+        for a, b in zip(loop.episodes[agent], vec.episodes[agent], strict=True):
+            assert {k: v for k, v in a.items() if k != "seconds"} == \
+                   {k: v for k, v in b.items() if k != "seconds"}, agent
+    assert vec.summary()["agents"]["lc"]["mean_cost"] == loop.summary()["agents"]["lc"]["mean_cost"]
+
+
+def test_batchable_agents():
+    assert all(batchable(make(a)) for a in ("lc", "lru", "lfu", "fifo", "random", "cloud"))
+    assert not any(batchable(make(a)) for a in ("static", "clairvoyant", "oracle"))
