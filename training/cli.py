@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 
 from agents import AGENTS
 from agents.trained import ALGOS  # one list of trainable algorithms (light import)
+from evaluation import validate as evaluation_validate
 from training.run_folder import RunFolder, RunFolderError
 
 
@@ -78,13 +79,11 @@ def check_env_id(env_id: str) -> None:
 
 
 def parse_env_kwargs(text: str) -> dict[str, Any]:
+    """``--env-kwargs`` as evaluate.py reads it (one parser), failing the train.py way."""
     try:
-        value = json.loads(text)
-    except json.JSONDecodeError as e:
-        fail(f"--env-kwargs is not valid JSON ({e}): {text!r}")
-    if not isinstance(value, dict):
-        fail(f"--env-kwargs must be a JSON object, got {text!r}")
-    return value
+        return evaluation_validate.parse_env_kwargs(text)
+    except SystemExit as e:
+        fail(str(e))
 
 
 def check_flags(args: argparse.Namespace) -> None:
