@@ -55,6 +55,12 @@ def load_agents(specs: list[str], flag: str = "--agents") -> Callable[[str], Any
     """Load every trained policy once (a broken zip fails here, before any episode) and
     return the ``make_agent`` the engine uses: trained policies reused, heuristics fresh."""
     loaded: dict[str, Any] = {}
+    if any(":" in s for s in specs):
+        import torch
+
+        # A small policy network acts fastest on one thread; more only contend with the
+        # episodes (and, on a shared machine, with everything else).
+        torch.set_num_threads(1)
     for s in specs:
         if ":" in s:
             try:
