@@ -14,7 +14,7 @@ from typing import Any
 import gymnasium as gym
 
 import edge_cache_env  # noqa: F401  (registers the env ids)
-from agents import AGENTS, TRAINED_ALGOS, make
+from agents import AGENTS, PRETRAINED_AGENTS, TRAINED_ALGOS, make
 from edge_cache_env.scenarios import Scenario, resolve_suite, select_scenarios
 from evaluation.engine import not_applicable
 from evaluation.seeds import BENCHMARK_SEEDS
@@ -55,7 +55,7 @@ def load_agents(specs: list[str], flag: str = "--agents") -> Callable[[str], Any
     """Load every trained policy once (a broken zip fails here, before any episode) and
     return the ``make_agent`` the engine uses: trained policies reused, heuristics fresh."""
     loaded: dict[str, Any] = {}
-    if any(":" in s for s in specs):
+    if any(":" in s or s in PRETRAINED_AGENTS for s in specs):
         import torch
 
         # A small policy network acts fastest on one thread; more only contend with the
