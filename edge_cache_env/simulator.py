@@ -287,16 +287,10 @@ class CacheSimulator:
         return self._charge(0.0, 0.0, cloud_s, usd, cloud_acc, 0.0, count, 0.0, 0.0,
                             extra={"offloaded_requests": count, "queued_requests": -count})
 
-    def _charge(self, edge_s: float, cold_s: float, cloud_s: float, usd: float, cloud_acc: float,
-                n_edge: float, n_cloud: float, edge_acc: float, busy_s: float,
-                wait_s: float = 0.0, extra: dict[str, float] | None = None) -> dict[str, float]:
-        """Weighted terms of a set of resolved requests; adds them to the running metrics."""
-        w = self._w
-        acc_sum = edge_acc + cloud_acc
-        n_req = n_edge + n_cloud
-        latency_s = edge_s + cold_s + cloud_s + wait_s
-        energy_kj = self.energy_kj_per_s * busy_s
-        w_lat, w_energy, w_acc, w_cloud = weigh(w, latency_s, energy_kj, n_req, acc_sum, usd)
+    def _record(self, w_lat: float, w_energy: float, w_acc: float, w_cloud: float, n_req: float,
+                n_edge: float, n_cloud: float, acc_sum: float, latency_s: float, energy_kj: float,
+                usd: float) -> None:
+        """Add resolved requests' weighted terms and raw figures to the episode's running metrics."""
         m = self.metrics
         m["episode_cost_latency"] += w_lat
         m["episode_cost_energy"] += w_energy
@@ -310,6 +304,20 @@ class CacheSimulator:
         m["latency_s"] += latency_s
         m["energy_j"] += energy_kj * 1000.0
         m["cloud_usd"] += usd
+
+    def _charge(self, edge_s: float, cold_s: float, cloud_s: float, usd: float, cloud_acc: float,
+                n_edge: float, n_cloud: float, edge_acc: float, busy_s: float,
+                wait_s: float = 0.0, extra: dict[str, float] | None = None) -> dict[str, float]:
+        """Weighted terms of a set of resolved requests; adds them to the running metrics."""
+        w = self._w
+        acc_sum = edge_acc + cloud_acc
+        n_req = n_edge + n_cloud
+        latency_s = edge_s + cold_s + cloud_s + wait_s
+        energy_kj = self.energy_kj_per_s * busy_s
+        w_lat, w_energy, w_acc, w_cloud = weigh(w, latency_s, energy_kj, n_req, acc_sum, usd)
+        self._record(w_lat, w_energy, w_acc, w_cloud, n_req, n_edge, n_cloud, acc_sum, latency_s,
+                     energy_kj, usd)
+        m = self.metrics
         m["wait_s"] += wait_s
         if extra:
             for k, v in extra.items():
@@ -337,20 +345,10 @@ class CacheSimulator:
         latency_s = edge_s + cold_s + cloud_s
         energy_kj = self.energy_kj_per_s * edge_s
         w_lat, w_energy, w_acc, w_cloud = weigh(w, latency_s, energy_kj, n_req, acc_sum, usd)
+        self._record(w_lat, w_energy, w_acc, w_cloud, n_req, n_edge, n_cloud, acc_sum, latency_s,
+                     energy_kj, usd)
         m = self.metrics
-        m["episode_cost_latency"] += w_lat
-        m["episode_cost_energy"] += w_energy
-        m["episode_cost_accuracy"] += w_acc
-        m["episode_cost_cloud"] += w_cloud
-        m["episode_cost"] += w_lat + w_energy + w_acc + w_cloud
-        m["requests"] += n_req
-        m["edge_hits"] += n_edge
-        m["cloud_requests"] += n_cloud
-        m["accuracy_sum"] += acc_sum
         m["aoc_sum"] += float(self.count_f[t] @ ctx.aoc)  # AoC each request saw (0 in the cloud)
-        m["latency_s"] += latency_s
-        m["energy_j"] += energy_kj * 1000.0
-        m["cloud_usd"] += usd
         penalty = 0.0
         if invalid:
             penalty = self.invalid_penalty
