@@ -22,7 +22,13 @@ from gymnasium import spaces
 
 from agents.trained import ACTING_ONLY, PRETRAINED_DIR
 from edge_cache_env.actions import n_actions
-from edge_cache_env.observation import MODEL_FEATURE, n_models_of, observation_size, split_observation
+from edge_cache_env.observation import (
+    MODEL_FEATURE,
+    ObservationLayout,
+    n_models_of,
+    observation_size,
+    split_observation,
+)
 from edge_cache_env.padding import PAD_MODELS, pad_action, pad_observation
 
 GENERALIST_FILE = "generalist.zip"
@@ -70,6 +76,12 @@ class GeneralistAgent:
         self.pad = pad
         self.policy = load_set_policy(self.path, n_max)
         self._rows: dict[int, tuple[Any, Any]] = {}
+        self._layout: ObservationLayout | None = None
+
+    def attach(self, env: Any) -> None:
+        """Learn the env's observation layout: on v1 the policy reads the v0 block it was trained
+        on, which v1 observations begin with (the capacity features follow it)."""
+        self._layout = ObservationLayout.of(env.unwrapped.config)
 
     def _indices(self, n: int) -> tuple[Any, Any]:
         """Flat positions of the per-model rows ``[N, F]`` and the globals, for ``n`` models."""
@@ -85,6 +97,9 @@ class GeneralistAgent:
         """Unmasked action logits ``[B, 2n + 1]`` of a batch of observations of ``n`` models."""
         import torch as th
 
+        layout = self._layout
+        if layout is not None and obs.shape[-1] == layout.size and layout.size != observation_size(layout.n_models):
+            obs = obs[..., :observation_size(layout.n_models)]  # the v0 block of a v1 observation
         n = n_models_of(obs.shape[-1])
         if n > self.n_max:
             raise ValueError(f"generalist: a catalog of {n} models exceeds its {self.n_max} model slots")

@@ -21,7 +21,8 @@ from evaluation.seeds import BENCHMARK_SEEDS
 
 
 def _known_agents() -> str:
-    return f"{', '.join(AGENTS)}, all, or ALGO:PATH with ALGO in {', '.join(TRAINED_ALGOS)}"
+    return (f"{', '.join([*AGENTS, *PRETRAINED_AGENTS])}, all, or ALGO:PATH with ALGO in "
+            f"{', '.join(TRAINED_ALGOS)}")
 
 
 def parse_agents(text: str) -> list[str]:
@@ -47,7 +48,7 @@ def check_agent_spec(spec: str, flag: str) -> None:
         p = Path(path)
         if not (p.is_file() or (p.suffix != ".zip" and p.with_suffix(".zip").is_file())):
             raise SystemExit(f"{flag}: no trained model file at {path!r} (in {spec!r})")
-    elif spec not in AGENTS:
+    elif spec not in AGENTS and spec not in PRETRAINED_AGENTS:
         raise SystemExit(f"{flag}: unknown agent {spec!r}; known: {_known_agents()}")
 
 
