@@ -287,10 +287,16 @@ class CacheSimulator:
         return self._charge(0.0, 0.0, cloud_s, usd, cloud_acc, 0.0, count, 0.0, 0.0,
                             extra={"offloaded_requests": count, "queued_requests": -count})
 
-    def _record(self, w_lat: float, w_energy: float, w_acc: float, w_cloud: float, n_req: float,
-                n_edge: float, n_cloud: float, acc_sum: float, latency_s: float, energy_kj: float,
-                usd: float) -> None:
-        """Add resolved requests' weighted terms and raw figures to the episode's running metrics."""
+    def _charge(self, edge_s: float, cold_s: float, cloud_s: float, usd: float, cloud_acc: float,
+                n_edge: float, n_cloud: float, edge_acc: float, busy_s: float,
+                wait_s: float = 0.0, extra: dict[str, float] | None = None) -> dict[str, float]:
+        """Weighted terms of a set of resolved requests; adds them to the running metrics."""
+        w = self._w
+        acc_sum = edge_acc + cloud_acc
+        n_req = n_edge + n_cloud
+        latency_s = edge_s + cold_s + cloud_s + wait_s
+        energy_kj = self.energy_kj_per_s * busy_s
+        w_lat, w_energy, w_acc, w_cloud = weigh(w, latency_s, energy_kj, n_req, acc_sum, usd)
         m = self.metrics
         m["episode_cost_latency"] += w_lat
         m["episode_cost_energy"] += w_energy
@@ -304,26 +310,22 @@ class CacheSimulator:
         m["latency_s"] += latency_s
         m["energy_j"] += energy_kj * 1000.0
         m["cloud_usd"] += usd
-
-    def _charge(self, edge_s: float, cold_s: float, cloud_s: float, usd: float, cloud_acc: float,
-                n_edge: float, n_cloud: float, edge_acc: float, busy_s: float,
-                wait_s: float = 0.0, extra: dict[str, float] | None = None) -> dict[str, float]:
-        """Weighted terms of a set of resolved requests; adds them to the running metrics."""
-        w = self._w
-        acc_sum = edge_acc + cloud_acc
-        n_req = n_edge + n_cloud
-        latency_s = edge_s + cold_s + cloud_s + wait_s
-        energy_kj = self.energy_kj_per_s * busy_s
-        w_lat, w_energy, w_acc, w_cloud = weigh(w, latency_s, energy_kj, n_req, acc_sum, usd)
-        self._record(w_lat, w_energy, w_acc, w_cloud, n_req, n_edge, n_cloud, acc_sum, latency_s,
-                     energy_kj, usd)
-        m = self.metrics
-        m["wait_s"] += wait_s
+        if wait_s:  # only the capacity model queues (v0 has no wait_s metric)
+            m["wait_s"] += wait_s
         if extra:
             for k, v in extra.items():
                 m[k] += v
         return {"latency": w_lat, "energy": w_energy, "accuracy": w_acc, "cloud": w_cloud,
                 "switch": 0.0, "invalid": 0.0}
+
+    def _charge_invalid(self, terms: dict[str, float]) -> None:
+        """The penalty of a masked-out operation (served as SERVE): a term and a metric."""
+        penalty = self.invalid_penalty
+        m = self.metrics
+        m["invalid_actions"] += 1
+        m["episode_cost_invalid"] += penalty
+        m["episode_cost"] += penalty
+        terms["invalid"] = penalty
 
     def serve(self, invalid: bool = False) -> dict[str, float]:
         """Serve slot ``t``: cached models at the edge, the rest in the cloud; next slot begins.
@@ -335,28 +337,16 @@ class CacheSimulator:
             raise RuntimeError("episode is over: call reset()")
         if self.capacity_on:
             return self._serve_capacity(invalid)
-        t, w, ctx = self.t, self._w, self.context
+        t, ctx = self.t, self.context
         # sums[row][col]: row edge / loaded now / cloud; col as in _slot_columns.
         (edge_s, _, _, _, _, n_edge), (_, cold_s, _, _, _, _), \
             (_, _, cloud_s, usd, cloud_acc, n_cloud) = (self._rows @ self._slot_columns[t]).tolist()
         served = self._count_task_f[t] * self.cached_f[:, None]
-        acc_sum = float(np.vdot(served, ctx.accuracy)) + cloud_acc
-        n_req = n_edge + n_cloud
-        latency_s = edge_s + cold_s + cloud_s
-        energy_kj = self.energy_kj_per_s * edge_s
-        w_lat, w_energy, w_acc, w_cloud = weigh(w, latency_s, energy_kj, n_req, acc_sum, usd)
-        self._record(w_lat, w_energy, w_acc, w_cloud, n_req, n_edge, n_cloud, acc_sum, latency_s,
-                     energy_kj, usd)
-        m = self.metrics
-        m["aoc_sum"] += float(self.count_f[t] @ ctx.aoc)  # AoC each request saw (0 in the cloud)
-        penalty = 0.0
+        terms = self._charge(edge_s, cold_s, cloud_s, usd, cloud_acc, n_edge, n_cloud,
+                             float(np.vdot(served, ctx.accuracy)), busy_s=edge_s)
+        self.metrics["aoc_sum"] += float(self.count_f[t] @ ctx.aoc)  # AoC each request saw (0 in the cloud)
         if invalid:
-            penalty = self.invalid_penalty
-            m["invalid_actions"] += 1
-            m["episode_cost_invalid"] += penalty
-            m["episode_cost"] += penalty
-        terms = {"latency": w_lat, "energy": w_energy, "accuracy": w_acc, "cloud": w_cloud,
-                 "switch": 0.0, "invalid": penalty}
+            self._charge_invalid(terms)
         ctx.update(served, t)
         self.t += 1
         self._begin_slot()
@@ -456,12 +446,7 @@ class CacheSimulator:
                            ) -> dict[str, float]:
         t, ctx = self.t, self.context
         if invalid:
-            penalty = self.invalid_penalty
-            m = self.metrics
-            m["invalid_actions"] += 1
-            m["episode_cost_invalid"] += penalty
-            m["episode_cost"] += penalty
-            terms["invalid"] = penalty
+            self._charge_invalid(terms)
         ctx.update(served, t)
         self.t += 1
         self._begin_slot()
