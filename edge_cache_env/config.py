@@ -16,7 +16,15 @@ from typing import Any
 
 from edge_cache_env.catalog import catalog_defaults
 from edge_cache_env.model_spec import ModelSpec
-from edge_cache_env.validation import check, in_range, integer, non_negative, plain_numbers, positive
+from edge_cache_env.validation import (
+    check,
+    in_range,
+    integer,
+    is_number,
+    non_negative,
+    plain_numbers,
+    positive,
+)
 
 MB_PER_GB = 1000  # decimal units, as model cards and GPU data sheets use
 
@@ -200,17 +208,16 @@ class CapacityConfig:
     offload_wait_factor: float = 1.0
 
     def __post_init__(self) -> None:
+        plain_numbers(self)
         check(isinstance(self.enabled, bool), "capacity", "enabled", self.enabled, "a bool")
-        check(isinstance(self.gpu_throughput, (int, float)) and self.gpu_throughput > 0
-              and self.gpu_throughput == self.gpu_throughput, "capacity", "gpu_throughput",
-              self.gpu_throughput, "> 0 (inf: unlimited)")
+        # inf is allowed here (unlimited); NaN fails every comparison.
+        check(is_number(self.gpu_throughput) and self.gpu_throughput > 0, "capacity",
+              "gpu_throughput", self.gpu_throughput, "a number > 0 (inf: unlimited)")
         for kind in ("llm", "image", "speech"):
             bmax = getattr(self, f"{kind}_batch_max")
-            check(isinstance(bmax, (int, float)) and bmax >= 1 and bmax == bmax, "capacity",
-                  f"{kind}_batch_max", bmax, ">= 1 (inf: no limit)")
-            alpha = getattr(self, f"{kind}_batch_alpha")
-            check(isinstance(alpha, (int, float)) and 0 <= alpha <= 1, "capacity",
-                  f"{kind}_batch_alpha", alpha, "in [0, 1]")
+            check(is_number(bmax) and bmax >= 1, "capacity", f"{kind}_batch_max", bmax,
+                  "a number >= 1 (inf: no limit)")
+            in_range("capacity", f"{kind}_batch_alpha", getattr(self, f"{kind}_batch_alpha"), 0, 1)
         non_negative("capacity", self, "offload_wait_factor")
 
 

@@ -119,10 +119,18 @@ def test_overload_queues_waits_and_offloads():
 
 @pytest.mark.parametrize("field, value", [("gpu_throughput", 0.0), ("llm_batch_max", 0.5),
                                           ("image_batch_alpha", 1.5), ("offload_wait_factor", -1.0),
-                                          ("enabled", "yes")])
+                                          ("enabled", "yes"), ("gpu_throughput", True),
+                                          ("llm_batch_max", float("nan")), ("speech_batch_max", "8")])
 def test_bad_capacity_values_name_the_field(field, value):
     with pytest.raises(ValueError, match=f"capacity.{field}"):
         make_config("small", capacity={field: value})
+
+
+def test_capacity_accepts_numpy_scalars_and_unlimited_values():
+    cap = make_config("small", capacity={"gpu_throughput": np.float32(2.0),
+                                         "llm_batch_max": float("inf")}).capacity
+    assert type(cap.gpu_throughput) is float and cap.gpu_throughput == 2.0
+    assert cap.llm_batch_max == float("inf")
 
 
 def test_v1_ids_observation_layout_and_agents():
