@@ -40,6 +40,34 @@ def lru_minus_lc(episodes: dict) -> tuple[float, float, float]:
     return float(d.mean()), ci95(d), float(lc.mean())
 
 
+def check_term_shares(lc: dict, checks: list[tuple[str, bool]]) -> None:
+    """Each cost term's share of LC's total must reach MIN_TERM_SHARE (appended to ``checks``)."""
+    for t in TERMS:
+        share = lc["terms"][t] / lc["mean_cost"]
+        ok = share >= MIN_TERM_SHARE
+        checks.append((f"term {t} >= 5%", ok))
+        print(f"   {t:<9} {100 * share:5.1f}%  {'ok' if ok else 'FAIL'}")
+
+
+def print_against_lc(summary: dict) -> None:
+    """Every baseline's paired difference to LC, with a verdict (any that beat LC included)."""
+    for name, r in summary.items():
+        d = r.get("diff_vs_lc")
+        if name == "lc" or d is None:
+            continue
+        verdict = "beats LC" if d["mean"] + d["ci95"] < 0 else ("worse than LC" if d["mean"] - d["ci95"] > 0
+                                                                 else "not distinguishable from LC")
+        print(f"   {name:<12} {r['mean_cost']:8.1f}  x{r['ratio_to_lc']:.3f}  "
+              f"{d['mean']:+8.1f} ± {d['ci95']:6.1f}  {verdict}")
+
+
+def report(checks: list[tuple[str, bool]]) -> int:
+    """The verdict line; the exit code (1 if a check failed)."""
+    failed = [name for name, ok in checks if not ok]
+    print(f"\n{'all checks pass' if not failed else 'FAILED: ' + ', '.join(failed)}")
+    return 1 if failed else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description="calibration checks of EdgePFMCache-v0")
     p.add_argument("--episodes", type=int, default=20)
@@ -53,11 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     lc = summary["lc"]
     print(f"{ENV_ID}, {len(seeds)} seeds ({seeds[0]}..{seeds[-1]}); LC mean cost {lc['mean_cost']:.1f}")
     print("\n1. cost terms as a share of LC's total (each >= 5%):")
-    for t in TERMS:
-        share = lc["terms"][t] / lc["mean_cost"]
-        ok = share >= MIN_TERM_SHARE
-        checks.append((f"term {t} >= 5%", ok))
-        print(f"   {t:<9} {100 * share:5.1f}%  {'ok' if ok else 'FAIL'}")
+    check_term_shares(lc, checks)
     ratio = summary["cloud"]["mean_cost"] / lc["mean_cost"]
     ok = ratio >= MIN_CLOUD_RATIO
     checks.append(("cloud >= 1.3 LC", ok))
@@ -76,17 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"   {name:<11} LRU - LC = {mean:+.1f} ± {ci:.1f} ({100 * mean / lc_mean:+.2f}% ± "
               f"{100 * ci / lc_mean:.2f}%)  {'ok' if ok else 'FAIL'}")
     print("\n5. every baseline against LC (paired difference, mean ± 95% CI):")
-    for name, r in summary.items():
-        if name == "lc":
-            continue
-        d = r["diff_vs_lc"]
-        verdict = "beats LC" if d["mean"] + d["ci95"] < 0 else ("worse than LC" if d["mean"] - d["ci95"] > 0
-                                                                 else "not distinguishable from LC")
-        print(f"   {name:<12} {r['mean_cost']:8.1f}  x{r['ratio_to_lc']:.3f}  "
-              f"{d['mean']:+8.1f} ± {d['ci95']:6.1f}  {verdict}")
-    failed = [name for name, ok in checks if not ok]
-    print(f"\n{'all checks pass' if not failed else 'FAILED: ' + ', '.join(failed)}")
-    return 1 if failed else 0
+    print_against_lc(summary)
+    return report(checks)
 
 
 if __name__ == "__main__":

@@ -26,10 +26,10 @@ import agents  # noqa: E402
 from evaluation.engine import run_benchmark, run_episode  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from calibration import BASELINES, TERMS, lru_minus_lc  # noqa: E402
+from calibration import BASELINES, check_term_shares, lru_minus_lc, print_against_lc, report  # noqa: E402
 
 ENV_ID = "EdgePFMCache-v1"
-LOAD_RANGE, MIN_TERM_SHARE = (0.40, 0.70), 0.05
+LOAD_RANGE = (0.40, 0.70)
 
 
 def lc_load(env_id: str, seeds: list[int], **env_kwargs) -> dict[str, float]:
@@ -68,26 +68,15 @@ def main(argv: list[str] | None = None) -> int:
     summary = res.summary()["agents"]
     lc = summary["lc"]
     print(f"2. cost terms as a share of LC's total {lc['mean_cost']:.1f} (each >= 5%):")
-    for t in TERMS:
-        share = lc["terms"][t] / lc["mean_cost"]
-        ok = share >= MIN_TERM_SHARE
-        checks.append((f"term {t} >= 5%", ok))
-        print(f"   {t:<9} {100 * share:5.1f}%  {'ok' if ok else 'FAIL'}")
+    check_term_shares(lc, checks)
     mean, ci, lc_mean = lru_minus_lc(res.episodes)
     ok = mean - ci > 0
     checks.append(("LRU - LC CI above 0", ok))
     print(f"3. LRU - LC = {mean:+.1f} ± {ci:.1f} ({100 * mean / lc_mean:+.2f}% ± "
           f"{100 * ci / lc_mean:.2f}%)  {'ok' if ok else 'FAIL'}")
     print("4. every baseline against LC (paired difference, mean ± 95% CI):")
-    for name, r in summary.items():
-        d = r.get("diff_vs_lc")
-        if name == "lc" or d is None:
-            continue
-        print(f"   {name:<12} {r['mean_cost']:8.1f}  x{r['ratio_to_lc']:.3f}  "
-              f"{d['mean']:+8.1f} ± {d['ci95']:6.1f}")
-    failed = [name for name, ok in checks if not ok]
-    print(f"\n{'all checks pass' if not failed else 'FAILED: ' + ', '.join(failed)}")
-    return 1 if failed else 0
+    print_against_lc(summary)
+    return report(checks)
 
 
 if __name__ == "__main__":
