@@ -7,12 +7,12 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
+from obs_builder import build_observation
 
 import agents
 from agents.cost_benefit import CostBenefit, CostBenefitConfig, mean_log2_growth
 from edge_cache_env.actions import SERVE, evict_action, load_action
 from edge_cache_env.config import make_config
-from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, observation_size, split_observation, squash
 
 CONFIG = make_config("small")  # Llama-3.1-8B, Mistral-7B, Phi-3-mini, Gemma-2-9B, SDXL, Whisper; 40 GB
 NAMES = [m.name for m in CONFIG.models]
@@ -26,20 +26,11 @@ def idx(name: str) -> int:
 
 def make_obs(cached=(), requests=None, frequency=None, aoc=None, free=None, ops_used=0.0) -> np.ndarray:
     """Observation of the small catalog: ``cached`` names, per-name requests / EWMA rate / AoC share."""
-    obs = np.zeros(observation_size(N), dtype=np.float32)
-    pm, g = split_observation(obs, N)
     c = np.array([1.0 if n in cached else 0.0 for n in NAMES])
-    pm[:, MODEL_FEATURE["cached"]] = c
-    pm[:, MODEL_FEATURE["footprint"]] = FP
-    r = np.array([(requests or {}).get(n, 0) for n in NAMES], dtype=np.float64)
-    f = np.array([(frequency or {}).get(n, 0.0) for n in NAMES], dtype=np.float64)
-    pm[:, MODEL_FEATURE["requests"]] = squash(r, 10.0)
-    pm[:, MODEL_FEATURE["frequency"]] = squash(f, 5.0)
-    pm[:, MODEL_FEATURE["aoc"]] = [(aoc or {}).get(n, 0.0) for n in NAMES]
-    g[GLOBAL_FEATURE["free_memory"]] = 1.0 - float(c @ FP) if free is None else free
-    g[GLOBAL_FEATURE["ops_used"]] = ops_used
-    return obs
-
+    return build_observation(
+        N, cached=c, footprint=FP, requests=[(requests or {}).get(n, 0) for n in NAMES],
+        frequency=[(frequency or {}).get(n, 0.0) for n in NAMES], aoc=[(aoc or {}).get(n, 0.0) for n in NAMES],
+        free_memory=1.0 - float(c @ FP) if free is None else free, ops_used=ops_used)
 
 def agent(**params) -> CostBenefit:
     return CostBenefit(CostBenefitConfig(**params), env_config=CONFIG)

@@ -4,27 +4,18 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+from obs_builder import build_observation
 
 import agents
 from agents.gdsf import GreedyDualSizeFrequency
 from edge_cache_env.actions import evict_action
-from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, observation_size, split_observation, squash
 
 N = 4
 
 
 def make_obs(cached, footprint, requests, frequency, load_time, free, progress=0.5) -> np.ndarray:
-    obs = np.zeros(observation_size(N), dtype=np.float32)
-    pm, g = split_observation(obs, N)
-    pm[:, MODEL_FEATURE["cached"]] = cached
-    pm[:, MODEL_FEATURE["footprint"]] = footprint
-    pm[:, MODEL_FEATURE["requests"]] = squash(np.asarray(requests, dtype=np.float64), 10.0)
-    pm[:, MODEL_FEATURE["frequency"]] = squash(np.asarray(frequency, dtype=np.float64), 5.0)
-    pm[:, MODEL_FEATURE["load_time"]] = load_time
-    g[GLOBAL_FEATURE["free_memory"]] = free
-    g[GLOBAL_FEATURE["progress"]] = progress
-    return obs
-
+    return build_observation(N, cached=cached, footprint=footprint, requests=requests, frequency=frequency,
+                             load_time=load_time, free_memory=free, progress=progress)
 
 def test_victim_is_the_least_frequency_times_cost_per_size_and_inflation_follows_it():
     # All three cached models requested once (H = 0 + F * C / S), then model 3 wants room.

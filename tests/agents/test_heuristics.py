@@ -5,10 +5,10 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from obs_builder import build_observation
 
 import agents
 from agents.heuristics import lex_argmin
-from edge_cache_env.observation import GLOBAL_FEATURE, MODEL_FEATURE, observation_size, split_observation, squash
 
 N = 5
 SERVE = 0
@@ -25,22 +25,11 @@ def evict(m: int) -> int:
 def make_obs(cached, footprint, requests, free, recency=None, frequency=None, aoc=None, age=None,
              ops_used=0.0, progress=0.0) -> np.ndarray:
     """An observation with the given per-model values (raw counts are squashed like the env)."""
-    obs = np.zeros(observation_size(N), dtype=np.float32)
-    pm, g = split_observation(obs, N)
-    pm[:, MODEL_FEATURE["cached"]] = cached
-    pm[:, MODEL_FEATURE["footprint"]] = footprint
-    pm[:, MODEL_FEATURE["requests"]] = squash(np.asarray(requests, dtype=np.float64), 10.0)
-    recency = recency if recency is not None else [0] * N
-    frequency = frequency if frequency is not None else [1] * N
-    pm[:, MODEL_FEATURE["recency"]] = squash(np.asarray(recency, dtype=np.float64), 30.0)
-    pm[:, MODEL_FEATURE["frequency"]] = squash(np.asarray(frequency, dtype=np.float64), 5.0)
-    pm[:, MODEL_FEATURE["aoc"]] = aoc if aoc is not None else [0.5] * N
-    pm[:, MODEL_FEATURE["age"]] = squash(np.asarray(age if age is not None else [1] * N, dtype=np.float64), 30.0)
-    g[GLOBAL_FEATURE["free_memory"]] = free
-    g[GLOBAL_FEATURE["ops_used"]] = ops_used
-    g[GLOBAL_FEATURE["progress"]] = progress
-    return obs
-
+    return build_observation(
+        N, cached=cached, footprint=footprint, requests=requests,
+        recency=recency if recency is not None else 0, frequency=frequency if frequency is not None else 1,
+        aoc=aoc if aoc is not None else 0.5, age=age if age is not None else 1,
+        free_memory=free, ops_used=ops_used, progress=progress)
 
 # Models 0..3 cached (0.2 of the GPU each), model 4 (0.3) requested and not cached; 0.2 free.
 FULL = dict(cached=[1, 1, 1, 1, 0], footprint=[0.2, 0.2, 0.2, 0.2, 0.3], free=0.2)
