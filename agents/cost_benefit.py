@@ -85,6 +85,19 @@ def mean_log2_growth(a: np.ndarray, n: np.ndarray) -> np.ndarray:
     return np.where(n > 1e-6, integral / span, np.log(lo)) / math.log(2.0)
 
 
+@dataclass(frozen=True)
+class Assessment:
+    """What :class:`CostBenefit` weighs, per row and model ``[B, N]`` (cost units)."""
+
+    benefit: np.ndarray  # B: saving over the horizon of loading the model now, minus its load
+    keep: np.ndarray  # V: value lost by evicting the model (0 if it is not worth keeping)
+    net: np.ndarray  # B - keep_weight * V(victims) - margin, for loading the model
+    saving: np.ndarray  # S(a, n): saving over the horizon at the model's current context
+    wanted: np.ndarray  # bool: the rule would admit the model
+    fits: np.ndarray  # bool: it fits in free memory (no eviction needed)
+    victim_order: np.ndarray  # int: models in the order the rule evicts them (victims first)
+
+
 class CostBenefit(Agent):
     """Admit a requested model only if its expected saving pays its load and its victims."""
 
@@ -152,9 +165,14 @@ class CostBenefit(Agent):
         actions[rows_active] = self._decide(pm[rows_active], g[rows_active], cached[rows_active], n)
         return actions
 
-    def _decide(self, pm: np.ndarray, g: np.ndarray, cached: np.ndarray, n: int) -> np.ndarray:
-        """Actions of rows that have an operation left and an uncached requested model."""
-        p, keep_w = self.params, self.params.keep_weight
+    def assess(self, obs: np.ndarray) -> Assessment:
+        """Every quantity of the rule, for every row and model of a batch of observations
+        (the rule's decision is :meth:`act`; this is what it weighs, e.g. for a learner)."""
+        pm, g = self.layout.split(np.asarray(obs))
+        return self._assess(pm, g, pm[..., MODEL_FEATURE["cached"]] > 0.5)
+
+    def _assess(self, pm: np.ndarray, g: np.ndarray, cached: np.ndarray) -> Assessment:
+        p, n = self.params, self.n_models
         fp = pm[..., MODEL_FEATURE["footprint"]].astype(np.float64)
         r_now = unsquash(pm[..., MODEL_FEATURE["requests"]], REQUESTS_SCALE)
         lam = unsquash(pm[..., MODEL_FEATURE["frequency"]], FREQUENCY_SCALE)
@@ -190,18 +208,24 @@ class CostBenefit(Agent):
         fits = need <= 0
         feasible = fits | (k < cand_sorted.sum(axis=1)[:, None])
         lost = np.where(fits, 0.0, cum_val[rows, np.minimum(k, n - 1)])
-        net = benefit - keep_w * lost - p.margin
+        net = benefit - p.keep_weight * lost - p.margin
         wanted = ~cached & requested & feasible & (net > 0)
-        score = np.where(wanted, net, -np.inf)
+        return Assessment(benefit=benefit, keep=keep, net=net, saving=with_context,
+                          wanted=wanted, fits=fits, victim_order=order)
+
+    def _decide(self, pm: np.ndarray, g: np.ndarray, cached: np.ndarray, n: int) -> np.ndarray:
+        """Actions of rows that have an operation left and an uncached requested model."""
+        a = self._assess(pm, g, cached)
+        score = np.where(a.wanted, a.net, -np.inf)
         w = score.argmax(axis=1)
         b = np.arange(len(pm))
-        act_rows = wanted[b, w]
+        act_rows = a.wanted[b, w]
         actions = np.zeros(len(pm), dtype=np.int64)
-        load = act_rows & fits[b, w]
+        load = act_rows & a.fits[b, w]
         actions[load] = load_action(w[load])
-        evict = act_rows & ~fits[b, w]
-        actions[evict] = evict_action(order[evict, 0], n)
+        evict = act_rows & ~a.fits[b, w]
+        actions[evict] = evict_action(a.victim_order[evict, 0], n)
         return actions
 
 
-__all__ = ["CostBenefit", "CostBenefitConfig", "mean_log2_growth", "unsquash"]
+__all__ = ["Assessment", "CostBenefit", "CostBenefitConfig", "mean_log2_growth", "unsquash"]

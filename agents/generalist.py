@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
+from agents.advice import Advisor, advised_size, split_advised
+from agents.padded import scenario_env
 from agents.trained import ACTING_ONLY, PRETRAINED_DIR
 from edge_cache_env.actions import n_actions
 from edge_cache_env.observation import (
@@ -51,8 +53,11 @@ def load_set_policy(path: str | Path, n_max: int = PAD_MODELS) -> Any:
     if not isinstance(trained, SetPolicy):
         raise ValueError(f"{p} holds a {type(trained).__name__}, not a SetPolicy: only a set "
                          f"policy acts on catalogs of any size")
-    policy = SetPolicy(spaces.Box(0.0, 1.0, shape=(observation_size(n_max),), dtype=np.float32),
-                       spaces.Discrete(n_actions(n_max)), lambda _: 0.0, hidden=trained.hidden)
+    advice = getattr(trained, "advice", False)
+    size = advised_size(n_max) if advice else observation_size(n_max)
+    policy = SetPolicy(spaces.Box(-1.0, 1.0, shape=(size,), dtype=np.float32),
+                       spaces.Discrete(n_actions(n_max)), lambda _: 0.0, hidden=trained.hidden,
+                       advice=advice)
     policy.load_state_dict(trained.state_dict())  # same weights: none depends on the size
     policy.set_training_mode(False)
     return policy
@@ -77,11 +82,17 @@ class GeneralistAgent:
         self.policy = load_set_policy(self.path, n_max)
         self._rows: dict[int, tuple[Any, Any]] = {}
         self._layout: ObservationLayout | None = None
+        # A policy trained with advice reads the cost-benefit rule's assessment (agents/advice.py),
+        # which needs the scenario's catalog, as cost_benefit itself does.
+        self.advisor = Advisor() if self.policy.advice else None
 
     def attach(self, env: Any) -> None:
         """Learn the env's observation layout: on v1 the policy reads the v0 block it was trained
-        on, which v1 observations begin with (the capacity features follow it)."""
+        on, which v1 observations begin with (the capacity features follow it). An advised
+        policy also reads the current scenario's catalog."""
         self._layout = ObservationLayout.of(env.unwrapped.config)
+        if self.advisor is not None:
+            self.advisor.set_scenario(scenario_env(env).config)
 
     def _indices(self, n: int) -> tuple[Any, Any]:
         """Flat positions of the per-model rows ``[N, F]`` and the globals, for ``n`` models."""
@@ -97,6 +108,8 @@ class GeneralistAgent:
         """Unmasked action logits ``[B, 2n + 1]`` of a batch of observations of ``n`` models."""
         import torch as th
 
+        if self.advisor is not None:
+            return self._advised_logits(obs)
         layout = self._layout
         if layout is not None and obs.shape[-1] == layout.size and layout.size != observation_size(layout.n_models):
             obs = obs[..., :observation_size(layout.n_models)]  # the v0 block of a v1 observation
@@ -112,6 +125,32 @@ class GeneralistAgent:
             pm, g = x[:, pm_idx], x[:, g_idx]
             present = pm[..., MODEL_FEATURE["footprint"]] > 0
             return self.policy.mlp_extractor.actor_logits(pm, g, present).numpy()
+
+    def _advised_logits(self, obs: np.ndarray) -> np.ndarray:
+        """Logits of an advised policy: computed on the scenario's own ``n`` models, then
+        placed in the observation's slots (a padded observation gets padded logits)."""
+        import torch as th
+
+        from agents.set_policy import ABSENT_LOGIT
+
+        advisor = self.advisor
+        if advisor is None or advisor.config is None:
+            raise RuntimeError("generalist: call agent.attach(env) after env.reset() (evaluate.py does)")
+        n = advisor.config.n_models
+        if n > self.n_max:
+            raise ValueError(f"generalist: a catalog of {n} models exceeds its {self.n_max} model slots")
+        advised = advisor.advise(obs)  # [B, advised_size(n)]
+        with th.no_grad():
+            pm, g = split_advised(advised, n)
+            pm_t, g_t = th.as_tensor(pm), th.as_tensor(g)
+            present = th.ones(pm_t.shape[:2], dtype=th.bool)
+            logits = self.policy.mlp_extractor.actor_logits(pm_t, g_t, present).numpy()
+        slots = n if obs.shape[-1] == advisor.layout.size else n_models_of(obs.shape[-1])
+        if slots == n:
+            return logits
+        out = np.full((len(logits), n_actions(slots)), ABSENT_LOGIT, dtype=logits.dtype)
+        out[:, [pad_action(a, n, slots) for a in range(n_actions(n))]] = logits
+        return out
 
     def predict(self, obs: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
                 deterministic: bool = True, action_masks: np.ndarray | None = None

@@ -31,6 +31,12 @@ import torch as th
 from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from torch import nn
 
+from agents.advice import (
+    ADVICE_GLOBAL_FEATURES,
+    ADVICE_MODEL_FEATURES,
+    n_models_of_advised,
+    split_advised,
+)
 from edge_cache_env.observation import (
     GLOBAL_FEATURES,
     MODEL_FEATURE,
@@ -41,6 +47,7 @@ from edge_cache_env.observation import (
 
 ABSENT_LOGIT = -1.0e8  # an absent model's LOAD/EVICT logit: probability exactly 0 in float32
 _NEG = -1.0e9  # fill for max pooling over absent models
+PRIOR_WEIGHT = 5.0  # initial logit bonus of the advised action: ~0.9 of the probability on 10 models
 
 
 def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
@@ -67,9 +74,8 @@ def masked_pool(h: th.Tensor, present: th.Tensor, cached: th.Tensor, with_sum: b
 class SetTrunk(nn.Module):
     """Shared per-model encoder, one round of interaction through pooled summaries."""
 
-    def __init__(self, hidden: int, with_sum: bool) -> None:
+    def __init__(self, hidden: int, with_sum: bool, nf: int, ng: int) -> None:
         super().__init__()
-        nf, ng = len(MODEL_FEATURES), len(GLOBAL_FEATURES)
         self.with_sum = with_sum
         n_pool = 4 if with_sum else 3
         self.embed = _mlp(nf + ng, hidden, hidden)
@@ -90,10 +96,16 @@ class SetTrunk(nn.Module):
 class SetExtractor(nn.Module):
     """``mlp_extractor`` of :class:`SetPolicy`: actor latent = action logits, critic latent = value."""
 
-    def __init__(self, obs_dim: int, hidden: int = 64) -> None:
+    def __init__(self, obs_dim: int, hidden: int = 64, advice: bool = False) -> None:
         super().__init__()
-        n = n_models_of(obs_dim)
-        pm_idx, g_idx = split_observation(np.arange(obs_dim), n)  # whatever the flat layout
+        nf, ng = len(MODEL_FEATURES), len(GLOBAL_FEATURES)
+        if advice:  # the cost-benefit rule's advice follows the observation (agents/advice.py)
+            n = n_models_of_advised(obs_dim)
+            pm_idx, g_idx = split_advised(np.arange(obs_dim), n)
+            nf, ng = nf + len(ADVICE_MODEL_FEATURES), ng + len(ADVICE_GLOBAL_FEATURES)
+        else:
+            n = n_models_of(obs_dim)
+            pm_idx, g_idx = split_observation(np.arange(obs_dim), n)  # whatever the flat layout
         self.register_buffer("pm_idx", th.as_tensor(np.ascontiguousarray(pm_idx), dtype=th.long),
                              persistent=False)
         self.register_buffer("g_idx", th.as_tensor(np.ascontiguousarray(g_idx), dtype=th.long),
@@ -101,15 +113,24 @@ class SetExtractor(nn.Module):
         self.n_models = n
         self.latent_dim_pi = 2 * n + 1
         self.latent_dim_vf = 1
-        self.actor = SetTrunk(hidden, with_sum=False)
+        self.actor = SetTrunk(hidden, False, nf, ng)
         self.model_head = nn.Linear(hidden, 2)  # LOAD, EVICT logits of each model
         self.serve_head = nn.Sequential(nn.Linear(self.actor.out_dim, hidden), nn.ReLU(),
                                         nn.Linear(hidden, 1))
         # The critic may read the sum over models (the total demand sets the cost's scale); it
         # is only used for training, the actor's behaviour depends on mean and max only.
-        self.critic = SetTrunk(hidden, with_sum=True)
+        self.critic = SetTrunk(hidden, True, nf, ng)
         self.value_head = nn.Sequential(nn.Linear(self.critic.out_dim, hidden), nn.ReLU(),
                                         nn.Linear(hidden, 1))
+        # With advice, the rule's choice enters the logits directly, weighted by a learned prior
+        # strength: at initialisation the greedy policy IS the rule, and learning adjusts it.
+        self.advice = advice
+        if advice:
+            self.prior_weight = nn.Parameter(th.tensor(PRIOR_WEIGHT))
+            k = len(MODEL_FEATURES)
+            self.cb_cols = [k + ADVICE_MODEL_FEATURES.index("cb_load"),
+                            k + ADVICE_MODEL_FEATURES.index("cb_evict")]
+            self.cb_serve_col = len(GLOBAL_FEATURES) + ADVICE_GLOBAL_FEATURES.index("cb_serve")
         for head, gain in ((self.model_head, 0.01), (self.serve_head[-1], 0.01), (self.value_head[-1], 1.0)):
             nn.init.orthogonal_(head.weight, gain=gain)
             nn.init.zeros_(head.bias)
@@ -127,8 +148,11 @@ class SetExtractor(nn.Module):
         """Logits ``[B, 2N + 1]`` from per-model rows ``[B, N, F]`` of any N, globals, presence."""
         z, pooled = self.actor(pm, g, present)
         per_model = self.model_head(z)  # [B, N, 2]
-        per_model = th.where(present.unsqueeze(-1), per_model, th.full_like(per_model, ABSENT_LOGIT))
         serve = self.serve_head(pooled)  # [B, 1]
+        if self.advice:
+            per_model = per_model + self.prior_weight * pm[..., self.cb_cols]
+            serve = serve + self.prior_weight * g[..., self.cb_serve_col:self.cb_serve_col + 1]
+        per_model = th.where(present.unsqueeze(-1), per_model, th.full_like(per_model, ABSENT_LOGIT))
         return th.cat([serve, per_model[..., 0], per_model[..., 1]], dim=-1)
 
     def forward_critic(self, obs: th.Tensor) -> th.Tensor:
@@ -141,12 +165,18 @@ class SetExtractor(nn.Module):
 
 
 class SetPolicy(MaskableActorCriticPolicy):
-    """MaskablePPO policy over a set of models (see the module docstring); ``hidden`` units wide."""
+    """MaskablePPO policy over a set of models (see the module docstring); ``hidden`` units wide.
+
+    ``advice=True``: observations are advised ones (:mod:`agents.advice`): each model's row
+    carries the cost-benefit rule's assessment beside its observed features.
+    """
 
     def __init__(self, observation_space: Any, action_space: Any, lr_schedule: Any, hidden: int = 64,
-                 **kwargs: Any) -> None:
+                 advice: bool = False, **kwargs: Any) -> None:
         self.hidden = int(hidden)
-        n = n_models_of(int(np.prod(observation_space.shape)))
+        self.advice = bool(advice)
+        size = int(np.prod(observation_space.shape))
+        n = n_models_of_advised(size) if self.advice else n_models_of(size)
         if action_space.n != 2 * n + 1:
             raise ValueError(f"SetPolicy: action space {action_space} does not match the "
                              f"{n} models of the observation (expected Discrete({2 * n + 1}))")
@@ -154,7 +184,7 @@ class SetPolicy(MaskableActorCriticPolicy):
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def _build_mlp_extractor(self) -> None:
-        self.mlp_extractor = SetExtractor(self.features_dim, self.hidden)
+        self.mlp_extractor = SetExtractor(self.features_dim, self.hidden, self.advice)
 
     def _build(self, lr_schedule: Any) -> None:
         self._build_mlp_extractor()
@@ -165,4 +195,5 @@ class SetPolicy(MaskableActorCriticPolicy):
     def _get_constructor_parameters(self) -> dict[str, Any]:
         data = super()._get_constructor_parameters()
         data["hidden"] = self.hidden
+        data["advice"] = self.advice
         return data

@@ -24,6 +24,7 @@ import edge_cache_env  # noqa: F401  (registers the env ids)
 from agents.base import Agent
 from agents.bounds import MAX_MODELS, MAX_PLAN_MODELS, is_tractable, lower_bound
 from agents.heuristics import CloudOnly, ReactiveHeuristic
+from agents.padded import PaddedAgent
 from agents.reference import Oracle
 from edge_cache_env.actions import SERVE
 from edge_cache_env.costs import TERMS
@@ -73,10 +74,21 @@ def _predict_fn(agent: Any, env: gym.Env) -> Callable[[np.ndarray], int]:
     return act
 
 
+def _for_padded(agent: Any, env: gym.Env) -> Any:
+    """On a padded env (EdgePFMCache-Random-v0), an agent written for one catalog (a heuristic,
+    cost_benefit, a reference agent) plays the current scenario's own models through
+    :class:`~agents.padded.PaddedAgent`; learned agents (their predict takes masks) act on the
+    padded spaces they were trained on."""
+    padded = hasattr(env.unwrapped, "inner")
+    takes_masks = "action_masks" in inspect.signature(agent.predict).parameters
+    return PaddedAgent(agent) if padded and not takes_masks and not isinstance(agent, PaddedAgent) else agent
+
+
 def run_episode(env: gym.Env, agent: Any, seed: int, timeline: Timeline | None = None
                 ) -> dict[str, float]:
     """Play one episode of ``agent`` on ``env`` reset with ``seed``; its metrics."""
     start = time.perf_counter()
+    agent = _for_padded(agent, env)
     obs, info = env.reset(seed=seed)
     if hasattr(agent, "reset"):
         agent.reset(seed)

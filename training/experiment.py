@@ -43,7 +43,7 @@ from training.callbacks import (
 )
 from training.run_folder import RunFolder, RunFolderError, save_atomic
 from training.warm_start import MarginDQN, WarmStartLogCallback, warm_start
-from training.wrappers import HorizonTerminal
+from training.wrappers import Advised, HorizonTerminal
 
 
 @dataclass
@@ -77,14 +77,19 @@ class Settings:
 
 
 def make_vec(env_id: str, env_kwargs: dict[str, Any], n_envs: int, vec: str,
-             monitor_dir: str | None, seed: int | None) -> Any:
-    """Monitored vector env (episode cost and hit ratio go into the monitor CSVs)."""
+             monitor_dir: str | None, seed: int | None, advice: bool = False) -> Any:
+    """Monitored vector env (episode cost and hit ratio go into the monitor CSVs); ``advice``:
+    observations carry the cost-benefit rule's advice (:class:`training.wrappers.Advised`)."""
     if vec == "native":  # all envs in one batched-numpy vector env
+        if advice:
+            raise ValueError("--vec native does not carry advice (policy_kwargs advice: true); "
+                             "use --vec dummy or subproc")
         from training.vec_adapter import make_native_vec
 
         return make_native_vec(env_id, env_kwargs, n_envs, monitor_dir, seed)
     # A callable, not the id: make_vec_env would ask the id for render_mode="rgb_array".
-    return make_vec_env(lambda **kw: gym.make(env_id, **kw), n_envs=n_envs, wrapper_class=HorizonTerminal,
+    wrapper = (lambda env: HorizonTerminal(Advised(env))) if advice else HorizonTerminal
+    return make_vec_env(lambda **kw: gym.make(env_id, **kw), n_envs=n_envs, wrapper_class=wrapper,
                         seed=seed, env_kwargs=env_kwargs,
                         vec_env_cls=SubprocVecEnv if vec == "subproc" else DummyVecEnv,
                         monitor_dir=monitor_dir,
@@ -121,8 +126,10 @@ class Experiment:
         """Envs, model (loaded with fallback when resuming), reference costs, callbacks."""
         s = self.s
         monitor = self.folder.monitor_dir(s.resume_index)
-        self.env = make_vec(s.env_id, s.env_kwargs, s.n_envs, s.vec, str(monitor), s.train_seed)
-        self.eval_env = make_vec(s.env_id, s.env_kwargs, len(s.eval_seeds), "dummy", None, s.eval_seeds[0])
+        advice = bool(s.sb3_kwargs.get("policy_kwargs", {}).get("advice", False))
+        self.env = make_vec(s.env_id, s.env_kwargs, s.n_envs, s.vec, str(monitor), s.train_seed, advice)
+        self.eval_env = make_vec(s.env_id, s.env_kwargs, len(s.eval_seeds), "dummy", None,
+                                 s.eval_seeds[0], advice)
         self._wire_slot_discount()
         if s.resume:
             self._load_latest()

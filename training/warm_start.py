@@ -91,12 +91,18 @@ def collect(model: Any, agent: Any, n_steps: int, gamma: float, slot_discount: b
     # observation layout (v1 appends features), cost_benefit the catalog, and the random env
     # draws a new scenario per episode.
     env_agents = [PaddedAgent(copy.deepcopy(agent)) for _ in range(n_envs)]
+    # With advice (training.wrappers.Advised) the teacher reads the env's own observation, the
+    # first part of the advised one.
+    try:
+        teacher_view = int(env.get_attr("advice_base_size")[0])
+    except AttributeError:
+        teacher_view = raw.shape[-1]
     for _ in range(steps):
         masks = np.stack(env.env_method("action_masks"))
         actions = np.empty(n_envs, dtype=np.int64)
         for i, (a_i, inner) in enumerate(zip(env_agents, env.get_attr("unwrapped"), strict=True)):
             a_i.attach(inner)
-            actions[i] = a_i.predict(raw[i], deterministic=True)[0]
+            actions[i] = a_i.predict(raw[i][:teacher_view], deterministic=True)[0]
         new_obs, rewards, dones, infos = env.step(actions)
         new_raw = norm.get_original_obs() if isinstance(norm, VecNormalize) else new_obs
         served = np.array([info.get("slot_served", True) for info in infos])

@@ -1,4 +1,7 @@
-"""The wrapper used while training (never by the benchmark).
+"""The wrappers used while training (never by the benchmark).
+
+:class:`Advised` appends the cost-benefit rule's advice to the observation, for a set policy
+built with ``advice=True`` (the generalist's agent computes the same advice itself).
 
 * The env truncates after its last slot. For the learner that end is a true terminal state: the
   horizon is fixed and observed (the ``progress`` feature), and the objective is the total cost
@@ -19,6 +22,11 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from gymnasium import spaces
+
+from agents.advice import Advisor, advised_size
+from agents.padded import scenario_env
+from edge_cache_env.observation import n_models_of
 
 
 class HorizonTerminal(gym.Wrapper):
@@ -43,3 +51,22 @@ class HorizonTerminal(gym.Wrapper):
             return obs, reward, terminated, truncated, {"slot_served": served}
         info["slot_served"] = served
         return obs, reward, terminated, truncated, info
+
+
+class Advised(gym.ObservationWrapper):
+    """Observations with the cost-benefit rule's advice appended (:mod:`agents.advice`), for a
+    set policy built with ``advice=True``. Works on any env of the v0 observation layout,
+    padded (``EdgePFMCache-Random-v0``) or not; the advice follows the current scenario."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.n_slots = n_models_of(int(np.prod(env.observation_space.shape)))
+        #: length of the env's own observation, the first part of an advised one (what a
+        #: heuristic teacher reads: training/warm_start.py)
+        self.advice_base_size = int(np.prod(env.observation_space.shape))
+        self.advisor = Advisor()
+        self.observation_space = spaces.Box(-1.0, 1.0, shape=(advised_size(self.n_slots),), dtype=np.float32)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        self.advisor.set_scenario(scenario_env(self.env).config)
+        return self.advisor.advise(observation, self.n_slots)

@@ -63,3 +63,22 @@ def test_bad_arguments_are_clear_errors(tmp_path):
     with pytest.raises(SystemExit, match="--env-kwargs: .*gpu_gbb"):
         evaluate.main(["--env", "EdgePFMCache-Small-v0", "--agents", "lc", "--env-kwargs",
                        '{"gpu_gbb": 40}', "--out", str(tmp_path), "--quiet"])
+
+
+def test_scenario_reading_agents_play_the_random_env():
+    """cost_benefit reads the current scenario: on the padded random env it plays the scenario's
+    own models (PaddedAgent), with the cost it has on that scenario's plain env."""
+    import gymnasium as gym
+
+    import agents
+    from edge_cache_env.env import EdgePFMCacheEnv
+    from evaluation.engine import run_episode
+
+    env = gym.make("EdgePFMCache-Random-v0", n_max=12, n_slots=30)
+    for name in ("cost_benefit", "lc"):
+        got = run_episode(env, agents.make(name), 7)
+        inner = env.unwrapped.inner
+        plain = EdgePFMCacheEnv(config=inner.config)
+        want = run_episode(plain, agents.make(name), inner.np_random_seed)
+        assert got["invalid_actions"] == 0 and got["loads"] > 0
+        assert got["cost"] == want["cost"]

@@ -53,3 +53,22 @@ def test_train_ship_and_play_the_generalist(tmp_path):
     agent = GeneralistAgent(dest / "generalist.zip")
     for env_id in ("EdgePFMCache-Small-v0", "EdgePFMCache-v0"):
         assert run_episode(gym.make(env_id, n_slots=20), agent, 0)["invalid_actions"] == 0
+
+
+def test_train_an_advised_generalist_with_a_warm_start(tmp_path):
+    """policy_kwargs advice: true wraps the training and evaluation envs with the advice; the
+    heuristic teacher of the warm start reads the env's own part of the observation."""
+    run = train.main([
+        "--algo", "maskable_ppo", "--env", RANDOM, "--timesteps", "128", "--seed", "0",
+        "--n-envs", "2", "--out", str(tmp_path), "--env-kwargs", json.dumps({"n_max": 10, "n_slots": 20}),
+        "--eval-freq", "128", "--eval-episodes", "2", "--checkpoint-freq", "0", "--no-progress-bar",
+        "--reference", "cost_benefit",
+        "--hyperparams", "policy_kwargs={hidden: 8, advice: true}", "n_steps=64", "batch_size=32",
+        "n_epochs=1", "warm_start={agent: cost_benefit, steps: 200, epochs: 1}"])
+    agent = GeneralistAgent(run / "model.zip")
+    assert agent.policy.advice
+    for env_id in ("EdgePFMCache-Small-v0", "EdgePFMCache-v1", RANDOM):
+        assert run_episode(gym.make(env_id, n_slots=20), agent, 0)["invalid_actions"] == 0
+    with pytest.raises(SystemExit):
+        train.main(["--algo", "maskable_ppo", "--env", RANDOM, "--timesteps", "128", "--vec", "native",
+                    "--out", str(tmp_path), "--hyperparams", "policy_kwargs={advice: true}"])
