@@ -56,7 +56,9 @@ AGENTS["oracle"] = partial(Oracle, rollouts=tuple(AGENTS[n] for n in ORACLE_STAR
 
 
 def make(spec: str, **kwargs: Any) -> Any:
-    """An agent by name, or a trained policy by ``"ALGO:PATH"``; unknown names list the known ones."""
+    """An agent by name, or a trained policy by ``"ALGO:PATH"``; unknown names list the known ones.
+    A set policy (agents/set_policy.py) loads as a :class:`~agents.generalist.GeneralistAgent`,
+    which plays any catalog and computes the advice an advised policy reads."""
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"agent spec must be a non-empty string, got {spec!r}")
     if ":" in spec:
@@ -66,7 +68,12 @@ def make(spec: str, **kwargs: Any) -> Any:
                              f"known: {list(TRAINED_ALGOS)} (as ALGO:PATH)")
         from agents.trained import load_trained  # heavy imports only when asked for
 
-        return load_trained(algo, path, **kwargs)
+        agent = load_trained(algo, path, **kwargs)
+        if type(agent.model.policy).__name__ == "SetPolicy":  # any catalog, maybe advised
+            from agents.generalist import GeneralistAgent
+
+            return GeneralistAgent(agent.path)
+        return agent
     if spec in PRETRAINED_AGENTS:
         import importlib
 

@@ -26,7 +26,7 @@ import numpy as np
 import yaml
 
 from agents import make
-from agents.trained import load_trained, vecnormalize_path
+from agents.trained import vecnormalize_path
 from evaluation import seeds
 from evaluation.engine import ci95, run_episode
 
@@ -92,7 +92,7 @@ def main(argv: list[str] | None = None) -> dict:
     for run in args.runs:
         algo = configs[run]["algo"]
         for label, path in candidates(run, args.min_steps):
-            costs = score(env_id, env_kwargs, load_trained(algo, path), seed_list)
+            costs = score(env_id, env_kwargs, make(f"{algo}:{path}"), seed_list)
             rows.append({"run": str(run), "model": label, "path": str(path), "mean_cost": float(costs.mean()),
                          "ci95": ci95(costs), "ratio_to_lc": float(costs.mean() / lc.mean()),
                          "paired_diff_vs_lc": float((costs - lc).mean()), "paired_ci95": ci95(costs - lc)})
