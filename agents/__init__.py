@@ -69,7 +69,8 @@ def make(spec: str, **kwargs: Any) -> Any:
         from agents.trained import load_trained  # heavy imports only when asked for
 
         agent = load_trained(algo, path, **kwargs)
-        if type(agent.model.policy).__name__ == "SetPolicy":  # any catalog, maybe advised
+        policy = getattr(getattr(agent, "model", None), "policy", None)
+        if type(policy).__name__ == "SetPolicy":  # any catalog, maybe advised
             from agents.generalist import GeneralistAgent
 
             return GeneralistAgent(agent.path)

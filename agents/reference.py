@@ -35,6 +35,8 @@ class _BoundAgent(Agent):
 
     def attach(self, env: Any) -> None:
         env = env.unwrapped
+        if env is self.env and env.requests is self._episode:
+            return  # same env, same episode: keep the plan (attaching again must not re-plan)
         self.env = env
         layout = ObservationLayout.of(env.config)
         if isinstance(self, ReactiveHeuristic):

@@ -84,3 +84,23 @@ def test_reference_agents_never_play_a_stale_episode(name):
         obs, _, term, trunc, info = env.step(int(agent.predict(obs)[0]))
         done = term or trunc
     assert info["episode_cost"] == pytest.approx(fresh)
+
+
+def test_attaching_again_in_the_same_episode_keeps_the_plan(monkeypatch):
+    """Per-step attach (the warm start's teacher loop) must not re-plan every step; a reset must."""
+    import gymnasium as gym
+
+    import agents.reference as reference
+
+    calls = []
+    real = reference.plan_episode
+    monkeypatch.setattr(reference, "plan_episode", lambda env, **kw: calls.append(1) or real(env, **kw))
+    env = gym.make("EdgePFMCache-Small-v0", n_slots=20)
+    oracle = reference.Oracle()
+    env.reset(seed=0)
+    for _ in range(3):
+        oracle.attach(env)
+    assert len(calls) == 1
+    env.reset(seed=1)
+    oracle.attach(env)
+    assert len(calls) == 2
