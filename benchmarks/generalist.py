@@ -6,8 +6,9 @@
 Every agent plays the same episodes of each scenario (``reset(seed=s)``, s = seed ..
 seed + episodes - 1; benchmark seeds 0..9999 by default, ``--seed 10000`` for evaluation
 seeds). Extra agents join where they can act: the 10-model specialists (``maskable_ppo``) on
-10-model catalogs only. Prints one table (mean cost per agent, ratio to LC, paired 95% CI of
-the difference) and writes every number to ``--out``.
+10-model catalogs only. Prints one table (mean cost per agent, ratio to LC and to
+``cost_benefit`` when it plays, paired 95% CI of the difference to LC) and writes every number
+to ``--out``.
 
 Scenarios (:data:`SCENARIOS`): the default, the small catalog, GPU 40/120/160 GB, load
 0.5/4/8 requests per slot, the three traces' test split, and catalogs of sizes never drawn in
@@ -78,7 +79,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument("--seed", type=int, default=0, help="first seed (benchmark 0..9999, evaluation 10000..)")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, of {list(SCENARIOS)}")
-    p.add_argument("--agents", default="lc,maskable_ppo",
+    p.add_argument("--agents", default="lc,maskable_ppo,cost_benefit",
                    help="baselines besides the generalist (maskable_ppo: the shipped 10-model specialist)")
     p.add_argument("--out", type=Path, default=None, help="JSON file for every number")
     args = p.parse_args(argv)
@@ -107,7 +108,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     seeds = list(range(args.seed, args.seed + args.episodes))
     results: dict[str, Any] = {"model": str(args.model), "seeds": [seeds[0], seeds[-1]], "scenarios": {}}
     print(f"seeds {seeds[0]}..{seeds[-1]}, model {args.model}")
-    print(f"{'scenario':<15}{'agent':<14}{'mean cost':>10}{'/ LC':>8}{'vs LC (paired)':>20}{'s':>7}")
+    print(f"{'scenario':<15}{'agent':<14}{'mean cost':>10}{'/ LC':>8}{'/ cb':>8}{'vs LC (paired)':>20}{'s':>7}")
     import gymnasium as gym
 
     for name in names:
@@ -120,16 +121,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         res = run_benchmark(env_id, agent_specs, seeds, env_kwargs_of(kwargs), bound=False,
                             progress=False, make_agent=make_agent)
         lc = np.array([e["cost"] for e in res.episodes["lc"]])
+        cb = (np.array([e["cost"] for e in res.episodes["cost_benefit"]])
+              if "cost_benefit" in res.episodes else None)
         rows = {}
         for spec, eps in res.episodes.items():
             costs = np.array([e["cost"] for e in eps])
             d = costs - lc
             rows[spec] = {"mean_cost": float(costs.mean()), "ci95": ci95(costs),
                           "ratio_to_lc": float(costs.mean() / lc.mean()),
+                          "ratio_to_cost_benefit": float(costs.mean() / cb.mean()) if cb is not None else None,
                           "diff_vs_lc": float(d.mean()), "diff_ci95": ci95(d),
                           "invalid_actions": float(np.mean([e["invalid_actions"] for e in eps])),
                           "episode_costs": [float(c) for c in costs]}
-            print(f"{name:<15}{spec:<14}{costs.mean():10.1f}{costs.mean() / lc.mean():8.3f}"
+            to_cb = f"{costs.mean() / cb.mean():8.3f}" if cb is not None else f"{'':8}"
+            print(f"{name:<15}{spec:<14}{costs.mean():10.1f}{costs.mean() / lc.mean():8.3f}{to_cb}"
                   f"{d.mean():11.1f} ± {ci95(d):6.1f}{time.perf_counter() - t0:7.0f}", flush=True)
         results["scenarios"][name] = {"env_id": env_id, "env_kwargs": kwargs, "agents": rows}
     if args.out:
