@@ -1,7 +1,8 @@
 """Benchmark the generalist against LC (and the other baselines) on many scenarios, paired seeds.
 
     python -m benchmarks.generalist [--model agents/pretrained/generalist.zip] [--episodes 20]
-        [--seed 0] [--scenarios default,small,...] [--agents lc,maskable_ppo] [--out results/generalist.json]
+        [--seed 0] [--scenarios default,small,...] [--agents lc,maskable_ppo] [--agreement]
+        [--out results/generalist.json]
 
 Every agent plays the same episodes of each scenario (``reset(seed=s)``, s = seed ..
 seed + episodes - 1; benchmark seeds 0..9999 by default, ``--seed 10000`` for evaluation
@@ -72,6 +73,25 @@ def env_kwargs_of(kwargs: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def agreement(env: Any, generalist: Any, seeds: list[int]) -> float:
+    """Share of the generalist's steps (its own episodes) on which cost_benefit, shown the same
+    observation, would take the same action: how far the learned policy has moved from the rule."""
+    rule = make("cost_benefit")
+    same = total = 0
+    for seed in seeds:
+        obs, _ = env.reset(seed=seed)
+        generalist.attach(env)
+        rule.attach(env)
+        done = False
+        while not done:
+            a = int(generalist.predict(obs, action_masks=env.unwrapped.action_masks())[0])
+            same += a == int(rule.predict(obs)[0])
+            total += 1
+            obs, _, terminated, truncated, _ = env.step(a)
+            done = terminated or truncated
+    return same / max(total, 1)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--model", type=Path, default=PRETRAINED_DIR / "generalist.zip",
@@ -81,6 +101,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"comma-separated, of {list(SCENARIOS)}")
     p.add_argument("--agents", default="lc,maskable_ppo,cost_benefit",
                    help="baselines besides the generalist (maskable_ppo: the shipped 10-model specialist)")
+    p.add_argument("--agreement", action="store_true",
+                   help="also report the share of steps on which the generalist acts as cost_benefit")
     p.add_argument("--out", type=Path, default=None, help="JSON file for every number")
     args = p.parse_args(argv)
     names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
@@ -137,6 +159,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             print(f"{name:<15}{spec:<14}{costs.mean():10.1f}{costs.mean() / lc.mean():8.3f}{to_cb}"
                   f"{d.mean():11.1f} ± {ci95(d):6.1f}{time.perf_counter() - t0:7.0f}", flush=True)
         results["scenarios"][name] = {"env_id": env_id, "env_kwargs": kwargs, "agents": rows}
+        if args.agreement:
+            share = agreement(gym.make(env_id, **env_kwargs_of(kwargs)), generalist, seeds)
+            results["scenarios"][name]["agrees_with_cost_benefit"] = share
+            print(f"{name:<15}generalist's greedy action = cost_benefit's on {100 * share:.2f}% of its steps")
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(json.dumps(results, indent=2) + "\n")
