@@ -32,6 +32,7 @@ random  uniform among the candidates (seeded by :meth:`reset`)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -193,15 +194,28 @@ class RandomVictim(ReactiveHeuristic):
     def __init__(self, seed: int | None = 0) -> None:
         super().__init__()
         self.rng = np.random.default_rng(seed)
+        self._row_rngs: list[np.random.Generator] | None = None  # one stream per batch row
 
     def reset(self, seed: int | None = None) -> None:
         self.rng = np.random.default_rng(seed)
+        self._row_rngs = None
+
+    def reset_batch(self, seeds: Sequence[int | None]) -> bool:
+        """Row i draws from its own stream seeded ``seeds[i]``: the draws it would make alone."""
+        self._row_rngs = [np.random.default_rng(s) for s in seeds]
+        return True
 
     def victim(self, pm, candidates):
-        return lex_argmin([self.rng.random(candidates.shape)], candidates)
+        if self._row_rngs is None:
+            draws = self.rng.random(candidates.shape)
+        else:  # each evicting row draws N from its own stream, as victim_one does
+            n = candidates.shape[1]
+            draws = np.stack([self._row_rngs[r].random(n) for r in self._victim_rows.tolist()])
+        return lex_argmin([draws], candidates)
 
     def victim_one(self, col, candidates):
-        draws = self.rng.random((1, len(col["cached"])))[0]  # the batch path's draws for one row
+        rng = self.rng if self._row_rngs is None else self._row_rngs[0]
+        draws = rng.random(len(col["cached"]))  # the batch path's draws for one row
         return min(candidates, key=lambda m: draws[m])
 
 

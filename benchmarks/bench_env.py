@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/bench_env.py [--quick] [--out results/bench]
        python benchmarks/bench_env.py --native [--baseline-tree PATH] [--quick] [--out results/bench]
+       python benchmarks/bench_env.py --suite-timing [--episodes 20] [--quick] [--out results/bench]
 
 Reports (and writes ``bench.json`` and ``scaling.png`` to ``--out``):
   - env steps/s through ``gym.make`` with random masked actions and with the LC agent, next to
@@ -20,6 +21,9 @@ With ``--native`` (``native.json``), the native vector env (edge_cache_env/vecto
   - the heuristic part of ``evaluate.py --suite default --agents lc,lru,lfu,fifo,random,cloud
     --episodes 5`` (no bound) with the per-episode loop and batched, and whether they agree;
   - peak RSS after 10k and after 1M batched env-steps (B = 256, masked random), fresh process.
+With ``--suite-timing`` (``suite_timing.json``): the heuristic part of ``evaluate.py --suite
+default`` (agents lc, lru, lfu, fifo, random, cloud; ``--episodes`` seeds, no bound) per
+scenario, ``run_suite(vectorize=False)`` vs ``True`` (CPU time), and the whole suite's total.
 Times are process CPU time where one process does all the work (robust to other load on the
 machine) and wall time where several processes are involved (async vectors).
 """
@@ -421,6 +425,54 @@ def measure_suite(quick: bool) -> dict[str, Any]:
     return out
 
 
+SUITE_AGENTS = ("lc", "lru", "lfu", "fifo", "random", "cloud")
+
+
+def measure_suite_timing(episodes: int, quick: bool) -> dict[str, Any]:
+    """Per scenario of the default suite: CPU s of ``run_suite`` with the per-episode loop and
+    batched (heuristics only, no bound), their ratio, and whether every figure agrees; then
+    the totals. Each scenario runs both ways back to back, so load drifts hit both alike."""
+    import os
+
+    from edge_cache_env.scenarios import resolve_suite
+    from evaluation.suite import run_suite
+
+    version, scenarios = resolve_suite("default")
+    scenarios = scenarios[:4] if quick else scenarios
+    seeds = list(range(episodes))
+    rows = []
+    print(f"suite {version}, agents {','.join(SUITE_AGENTS)}, {episodes} episodes, load "
+          f"{os.getloadavg()[0]:.2f}", flush=True)
+    print(f"{'scenario':<20}{'env':<28}{'loop cpu s':>11}{'batched cpu s':>14}{'speedup':>9}  same",
+          flush=True)
+    for sc in scenarios:
+        cpu: dict[str, float] = {}
+        figures: dict[str, Any] = {}
+        for vectorize in (False, True):
+            start = time.process_time()
+            run = run_suite([sc], list(SUITE_AGENTS), seeds, bound=False, progress=False,
+                            vectorize=vectorize)[sc.name]
+            cpu[str(vectorize)] = time.process_time() - start
+            figures[str(vectorize)] = (run.summary if run.result is None else
+                                       {a: [{k: v for k, v in e.items() if k != "seconds"} for e in eps]
+                                        for a, eps in run.result.episodes.items()})
+        row = {"scenario": sc.name, "env_id": sc.env_id, "per_episode_cpu_s": cpu["False"],
+               "batched_cpu_s": cpu["True"], "speedup_cpu": cpu["False"] / cpu["True"],
+               "identical": figures["False"] == figures["True"]}
+        rows.append(row)
+        print(f"{sc.name:<20}{sc.env_id:<28}{row['per_episode_cpu_s']:>11.2f}"
+              f"{row['batched_cpu_s']:>14.2f}{row['speedup_cpu']:>8.1f}x  {row['identical']}",
+              flush=True)
+    loop = sum(r["per_episode_cpu_s"] for r in rows)
+    batched = sum(r["batched_cpu_s"] for r in rows)
+    total = {"per_episode_cpu_s": loop, "batched_cpu_s": batched, "speedup_cpu": loop / batched,
+             "identical": all(r["identical"] for r in rows), "load_after": os.getloadavg()[0]}
+    print(f"{'total':<48}{loop:>11.2f}{batched:>14.2f}{loop / batched:>8.1f}x  {total['identical']}"
+          f"  (load {total['load_after']:.2f})", flush=True)
+    return {"suite": version, "agents": list(SUITE_AGENTS), "episodes": episodes,
+            "scenarios": rows, "total": total}
+
+
 def _native_memory_child(b: int, long_steps: int) -> dict[str, float]:
     venv = _native_vec(b)
     venv.reset(seed=0)
@@ -470,11 +522,27 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="only the native vector env's measurements (native.json)")
     parser.add_argument("--baseline-tree", default=None,
                         help="with --native: a checkout whose single env is measured alongside")
+    parser.add_argument("--suite-timing", action="store_true",
+                        help="only the default suite's heuristics, per-episode loop vs batched, "
+                             "per scenario (suite_timing.json)")
+    parser.add_argument("--episodes", type=int, default=20,
+                        help="with --suite-timing: episodes (seeds 0..E-1) per scenario and agent")
     args = parser.parse_args(argv)
+    if args.episodes < 1:
+        parser.error(f"--episodes {args.episodes}: must be >= 1")
     if args.baseline_tree is not None and not (Path(args.baseline_tree) / "edge_cache_env").is_dir():
         parser.error(f"--baseline-tree {args.baseline_tree}: no edge_cache_env/ package there")
+    if args.native and args.suite_timing:
+        parser.error("--native and --suite-timing: pick one")
     if args.native:
         return main_native(args)
+    if args.suite_timing:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        report = measure_suite_timing(args.episodes, args.quick)
+        (out / "suite_timing.json").write_text(json.dumps(report, indent=1))
+        print(f"wrote {out / 'suite_timing.json'}")
+        return report
     q = args.quick
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

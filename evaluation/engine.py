@@ -130,8 +130,10 @@ def run_episodes_batched(env_id: str, agents: dict[str, Any], seeds: Sequence[in
     agent. The same figures as :func:`run_episode` per seed (tested), except ``seconds``: the
     batch's wall time shared in proportion to steps.
 
-    An agent with per-episode state (one that overrides ``reset``, e.g. the random victim's
-    seeded stream) gets one copy per episode, reset with its seed, as the per-episode loop does.
+    An agent with per-episode state plays all its episodes in one copy if it can hold that
+    state per row (:meth:`~agents.base.Agent.reset_batch`: the random victim's seeded stream,
+    gdsf's priorities); otherwise it gets one copy per episode, reset with its seed, as the
+    per-episode loop does.
     """
     start = time.perf_counter()
     specs, n = list(agents), len(seeds)
@@ -142,7 +144,7 @@ def run_episodes_batched(env_id: str, agents: dict[str, Any], seeds: Sequence[in
     players: list[tuple[slice, list[Any]]] = []
     for i, spec in enumerate(specs):
         agent = agents[spec]
-        if type(agent).reset is Agent.reset:
+        if agent.reset_batch(seeds):  # row j of the agent's rows: as reset(seeds[j])
             copies = [agent]
         else:
             copies = [copy.deepcopy(agent) for _ in seeds]

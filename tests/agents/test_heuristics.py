@@ -77,6 +77,28 @@ def test_random_victim_covers_the_candidates_only_and_is_seeded():
     assert [int(agent.predict(obs)[0]) for _ in range(200)] == draws
 
 
+def test_random_victim_batch_rows_draw_as_seeded_single_agents():
+    # reset_batch(seeds): row i decides, step after step, as an agent reset with seeds[i] alone.
+    rng = np.random.default_rng(1)
+    seeds = [5, 0, 12, 5]
+    batched = agents.make("random")
+    assert batched.reset_batch(seeds)
+    alone = [agents.make("random") for _ in seeds]
+    for a, s in zip(alone, seeds, strict=True):
+        a.reset(s)
+    for _ in range(30):
+        batch = np.stack([make_obs(requests=[int(rng.integers(0, 2)), 0, 0, int(rng.integers(0, 2)), 4],
+                                   **FULL) for _ in seeds])
+        want = [int(a.predict(o)[0]) for a, o in zip(alone, batch, strict=True)]
+        assert list(batched.predict(batch)[0]) == want
+    one = agents.make("random")  # a batch of one takes the single-observation path
+    one.reset_batch([7])
+    ref = agents.make("random")
+    ref.reset(7)
+    obs = make_obs(requests=[3, 0, 0, 0, 4], **FULL)
+    assert [int(one.predict(obs)[0]) for _ in range(20)] == [int(ref.predict(obs)[0]) for _ in range(20)]
+
+
 def test_a_model_that_cannot_fit_even_after_evictions_is_skipped():
     # Model 4 (0.7) needs more than free (0.2) plus the only idle cached model (3, 0.2):
     # evicting would be pointless, and no other uncached model is requested, so SERVE.
