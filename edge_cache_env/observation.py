@@ -249,18 +249,21 @@ class BatchObservation:
         cfg = sim.config
         self.sim = sim
         self.layout = ObservationLayout.of(cfg)
-        if self.layout.capacity:
-            raise ValueError("BatchObservation covers the capacity model off (v0)")
         b, n = sim.batch, sim.n_models
         self.buffer = np.zeros((b, self.layout.size), dtype=np.float32)
         k = n * len(MODEL_FEATURES)
+        v0 = self.layout.v0_size
         self.features = self.buffer[:, :k].reshape(b, len(MODEL_FEATURES), n)  # [row, feature, model]
-        self.globals = self.buffer[:, k:]
+        self.globals = self.buffer[:, k:v0]
+        self.queue = self.buffer[:, v0:v0 + n]  # capacity model only (empty views otherwise)
+        self.capacity_globals = self.buffer[:, v0 + n:] if self.layout.capacity else self.buffer[:, v0:v0]
         self.features[:, MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
         self.features[:, MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
         self._age_table = age_table(cfg.n_slots)
         self._demand_by_slot = np.zeros((b, cfg.n_slots + 1, 3, n), dtype=np.float32)
+        if self.layout.capacity:
+            self._queue_scale_s = sim.gpu_throughput * cfg.slot_s * QUEUE_SCALE_SLOTS
 
     def on_reset(self, rows: np.ndarray) -> None:
         """Episode start of servers ``rows``: their demand features of every slot."""
@@ -280,4 +283,12 @@ class BatchObservation:
         g[:, 0] = sim.free_mb / sim.gpu_mb
         g[:, 1] = np.minimum(sim.ops_used / sim.ops_limit, 1.0)
         g[:, 2] = np.minimum(sim.t / sim.n_slots, 1.0)
+        if self.layout.capacity:
+            cap_s = self._queue_scale_s
+            if np.isfinite(cap_s):
+                self.queue[:] = sim.queued_work_s / (sim.queued_work_s + cap_s)
+            else:
+                self.queue[:] = 0.0
+            self.capacity_globals[:, 0] = sim.last_utilisation
+            self.capacity_globals[:, 1] = squash(sim.last_load, LOAD_SCALE)
         return self.buffer
