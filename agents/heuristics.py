@@ -81,6 +81,7 @@ class ReactiveHeuristic(Agent):
 
     def __init__(self) -> None:
         self._layouts: dict[int, tuple[int, dict[str, list[int]], dict[str, int]]] = {}
+        self._batch_indices: dict[int, tuple[int, np.ndarray, int, int]] = {}
         self.obs_layout: ObservationLayout | None = None
 
     def attach(self, env: Any) -> None:
@@ -91,6 +92,7 @@ class ReactiveHeuristic(Agent):
         if layout != self.obs_layout:
             self.obs_layout = layout
             self._layouts = {}
+            self._batch_indices = {}
 
     def _layout(self, size: int) -> tuple[int, dict[str, list[int]], dict[str, int]]:
         """Number of models and the flat index of every feature (whatever the obs layout)."""
@@ -136,30 +138,41 @@ class ReactiveHeuristic(Agent):
             return load_action(want)
         return evict_action(self.victim_one(col, candidates), n)
 
+    def _batch_index(self, size: int) -> tuple[int, np.ndarray, int, int]:
+        """``(N, [3, N] flat indices of cached / requests / footprint, free memory index, ops
+        used index)``: one fancy index gathers what the admission rule reads."""
+        n, pos, gpos = self._layout(size)
+        cols = np.array([pos["cached"], pos["requests"], pos["footprint"]], dtype=np.intp)
+        return n, cols, gpos["free_memory"], gpos["ops_used"]
+
     def _act_batch(self, obs: np.ndarray) -> np.ndarray:
-        layout = resolve_layout(self.obs_layout, obs.shape[-1])
-        n = layout.n_models
-        pm, g = layout.split(obs)
-        cached = pm[..., MODEL_FEATURE["cached"]] > 0.5
-        req = pm[..., MODEL_FEATURE["requests"]].astype(np.float64)
-        fp = pm[..., MODEL_FEATURE["footprint"]].astype(np.float64)
-        free = g[:, GLOBAL_FEATURE["free_memory"]].astype(np.float64)
+        size = obs.shape[-1]
+        if size not in self._batch_indices:
+            self._batch_indices[size] = self._batch_index(size)
+        n, cols, i_free, i_ops = self._batch_indices[size]
+        sel = obs[:, cols]  # [B, 3, N]: cached, requests, footprint (float32, as observed)
+        cached = sel[:, 0] > 0.5
+        req = sel[:, 1]
+        fp32 = sel[:, 2]
+        fp = fp32.astype(np.float64)
+        free32 = obs[:, i_free]
         candidates = cached & (req == 0)
-        room = free + (fp * candidates).sum(axis=1)
+        room = free32.astype(np.float64) + (fp * candidates).sum(axis=1)
         wantable = ~cached & (req > 0) & (fp <= room[:, None] + _ROOM_TOL)
         score = np.where(wantable, req, -1.0)
         want = score.argmax(axis=1)
         rows = np.arange(len(obs))
         has_want = score[rows, want] > 0
-        fits = pm[rows, want, MODEL_FEATURE["footprint"]] <= g[:, GLOBAL_FEATURE["free_memory"]]
-        ops_left = g[:, GLOBAL_FEATURE["ops_used"]] < 1.0
+        fits = fp32[rows, want] <= free32
+        ops_left = obs[:, i_ops] < 1.0
         actions = np.zeros(len(obs), dtype=np.int64)
         load = has_want & ops_left & fits
         actions[load] = load_action(want[load])
         evict = has_want & ops_left & ~fits
         if evict.any():
             self._victim_rows = np.flatnonzero(evict)  # for victim rules with per-row state (gdsf)
-            v = self.victim(pm[evict], candidates[evict])
+            pm, _ = resolve_layout(self.obs_layout, size).split(obs[self._victim_rows])
+            v = self.victim(pm, candidates[self._victim_rows])
             actions[evict] = evict_action(v, n)
         return actions
 
