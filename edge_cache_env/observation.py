@@ -152,9 +152,14 @@ def demand_features(counts: np.ndarray, last_request: np.ndarray, frequency: np.
     (requests, recency, frequency), from the per-slot ``[T + 1, N]`` request counts (row T:
     zeros), latest-request slots and frequencies."""
     slots = np.arange(len(counts), dtype=np.float64)[:, None]
-    demand = np.stack([squash(counts, REQUESTS_SCALE),
-                       squash(slots - last_request, RECENCY_SCALE_SLOTS),
-                       squash(frequency, FREQUENCY_SCALE)], axis=1)
+    return squash_demand(counts, slots - last_request, frequency)
+
+
+def squash_demand(counts: np.ndarray, recency: np.ndarray, frequency: np.ndarray) -> np.ndarray:
+    """``[..., 3, N]`` float32: requests, recency (slots since the latest request) and frequency
+    squashed, from ``[..., N]`` float arrays (slots of one server, or servers of a batch)."""
+    demand = np.stack([squash(counts, REQUESTS_SCALE), squash(recency, RECENCY_SCALE_SLOTS),
+                       squash(frequency, FREQUENCY_SCALE)], axis=-2)
     return demand.astype(np.float32)
 
 
@@ -261,22 +266,21 @@ class BatchObservation:
         self.features[:, MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
         self._age_table = age_table(cfg.n_slots)
-        self._demand_by_slot = np.zeros((b, cfg.n_slots + 1, 3, n), dtype=np.float32)
         if self.layout.capacity:
             self._queue_scale_s = sim.gpu_throughput * cfg.slot_s * QUEUE_SCALE_SLOTS
 
-    def on_reset(self, rows: np.ndarray) -> None:
-        """Episode start of servers ``rows``: their demand features of every slot."""
+    def on_slot(self, rows: np.ndarray) -> None:
+        """Servers ``rows`` entered a slot (reset or SERVE): their demand features now."""
         sim = self.sim
-        for r in rows.tolist():
-            self._demand_by_slot[r] = demand_features(sim.count_f[r], sim.last_request_by_slot[r],
-                                                      sim.frequency_by_slot[r])
+        t = sim.t[rows]
+        self.features[rows, _DEMAND] = squash_demand(
+            sim.count_f[rows, t], t[:, None].astype(np.float64) - sim.last_request[rows],
+            sim.frequency[rows])
 
     def full(self) -> np.ndarray:
         """Every row's observation (the buffer itself: copy it before handing it out)."""
         sim, fm = self.sim, self.features
         fm[:, _CACHED] = sim.cached_f
-        fm[:, _DEMAND] = self._demand_by_slot[sim._arange, sim.t]
         np.minimum(sim.context.aoc * self._inv_window, 1.0, out=fm[:, _AOC], casting="same_kind")
         np.take(self._age_table, sim.slots_since_loaded(), out=fm[:, _AGE])
         g = self.globals

@@ -11,7 +11,7 @@ import numpy as np
 
 from edge_cache_env.capacity import batched_work, fluid_slot, offload_threshold_s
 from edge_cache_env.config import MB_PER_GB, EnvConfig
-from edge_cache_env.context import AgeOfContext
+from edge_cache_env.context import AgeOfContext, ewma_step
 from edge_cache_env.costs import TERMS, ModelCosts, SlotCosts, weigh, zero_terms
 from edge_cache_env.requests import EpisodeRequests
 
@@ -43,7 +43,7 @@ def demand_history(count: np.ndarray, frequency_rate: float) -> tuple[np.ndarray
     f = np.zeros((*count.shape[:-2], n_models))
     by_slot = np.moveaxis(count, -2, 0)
     for t in range(n_slots):
-        f += frequency_rate * (by_slot[t] - f)
+        ewma_step(f, by_slot[t], frequency_rate)
         freq[t] = f
     freq[n_slots] = f
     return np.concatenate([last, last[..., -1:, :]], axis=-2), np.moveaxis(freq, 0, -2)
@@ -544,8 +544,9 @@ class BatchSimulator:
         self.count_task = np.zeros((b, t, n, k))
         self.count_f = np.zeros((b, t + 1, n))  # row T: zeros, 'after the last slot'
         self._slot_columns = np.zeros((b, t, n, 6))
-        self.last_request_by_slot = np.zeros((b, t + 1, n), dtype=np.int64)
-        self.frequency_by_slot = np.zeros((b, t + 1, n))
+        # Each server's demand now (its slot's row of demand_history, kept step by step).
+        self.last_request = np.full((b, n), -1, dtype=np.int64)
+        self.frequency = np.zeros((b, n))
         if cap.enabled:
             self.gpu_throughput = float(cap.gpu_throughput)
             self._capacity_s = self.gpu_throughput * config.slot_s
@@ -590,10 +591,10 @@ class BatchSimulator:
                 self.theta_s[r] = offload_threshold_s(cfg, c.count, c.cloud_latency_s)
                 self._req_per_work[r] = np.divide(c.count, work, out=np.zeros_like(c.count),
                                                   where=work > 0)
-        # The open-loop per-slot recursions, once for all the rows.
-        self.last_request_by_slot[rows], self.frequency_by_slot[rows] = demand_history(
-            self.count_f[rows, :-1], self.frequency_rate)
-        self.context.reset_rows(rows, self.count_task[rows])
+        self.last_request[rows] = -1
+        self.frequency[rows] = 0.0
+        self._advance_demand(rows, np.zeros(len(rows), dtype=np.int64))
+        self.context.reset_rows(rows)
         self.cached[rows] = False
         self.uncached[rows] = True
         self._rows[rows, :2] = 0.0
@@ -699,12 +700,29 @@ class BatchSimulator:
         m["episode_cost"][bad] += self.invalid_penalty
         terms["invalid"][bad] = self.invalid_penalty
 
-    def _end_slot(self, r: np.ndarray, served: np.ndarray, t: np.ndarray) -> None:
-        """After SERVE in servers ``r`` (at their slots ``t``): context update, next slot."""
-        self.context.update_rows(r, served, t)
-        self.t[r] += 1
+    def _end_slot(self, r: np.ndarray, served: np.ndarray, t: np.ndarray,
+                  count_task: np.ndarray) -> None:
+        """After SERVE in servers ``r`` (at their slots ``t``, requests ``count_task``):
+        context update, next slot."""
+        self.context.update_rows(r, served, count_task)
+        t = t + 1
+        self.t[r] = t
         self.ops_used[r] = 0
         self._rows[r, 1] = 0.0
+        more = t < self.n_slots  # after the last slot the demand stays (demand_history's row T)
+        if not more.all():
+            r, t = r[more], t[more]
+        if len(r):
+            self._advance_demand(r, t)
+
+    def _advance_demand(self, r: np.ndarray, t: np.ndarray) -> None:
+        """Servers ``r`` enter slot ``t``: its requests join the recency and the frequency EWMA
+        (:func:`demand_history`, one slot at a time)."""
+        count = self.count_f[r, t]
+        f = self.frequency[r]
+        ewma_step(f, count, self.frequency_rate)
+        self.frequency[r] = f
+        self.last_request[r] = np.where(count > 0, t[:, None], self.last_request[r])
 
     # ------------------------------------------------------------------ v0 serve
     def _serve(self, r: np.ndarray, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> None:
@@ -713,8 +731,8 @@ class BatchSimulator:
         ctx = self.context
         weights = self._rows[r]
         sums = np.matmul(weights, self._slot_columns[r, t])  # [b, 3 rows, 6 columns]
-        served = self.count_task[r, t]
-        served *= weights[:, 0, :, None]
+        count_task = self.count_task[r, t]
+        served = count_task * weights[:, 0, :, None]
         flat = served.reshape(len(r), 1, -1)
         edge_acc = np.matmul(flat, ctx.accuracy[r].reshape(len(r), -1, 1))[:, 0, 0]
         edge_s = sums[:, 0, 0]
@@ -729,7 +747,7 @@ class BatchSimulator:
         terms["cloud"][r] = w_cloud
         if invalid.any():
             self._charge_invalid(invalid, terms)
-        self._end_slot(r, served, t)
+        self._end_slot(r, served, t, count_task)
 
     # ------------------------------------------------------------ capacity model
     def _serve_capacity(self, r: np.ndarray, invalid: np.ndarray,
@@ -785,7 +803,8 @@ class BatchSimulator:
         new = np.matmul(np.stack([e_new, weights[:, 1], weights[:, 2] + o_new], axis=1), cols_t)
         wait_s = _dot_rows(new_wait, self._req_per_work[r, t])
         wait_s += _dot_rows(old_wait, self._req_per_work[r, prev])
-        served = self.count_task[r, t] * e_new[:, :, None]
+        count_task = self.count_task[r, t]
+        served = count_task * e_new[:, :, None]
         served += self.count_task[r, prev] * e_old[:, :, None]
         edge_acc = _dot_rows(served.reshape(b, -1), ctx.accuracy[r].reshape(b, -1))
         cnt = self.count_f[r, t]
@@ -814,7 +833,7 @@ class BatchSimulator:
         self.last_load[r] = total / self._capacity_s
         if invalid.any():
             self._charge_invalid(invalid, terms)
-        self._end_slot(r, served, t)
+        self._end_slot(r, served, t, count_task)
         ending = self.queued_any[r] & (self.t[r] == self.n_slots)
         if ending.any():  # the episode ends: the queue goes to the cloud
             e = r[ending]

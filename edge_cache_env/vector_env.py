@@ -160,6 +160,8 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         model = a - np.where(low, 1, n + 1)
         self._costs.fill(0.0)
         self.sim.step(load, evict, serve, model, invalid, self._terms)
+        if serve.any():
+            self._obs.on_slot(np.flatnonzero(serve))
         if again.any() and self._reset_ended:
             rows = np.flatnonzero(again)
             self._reset_rows(rows, [None] * len(rows))
@@ -192,7 +194,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
                 self._rngs[r] = seeding.np_random(s)[0]
             requests.append(self.workload.sample_episode(self._rngs[r]))
         self.sim.reset_rows(rows, requests)
-        self._obs.on_reset(rows)
+        self._obs.on_slot(rows)
         self.sim.masks(self._mask)
 
     def _observe(self) -> np.ndarray:
