@@ -539,6 +539,17 @@ class BatchSimulator:
                                                          "episode_cost_switch", "episode_cost")])[:, None]
         self._arange = np.arange(b)
         self._models = np.arange(n)
+        # LOAD / EVICT tables, row kind = is_load * N + model (CacheSimulator.load / evict's
+        # values: a LOAD's metric increments are 1, its GB and its cost; an EVICT's 0 but one
+        # eviction, and free).
+        ones, zeros = np.ones(n), np.zeros(n)
+        self._row_offsets = np.array([0, n, 2 * n])
+        self._row_values = np.concatenate([np.stack([zeros, zeros, ones], axis=1),
+                                           np.stack([ones, ones, zeros], axis=1)])
+        self._mem_delta = np.concatenate([-mc.mem_mb, mc.mem_mb])
+        self._op_inc = np.concatenate([
+            np.stack([zeros, ones, zeros, zeros, zeros], axis=1),
+            np.stack([ones, zeros, mc.weights_gb, mc.load_cost, mc.load_cost], axis=1)])
         # Episode arrays, filled row by row at reset.
         t, k = config.n_slots, config.aoc.tasks_per_model
         self.count_task = np.zeros((b, t, n, k))
@@ -638,22 +649,20 @@ class BatchSimulator:
             r = np.flatnonzero(op)
             md = model[r]
             is_load = load[r]
-            load_f = is_load.astype(np.float64)
+            # Tables by (EVICT 0 / LOAD 1, model): one gather per array instead of a where each.
+            kind = is_load.view(np.int8) * n + md
             cell = r * n + md  # flat index into the [B, N] arrays
             self.cached.ravel()[cell] = is_load
             self.uncached.ravel()[cell] = ~is_load
-            rows = self._rows.reshape(-1)
-            base = r * (3 * n) + md  # [B, 3, N]: edge, loaded now, cloud
-            rows[base] = load_f
-            rows[base + n] = load_f
-            rows[base + 2 * n] = 1.0 - load_f
-            self.used_mb[r] += np.where(is_load, self.mem_mb[md], -self.mem_mb[md])
+            # [B, 3, N] serving rows (edge, loaded now, cloud) of the model: 1 1 0 / 0 0 1.
+            self._rows.reshape(-1)[(r * (3 * n) + md)[:, None] + self._row_offsets] = \
+                self._row_values[kind]
+            self.used_mb[r] += self._mem_delta[kind]
             self.loaded_at.ravel()[cell] = np.where(is_load, self.t[r], -1)
             self.ops_used[r] += 1
-            cost = self.model_costs.load_cost[md] * load_f  # evictions are free: adds 0.0
-            self._metrics[self._op_idx, r] += np.stack(
-                [load_f, 1.0 - load_f, self.model_costs.weights_gb[md] * load_f, cost, cost])
-            terms["switch"][r] = cost
+            inc = self._op_inc[kind]  # loads, evictions, switch GB, switch cost, cost (x2)
+            self._metrics[self._op_idx, r] += inc.T
+            terms["switch"][r] = inc[:, 3]
             if not is_load.all():
                 ev, ev_m = r[~is_load], md[~is_load]
                 self.context.evict_rows(ev, ev_m)
