@@ -146,6 +146,15 @@ class ReactiveHeuristic(Agent):
         return n, cols, gpos["free_memory"], gpos["ops_used"]
 
     def _act_batch(self, obs: np.ndarray) -> np.ndarray:
+        actions, evict, candidates = self._admit(obs)
+        if evict.any():
+            self._evict(obs, np.flatnonzero(evict), candidates, actions)
+        return actions
+
+    def _admit(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The shared admission rule on a batch: ``(actions, evict, candidates)``: LOAD or
+        SERVE per row, the rows that must EVICT (their victim still to choose) and the victim
+        candidates ``[B, N]``. The same for every heuristic (the victim rule is apart)."""
         size = obs.shape[-1]
         if size not in self._batch_indices:
             self._batch_indices[size] = self._batch_index(size)
@@ -168,13 +177,36 @@ class ReactiveHeuristic(Agent):
         actions = np.zeros(len(obs), dtype=np.int64)
         load = has_want & ops_left & fits
         actions[load] = load_action(want[load])
-        evict = has_want & ops_left & ~fits
-        if evict.any():
-            self._victim_rows = np.flatnonzero(evict)  # for victim rules with per-row state (gdsf)
-            pm, _ = resolve_layout(self.obs_layout, size).split(obs[self._victim_rows])
-            v = self.victim(pm, candidates[self._victim_rows])
-            actions[evict] = evict_action(v, n)
-        return actions
+        return actions, has_want & ops_left & ~fits, candidates
+
+    def _evict(self, obs: np.ndarray, rows: np.ndarray, candidates: np.ndarray,
+               actions: np.ndarray) -> None:
+        """EVICT actions of the rows ``rows`` of ``obs`` into ``actions``: the victim rule."""
+        self._victim_rows = rows  # for victim rules with per-row state (gdsf, random)
+        layout = resolve_layout(self.obs_layout, obs.shape[-1])
+        pm, _ = layout.split(obs[rows])
+        actions[rows] = evict_action(self.victim(pm, candidates[rows]), layout.n_models)
+
+
+def fusable(agent: Any) -> bool:
+    """Whether ``agent`` acts by the shared admission rule plus its victim rule alone (its
+    batched actions can come from :func:`act_together`)."""
+    t = type(agent)
+    return (isinstance(agent, ReactiveHeuristic) and t.act is ReactiveHeuristic.act
+            and t._act_batch is ReactiveHeuristic._act_batch and t._admit is ReactiveHeuristic._admit)
+
+
+def act_together(agents: list[ReactiveHeuristic], slices: list[slice], obs: np.ndarray) -> np.ndarray:
+    """The actions of several :func:`fusable` heuristics on the same layout, agent i on rows
+    ``slices[i]`` of ``obs``: the admission rule once for all the rows, then each agent's
+    victims for its evicting rows. The same actions as each agent's ``predict`` on its rows
+    (a single row's plain-Python path decides identically, tested)."""
+    actions, evict, candidates = agents[0]._admit(obs)
+    for agent, sl in zip(agents, slices, strict=True):
+        rows = np.flatnonzero(evict[sl])
+        if len(rows):
+            agent._evict(obs[sl], rows, candidates[sl], actions[sl])  # a view: written in place
+    return actions
 
 
 class LeastContext(ReactiveHeuristic):

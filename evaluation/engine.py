@@ -23,7 +23,7 @@ from gymnasium.vector import AutoresetMode
 import edge_cache_env  # noqa: F401  (registers the env ids)
 from agents.base import Agent
 from agents.bounds import MAX_MODELS, MAX_PLAN_MODELS, is_tractable, lower_bound
-from agents.heuristics import CloudOnly, ReactiveHeuristic
+from agents.heuristics import CloudOnly, ReactiveHeuristic, act_together, fusable
 from agents.reference import Oracle
 from edge_cache_env.actions import SERVE
 from edge_cache_env.costs import TERMS
@@ -155,6 +155,17 @@ def run_episodes_batched(env_id: str, agents: dict[str, Any], seeds: Sequence[in
         players.append((slice(i * n, (i + 1) * n), copies))
     masked = {id(c): "action_masks" in inspect.signature(c.predict).parameters
               for _, copies in players for c in copies}
+    # Heuristics that differ only in their victims share one admission pass over their rows.
+    fused = [(rows, copies[0]) for rows, copies in players
+             if len(copies) == 1 and fusable(copies[0]) and not masked[id(copies[0])]]
+    if len(fused) < 2:
+        fused = []
+    fused_rows = np.concatenate([np.arange(r.start, r.stop) for r, _ in fused]) if fused else None
+    fused_slices, start = [], 0
+    for r, _ in fused:
+        fused_slices.append(slice(start, start + r.stop - r.start))
+        start += r.stop - r.start
+    fused_ids = {id(a) for _, a in fused}
     done = np.zeros(b, dtype=bool)
     steps = np.zeros(b, dtype=np.int64)
     actions = np.zeros(b, dtype=np.int64)
@@ -162,7 +173,11 @@ def run_episodes_batched(env_id: str, agents: dict[str, Any], seeds: Sequence[in
     cfg = venv.config
     while not done.all():
         masks = venv.action_masks()
+        if fused:
+            actions[fused_rows] = act_together([a for _, a in fused], fused_slices, obs[fused_rows])
         for rows, copies in players:
+            if id(copies[0]) in fused_ids:
+                continue
             if done[rows].all():
                 actions[rows] = SERVE
                 continue

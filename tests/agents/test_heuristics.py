@@ -8,7 +8,7 @@ import pytest
 from obs_builder import build_observation
 
 import agents
-from agents.heuristics import lex_argmin
+from agents.heuristics import act_together, fusable, lex_argmin
 
 N = 5
 SERVE = 0
@@ -142,6 +142,32 @@ def test_batched_predict_matches_one_by_one():
         actions, state = agent.predict(batch)
         assert actions.shape == (64,) and state is None
         assert list(actions) == [int(agent.predict(o)[0]) for o in batch]
+
+
+def test_act_together_equals_each_heuristic_on_its_rows():
+    rng = np.random.default_rng(3)
+    names = ["lc", "lru", "lfu", "fifo", "random", "random"]
+    sizes = [5, 1, 4, 3, 6, 1]  # one-row agents take the plain-Python path when alone
+    batch = np.stack([make_obs(cached=rng.integers(0, 2, N), footprint=rng.uniform(0.1, 0.4, N),
+                               requests=rng.integers(0, 3, N), free=float(rng.uniform(0, 0.3)),
+                               recency=rng.integers(0, 20, N), frequency=rng.uniform(0, 3, N),
+                               aoc=rng.uniform(0, 1, N), age=rng.integers(0, 50, N))
+                      for _ in range(sum(sizes))])
+    together, alone, slices, start = [], [], [], 0
+    for name, k in zip(names, sizes, strict=True):
+        a, b = agents.make(name), agents.make(name)
+        seeds = list(range(start, start + k))
+        a.reset_batch(seeds)
+        b.reset_batch(seeds)
+        together.append(a)
+        alone.append(b)
+        slices.append(slice(start, start + k))
+        start += k
+    assert all(fusable(a) for a in together) and not fusable(agents.make("gdsf"))
+    for _ in range(5):  # the random victims' streams move on identically
+        got = act_together(together, slices, batch)
+        want = np.concatenate([b.predict(batch[sl])[0].reshape(-1) for b, sl in zip(alone, slices)])
+        assert (got > N).any() and list(got) == list(want)
 
 
 def test_lex_argmin_breaks_ties_with_the_next_key():
