@@ -81,7 +81,7 @@ class ReactiveHeuristic(Agent):
 
     def __init__(self) -> None:
         self._layouts: dict[int, tuple[int, dict[str, list[int]], dict[str, int]]] = {}
-        self._batch_indices: dict[int, tuple[int, np.ndarray, int, int]] = {}
+        self._batch_indices: dict[int, tuple[int, np.ndarray, int, int, np.ndarray]] = {}
         self.obs_layout: ObservationLayout | None = None
 
     def attach(self, env: Any) -> None:
@@ -138,12 +138,14 @@ class ReactiveHeuristic(Agent):
             return load_action(want)
         return evict_action(self.victim_one(col, candidates), n)
 
-    def _batch_index(self, size: int) -> tuple[int, np.ndarray, int, int]:
+    def _batch_index(self, size: int) -> tuple[int, np.ndarray, int, int, np.ndarray]:
         """``(N, [3, N] flat indices of cached / requests / footprint, free memory index, ops
-        used index)``: one fancy index gathers what the admission rule reads."""
+        used index, [N, F] flat indices of the per-model rows)``: one fancy index gathers what
+        the admission rule reads, another the per-model rows the victim rules read."""
         n, pos, gpos = self._layout(size)
         cols = np.array([pos["cached"], pos["requests"], pos["footprint"]], dtype=np.intp)
-        return n, cols, gpos["free_memory"], gpos["ops_used"]
+        per_model, _ = resolve_layout(self.obs_layout, size).split(np.arange(size))
+        return n, cols, gpos["free_memory"], gpos["ops_used"], np.ascontiguousarray(per_model)
 
     def _act_batch(self, obs: np.ndarray) -> np.ndarray:
         actions, evict, candidates = self._admit(obs)
@@ -158,7 +160,7 @@ class ReactiveHeuristic(Agent):
         size = obs.shape[-1]
         if size not in self._batch_indices:
             self._batch_indices[size] = self._batch_index(size)
-        n, cols, i_free, i_ops = self._batch_indices[size]
+        n, cols, i_free, i_ops, _ = self._batch_indices[size]
         sel = obs[:, cols]  # [B, 3, N]: cached, requests, footprint (float32, as observed)
         cached = sel[:, 0] > 0.5
         req = sel[:, 1]
@@ -183,9 +185,12 @@ class ReactiveHeuristic(Agent):
                actions: np.ndarray) -> None:
         """EVICT actions of the rows ``rows`` of ``obs`` into ``actions``: the victim rule."""
         self._victim_rows = rows  # for victim rules with per-row state (gdsf, random)
-        layout = resolve_layout(self.obs_layout, obs.shape[-1])
-        pm, _ = layout.split(obs[rows])
-        actions[rows] = evict_action(self.victim(pm, candidates[rows]), layout.n_models)
+        size = obs.shape[-1]
+        if size not in self._batch_indices:
+            self._batch_indices[size] = self._batch_index(size)
+        n, *_, per_model = self._batch_indices[size]
+        pm = obs[rows[:, None, None], per_model]  # [b, N, F]: split()'s per-model rows
+        actions[rows] = evict_action(self.victim(pm, candidates[rows]), n)
 
 
 def fusable(agent: Any) -> bool:
