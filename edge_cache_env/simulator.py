@@ -637,12 +637,12 @@ class BatchSimulator:
         return out
 
     def step(self, load: np.ndarray, evict: np.ndarray, serve: np.ndarray,
-             model: np.ndarray, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> None:
+             model: np.ndarray, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> np.ndarray:
         """One operation per server (boolean rows ``load`` / ``evict`` / ``serve``, disjoint;
         ``model[B]`` the model of an operation); ``invalid`` rows (a subset of ``serve``) are
         charged the penalty. The weighted cost terms of the servers that act are written into
         ``terms[k][B]`` (the caller zeroes them first). Operations must be valid (the caller
-        checks the mask)."""
+        checks the mask). Returns the servers that served (they entered their next slot)."""
         n = self.n_models
         op = load | evict
         if op.any():  # LOAD and EVICT in one pass: 'is_load' selects each array's new value
@@ -671,12 +671,13 @@ class BatchSimulator:
                     if queued.any():
                         ev, ev_m = ev[queued], ev_m[queued]
                         self._offload_rows(ev, self._models == ev_m[:, None], terms, add=False)
-        if serve.any():
-            r = np.flatnonzero(serve)
+        r = np.flatnonzero(serve)
+        if len(r):
             if self.capacity_on:
                 self._serve_capacity(r, invalid, terms)
             else:
                 self._serve(r, invalid, terms)
+        return r
 
     # ------------------------------------------------------------------ charges
     def _charge_rows(self, r: np.ndarray, edge_s: np.ndarray, cold_s: np.ndarray,

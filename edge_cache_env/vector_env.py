@@ -93,6 +93,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         self._costs = np.zeros((len(COST_KEYS), b))
         self._terms = {k: self._costs[i] for i, k in enumerate(TERMS)}
         self._row_base = np.arange(b) * self._n_actions  # flat index of each row's mask
+        self._model_offset = np.array([n + 1, 1])  # action - model: EVICT (a > N), LOAD
 
     # ---------------------------------------------------------------- gym API
     def reset(self, *, seed: int | list[int | None] | None = None,
@@ -145,24 +146,25 @@ class EdgePFMCacheVectorEnv(VectorEnv):
             bad = int(np.flatnonzero((a < 0) | (a >= self._n_actions))[0])
             raise ValueError(f"action {a[bad]!r} of sub-env {bad} outside Discrete({self._n_actions})")
         again = self._autoreset
+        any_again = bool(again.any())
         is_op = a != SERVE
         op = self._mask.reshape(-1)[self._row_base + a]  # valid; SERVE is always valid
         op &= is_op
-        if again.any():
+        if any_again:
             op &= ~again
             serve = ~(op | again)
         else:
             serve = ~op
         low = a <= n
         load = op & low
-        evict = op & ~low
+        evict = op ^ load
         invalid = serve & is_op
-        model = a - np.where(low, 1, n + 1)
+        model = a - self._model_offset[low.view(np.int8)]
         self._costs.fill(0.0)
-        self.sim.step(load, evict, serve, model, invalid, self._terms)
-        if serve.any():
-            self._obs.on_slot(np.flatnonzero(serve))
-        if again.any() and self._reset_ended:
+        served = self.sim.step(load, evict, serve, model, invalid, self._terms)
+        if len(served):
+            self._obs.on_slot(served)
+        if any_again and self._reset_ended:
             rows = np.flatnonzero(again)
             self._reset_rows(rows, [None] * len(rows))
         # Left to right, as the single env adds them (a reduction over the outer axis is
@@ -171,11 +173,12 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         matrix = self._costs.copy()
         costs = dict(zip(COST_KEYS, matrix, strict=True))
         done = self.sim.t >= self.sim.n_slots
-        if again.any():
+        if any_again:
             done &= ~again
         self.sim.masks(self._mask)
-        reward = -costs["cost_total"] / self._scale
-        reward[again] = 0.0
+        reward = matrix[-1] / -self._scale
+        if any_again:
+            reward[again] = 0.0
         self._autoreset = done if self._reset_ended else done | again
         info = self._step_info(costs, done if done.any() else None)
         return self._observe(), reward, np.zeros(b, dtype=bool), done.copy(), info
