@@ -539,6 +539,7 @@ class BatchSimulator:
                                                          "episode_cost_switch", "episode_cost")])[:, None]
         self._arange = np.arange(b)
         self._models = np.arange(n)
+        self._serve_column = np.ones((b, 1), dtype=bool)  # SERVE is always valid
         # LOAD / EVICT tables, row kind = is_load * N + model (CacheSimulator.load / evict's
         # values: a LOAD's metric increments are 1, its GB and its cost; an EVICT's 0 but one
         # eviction, and free).
@@ -627,13 +628,12 @@ class BatchSimulator:
 
     def masks(self, out: np.ndarray) -> np.ndarray:
         """Valid actions of every server into ``out[B, 2N + 1]`` (SERVE, LOAD m, EVICT m)."""
-        n = self.n_models
         left = self.ops_left()[:, None]
-        out[:, 0] = True
-        np.less_equal(self.mem_mb, self.free_mb[:, None], out=out[:, 1:n + 1])
-        out[:, 1:n + 1] &= self.uncached
-        out[:, 1:n + 1] &= left
-        np.logical_and(self.cached, left, out=out[:, n + 1:])
+        loadable = self.mem_mb <= self.free_mb[:, None]
+        loadable &= self.uncached
+        loadable &= left
+        # Built contiguous, written once: column-slice writes cost a loop per row.
+        np.concatenate([self._serve_column, loadable, self.cached & left], axis=1, out=out)
         return out
 
     def step(self, load: np.ndarray, evict: np.ndarray, serve: np.ndarray,
