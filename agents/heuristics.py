@@ -203,14 +203,39 @@ def fusable(agent: Any) -> bool:
 
 def act_together(agents: list[ReactiveHeuristic], slices: list[slice], obs: np.ndarray) -> np.ndarray:
     """The actions of several :func:`fusable` heuristics on the same layout, agent i on rows
-    ``slices[i]`` of ``obs``: the admission rule once for all the rows, then each agent's
-    victims for its evicting rows. The same actions as each agent's ``predict`` on its rows
-    (a single row's plain-Python path decides identically, tested)."""
+    ``slices[i]`` of ``obs``: the admission rule once for all the rows, then the victims: one
+    lexicographic argmin for every agent that ranks by ``victim_keys`` (each row by its agent's
+    keys; shorter key lists padded with a constant key, which changes no ranking), and each
+    other agent's own victim rule for its rows. The same actions as each agent's ``predict``
+    on its rows (a single row's plain-Python path decides identically, tested)."""
     actions, evict, candidates = agents[0]._admit(obs)
+    keyed: list[tuple[np.ndarray, tuple[tuple[str, int], ...]]] = []
     for agent, sl in zip(agents, slices, strict=True):
         rows = np.flatnonzero(evict[sl])
-        if len(rows):
+        if not len(rows):
+            continue
+        if type(agent).victim is ReactiveHeuristic.victim:
+            keyed.append((rows + sl.start, agent.victim_keys))
+        else:
             agent._evict(obs[sl], rows, candidates[sl], actions[sl])  # a view: written in place
+    if keyed:
+        rows = np.concatenate([r for r, _ in keyed])
+        depth = max(len(keys) for _, keys in keyed)
+        feature = np.zeros((len(rows), depth), dtype=np.intp)
+        sign = np.zeros((len(rows), depth), dtype=np.float32)  # 0: the constant padding key
+        i = 0
+        for r, keys in keyed:
+            for j, (f, sg) in enumerate(keys):
+                feature[i:i + len(r), j] = MODEL_FEATURE[f]
+                sign[i:i + len(r), j] = sg
+            i += len(r)
+        first = agents[0]
+        n, *_, per_model = first._batch_indices[obs.shape[-1]]
+        pm = obs[rows[:, None, None], per_model]  # [b, N, F]
+        at = np.arange(len(rows))
+        victims = lex_argmin([sign[:, j, None] * pm[at, :, feature[:, j]] for j in range(depth)],
+                             candidates[rows])
+        actions[rows] = evict_action(victims, n)
     return actions
 
 
