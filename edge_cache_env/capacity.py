@@ -99,18 +99,20 @@ def fluid_slot(queued: np.ndarray, arrivals: np.ndarray, theta_s: np.ndarray,
     work is ``d`` times the time spent at the cap; the carried queue drains by
     ``B0 / r <= theta <= S`` (its backlog integral is ``B0^2 / (2r)``)."""
     demand = queued + arrivals
-    total = demand.sum(axis=-1)
-    if demand.ndim == 1:
-        total = float(total)
     capacity = gpu_throughput * slot_s
-    zeros = np.zeros_like(queued)
+    batch = demand.ndim > 1
+    total = demand.sum(axis=-1) if batch else float(demand.sum())
     idle = total <= 0.0  # nothing to serve: every array but the carried queue is zero
     if np.all(idle) or not np.isfinite(gpu_throughput):
+        zeros = np.zeros_like(queued)
         return FluidSlot(queued.copy(), zeros, arrivals.copy(), zeros, zeros, zeros, zeros.copy(),
                          total, capacity)
     active = demand > 0
-    with np.errstate(divide="ignore", invalid="ignore"):  # idle rows of a batch: replaced below
-        r = np.where(active, gpu_throughput * demand / np.expand_dims(total, -1), 1.0)  # GPU-s per s; 1.0: unused
+    if batch:
+        with np.errstate(divide="ignore", invalid="ignore"):  # idle rows: replaced below
+            r = np.where(active, gpu_throughput * demand / total[..., None], 1.0)
+    else:
+        r = np.where(active, gpu_throughput * demand / total, 1.0)  # GPU-s per s; 1.0: unused
     cap = r * theta_s
     b0 = np.minimum(queued, cap)
     lam = arrivals / slot_s
@@ -135,7 +137,7 @@ def fluid_slot(queued: np.ndarray, arrivals: np.ndarray, theta_s: np.ndarray,
     new_wait = np.maximum(area - old_wait, 0.0)
     new_served = np.maximum(arrivals - offloaded - end, 0.0)
     fl = FluidSlot(b0, queued - b0, new_served, offloaded, end, old_wait, new_wait, total, capacity)
-    if np.any(idle):  # a batch with idle servers: theirs as the early return above
+    if batch and idle.any():  # a batch with idle servers: theirs as the early return above
         rows = np.expand_dims(idle, -1)
         for name in ("old_offloaded", "new_offloaded", "new_queued", "old_wait", "new_wait"):
             setattr(fl, name, np.where(rows, 0.0, getattr(fl, name)))
