@@ -1,7 +1,7 @@
 """Speed of EdgePFMCache, measured against CartPole-v1 in the same run and across scale.
 
 Usage: python benchmarks/bench_env.py [--quick] [--out results/bench]
-       python benchmarks/bench_env.py --native [--baseline-tree PATH] [--quick] [--out results/bench]
+       python benchmarks/bench_env.py --native [--baseline-tree PATH] [--episodes 20] [--quick] [--out results/bench]
        python benchmarks/bench_env.py --suite-timing [--episodes 20] [--quick] [--out results/bench]
 
 Reports (and writes ``bench.json`` and ``scaling.png`` to ``--out``):
@@ -19,7 +19,8 @@ With ``--native`` (``native.json``), the native vector env (edge_cache_env/vecto
   - the single env's steps/s (masked random and LC) in this tree and, with ``--baseline-tree``,
     in another checkout (e.g. main before the change), alternating rounds in the same run;
   - the heuristic part of ``evaluate.py --suite default --agents lc,lru,lfu,fifo,random,cloud
-    --episodes 5`` (no bound) with the per-episode loop and batched, and whether they agree;
+    --episodes 20`` (no bound) with the per-episode loop and batched, per scenario, and whether
+    they agree (as ``--suite-timing``; ``--episodes`` sets the number);
   - peak RSS after 10k and after 1M batched env-steps (B = 256, masked random), fresh process.
 With ``--suite-timing`` (``suite_timing.json``): the heuristic part of ``evaluate.py --suite
 default`` (agents lc, lru, lfu, fifo, random, cloud; ``--episodes`` seeds, no bound) per
@@ -394,37 +395,6 @@ def measure_single_before_after(baseline_tree: str | None, steps: int) -> dict[s
     return out
 
 
-def measure_suite(quick: bool) -> dict[str, Any]:
-    """The heuristic part of ``evaluate.py --suite default`` (no bound): per-episode loop vs
-    batched, CPU and wall time, and whether every episode's figures agree."""
-    from edge_cache_env.scenarios import SUITES
-    from evaluation.suite import run_suite
-
-    scenarios = SUITES["default-v1"][:4] if quick else SUITES["default-v1"]
-    agent_specs = ["lc", "lru", "lfu", "fifo", "random", "cloud"]
-    seeds = list(range(5))
-    out: dict[str, Any] = {"scenarios": len(scenarios), "agents": agent_specs, "seeds": seeds}
-    runs = {}
-    for vectorize in (False, True):
-        name = "batched" if vectorize else "per_episode"
-        cpu, wall = time.process_time(), time.perf_counter()
-        runs[name] = run_suite(scenarios, agent_specs, seeds, bound=False, progress=False,
-                               vectorize=vectorize)
-        out[f"{name}_cpu_s"] = time.process_time() - cpu
-        out[f"{name}_wall_s"] = time.perf_counter() - wall
-    out["speedup_cpu"] = out["per_episode_cpu_s"] / out["batched_cpu_s"]
-    out["speedup_wall"] = out["per_episode_wall_s"] / out["batched_wall_s"]
-
-    def figures(run: Any) -> Any:
-        if run.result is None:
-            return run.summary
-        return {a: [{k: v for k, v in e.items() if k != "seconds"} for e in eps]
-                for a, eps in run.result.episodes.items()}
-    out["identical"] = all(figures(runs["per_episode"][k]) == figures(runs["batched"][k])
-                           for k in runs["per_episode"])
-    return out
-
-
 SUITE_AGENTS = ("lc", "lru", "lfu", "fifo", "random", "cloud")
 
 
@@ -507,8 +477,7 @@ def main_native(args: argparse.Namespace) -> dict[str, Any]:
     report["single_env"] = measure_single_before_after(args.baseline_tree, 5_000 if q else 60_000)
     print("single env steps/s:", json.dumps(report["single_env"]), flush=True)
     report["native"] = measure_native(q)
-    report["suite"] = measure_suite(q)
-    print("suite (heuristics, no bound):", json.dumps(report["suite"]), flush=True)
+    report["suite"] = measure_suite_timing(5 if q else args.episodes, q)
     report["memory"] = measure_native_memory(256, 20_000 if q else 1_000_000)
     print("memory:", {k: round(v, 4) for k, v in report["memory"].items()})
     (out / "native.json").write_text(json.dumps(report, indent=1))
@@ -529,7 +498,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="only the default suite's heuristics, per-episode loop vs batched, "
                              "per scenario (suite_timing.json)")
     parser.add_argument("--episodes", type=int, default=20,
-                        help="with --suite-timing: episodes (seeds 0..E-1) per scenario and agent")
+                        help="with --suite-timing or --native: episodes (seeds 0..E-1) per "
+                             "scenario and agent in the suite timing")
     args = parser.parse_args(argv)
     if args.episodes < 1:
         parser.error(f"--episodes {args.episodes}: must be >= 1")
