@@ -195,48 +195,61 @@ class ReactiveHeuristic(Agent):
 
 def fusable(agent: Any) -> bool:
     """Whether ``agent`` acts by the shared admission rule plus its victim rule alone (its
-    batched actions can come from :func:`act_together`)."""
+    batched actions can come from :class:`FusedHeuristics`)."""
     t = type(agent)
     return (isinstance(agent, ReactiveHeuristic) and t.act is ReactiveHeuristic.act
             and t._act_batch is ReactiveHeuristic._act_batch and t._admit is ReactiveHeuristic._admit)
 
 
-def act_together(agents: list[ReactiveHeuristic], slices: list[slice], obs: np.ndarray) -> np.ndarray:
-    """The actions of several :func:`fusable` heuristics on the same layout, agent i on rows
-    ``slices[i]`` of ``obs``: the admission rule once for all the rows, then the victims: one
+class FusedHeuristics:
+    """Several :func:`fusable` heuristics on the same layout acting together, agent i on rows
+    ``slices[i]`` (contiguous, in order from row 0) of each batch of observations.
+
+    :meth:`act` applies the admission rule once for all the rows, then the victims: one
     lexicographic argmin for every agent that ranks by ``victim_keys`` (each row by its agent's
-    keys; shorter key lists padded with a constant key, which changes no ranking), and each
-    other agent's own victim rule for its rows. The same actions as each agent's ``predict``
-    on its rows (a single row's plain-Python path decides identically, tested)."""
-    actions, evict, candidates = agents[0]._admit(obs)
-    keyed: list[tuple[np.ndarray, tuple[tuple[str, int], ...]]] = []
-    for agent, sl in zip(agents, slices, strict=True):
-        rows = np.flatnonzero(evict[sl])
-        if not len(rows):
-            continue
-        if type(agent).victim is ReactiveHeuristic.victim:
-            keyed.append((rows + sl.start, agent.victim_keys))
-        else:
-            agent._evict(obs[sl], rows, candidates[sl], actions[sl])  # a view: written in place
-    if keyed:
-        rows = np.concatenate([r for r, _ in keyed])
-        depth = max(len(keys) for _, keys in keyed)
-        feature = np.zeros((len(rows), depth), dtype=np.intp)
-        sign = np.zeros((len(rows), depth), dtype=np.float32)  # 0: the constant padding key
-        i = 0
-        for r, keys in keyed:
-            for j, (f, sg) in enumerate(keys):
-                feature[i:i + len(r), j] = MODEL_FEATURE[f]
-                sign[i:i + len(r), j] = sg
-            i += len(r)
-        first = agents[0]
-        n, *_, per_model = first._batch_indices[obs.shape[-1]]
-        pm = obs[rows[:, None, None], per_model]  # [b, N, F]
-        at = np.arange(len(rows))
-        victims = lex_argmin([sign[:, j, None] * pm[at, :, feature[:, j]] for j in range(depth)],
-                             candidates[rows])
-        actions[rows] = evict_action(victims, n)
-    return actions
+    keys, precomputed per row; shorter key lists padded with a constant key, which changes no
+    ranking), and each other agent's own victim rule on its rows. The same actions as each
+    agent's ``predict`` on its rows (a single row's plain-Python path decides identically,
+    tested).
+    """
+
+    def __init__(self, agents: list[ReactiveHeuristic], slices: list[slice]) -> None:
+        if not agents or not all(fusable(a) for a in agents):
+            raise ValueError("FusedHeuristics: every agent must be fusable (see fusable())")
+        self.agents, self.slices = agents, slices
+        rows = slices[-1].stop
+        keyed = [type(a).victim is ReactiveHeuristic.victim for a in agents]
+        depth = max((len(a.victim_keys) for a, k in zip(agents, keyed, strict=True) if k), default=0)
+        self._keyed_row = np.zeros(rows, dtype=bool)
+        self._feature = np.zeros((rows, depth), dtype=np.intp)
+        self._sign = np.zeros((rows, depth), dtype=np.float32)  # 0: the constant padding key
+        self._own: list[tuple[ReactiveHeuristic, slice]] = []
+        for agent, sl, k in zip(agents, slices, keyed, strict=True):
+            if not k:
+                self._own.append((agent, sl))
+                continue
+            self._keyed_row[sl] = True
+            for j, (f, sign) in enumerate(agent.victim_keys):
+                self._feature[sl, j] = MODEL_FEATURE[f]
+                self._sign[sl, j] = sign
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        first = self.agents[0]
+        actions, evict, candidates = first._admit(obs)
+        for agent, sl in self._own:
+            rows = np.flatnonzero(evict[sl])
+            if len(rows):
+                agent._evict(obs[sl], rows, candidates[sl], actions[sl])  # a view: written in place
+        rows = np.flatnonzero(evict & self._keyed_row)
+        if len(rows):
+            n, *_, per_model = first._batch_indices[obs.shape[-1]]
+            pm = obs[rows[:, None, None], per_model]  # [b, N, F]
+            at = np.arange(len(rows))
+            feature, sign = self._feature[rows], self._sign[rows]
+            victims = lex_argmin([sign[:, j, None] * pm[at, :, feature[:, j]]
+                                  for j in range(feature.shape[1])], candidates[rows])
+            actions[rows] = evict_action(victims, n)
+        return actions
 
 
 class LeastContext(ReactiveHeuristic):

@@ -23,7 +23,7 @@ from gymnasium.vector import AutoresetMode
 import edge_cache_env  # noqa: F401  (registers the env ids)
 from agents.base import Agent
 from agents.bounds import MAX_MODELS, MAX_PLAN_MODELS, is_tractable, lower_bound
-from agents.heuristics import CloudOnly, ReactiveHeuristic, act_together, fusable
+from agents.heuristics import CloudOnly, FusedHeuristics, ReactiveHeuristic, fusable
 from agents.reference import Oracle
 from edge_cache_env.actions import SERVE
 from edge_cache_env.costs import TERMS
@@ -166,6 +166,7 @@ def run_episodes_batched(env_id: str, agents: dict[str, Any], seeds: Sequence[in
         fused_slices.append(slice(start, start + r.stop - r.start))
         start += r.stop - r.start
     fused_ids = {id(a) for _, a in fused}
+    group = FusedHeuristics([a for _, a in fused], fused_slices) if fused else None
     done = np.zeros(b, dtype=bool)
     steps = np.zeros(b, dtype=np.int64)
     actions = np.zeros(b, dtype=np.int64)
@@ -173,8 +174,8 @@ def run_episodes_batched(env_id: str, agents: dict[str, Any], seeds: Sequence[in
     cfg = venv.config
     while not done.all():
         masks = venv.action_masks()
-        if fused:
-            actions[fused_rows] = act_together([a for _, a in fused], fused_slices, obs[fused_rows])
+        if group is not None:
+            actions[fused_rows] = group.act(obs[fused_rows])
         for rows, copies in players:
             if id(copies[0]) in fused_ids:
                 continue

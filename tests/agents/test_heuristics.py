@@ -8,7 +8,7 @@ import pytest
 from obs_builder import build_observation
 
 import agents
-from agents.heuristics import act_together, fusable, lex_argmin
+from agents.heuristics import FusedHeuristics, fusable, lex_argmin
 
 N = 5
 SERVE = 0
@@ -144,7 +144,7 @@ def test_batched_predict_matches_one_by_one():
         assert list(actions) == [int(agent.predict(o)[0]) for o in batch]
 
 
-def test_act_together_equals_each_heuristic_on_its_rows():
+def test_fused_heuristics_equal_each_heuristic_on_its_rows():
     rng = np.random.default_rng(3)
     names = ["lc", "lru", "lfu", "fifo", "random", "random"]
     sizes = [5, 1, 4, 3, 6, 1]  # one-row agents take the plain-Python path when alone
@@ -164,8 +164,9 @@ def test_act_together_equals_each_heuristic_on_its_rows():
         slices.append(slice(start, start + k))
         start += k
     assert all(fusable(a) for a in together) and not fusable(agents.make("gdsf"))
+    group = FusedHeuristics(together, slices)
     for _ in range(5):  # the random victims' streams move on identically
-        got = act_together(together, slices, batch)
+        got = group.act(batch)
         want = np.concatenate([b.predict(batch[sl])[0].reshape(-1) for b, sl in zip(alone, slices)])
         assert (got > N).any() and list(got) == list(want)
 
