@@ -266,6 +266,7 @@ class BatchObservation:
         self.features[:, MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
         self._age_table = age_table(cfg.n_slots)
+        self._demand = np.zeros((b, 3, n), dtype=np.float32)  # requests, recency, frequency
         if self.layout.capacity:
             self._queue_scale_s = sim.gpu_throughput * cfg.slot_s * QUEUE_SCALE_SLOTS
 
@@ -273,14 +274,14 @@ class BatchObservation:
         """Servers ``rows`` entered a slot (reset or SERVE): their demand features now."""
         sim = self.sim
         t = sim.t[rows]
-        self.features[rows, _DEMAND] = squash_demand(
-            sim.count_f[rows, t], t[:, None].astype(np.float64) - sim.last_request[rows],
-            sim.frequency[rows])
+        self._demand[rows] = squash_demand(sim.count_f[rows, t], t[:, None] - sim.last_request[rows],
+                                           sim.frequency[rows])
 
     def full(self) -> np.ndarray:
         """Every row's observation (the buffer itself: copy it before handing it out)."""
         sim, fm = self.sim, self.features
         fm[:, _CACHED] = sim.cached_f
+        fm[:, _DEMAND] = self._demand
         np.minimum(sim.context.aoc * self._inv_window, 1.0, out=fm[:, _AOC], casting="same_kind")
         np.take(self._age_table, sim.slots_since_loaded(), out=fm[:, _AGE])
         g = self.globals

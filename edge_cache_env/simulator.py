@@ -477,10 +477,15 @@ class CacheSimulator:
         return self.count_f[self.t]
 
 
-# The running metrics a charge adds to, in the order BatchSimulator._charge_rows stacks them.
-_CHARGE_METRICS = ("episode_cost_latency", "episode_cost_energy", "episode_cost_accuracy",
-                   "episode_cost_cloud", "episode_cost", "requests", "edge_hits", "cloud_requests",
-                   "accuracy_sum", "latency_s", "energy_j", "cloud_usd")
+# The running metrics a LOAD / EVICT adds to, then those a charge adds to (episode_cost is
+# both the last of the first and the first of the second): adjacent columns of
+# BatchSimulator._metrics, so each adds with one slice.
+_OP_METRICS = ("loads", "evictions", "switch_gb", "episode_cost_switch", "episode_cost")
+_CHARGE_METRICS = ("episode_cost", "episode_cost_latency", "episode_cost_energy",
+                   "episode_cost_accuracy", "episode_cost_cloud", "requests", "edge_hits",
+                   "cloud_requests", "accuracy_sum", "latency_s", "energy_j", "cloud_usd")
+_OPS = slice(0, len(_OP_METRICS))
+_CHARGES = slice(len(_OP_METRICS) - 1, len(_OP_METRICS) - 1 + len(_CHARGE_METRICS))
 
 
 def _dot_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -531,12 +536,13 @@ class BatchSimulator:
         cap = config.capacity
         self.capacity_on = cap.enabled
         keys = METRICS + (CAPACITY_METRICS if cap.enabled else ())
-        # Running metrics: one row per key (dict of row views), so a charge adds them in one go.
-        self._metrics = np.zeros((len(keys), b))
-        self.metrics = {k: self._metrics[i] for i, k in enumerate(keys)}
-        self._charge_idx = np.array([keys.index(k) for k in _CHARGE_METRICS])[:, None]
-        self._op_idx = np.array([keys.index(k) for k in ("loads", "evictions", "switch_gb",
-                                                         "episode_cost_switch", "episode_cost")])[:, None]
+        # Running metrics: one row per server, one column per key (``metrics``: a dict of column
+        # views in the single env's key order); the columns of _OP_METRICS then _CHARGE_METRICS
+        # come first and adjacent, so a LOAD / EVICT or a charge adds its values with one slice.
+        columns = list(dict.fromkeys(_OP_METRICS + _CHARGE_METRICS + keys))
+        assert columns[_OPS] == list(_OP_METRICS) and columns[_CHARGES] == list(_CHARGE_METRICS)
+        self._metrics = np.zeros((b, len(columns)))
+        self.metrics = {k: self._metrics[:, columns.index(k)] for k in keys}
         self._arange = np.arange(b)
         self._models = np.arange(n)
         self._serve_column = np.ones((b, 1), dtype=bool)  # SERVE is always valid
@@ -615,7 +621,7 @@ class BatchSimulator:
         self.used_mb[rows] = 0
         self.t[rows] = 0
         self.ops_used[rows] = 0
-        self._metrics[:, rows] = 0.0
+        self._metrics[rows] = 0.0
         if self.capacity_on:
             self.queue_frac[rows] = 0.0
             self.queued_work_s[rows] = 0.0
@@ -660,8 +666,8 @@ class BatchSimulator:
             self.used_mb[r] += self._mem_delta[kind]
             self.loaded_at.ravel()[cell] = np.where(is_load, self.t[r], -1)
             self.ops_used[r] += 1
-            inc = self._op_inc[kind]  # loads, evictions, switch GB, switch cost, cost (x2)
-            self._metrics[self._op_idx, r] += inc.T
+            inc = self._op_inc[kind]  # _OP_METRICS: loads, evictions, switch GB, cost (x2)
+            self._metrics[r, _OPS] += inc
             terms["switch"][r] = inc[:, 3]
             if not is_load.all():
                 ev, ev_m = r[~is_load], md[~is_load]
@@ -695,9 +701,9 @@ class BatchSimulator:
         energy_kj = self.energy_kj_per_s * busy_s
         w_lat, w_energy, w_acc, w_cloud = weigh(self._w, latency_s, energy_kj, n_req, acc_sum, usd)
         # In _CHARGE_METRICS order.
-        self._metrics[self._charge_idx, r] += np.stack(
-            [w_lat, w_energy, w_acc, w_cloud, w_lat + w_energy + w_acc + w_cloud, n_req, n_edge,
-             n_cloud, acc_sum, latency_s, energy_kj * 1000.0, usd])
+        self._metrics[r, _CHARGES] += np.stack(
+            [w_lat + w_energy + w_acc + w_cloud, w_lat, w_energy, w_acc, w_cloud, n_req, n_edge,
+             n_cloud, acc_sum, latency_s, energy_kj * 1000.0, usd], axis=1)
         if wait_s is not None:
             self.metrics["wait_s"][r] += wait_s
         return w_lat, w_energy, w_acc, w_cloud

@@ -142,7 +142,9 @@ class EdgePFMCacheVectorEnv(VectorEnv):
             else:
                 raise ValueError(f"actions must be {b} integers (one per sub-env), got shape "
                                  f"{a.shape} dtype {a.dtype}")
-        if a.min() < 0 or a.max() >= self._n_actions:
+        if a.dtype != np.int64:
+            a = a.astype(np.int64)
+        if a.view(np.uint64).max() >= self._n_actions:  # negatives wrap to huge values
             bad = int(np.flatnonzero((a < 0) | (a >= self._n_actions))[0])
             raise ValueError(f"action {a[bad]!r} of sub-env {bad} outside Discrete({self._n_actions})")
         again = self._autoreset
