@@ -156,11 +156,11 @@ def demand_features(counts: np.ndarray, last_request: np.ndarray, frequency: np.
 
 
 def squash_demand(counts: np.ndarray, recency: np.ndarray, frequency: np.ndarray) -> np.ndarray:
-    """``[..., 3, N]`` float32: requests, recency (slots since the latest request) and frequency
-    squashed, from ``[..., N]`` float arrays (slots of one server, or servers of a batch)."""
-    demand = np.stack([squash(counts, REQUESTS_SCALE), squash(recency, RECENCY_SCALE_SLOTS),
-                       squash(frequency, FREQUENCY_SCALE)], axis=-2)
-    return demand.astype(np.float32)
+    """``[M, 3, N]`` float32: requests, recency (slots since the latest request) and frequency
+    squashed, from ``[M, N]`` arrays (slots of one server, or servers of a batch)."""
+    demand = np.array([squash(counts, REQUESTS_SCALE), squash(recency, RECENCY_SCALE_SLOTS),
+                       squash(frequency, FREQUENCY_SCALE)], dtype=np.float32)
+    return demand.swapaxes(0, -2)
 
 
 def age_table(n_slots: int) -> np.ndarray:

@@ -701,9 +701,9 @@ class BatchSimulator:
         energy_kj = self.energy_kj_per_s * busy_s
         w_lat, w_energy, w_acc, w_cloud = weigh(self._w, latency_s, energy_kj, n_req, acc_sum, usd)
         # In _CHARGE_METRICS order.
-        self._metrics[r, _CHARGES] += np.stack(
+        self._metrics[r, _CHARGES] += np.array(  # np.array stacks small rows faster than np.stack
             [w_lat + w_energy + w_acc + w_cloud, w_lat, w_energy, w_acc, w_cloud, n_req, n_edge,
-             n_cloud, acc_sum, latency_s, energy_kj * 1000.0, usd], axis=1)
+             n_cloud, acc_sum, latency_s, energy_kj * 1000.0, usd]).T
         if wait_s is not None:
             self.metrics["wait_s"][r] += wait_s
         return w_lat, w_energy, w_acc, w_cloud
