@@ -773,26 +773,39 @@ class BatchSimulator:
         (``_serve_within_capacity``): every cached request served at once; the others go
         through :func:`fluid_slot` on their rows. The fast path is the fluid path with the
         fluid's shares replaced by exact ones (served = cached, nothing offloaded or queued),
-        so both are written as one computation that adds exact zeros where a term is absent."""
+        so both are written as one computation that adds exact zeros where a term is absent;
+        when every server takes the fast path, those zero terms are left out (x + 0.0 = x)."""
         b, n = len(r), self.n_models
         ctx = self.context
         t = self.t[r]
-        prev = np.maximum(t - 1, 0)
         weights = self._rows[r]  # [b, 3, N]: cached, loaded now, cloud
         cached = weights[:, 0]
         work_t = self.work_s[r, t]
         demand = _dot_rows(cached, work_t)  # cached @ work_t, as the fast path's test
         fast = ~self.queued_any[r] & (demand <= self._capacity_s)
-        e_new = cached.copy()  # request shares of the slot's arrivals served at the edge
-        o_new = np.zeros((b, n))  # ... offloaded
-        q_new = np.zeros((b, n))  # ... still queued
-        new_wait = np.zeros((b, n))
-        new_queued = np.zeros((b, n))
-        e_old = np.zeros((b, n))  # request shares of the carried queue served / offloaded
-        o_old = np.zeros((b, n))
-        old_wait = np.zeros((b, n))
-        total = demand.copy()  # the fluid's demand (queue + arrivals)
-        if not fast.all():
+        count_task = self.count_task[r, t]
+        cnt = self.count_f[r, t]
+        m = self.metrics
+        if fast.all():  # the common case: the zero terms of the fluid path left out (exact)
+            new = np.matmul(weights, self._slot_columns[r, t])
+            edge_s, n_edge = new[:, 0, 0], new[:, 0, 5]
+            cloud_s, usd, cloud_acc, n_cloud = new[:, 2, 2], new[:, 2, 3], new[:, 2, 4], new[:, 2, 5]
+            served = count_task * cached[:, :, None]
+            busy = total = demand
+            wait_s = None
+            q_new = new_queued = np.zeros((b, n))
+            n_queued = np.zeros(b)
+        else:
+            prev = np.maximum(t - 1, 0)
+            e_new = cached.copy()  # request shares of the slot's arrivals served at the edge
+            o_new = np.zeros((b, n))  # ... offloaded
+            q_new = np.zeros((b, n))  # ... still queued
+            new_wait = np.zeros((b, n))
+            new_queued = np.zeros((b, n))
+            e_old = np.zeros((b, n))  # request shares of the carried queue served / offloaded
+            o_old = np.zeros((b, n))
+            old_wait = np.zeros((b, n))
+            total = demand.copy()  # the fluid's demand (queue + arrivals)
             s = np.flatnonzero(~fast)
             rs = r[s]
             wt = work_t[s]
@@ -814,27 +827,26 @@ class BatchSimulator:
             o_old[s] = fl.old_offloaded * inv_old
             old_wait[s] = fl.old_wait
             total[s] = fl.demand
-        cols_t, cols_p = self._slot_columns[r, t], self._slot_columns[r, prev]
-        old = np.matmul(np.stack([e_old, o_old], axis=1), cols_p)  # [b, 2, 6]
-        new = np.matmul(np.stack([e_new, weights[:, 1], weights[:, 2] + o_new], axis=1), cols_t)
-        wait_s = _dot_rows(new_wait, self._req_per_work[r, t])
-        wait_s += _dot_rows(old_wait, self._req_per_work[r, prev])
-        count_task = self.count_task[r, t]
-        served = count_task * e_new[:, :, None]
-        served += self.count_task[r, prev] * e_old[:, :, None]
+            old = np.matmul(np.stack([e_old, o_old], axis=1), self._slot_columns[r, prev])
+            new = np.matmul(np.stack([e_new, weights[:, 1], weights[:, 2] + o_new], axis=1),
+                            self._slot_columns[r, t])
+            edge_s, n_edge = new[:, 0, 0] + old[:, 0, 0], new[:, 0, 5] + old[:, 0, 5]
+            cloud_s = new[:, 2, 2] + old[:, 0, 2] + old[:, 1, 2]
+            usd = new[:, 2, 3] + old[:, 0, 3] + old[:, 1, 3]
+            cloud_acc = new[:, 2, 4] + old[:, 0, 4] + old[:, 1, 4]
+            n_cloud = new[:, 2, 5] + old[:, 1, 5]
+            wait_s = _dot_rows(new_wait, self._req_per_work[r, t])
+            wait_s += _dot_rows(old_wait, self._req_per_work[r, prev])
+            served = count_task * e_new[:, :, None]
+            served += self.count_task[r, prev] * e_old[:, :, None]
+            busy = _dot_rows(e_new, work_t) + _dot_rows(e_old, self.work_s[r, prev])
+            m["offloaded_requests"][r] += _dot_rows(o_new, cnt) + old[:, 1, 5]
+            n_queued = _dot_rows(q_new, cnt)
         edge_acc = _dot_rows(served.reshape(b, -1), ctx.accuracy[r].reshape(b, -1))
-        cnt = self.count_f[r, t]
-        n_off = _dot_rows(o_new, cnt) + old[:, 1, 5]
-        n_queued = _dot_rows(q_new, cnt)
-        busy = _dot_rows(e_new, work_t) + _dot_rows(e_old, self.work_s[r, prev])
-        m = self.metrics
         m["aoc_sum"][r] += _dot_rows(cnt, ctx.aoc[r])  # AoC each arrival saw (0 in the cloud)
         w_lat, w_energy, w_acc, w_cloud = self._charge_rows(
-            r, new[:, 0, 0] + old[:, 0, 0], new[:, 1, 1],
-            new[:, 2, 2] + old[:, 0, 2] + old[:, 1, 2], new[:, 2, 3] + old[:, 0, 3] + old[:, 1, 3],
-            new[:, 2, 4] + old[:, 0, 4] + old[:, 1, 4], new[:, 0, 5] + old[:, 0, 5],
-            new[:, 2, 5] + old[:, 1, 5], edge_acc, busy, wait_s)
-        m["offloaded_requests"][r] += n_off
+            r, edge_s, new[:, 1, 1], cloud_s, usd, cloud_acc, n_edge, n_cloud, edge_acc, busy,
+            wait_s)
         m["gpu_busy_s"][r] += busy
         m["gpu_demand_s"][r] += total
         m["queued_requests"][r] = n_queued
