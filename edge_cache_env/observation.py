@@ -280,10 +280,13 @@ class BatchObservation:
     def full(self) -> np.ndarray:
         """Every row's observation (the buffer itself: copy it before handing it out)."""
         sim, fm = self.sim, self.features
-        fm[:, _CACHED] = sim.cached_f
+        fm[:, _CACHED] = sim.cached
         fm[:, _DEMAND] = self._demand
-        np.minimum(sim.context.aoc * self._inv_window, 1.0, out=fm[:, _AOC], casting="same_kind")
-        np.take(self._age_table, sim.slots_since_loaded(), out=fm[:, _AGE])
+        # Computed contiguous, then one strided write each (ufuncs into strided outs are slower).
+        aoc = sim.context.aoc * self._inv_window
+        np.minimum(aoc, 1.0, out=aoc)
+        fm[:, _AOC] = aoc
+        fm[:, _AGE] = self._age_table[sim.slots_since_loaded()]
         g = self.globals
         g[:, 0] = sim.free_mb / sim.gpu_mb
         g[:, 1] = np.minimum(sim.ops_used / sim.ops_limit, 1.0)

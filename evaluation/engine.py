@@ -167,13 +167,14 @@ def run_episodes_batched(env_id: str, agents: dict[str, Any], seeds: Sequence[in
         start += r.stop - r.start
     fused_ids = {id(a) for _, a in fused}
     group = FusedHeuristics([a for _, a in fused], fused_slices) if fused else None
+    any_masked = any(masked.values())
     done = np.zeros(b, dtype=bool)
     steps = np.zeros(b, dtype=np.int64)
     actions = np.zeros(b, dtype=np.int64)
     ends: list[dict[str, float]] = [{} for _ in range(b)]
     cfg = venv.config
     while not done.all():
-        masks = venv.action_masks()
+        masks = venv.action_masks() if any_masked else None
         if group is not None:
             actions[fused_rows] = group.act(obs[fused_rows])
         for rows, copies in players:
