@@ -500,13 +500,16 @@ class BatchSimulator:
     """B independent edge servers of one config, stepped together with batched numpy.
 
     The same model as :class:`CacheSimulator`, through the same functions:
-    :func:`slot_columns`, :func:`demand_history`, :func:`~edge_cache_env.costs.weigh`, the
-    batch rows of :class:`~edge_cache_env.context.AgeOfContext` and, with the capacity model on,
+    :func:`slot_columns`, :func:`~edge_cache_env.costs.weigh`, the batch rows of
+    :class:`~edge_cache_env.context.AgeOfContext` and, with the capacity model on,
     :func:`~edge_cache_env.capacity.fluid_slot` on ``[B, N]`` rows, :func:`batched_work` and
     :func:`offload_threshold_s`. State arrays carry a leading batch dimension; a step applies at
     most one operation per server: LOAD, EVICT or SERVE (:meth:`step`). Each server's episode
     arrays come from its own :class:`~edge_cache_env.requests.EpisodeRequests`
-    (:meth:`reset_rows`).
+    (:meth:`reset_rows`). The open-loop recursions the single simulator runs over the whole
+    episode at reset (:func:`demand_history`, the task mix) advance here one slot per SERVE,
+    with the same EWMA step (:func:`~edge_cache_env.context.ewma_step`): an autoreset then costs
+    no loop over the episode's slots, which matters when some server resets at every step.
     """
 
     def __init__(self, config: EnvConfig, batch: int) -> None:
