@@ -150,7 +150,7 @@ class ReactiveHeuristic(Agent):
     def _act_batch(self, obs: np.ndarray) -> np.ndarray:
         actions, evict, candidates = self._admit(obs)
         if evict.any():
-            self._evict(obs, np.flatnonzero(evict), candidates, actions)
+            self._evict(obs, evict.nonzero()[0], candidates, actions)
         return actions
 
     def _admit(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -237,10 +237,10 @@ class FusedHeuristics:
         first = self.agents[0]
         actions, evict, candidates = first._admit(obs)
         for agent, sl in self._own:
-            rows = np.flatnonzero(evict[sl])
+            rows = evict[sl].nonzero()[0]
             if len(rows):
                 agent._evict(obs[sl], rows, candidates[sl], actions[sl])  # a view: written in place
-        rows = np.flatnonzero(evict & self._keyed_row)
+        rows = (evict & self._keyed_row).nonzero()[0]
         if len(rows):
             n, *_, per_model = first._batch_indices[obs.shape[-1]]
             pm = obs[rows[:, None, None], per_model]  # [b, N, F]

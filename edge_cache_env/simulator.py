@@ -655,7 +655,7 @@ class BatchSimulator:
         n = self.n_models
         op = load | evict
         if op.any():  # LOAD and EVICT in one pass: 'is_load' selects each array's new value
-            r = np.flatnonzero(op)
+            r = op.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
             md = model[r]
             is_load = load[r]
             # Tables by (EVICT 0 / LOAD 1, model): one gather per array instead of a where each.
@@ -680,7 +680,7 @@ class BatchSimulator:
                     if queued.any():
                         ev, ev_m = ev[queued], ev_m[queued]
                         self._offload_rows(ev, self._models == ev_m[:, None], terms, add=False)
-        r = np.flatnonzero(serve)
+        r = serve.nonzero()[0]
         if len(r):
             if self.capacity_on:
                 self._serve_capacity(r, invalid, terms)
