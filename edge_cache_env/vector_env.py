@@ -85,6 +85,13 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         self._autoreset = np.zeros(b, dtype=bool)
         self._started = False
         self._all = np.ones(b, dtype=bool)
+        # The per-step info's keys in order; every sub-env has them (read-only "_" masks).
+        self._all.flags.writeable = False
+        self._info_template: dict[str, Any] = {}
+        for k in (*COST_KEYS, "action_mask"):
+            self._info_template.update({k: None, "_" + k: self._all})
+        self._info_template.update({"slot": None, "memory_used_gb": None, "_slot": self._all,
+                                    "_memory_used_gb": self._all})
         self.workload = make_workload(cfg)
         self._rngs: list[np.random.Generator | None] = [None] * b
         self.sim = BatchSimulator(cfg, b)
@@ -206,16 +213,11 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         return self._obs.full().copy()
 
     def _step_info(self, costs: dict[str, np.ndarray], ended: np.ndarray | None) -> dict[str, Any]:
-        info: dict[str, Any] = {}
-        every = self._all
-        for k, v in costs.items():
-            info[k] = v
-            info["_" + k] = every
+        info = self._info_template.copy()  # every key in order, the "_" masks filled in
+        info.update(costs)
         info["action_mask"] = self._mask.copy()
-        info["_action_mask"] = every
         info["slot"] = self.sim.t.copy()
         info["memory_used_gb"] = self.sim.used_mb / MB_PER_GB
-        info["_slot"] = info["_memory_used_gb"] = every
         if ended is not None:
             metrics = {k: v.copy() for k, v in self.sim.metrics.items()}
             served = np.where(metrics["requests"] > 0, metrics["requests"], 1.0)
