@@ -11,6 +11,7 @@ every ``env.reset(seed=...)``; reactive heuristics ignore it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -26,6 +27,13 @@ class Agent:
 
     def reset(self, seed: int | None = None) -> None:
         """Start of an episode: reseed any internal randomness."""
+
+    def reset_batch(self, seeds: Sequence[int | None]) -> bool:
+        """Start ``len(seeds)`` episodes played side by side, batch row i as :meth:`reset`
+        with ``seeds[i]`` would start it alone. ``False``: the agent keeps per-episode state it
+        cannot hold per row (the evaluator then plays one copy per episode). Agents without
+        per-episode state need nothing."""
+        return type(self).reset is Agent.reset
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         raise NotImplementedError

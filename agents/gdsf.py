@@ -23,6 +23,8 @@ to load and GDSF only chooses victims. Mapping to the observation:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from agents.cost_benefit import unsquash
@@ -43,6 +45,11 @@ class GreedyDualSizeFrequency(ReactiveHeuristic):
     def reset(self, seed: int | None = None) -> None:
         self.inflation = np.zeros(0)
         self.priority = np.zeros((0, 0))
+
+    def reset_batch(self, seeds: Sequence[int | None]) -> bool:
+        """L and H are already per row (and reset at a row's first observation)."""
+        self.reset()
+        return True
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         layout = resolve_layout(self.obs_layout, obs.shape[-1])

@@ -32,6 +32,7 @@ random  uniform among the candidates (seeded by :meth:`reset`)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -80,6 +81,7 @@ class ReactiveHeuristic(Agent):
 
     def __init__(self) -> None:
         self._layouts: dict[int, tuple[int, dict[str, list[int]], dict[str, int]]] = {}
+        self._batch_indices: dict[int, tuple[int, np.ndarray, int, int, np.ndarray]] = {}
         self.obs_layout: ObservationLayout | None = None
 
     def attach(self, env: Any) -> None:
@@ -90,6 +92,7 @@ class ReactiveHeuristic(Agent):
         if layout != self.obs_layout:
             self.obs_layout = layout
             self._layouts = {}
+            self._batch_indices = {}
 
     def _layout(self, size: int) -> tuple[int, dict[str, list[int]], dict[str, int]]:
         """Number of models and the flat index of every feature (whatever the obs layout)."""
@@ -135,31 +138,117 @@ class ReactiveHeuristic(Agent):
             return load_action(want)
         return evict_action(self.victim_one(col, candidates), n)
 
+    def _batch_index(self, size: int) -> tuple[int, np.ndarray, int, int, np.ndarray]:
+        """``(N, [3, N] flat indices of cached / requests / footprint, free memory index, ops
+        used index, [N, F] flat indices of the per-model rows)``: one fancy index gathers what
+        the admission rule reads, another the per-model rows the victim rules read."""
+        n, pos, gpos = self._layout(size)
+        cols = np.array([pos["cached"], pos["requests"], pos["footprint"]], dtype=np.intp)
+        per_model, _ = resolve_layout(self.obs_layout, size).split(np.arange(size))
+        return n, cols, gpos["free_memory"], gpos["ops_used"], np.ascontiguousarray(per_model)
+
     def _act_batch(self, obs: np.ndarray) -> np.ndarray:
-        layout = resolve_layout(self.obs_layout, obs.shape[-1])
-        n = layout.n_models
-        pm, g = layout.split(obs)
-        cached = pm[..., MODEL_FEATURE["cached"]] > 0.5
-        req = pm[..., MODEL_FEATURE["requests"]].astype(np.float64)
-        fp = pm[..., MODEL_FEATURE["footprint"]].astype(np.float64)
-        free = g[:, GLOBAL_FEATURE["free_memory"]].astype(np.float64)
+        actions, evict, candidates = self._admit(obs)
+        if evict.any():
+            self._evict(obs, evict.nonzero()[0], candidates, actions)
+        return actions
+
+    def _admit(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The shared admission rule on a batch: ``(actions, evict, candidates)``: LOAD or
+        SERVE per row, the rows that must EVICT (their victim still to choose) and the victim
+        candidates ``[B, N]``. The same for every heuristic (the victim rule is apart)."""
+        size = obs.shape[-1]
+        if size not in self._batch_indices:
+            self._batch_indices[size] = self._batch_index(size)
+        n, cols, i_free, i_ops, _ = self._batch_indices[size]
+        sel = obs[:, cols]  # [B, 3, N]: cached, requests, footprint (float32, as observed)
+        cached = sel[:, 0] > 0.5
+        req = sel[:, 1]
+        fp32 = sel[:, 2]
+        fp = fp32.astype(np.float64)
+        free32 = obs[:, i_free]
         candidates = cached & (req == 0)
-        room = free + (fp * candidates).sum(axis=1)
+        room = free32.astype(np.float64) + (fp * candidates).sum(axis=1)
         wantable = ~cached & (req > 0) & (fp <= room[:, None] + _ROOM_TOL)
         score = np.where(wantable, req, -1.0)
         want = score.argmax(axis=1)
         rows = np.arange(len(obs))
         has_want = score[rows, want] > 0
-        fits = pm[rows, want, MODEL_FEATURE["footprint"]] <= g[:, GLOBAL_FEATURE["free_memory"]]
-        ops_left = g[:, GLOBAL_FEATURE["ops_used"]] < 1.0
+        fits = fp32[rows, want] <= free32
+        ops_left = obs[:, i_ops] < 1.0
         actions = np.zeros(len(obs), dtype=np.int64)
         load = has_want & ops_left & fits
         actions[load] = load_action(want[load])
-        evict = has_want & ops_left & ~fits
-        if evict.any():
-            self._victim_rows = np.flatnonzero(evict)  # for victim rules with per-row state (gdsf)
-            v = self.victim(pm[evict], candidates[evict])
-            actions[evict] = evict_action(v, n)
+        return actions, has_want & ops_left & ~fits, candidates
+
+    def _evict(self, obs: np.ndarray, rows: np.ndarray, candidates: np.ndarray,
+               actions: np.ndarray) -> None:
+        """EVICT actions of the rows ``rows`` of ``obs`` into ``actions``: the victim rule."""
+        self._victim_rows = rows  # for victim rules with per-row state (gdsf, random)
+        size = obs.shape[-1]
+        if size not in self._batch_indices:
+            self._batch_indices[size] = self._batch_index(size)
+        n, *_, per_model = self._batch_indices[size]
+        pm = obs[rows[:, None, None], per_model]  # [b, N, F]: split()'s per-model rows
+        actions[rows] = evict_action(self.victim(pm, candidates[rows]), n)
+
+
+def fusable(agent: Any) -> bool:
+    """Whether ``agent`` acts by the shared admission rule plus its victim rule alone (its
+    batched actions can come from :class:`FusedHeuristics`)."""
+    t = type(agent)
+    return (isinstance(agent, ReactiveHeuristic) and t.act is ReactiveHeuristic.act
+            and t._act_batch is ReactiveHeuristic._act_batch and t._admit is ReactiveHeuristic._admit)
+
+
+class FusedHeuristics:
+    """Several :func:`fusable` heuristics on the same layout acting together, agent i on rows
+    ``slices[i]`` (contiguous, in order from row 0) of each batch of observations.
+
+    :meth:`act` applies the admission rule once for all the rows, then the victims: one
+    lexicographic argmin for every agent that ranks by ``victim_keys`` (each row by its agent's
+    keys, precomputed per row; shorter key lists padded with a constant key, which changes no
+    ranking), and each other agent's own victim rule on its rows. The same actions as each
+    agent's ``predict`` on its rows (a single row's plain-Python path decides identically,
+    tested).
+    """
+
+    def __init__(self, agents: list[ReactiveHeuristic], slices: list[slice]) -> None:
+        if not agents or not all(fusable(a) for a in agents):
+            raise ValueError("FusedHeuristics: every agent must be fusable (see fusable())")
+        self.agents, self.slices = agents, slices
+        rows = slices[-1].stop
+        keyed = [type(a).victim is ReactiveHeuristic.victim for a in agents]
+        depth = max((len(a.victim_keys) for a, k in zip(agents, keyed, strict=True) if k), default=0)
+        self._keyed_row = np.zeros(rows, dtype=bool)
+        self._feature = np.zeros((rows, depth), dtype=np.intp)
+        self._sign = np.zeros((rows, depth), dtype=np.float32)  # 0: the constant padding key
+        self._own: list[tuple[ReactiveHeuristic, slice]] = []
+        for agent, sl, k in zip(agents, slices, keyed, strict=True):
+            if not k:
+                self._own.append((agent, sl))
+                continue
+            self._keyed_row[sl] = True
+            for j, (f, sign) in enumerate(agent.victim_keys):
+                self._feature[sl, j] = MODEL_FEATURE[f]
+                self._sign[sl, j] = sign
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        first = self.agents[0]
+        actions, evict, candidates = first._admit(obs)
+        for agent, sl in self._own:
+            rows = evict[sl].nonzero()[0]
+            if len(rows):
+                agent._evict(obs[sl], rows, candidates[sl], actions[sl])  # a view: written in place
+        rows = (evict & self._keyed_row).nonzero()[0]
+        if len(rows):
+            n, *_, per_model = first._batch_indices[obs.shape[-1]]
+            pm = obs[rows[:, None, None], per_model]  # [b, N, F]
+            at = np.arange(len(rows))
+            feature, sign = self._feature[rows], self._sign[rows]
+            victims = lex_argmin([sign[:, j, None] * pm[at, :, feature[:, j]]
+                                  for j in range(feature.shape[1])], candidates[rows])
+            actions[rows] = evict_action(victims, n)
         return actions
 
 
@@ -193,15 +282,28 @@ class RandomVictim(ReactiveHeuristic):
     def __init__(self, seed: int | None = 0) -> None:
         super().__init__()
         self.rng = np.random.default_rng(seed)
+        self._row_rngs: list[np.random.Generator] | None = None  # one stream per batch row
 
     def reset(self, seed: int | None = None) -> None:
         self.rng = np.random.default_rng(seed)
+        self._row_rngs = None
+
+    def reset_batch(self, seeds: Sequence[int | None]) -> bool:
+        """Row i draws from its own stream seeded ``seeds[i]``: the draws it would make alone."""
+        self._row_rngs = [np.random.default_rng(s) for s in seeds]
+        return True
 
     def victim(self, pm, candidates):
-        return lex_argmin([self.rng.random(candidates.shape)], candidates)
+        if self._row_rngs is None:
+            draws = self.rng.random(candidates.shape)
+        else:  # each evicting row draws N from its own stream, as victim_one does
+            n = candidates.shape[1]
+            draws = np.stack([self._row_rngs[r].random(n) for r in self._victim_rows.tolist()])
+        return lex_argmin([draws], candidates)
 
     def victim_one(self, col, candidates):
-        draws = self.rng.random((1, len(col["cached"])))[0]  # the batch path's draws for one row
+        rng = self.rng if self._row_rngs is None else self._row_rngs[0]
+        draws = rng.random(len(col["cached"]))  # the batch path's draws for one row
         return min(candidates, key=lambda m: draws[m])
 
 

@@ -1,7 +1,8 @@
 """Speed of EdgePFMCache, measured against CartPole-v1 in the same run and across scale.
 
 Usage: python benchmarks/bench_env.py [--quick] [--out results/bench]
-       python benchmarks/bench_env.py --native [--baseline-tree PATH] [--quick] [--out results/bench]
+       python benchmarks/bench_env.py --native [--baseline-tree PATH] [--episodes 20] [--quick] [--out results/bench]
+       python benchmarks/bench_env.py --suite-timing [--episodes 20] [--quick] [--out results/bench]
 
 Reports (and writes ``bench.json`` and ``scaling.png`` to ``--out``):
   - env steps/s through ``gym.make`` with random masked actions and with the LC agent, next to
@@ -18,8 +19,12 @@ With ``--native`` (``native.json``), the native vector env (edge_cache_env/vecto
   - the single env's steps/s (masked random and LC) in this tree and, with ``--baseline-tree``,
     in another checkout (e.g. main before the change), alternating rounds in the same run;
   - the heuristic part of ``evaluate.py --suite default --agents lc,lru,lfu,fifo,random,cloud
-    --episodes 5`` (no bound) with the per-episode loop and batched, and whether they agree;
+    --episodes 20`` (no bound) with the per-episode loop and batched, per scenario, and whether
+    they agree (as ``--suite-timing``; ``--episodes`` sets the number);
   - peak RSS after 10k and after 1M batched env-steps (B = 256, masked random), fresh process.
+With ``--suite-timing`` (``suite_timing.json``): the heuristic part of ``evaluate.py --suite
+default`` (agents lc, lru, lfu, fifo, random, cloud; ``--episodes`` seeds, no bound) per
+scenario, ``run_suite(vectorize=False)`` vs ``True`` (CPU time), and the whole suite's total.
 Times are process CPU time where one process does all the work (robust to other load on the
 machine) and wall time where several processes are involved (async vectors).
 """
@@ -390,35 +395,55 @@ def measure_single_before_after(baseline_tree: str | None, steps: int) -> dict[s
     return out
 
 
-def measure_suite(quick: bool) -> dict[str, Any]:
-    """The heuristic part of ``evaluate.py --suite default`` (no bound): per-episode loop vs
-    batched, CPU and wall time, and whether every episode's figures agree."""
-    from edge_cache_env.scenarios import SUITES
+SUITE_AGENTS = ("lc", "lru", "lfu", "fifo", "random", "cloud")
+
+
+def measure_suite_timing(episodes: int, quick: bool) -> dict[str, Any]:
+    """Per scenario of the default suite: CPU s of ``run_suite`` with the per-episode loop and
+    batched (heuristics only, no bound), their ratio, and whether every figure agrees; then
+    the totals. Each scenario runs both ways back to back, so load drifts hit both alike; its
+    env is built once before, so that neither side pays the parsing of a trace file."""
+    import os
+
+    from edge_cache_env.scenarios import resolve_suite
     from evaluation.suite import run_suite
 
-    scenarios = SUITES["default-v1"][:4] if quick else SUITES["default-v1"]
-    agent_specs = ["lc", "lru", "lfu", "fifo", "random", "cloud"]
-    seeds = list(range(5))
-    out: dict[str, Any] = {"scenarios": len(scenarios), "agents": agent_specs, "seeds": seeds}
-    runs = {}
-    for vectorize in (False, True):
-        name = "batched" if vectorize else "per_episode"
-        cpu, wall = time.process_time(), time.perf_counter()
-        runs[name] = run_suite(scenarios, agent_specs, seeds, bound=False, progress=False,
-                               vectorize=vectorize)
-        out[f"{name}_cpu_s"] = time.process_time() - cpu
-        out[f"{name}_wall_s"] = time.perf_counter() - wall
-    out["speedup_cpu"] = out["per_episode_cpu_s"] / out["batched_cpu_s"]
-    out["speedup_wall"] = out["per_episode_wall_s"] / out["batched_wall_s"]
-
-    def figures(run: Any) -> Any:
-        if run.result is None:
-            return run.summary
-        return {a: [{k: v for k, v in e.items() if k != "seconds"} for e in eps]
-                for a, eps in run.result.episodes.items()}
-    out["identical"] = all(figures(runs["per_episode"][k]) == figures(runs["batched"][k])
-                           for k in runs["per_episode"])
-    return out
+    version, scenarios = resolve_suite("default")
+    scenarios = scenarios[:4] if quick else scenarios
+    seeds = list(range(episodes))
+    rows = []
+    print(f"suite {version}, agents {','.join(SUITE_AGENTS)}, {episodes} episodes, load "
+          f"{os.getloadavg()[0]:.2f}", flush=True)
+    print(f"{'scenario':<20}{'env':<28}{'loop cpu s':>11}{'batched cpu s':>14}{'speedup':>9}  same",
+          flush=True)
+    for sc in scenarios:
+        cpu: dict[str, float] = {}
+        figures: dict[str, Any] = {}
+        if sc.env_id in gym.registry:  # parse the scenario's trace file (a per-process cache)
+            gym.make(sc.env_id, **sc.kwargs()).close()  # before timing: neither side pays it
+        for vectorize in (False, True):
+            start = time.process_time()
+            run = run_suite([sc], list(SUITE_AGENTS), seeds, bound=False, progress=False,
+                            vectorize=vectorize)[sc.name]
+            cpu[str(vectorize)] = time.process_time() - start
+            figures[str(vectorize)] = (run.summary if run.result is None else
+                                       {a: [{k: v for k, v in e.items() if k != "seconds"} for e in eps]
+                                        for a, eps in run.result.episodes.items()})
+        row = {"scenario": sc.name, "env_id": sc.env_id, "per_episode_cpu_s": cpu["False"],
+               "batched_cpu_s": cpu["True"], "speedup_cpu": cpu["False"] / cpu["True"],
+               "identical": figures["False"] == figures["True"]}
+        rows.append(row)
+        print(f"{sc.name:<20}{sc.env_id:<28}{row['per_episode_cpu_s']:>11.2f}"
+              f"{row['batched_cpu_s']:>14.2f}{row['speedup_cpu']:>8.1f}x  {row['identical']}",
+              flush=True)
+    loop = sum(r["per_episode_cpu_s"] for r in rows)
+    batched = sum(r["batched_cpu_s"] for r in rows)
+    total = {"per_episode_cpu_s": loop, "batched_cpu_s": batched, "speedup_cpu": loop / batched,
+             "identical": all(r["identical"] for r in rows), "load_after": os.getloadavg()[0]}
+    print(f"{'total':<48}{loop:>11.2f}{batched:>14.2f}{loop / batched:>8.1f}x  {total['identical']}"
+          f"  (load {total['load_after']:.2f})", flush=True)
+    return {"suite": version, "agents": list(SUITE_AGENTS), "episodes": episodes,
+            "scenarios": rows, "total": total}
 
 
 def _native_memory_child(b: int, long_steps: int) -> dict[str, float]:
@@ -452,8 +477,7 @@ def main_native(args: argparse.Namespace) -> dict[str, Any]:
     report["single_env"] = measure_single_before_after(args.baseline_tree, 5_000 if q else 60_000)
     print("single env steps/s:", json.dumps(report["single_env"]), flush=True)
     report["native"] = measure_native(q)
-    report["suite"] = measure_suite(q)
-    print("suite (heuristics, no bound):", json.dumps(report["suite"]), flush=True)
+    report["suite"] = measure_suite_timing(5 if q else args.episodes, q)
     report["memory"] = measure_native_memory(256, 20_000 if q else 1_000_000)
     print("memory:", {k: round(v, 4) for k, v in report["memory"].items()})
     (out / "native.json").write_text(json.dumps(report, indent=1))
@@ -470,11 +494,28 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                         help="only the native vector env's measurements (native.json)")
     parser.add_argument("--baseline-tree", default=None,
                         help="with --native: a checkout whose single env is measured alongside")
+    parser.add_argument("--suite-timing", action="store_true",
+                        help="only the default suite's heuristics, per-episode loop vs batched, "
+                             "per scenario (suite_timing.json)")
+    parser.add_argument("--episodes", type=int, default=20,
+                        help="with --suite-timing or --native: episodes (seeds 0..E-1) per "
+                             "scenario and agent in the suite timing")
     args = parser.parse_args(argv)
+    if args.episodes < 1:
+        parser.error(f"--episodes {args.episodes}: must be >= 1")
     if args.baseline_tree is not None and not (Path(args.baseline_tree) / "edge_cache_env").is_dir():
         parser.error(f"--baseline-tree {args.baseline_tree}: no edge_cache_env/ package there")
+    if args.native and args.suite_timing:
+        parser.error("--native and --suite-timing: pick one")
     if args.native:
         return main_native(args)
+    if args.suite_timing:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        report = measure_suite_timing(args.episodes, args.quick)
+        (out / "suite_timing.json").write_text(json.dumps(report, indent=1))
+        print(f"wrote {out / 'suite_timing.json'}")
+        return report
     q = args.quick
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -74,7 +74,8 @@ def offload_threshold_s(config: EnvConfig, count: np.ndarray, cloud_latency_s: n
 
 @dataclass
 class FluidSlot:
-    """One slot of every model's fluid queue (arrays of length N, GPU-s unless stated)."""
+    """One slot of every model's fluid queue (arrays ``[..., N]``, GPU-s unless stated; leading
+    dimensions: a batch of servers)."""
 
     old_served: np.ndarray  # carried queue served this slot
     old_offloaded: np.ndarray  # carried queue offloaded at the slot's start (over the new cap)
@@ -83,7 +84,7 @@ class FluidSlot:
     new_queued: np.ndarray  # the slot's arrivals still queued at its end
     old_wait: np.ndarray  # integral of the carried queue's backlog over the slot (GPU-s * s)
     new_wait: np.ndarray  # integral of the arrivals' backlog over the slot (GPU-s * s)
-    demand: float  # total demand sum(q + a), GPU-s
+    demand: float | np.ndarray  # total demand sum(q + a), GPU-s (per server in a batch)
     capacity: float  # GPU-s available in the slot
 
 
@@ -92,19 +93,26 @@ def fluid_slot(queued: np.ndarray, arrivals: np.ndarray, theta_s: np.ndarray,
     """Serve one slot: queue ``queued`` (carried, served first) and ``arrivals`` (uniform over
     the slot) per model on a GPU of ``gpu_throughput`` GPU-s/s shared in proportion to demand.
 
-    Exact for the piecewise-linear fluid: with ``d = a/S - r`` and ``B0 = min(q, r theta)``,
-    ``B(tau) = B0 + d tau`` clipped to ``[0, r theta]``; offloaded work is ``d`` times the time
-    spent at the cap; the carried queue drains by ``B0 / r <= theta <= S`` (its backlog integral
-    is ``B0^2 / (2r)``)."""
+    Arrays ``[N]`` (one server) or ``[B, N]`` (B servers, each its own GPU: row b is what row b
+    alone gives). Exact for the piecewise-linear fluid: with ``d = a/S - r`` and
+    ``B0 = min(q, r theta)``, ``B(tau) = B0 + d tau`` clipped to ``[0, r theta]``; offloaded
+    work is ``d`` times the time spent at the cap; the carried queue drains by
+    ``B0 / r <= theta <= S`` (its backlog integral is ``B0^2 / (2r)``)."""
     demand = queued + arrivals
-    total = float(demand.sum())
     capacity = gpu_throughput * slot_s
-    zeros = np.zeros_like(queued)
-    if total <= 0.0 or not np.isfinite(gpu_throughput):
+    batch = demand.ndim > 1
+    total = demand.sum(axis=-1) if batch else float(demand.sum())
+    idle = total <= 0.0  # nothing to serve: every array but the carried queue is zero
+    if np.all(idle) or not np.isfinite(gpu_throughput):
+        zeros = np.zeros_like(queued)
         return FluidSlot(queued.copy(), zeros, arrivals.copy(), zeros, zeros, zeros, zeros.copy(),
                          total, capacity)
     active = demand > 0
-    r = np.where(active, gpu_throughput * demand / total, 1.0)  # GPU-s per s; 1.0: unused
+    if batch:
+        with np.errstate(divide="ignore", invalid="ignore"):  # idle rows: replaced below
+            r = np.where(active, gpu_throughput * demand / total[..., None], 1.0)
+    else:
+        r = np.where(active, gpu_throughput * demand / total, 1.0)  # GPU-s per s; 1.0: unused
     cap = r * theta_s
     b0 = np.minimum(queued, cap)
     lam = arrivals / slot_s
@@ -128,5 +136,11 @@ def fluid_slot(queued: np.ndarray, arrivals: np.ndarray, theta_s: np.ndarray,
     old_wait = np.divide(b0 * b0, 2.0 * r, out=np.zeros_like(b0), where=b0 > 0)
     new_wait = np.maximum(area - old_wait, 0.0)
     new_served = np.maximum(arrivals - offloaded - end, 0.0)
-    return FluidSlot(b0, queued - b0, new_served, offloaded, end, old_wait, new_wait, total,
-                     capacity)
+    fl = FluidSlot(b0, queued - b0, new_served, offloaded, end, old_wait, new_wait, total, capacity)
+    if batch and idle.any():  # a batch with idle servers: theirs as the early return above
+        rows = np.expand_dims(idle, -1)
+        for name in ("old_offloaded", "new_offloaded", "new_queued", "old_wait", "new_wait"):
+            setattr(fl, name, np.where(rows, 0.0, getattr(fl, name)))
+        fl.old_served = np.where(rows, queued, fl.old_served)
+        fl.new_served = np.where(rows, arrivals, fl.new_served)
+    return fl

@@ -13,6 +13,23 @@ import numpy as np
 from edge_cache_env.config import EnvConfig
 
 
+def ewma_step(avg: np.ndarray, x: np.ndarray, rate: float | np.ndarray) -> None:
+    """One step of an exponentially weighted moving average, in place: ``avg += rate (x - avg)``
+    (the task mix here, the request frequency in the simulator)."""
+    avg += rate * (x - avg)
+
+
+def mix_inputs(count_task: np.ndarray, mix_rate: float) -> tuple[np.ndarray, np.ndarray]:
+    """The task-mix EWMA's inputs from requests ``count_task[..., N, K]``: each model's task
+    shares and its rate (``mix_rate`` where the model has requests, else 0: p stays)."""
+    # Request counts are integers: their sum is exact in any order, and a product with ones is
+    # much faster than a reduction over a short last axis.
+    per_model = count_task @ np.ones(count_task.shape[-1])
+    share = count_task / np.maximum(per_model, 1.0)[..., None]
+    rate = ((per_model > 0) * mix_rate)[..., None]  # mix_rate or exactly 0.0
+    return share, rate
+
+
 class AgeOfContext:
     """The context state of every model; vectorised over models and tasks.
 
@@ -68,15 +85,13 @@ class AgeOfContext:
 
         ``count_task[..., T, N, K]``: leading dimensions are independent episodes (a batch)."""
         n_slots = count_task.shape[-3]
-        per_model = count_task.sum(axis=-1)
-        share = count_task / np.maximum(per_model, 1.0)[..., None]
-        rate = np.where(per_model > 0, self.mix_rate, 0.0)[..., None]
+        share, rate = mix_inputs(count_task, self.mix_rate)
         # Time first, so each slot is one contiguous block.
         share, rate = np.moveaxis(share, -3, 0), np.moveaxis(rate, -3, 0)
         out = np.empty_like(share)
         p = np.full(share.shape[1:], 1.0 / self.n_tasks)  # the reset mix
         for t in range(n_slots):
-            p += rate[t] * (share[t] - p)
+            ewma_step(p, share[t], rate[t])
             out[t] = p
         return np.moveaxis(out, 0, -3)
 
@@ -135,12 +150,9 @@ class AgeOfContext:
         np.matmul(scratch, self._ones, out=aoc)
 
     # ------------------------------------------------------------ batch rows
-    def reset_rows(self, rows: np.ndarray, count_task: np.ndarray) -> None:
-        """Batch: empty context in ``rows``, whose episodes have ``count_task[i]`` requests
-        ``[T, N, K]`` (their :meth:`task_mix_trajectory` is kept, ``[B, T, N, K]``)."""
-        if self._mix_after is None:
-            self._mix_after = np.empty((self.batch, *count_task.shape[1:]))
-        self._mix_after[rows] = self.task_mix_trajectory(count_task)
+    def reset_rows(self, rows: np.ndarray) -> None:
+        """Batch: empty context and the reset task mix in ``rows``. The mix then follows each
+        row's requests slot by slot (:meth:`update_rows`): no per-episode trajectory."""
         self.mass[rows] = 0.0
         self.task_mix[rows] = 1.0 / self.n_tasks
         self._derive_rows(rows)
@@ -151,15 +163,17 @@ class AgeOfContext:
         self.accuracy[rows, models] = self.acc0[models][:, None]
         self.aoc[rows, models] = 0.0
 
-    def update_rows(self, rows: np.ndarray, served_at_edge: np.ndarray, slots: np.ndarray) -> None:
-        """Batch: :meth:`update` of rows ``rows`` at their slots ``slots``. Only S, p, A and
-        AoC are kept per row (C is derived and read by nothing else)."""
-        if self._mix_after is None:
-            raise RuntimeError("AgeOfContext.reset_rows must be called at episode start")
+    def update_rows(self, rows: np.ndarray, served_at_edge: np.ndarray,
+                    count_task: np.ndarray) -> None:
+        """Batch: :meth:`update` of rows ``rows`` at the end of their slot, whose requests are
+        ``count_task[i]`` ``[N, K]``: the task mix takes the slot's step of the same EWMA as
+        :meth:`task_mix_trajectory`. Only S, p, A and AoC are kept per row (C is derived and
+        read by nothing else)."""
         s = self.mass[rows]
         self._decay(s, served_at_edge)
         self.mass[rows] = s
-        mix = self._mix_after[rows, slots]
+        mix = self.task_mix[rows]
+        ewma_step(mix, *mix_inputs(count_task, self.mix_rate))
         self.task_mix[rows] = mix
         acc, scratch = np.empty_like(s), np.empty_like(s)
         aoc = np.empty(s.shape[:-1])

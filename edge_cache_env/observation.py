@@ -152,10 +152,15 @@ def demand_features(counts: np.ndarray, last_request: np.ndarray, frequency: np.
     (requests, recency, frequency), from the per-slot ``[T + 1, N]`` request counts (row T:
     zeros), latest-request slots and frequencies."""
     slots = np.arange(len(counts), dtype=np.float64)[:, None]
-    demand = np.stack([squash(counts, REQUESTS_SCALE),
-                       squash(slots - last_request, RECENCY_SCALE_SLOTS),
-                       squash(frequency, FREQUENCY_SCALE)], axis=1)
-    return demand.astype(np.float32)
+    return squash_demand(counts, slots - last_request, frequency)
+
+
+def squash_demand(counts: np.ndarray, recency: np.ndarray, frequency: np.ndarray) -> np.ndarray:
+    """``[M, 3, N]`` float32: requests, recency (slots since the latest request) and frequency
+    squashed, from ``[M, N]`` arrays (slots of one server, or servers of a batch)."""
+    demand = np.array([squash(counts, REQUESTS_SCALE), squash(recency, RECENCY_SCALE_SLOTS),
+                       squash(frequency, FREQUENCY_SCALE)], dtype=np.float32)
+    return demand.swapaxes(0, -2)
 
 
 def age_table(n_slots: int) -> np.ndarray:
@@ -249,35 +254,49 @@ class BatchObservation:
         cfg = sim.config
         self.sim = sim
         self.layout = ObservationLayout.of(cfg)
-        if self.layout.capacity:
-            raise ValueError("BatchObservation covers the capacity model off (v0)")
         b, n = sim.batch, sim.n_models
         self.buffer = np.zeros((b, self.layout.size), dtype=np.float32)
         k = n * len(MODEL_FEATURES)
+        v0 = self.layout.v0_size
         self.features = self.buffer[:, :k].reshape(b, len(MODEL_FEATURES), n)  # [row, feature, model]
-        self.globals = self.buffer[:, k:]
+        self.globals = self.buffer[:, k:v0]
+        self.queue = self.buffer[:, v0:v0 + n]  # capacity model only (empty views otherwise)
+        self.capacity_globals = self.buffer[:, v0 + n:] if self.layout.capacity else self.buffer[:, v0:v0]
         self.features[:, MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
         self.features[:, MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
         self._age_table = age_table(cfg.n_slots)
-        self._demand_by_slot = np.zeros((b, cfg.n_slots + 1, 3, n), dtype=np.float32)
+        self._demand = np.zeros((b, 3, n), dtype=np.float32)  # requests, recency, frequency
+        if self.layout.capacity:
+            self._queue_scale_s = sim.gpu_throughput * cfg.slot_s * QUEUE_SCALE_SLOTS
 
-    def on_reset(self, rows: np.ndarray) -> None:
-        """Episode start of servers ``rows``: their demand features of every slot."""
+    def on_slot(self, rows: np.ndarray) -> None:
+        """Servers ``rows`` entered a slot (reset or SERVE): their demand features now."""
         sim = self.sim
-        for r in rows.tolist():
-            self._demand_by_slot[r] = demand_features(sim.count_f[r], sim.last_request_by_slot[r],
-                                                      sim.frequency_by_slot[r])
+        t = sim.t[rows]
+        self._demand[rows] = squash_demand(sim.count_f[rows, t], t[:, None] - sim.last_request[rows],
+                                           sim.frequency[rows])
 
     def full(self) -> np.ndarray:
         """Every row's observation (the buffer itself: copy it before handing it out)."""
         sim, fm = self.sim, self.features
-        fm[:, _CACHED] = sim.cached_f
-        fm[:, _DEMAND] = self._demand_by_slot[sim._arange, sim.t]
-        np.minimum(sim.context.aoc * self._inv_window, 1.0, out=fm[:, _AOC], casting="same_kind")
-        np.take(self._age_table, sim.slots_since_loaded(), out=fm[:, _AGE])
+        fm[:, _CACHED] = sim.cached
+        fm[:, _DEMAND] = self._demand
+        # Computed contiguous, then one strided write each (ufuncs into strided outs are slower).
+        aoc = sim.context.aoc * self._inv_window
+        np.minimum(aoc, 1.0, out=aoc)
+        fm[:, _AOC] = aoc
+        fm[:, _AGE] = self._age_table[sim.slots_since_loaded()]
         g = self.globals
         g[:, 0] = sim.free_mb / sim.gpu_mb
         g[:, 1] = np.minimum(sim.ops_used / sim.ops_limit, 1.0)
         g[:, 2] = np.minimum(sim.t / sim.n_slots, 1.0)
+        if self.layout.capacity:
+            cap_s = self._queue_scale_s
+            if np.isfinite(cap_s):
+                self.queue[:] = sim.queued_work_s / (sim.queued_work_s + cap_s)
+            else:
+                self.queue[:] = 0.0
+            self.capacity_globals[:, 0] = sim.last_utilisation
+            self.capacity_globals[:, 1] = squash(sim.last_load, LOAD_SCALE)
         return self.buffer

@@ -11,7 +11,7 @@ import numpy as np
 
 from edge_cache_env.capacity import batched_work, fluid_slot, offload_threshold_s
 from edge_cache_env.config import MB_PER_GB, EnvConfig
-from edge_cache_env.context import AgeOfContext
+from edge_cache_env.context import AgeOfContext, ewma_step
 from edge_cache_env.costs import TERMS, ModelCosts, SlotCosts, weigh, zero_terms
 from edge_cache_env.requests import EpisodeRequests
 
@@ -43,7 +43,7 @@ def demand_history(count: np.ndarray, frequency_rate: float) -> tuple[np.ndarray
     f = np.zeros((*count.shape[:-2], n_models))
     by_slot = np.moveaxis(count, -2, 0)
     for t in range(n_slots):
-        f += frequency_rate * (by_slot[t] - f)
+        ewma_step(f, by_slot[t], frequency_rate)
         freq[t] = f
     freq[n_slots] = f
     return np.concatenate([last, last[..., -1:, :]], axis=-2), np.moveaxis(freq, 0, -2)
@@ -477,27 +477,42 @@ class CacheSimulator:
         return self.count_f[self.t]
 
 
-# The running metrics a SERVE adds to, in the order BatchSimulator._serve stacks them.
-_SERVE_METRICS = ("episode_cost_latency", "episode_cost_energy", "episode_cost_accuracy",
-                  "episode_cost_cloud", "episode_cost", "requests", "edge_hits", "cloud_requests",
-                  "accuracy_sum", "aoc_sum", "latency_s", "energy_j", "cloud_usd")
+# The running metrics a LOAD / EVICT adds to, then those a charge adds to (episode_cost is
+# both the last of the first and the first of the second): adjacent columns of
+# BatchSimulator._metrics, so each adds with one slice.
+_OP_METRICS = ("loads", "evictions", "switch_gb", "episode_cost_switch", "episode_cost")
+_CHARGE_METRICS = ("episode_cost", "episode_cost_latency", "episode_cost_energy",
+                   "episode_cost_accuracy", "episode_cost_cloud", "requests", "edge_hits",
+                   "cloud_requests", "accuracy_sum", "latency_s", "energy_j", "cloud_usd")
+_OPS = slice(0, len(_OP_METRICS))
+_CHARGES = slice(len(_OP_METRICS) - 1, len(_OP_METRICS) - 1 + len(_CHARGE_METRICS))
+
+
+def _dot_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Row-wise dot products of ``x[B, K]`` and ``y[B, K]`` as the single simulator's ``x @ y``
+    computes each (one BLAS dot per row on contiguous copies: bit-identical sums)."""
+    b = len(x)
+    return np.matmul(np.ascontiguousarray(x).reshape(b, 1, -1),
+                     np.ascontiguousarray(y).reshape(b, -1, 1))[:, 0, 0]
 
 
 class BatchSimulator:
     """B independent edge servers of one config, stepped together with batched numpy.
 
-    The same model as :class:`CacheSimulator` (capacity model off), through the same functions:
-    :func:`slot_columns`, :func:`demand_history`, :func:`~edge_cache_env.costs.weigh` and the
-    batch rows of :class:`~edge_cache_env.context.AgeOfContext`. State arrays carry a leading
-    batch dimension; a step applies at most one operation per server: LOAD, EVICT or SERVE
-    (:meth:`step`). Each server's episode arrays come from its own
-    :class:`~edge_cache_env.requests.EpisodeRequests` (:meth:`reset_rows`).
+    The same model as :class:`CacheSimulator`, through the same functions:
+    :func:`slot_columns`, :func:`~edge_cache_env.costs.weigh`, the batch rows of
+    :class:`~edge_cache_env.context.AgeOfContext` and, with the capacity model on,
+    :func:`~edge_cache_env.capacity.fluid_slot` on ``[B, N]`` rows, :func:`batched_work` and
+    :func:`offload_threshold_s`. State arrays carry a leading batch dimension; a step applies at
+    most one operation per server: LOAD, EVICT or SERVE (:meth:`step`). Each server's episode
+    arrays come from its own :class:`~edge_cache_env.requests.EpisodeRequests`
+    (:meth:`reset_rows`). The open-loop recursions the single simulator runs over the whole
+    episode at reset (:func:`demand_history`, the task mix) advance here one slot per SERVE,
+    with the same EWMA step (:func:`~edge_cache_env.context.ewma_step`): an autoreset then costs
+    no loop over the episode's slots, which matters when some server resets at every step.
     """
 
     def __init__(self, config: EnvConfig, batch: int) -> None:
-        if config.capacity.enabled:
-            raise ValueError("BatchSimulator covers the capacity model off (v0); "
-                             "config.capacity.enabled is True")
         self.config = config
         self.batch = b = batch
         self.n_models = n = config.n_models
@@ -521,20 +536,49 @@ class BatchSimulator:
         self.used_mb = np.zeros(b, dtype=np.int64)
         self.t = np.zeros(b, dtype=np.int64)
         self.ops_used = np.zeros(b, dtype=np.int64)
-        # Running metrics: one row per key (dict of row views), so a SERVE adds them in one go.
-        self._metrics = np.zeros((len(METRICS), b))
-        self.metrics = {k: self._metrics[i] for i, k in enumerate(METRICS)}
-        self._serve_rows = np.array([METRICS.index(k) for k in _SERVE_METRICS])
-        self._op_rows = np.array([METRICS.index(k) for k in ("loads", "evictions", "switch_gb",
-                                                             "episode_cost_switch", "episode_cost")])
+        cap = config.capacity
+        self.capacity_on = cap.enabled
+        keys = METRICS + (CAPACITY_METRICS if cap.enabled else ())
+        # Running metrics: one row per server, one column per key (``metrics``: a dict of column
+        # views in the single env's key order); the columns of _OP_METRICS then _CHARGE_METRICS
+        # come first and adjacent, so a LOAD / EVICT or a charge adds its values with one slice.
+        columns = list(dict.fromkeys(_OP_METRICS + _CHARGE_METRICS + keys))
+        assert columns[_OPS] == list(_OP_METRICS) and columns[_CHARGES] == list(_CHARGE_METRICS)
+        self._metrics = np.zeros((b, len(columns)))
+        self.metrics = {k: self._metrics[:, columns.index(k)] for k in keys}
         self._arange = np.arange(b)
+        self._models = np.arange(n)
+        self._serve_column = np.ones((b, 1), dtype=bool)  # SERVE is always valid
+        # LOAD / EVICT tables, row kind = is_load * N + model (CacheSimulator.load / evict's
+        # values: a LOAD's metric increments are 1, its GB and its cost; an EVICT's 0 but one
+        # eviction, and free).
+        ones, zeros = np.ones(n), np.zeros(n)
+        self._row_offsets = np.array([0, n, 2 * n])
+        self._row_values = np.concatenate([np.stack([zeros, zeros, ones], axis=1),
+                                           np.stack([ones, ones, zeros], axis=1)])
+        self._mem_delta = np.concatenate([-mc.mem_mb, mc.mem_mb])
+        self._op_inc = np.concatenate([
+            np.stack([zeros, ones, zeros, zeros, zeros], axis=1),
+            np.stack([ones, zeros, mc.weights_gb, mc.load_cost, mc.load_cost], axis=1)])
         # Episode arrays, filled row by row at reset.
         t, k = config.n_slots, config.aoc.tasks_per_model
         self.count_task = np.zeros((b, t, n, k))
         self.count_f = np.zeros((b, t + 1, n))  # row T: zeros, 'after the last slot'
         self._slot_columns = np.zeros((b, t, n, 6))
-        self.last_request_by_slot = np.zeros((b, t + 1, n), dtype=np.int64)
-        self.frequency_by_slot = np.zeros((b, t + 1, n))
+        # Each server's demand now (its slot's row of demand_history, kept step by step).
+        self.last_request = np.full((b, n), -1, dtype=np.int64)
+        self.frequency = np.zeros((b, n))
+        if cap.enabled:
+            self.gpu_throughput = float(cap.gpu_throughput)
+            self._capacity_s = self.gpu_throughput * config.slot_s
+            self.work_s = np.zeros((b, t, n))  # batched GPU-s per slot and model
+            self.theta_s = np.zeros((b, n))
+            self._req_per_work = np.zeros((b, t, n))
+            self.queue_frac = np.zeros((b, n))
+            self.queued_work_s = np.zeros((b, n))
+            self.queued_any = np.zeros(b, dtype=bool)
+            self.last_utilisation = np.zeros(b)
+            self.last_load = np.zeros(b)
 
     @property
     def cached_f(self) -> np.ndarray:
@@ -563,10 +607,15 @@ class BatchSimulator:
             self.count_task[r] = req.count_task
             self.count_f[r, :-1] = c.count
             self._slot_columns[r] = slot_columns(c, self.cloud_accuracy)
-        # The open-loop per-slot recursions, once for all the rows.
-        self.last_request_by_slot[rows], self.frequency_by_slot[rows] = demand_history(
-            self.count_f[rows, :-1], self.frequency_rate)
-        self.context.reset_rows(rows, self.count_task[rows])
+            if self.capacity_on:
+                work = self.work_s[r] = batched_work(cfg, c.edge_compute_s)
+                self.theta_s[r] = offload_threshold_s(cfg, c.count, c.cloud_latency_s)
+                self._req_per_work[r] = np.divide(c.count, work, out=np.zeros_like(c.count),
+                                                  where=work > 0)
+        self.last_request[rows] = -1
+        self.frequency[rows] = 0.0
+        self._advance_demand(rows, np.zeros(len(rows), dtype=np.int64))
+        self.context.reset_rows(rows)
         self.cached[rows] = False
         self.uncached[rows] = True
         self._rows[rows, :2] = 0.0
@@ -575,95 +624,278 @@ class BatchSimulator:
         self.used_mb[rows] = 0
         self.t[rows] = 0
         self.ops_used[rows] = 0
-        self._metrics[:, rows] = 0.0
+        self._metrics[rows] = 0.0
+        if self.capacity_on:
+            self.queue_frac[rows] = 0.0
+            self.queued_work_s[rows] = 0.0
+            self.queued_any[rows] = False
+            self.last_utilisation[rows] = 0.0
+            self.last_load[rows] = 0.0
 
     def ops_left(self) -> np.ndarray:
         return (self.ops_used < self.ops_limit) & (self.t < self.n_slots)
 
     def masks(self, out: np.ndarray) -> np.ndarray:
         """Valid actions of every server into ``out[B, 2N + 1]`` (SERVE, LOAD m, EVICT m)."""
-        n = self.n_models
         left = self.ops_left()[:, None]
-        out[:, 0] = True
-        np.less_equal(self.mem_mb, self.free_mb[:, None], out=out[:, 1:n + 1])
-        out[:, 1:n + 1] &= self.uncached
-        out[:, 1:n + 1] &= left
-        np.logical_and(self.cached, left, out=out[:, n + 1:])
+        loadable = self.mem_mb <= self.free_mb[:, None]
+        loadable &= self.uncached
+        loadable &= left
+        # Built contiguous, written once: column-slice writes cost a loop per row.
+        np.concatenate([self._serve_column, loadable, self.cached & left], axis=1, out=out)
         return out
 
     def step(self, load: np.ndarray, evict: np.ndarray, serve: np.ndarray,
-             model: np.ndarray, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> None:
+             model: np.ndarray, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> np.ndarray:
         """One operation per server (boolean rows ``load`` / ``evict`` / ``serve``, disjoint;
         ``model[B]`` the model of an operation); ``invalid`` rows (a subset of ``serve``) are
         charged the penalty. The weighted cost terms of the servers that act are written into
         ``terms[k][B]`` (the caller zeroes them first). Operations must be valid (the caller
-        checks the mask)."""
+        checks the mask). Returns the servers that served (they entered their next slot)."""
         n = self.n_models
         op = load | evict
         if op.any():  # LOAD and EVICT in one pass: 'is_load' selects each array's new value
-            r = np.flatnonzero(op)
+            r = op.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
             md = model[r]
             is_load = load[r]
-            load_f = is_load.astype(np.float64)
+            # Tables by (EVICT 0 / LOAD 1, model): one gather per array instead of a where each.
+            kind = is_load.view(np.int8) * n + md
             cell = r * n + md  # flat index into the [B, N] arrays
             self.cached.ravel()[cell] = is_load
             self.uncached.ravel()[cell] = ~is_load
-            rows = self._rows.reshape(-1)
-            base = r * (3 * n) + md  # [B, 3, N]: edge, loaded now, cloud
-            rows[base] = load_f
-            rows[base + n] = load_f
-            rows[base + 2 * n] = 1.0 - load_f
-            self.used_mb[r] += np.where(is_load, self.mem_mb[md], -self.mem_mb[md])
+            # [B, 3, N] serving rows (edge, loaded now, cloud) of the model: 1 1 0 / 0 0 1.
+            self._rows.reshape(-1)[(r * (3 * n) + md)[:, None] + self._row_offsets] = \
+                self._row_values[kind]
+            self.used_mb[r] += self._mem_delta[kind]
             self.loaded_at.ravel()[cell] = np.where(is_load, self.t[r], -1)
             self.ops_used[r] += 1
-            cost = self.model_costs.load_cost[md] * load_f  # evictions are free: adds 0.0
-            self._metrics[self._op_rows[:, None], r] += np.stack(
-                [load_f, 1.0 - load_f, self.model_costs.weights_gb[md] * load_f, cost, cost])
-            terms["switch"][r] = cost
+            inc = self._op_inc[kind]  # _OP_METRICS: loads, evictions, switch GB, cost (x2)
+            self._metrics[r, _OPS] += inc
+            terms["switch"][r] = inc[:, 3]
             if not is_load.all():
-                self.context.evict_rows(r[~is_load], md[~is_load])
-        if serve.any():
-            self._serve(np.flatnonzero(serve), invalid, terms)
+                ev, ev_m = r[~is_load], md[~is_load]
+                self.context.evict_rows(ev, ev_m)
+                if self.capacity_on:  # an evicted model's queue goes to the cloud
+                    queued = self.queue_frac[ev, ev_m] > 0
+                    if queued.any():
+                        ev, ev_m = ev[queued], ev_m[queued]
+                        self._offload_rows(ev, self._models == ev_m[:, None], terms, add=False)
+        r = serve.nonzero()[0]
+        if len(r):
+            if self.capacity_on:
+                self._serve_capacity(r, invalid, terms)
+            else:
+                self._serve(r, invalid, terms)
+        return r
 
+    # ------------------------------------------------------------------ charges
+    def _charge_rows(self, r: np.ndarray, edge_s: np.ndarray, cold_s: np.ndarray,
+                     cloud_s: np.ndarray, usd: np.ndarray, cloud_acc: np.ndarray,
+                     n_edge: np.ndarray, n_cloud: np.ndarray, edge_acc: np.ndarray,
+                     busy_s: np.ndarray, wait_s: np.ndarray | None = None
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`CacheSimulator._charge` of servers ``r`` (one value per row): adds to the
+        running metrics, returns the weighted latency, energy, accuracy and cloud terms."""
+        acc_sum = edge_acc + cloud_acc
+        n_req = n_edge + n_cloud
+        latency_s = edge_s + cold_s + cloud_s
+        if wait_s is not None:
+            latency_s += wait_s
+        energy_kj = self.energy_kj_per_s * busy_s
+        w_lat, w_energy, w_acc, w_cloud = weigh(self._w, latency_s, energy_kj, n_req, acc_sum, usd)
+        # In _CHARGE_METRICS order.
+        self._metrics[r, _CHARGES] += np.array(  # np.array stacks small rows faster than np.stack
+            [w_lat + w_energy + w_acc + w_cloud, w_lat, w_energy, w_acc, w_cloud, n_req, n_edge,
+             n_cloud, acc_sum, latency_s, energy_kj * 1000.0, usd]).T
+        if wait_s is not None:
+            self.metrics["wait_s"][r] += wait_s
+        return w_lat, w_energy, w_acc, w_cloud
+
+    def _charge_invalid(self, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> None:
+        bad = np.flatnonzero(invalid)
+        m = self.metrics
+        m["invalid_actions"][bad] += 1
+        m["episode_cost_invalid"][bad] += self.invalid_penalty
+        m["episode_cost"][bad] += self.invalid_penalty
+        terms["invalid"][bad] = self.invalid_penalty
+
+    def _end_slot(self, r: np.ndarray, served: np.ndarray, t: np.ndarray,
+                  count_task: np.ndarray) -> None:
+        """After SERVE in servers ``r`` (at their slots ``t``, requests ``count_task``):
+        context update, next slot."""
+        self.context.update_rows(r, served, count_task)
+        t = t + 1
+        self.t[r] = t
+        self.ops_used[r] = 0
+        self._rows[r, 1] = 0.0
+        more = t < self.n_slots  # after the last slot the demand stays (demand_history's row T)
+        if not more.all():
+            r, t = r[more], t[more]
+        if len(r):
+            self._advance_demand(r, t)
+
+    def _advance_demand(self, r: np.ndarray, t: np.ndarray) -> None:
+        """Servers ``r`` enter slot ``t``: its requests join the recency and the frequency EWMA
+        (:func:`demand_history`, one slot at a time)."""
+        count = self.count_f[r, t]
+        f = self.frequency[r]
+        ewma_step(f, count, self.frequency_rate)
+        self.frequency[r] = f
+        self.last_request[r] = np.where(count > 0, t[:, None], self.last_request[r])
+
+    # ------------------------------------------------------------------ v0 serve
     def _serve(self, r: np.ndarray, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> None:
         """SERVE in servers ``r``: :meth:`CacheSimulator.serve`, row by row in one go."""
         t = self.t[r]
         ctx = self.context
         weights = self._rows[r]
         sums = np.matmul(weights, self._slot_columns[r, t])  # [b, 3 rows, 6 columns]
-        edge_s, n_edge = sums[:, 0, 0], sums[:, 0, 5]
-        cold_s = sums[:, 1, 1]
-        cloud_s, usd, cloud_acc, n_cloud = sums[:, 2, 2], sums[:, 2, 3], sums[:, 2, 4], sums[:, 2, 5]
-        served = self.count_task[r, t]
-        served *= weights[:, 0, :, None]
+        count_task = self.count_task[r, t]
+        served = count_task * weights[:, 0, :, None]
         flat = served.reshape(len(r), 1, -1)
         edge_acc = np.matmul(flat, ctx.accuracy[r].reshape(len(r), -1, 1))[:, 0, 0]
-        acc_sum = edge_acc + cloud_acc
-        n_req = n_edge + n_cloud
-        latency_s = edge_s + cold_s + cloud_s
-        energy_kj = self.energy_kj_per_s * edge_s
-        w_lat, w_energy, w_acc, w_cloud = weigh(self._w, latency_s, energy_kj, n_req, acc_sum, usd)
+        edge_s = sums[:, 0, 0]
+        w_lat, w_energy, w_acc, w_cloud = self._charge_rows(
+            r, edge_s, sums[:, 1, 1], sums[:, 2, 2], sums[:, 2, 3], sums[:, 2, 4], sums[:, 0, 5],
+            sums[:, 2, 5], edge_acc, edge_s)
         aoc_sum = np.matmul(self.count_f[r, t][:, None, :], ctx.aoc[r][:, :, None])[:, 0, 0]
-        # In _SERVE_METRICS order.
-        inc = np.stack([w_lat, w_energy, w_acc, w_cloud, w_lat + w_energy + w_acc + w_cloud,
-                        n_req, n_edge, n_cloud, acc_sum, aoc_sum, latency_s, energy_kj * 1000.0,
-                        usd])
-        self._metrics[self._serve_rows[:, None], r] += inc
+        self.metrics["aoc_sum"][r] += aoc_sum
         terms["latency"][r] = w_lat
         terms["energy"][r] = w_energy
         terms["accuracy"][r] = w_acc
         terms["cloud"][r] = w_cloud
         if invalid.any():
-            m = self.metrics
-            bad = np.flatnonzero(invalid)
-            m["invalid_actions"][bad] += 1
-            m["episode_cost_invalid"][bad] += self.invalid_penalty
-            m["episode_cost"][bad] += self.invalid_penalty
-            terms["invalid"][bad] = self.invalid_penalty
-        ctx.update_rows(r, served, t)
-        self.t[r] += 1
-        self.ops_used[r] = 0
-        self._rows[r, 1] = 0.0
+            self._charge_invalid(invalid, terms)
+        self._end_slot(r, served, t, count_task)
+
+    # ------------------------------------------------------------ capacity model
+    def _serve_capacity(self, r: np.ndarray, invalid: np.ndarray,
+                        terms: dict[str, np.ndarray]) -> None:
+        """SERVE in servers ``r`` with the capacity model: :meth:`CacheSimulator._serve_capacity`
+        row by row in one go. Servers without a queue whose demand fits take its fast path
+        (``_serve_within_capacity``): every cached request served at once; the others go
+        through :func:`fluid_slot` on their rows. The fast path is the fluid path with the
+        fluid's shares replaced by exact ones (served = cached, nothing offloaded or queued),
+        so both are written as one computation that adds exact zeros where a term is absent;
+        when every server takes the fast path, those zero terms are left out (x + 0.0 = x)."""
+        b, n = len(r), self.n_models
+        ctx = self.context
+        t = self.t[r]
+        weights = self._rows[r]  # [b, 3, N]: cached, loaded now, cloud
+        cached = weights[:, 0]
+        work_t = self.work_s[r, t]
+        demand = _dot_rows(cached, work_t)  # cached @ work_t, as the fast path's test
+        fast = ~self.queued_any[r] & (demand <= self._capacity_s)
+        count_task = self.count_task[r, t]
+        cnt = self.count_f[r, t]
+        m = self.metrics
+        if fast.all():  # the common case: the zero terms of the fluid path left out (exact)
+            new = np.matmul(weights, self._slot_columns[r, t])
+            edge_s, n_edge = new[:, 0, 0], new[:, 0, 5]
+            cloud_s, usd, cloud_acc, n_cloud = new[:, 2, 2], new[:, 2, 3], new[:, 2, 4], new[:, 2, 5]
+            served = count_task * cached[:, :, None]
+            busy = total = demand
+            wait_s = None
+            q_new = new_queued = np.zeros((b, n))
+            n_queued = np.zeros(b)
+        else:
+            prev = np.maximum(t - 1, 0)
+            e_new = cached.copy()  # request shares of the slot's arrivals served at the edge
+            o_new = np.zeros((b, n))  # ... offloaded
+            q_new = np.zeros((b, n))  # ... still queued
+            new_wait = np.zeros((b, n))
+            new_queued = np.zeros((b, n))
+            e_old = np.zeros((b, n))  # request shares of the carried queue served / offloaded
+            o_old = np.zeros((b, n))
+            old_wait = np.zeros((b, n))
+            total = demand.copy()  # the fluid's demand (queue + arrivals)
+            s = np.flatnonzero(~fast)
+            rs = r[s]
+            wt = work_t[s]
+            old_work = self.queued_work_s[rs]
+            fl = fluid_slot(old_work, cached[s] * wt, self.theta_s[rs], self.gpu_throughput,
+                            self.config.slot_s)
+            # Work shares -> request shares (fluid: work is proportional to requests).
+            inv_new = np.divide(1.0, wt, out=np.zeros_like(wt), where=wt > 0)
+            # A cohort without work (zero service time) is served at once.
+            e_new[s] = np.where(wt > 0, fl.new_served * inv_new, cached[s])
+            o_new[s] = fl.new_offloaded * inv_new
+            q_new[s] = fl.new_queued * inv_new
+            new_wait[s] = fl.new_wait
+            new_queued[s] = fl.new_queued
+            # No carried queue (or slot 0): exact zeros, as the single simulator's 0.0 terms.
+            inv_old = np.divide(self.queue_frac[rs], old_work, out=np.zeros_like(old_work),
+                                where=old_work > 0)
+            e_old[s] = fl.old_served * inv_old
+            o_old[s] = fl.old_offloaded * inv_old
+            old_wait[s] = fl.old_wait
+            total[s] = fl.demand
+            old = np.matmul(np.stack([e_old, o_old], axis=1), self._slot_columns[r, prev])
+            new = np.matmul(np.stack([e_new, weights[:, 1], weights[:, 2] + o_new], axis=1),
+                            self._slot_columns[r, t])
+            edge_s, n_edge = new[:, 0, 0] + old[:, 0, 0], new[:, 0, 5] + old[:, 0, 5]
+            cloud_s = new[:, 2, 2] + old[:, 0, 2] + old[:, 1, 2]
+            usd = new[:, 2, 3] + old[:, 0, 3] + old[:, 1, 3]
+            cloud_acc = new[:, 2, 4] + old[:, 0, 4] + old[:, 1, 4]
+            n_cloud = new[:, 2, 5] + old[:, 1, 5]
+            wait_s = _dot_rows(new_wait, self._req_per_work[r, t])
+            wait_s += _dot_rows(old_wait, self._req_per_work[r, prev])
+            served = count_task * e_new[:, :, None]
+            served += self.count_task[r, prev] * e_old[:, :, None]
+            busy = _dot_rows(e_new, work_t) + _dot_rows(e_old, self.work_s[r, prev])
+            m["offloaded_requests"][r] += _dot_rows(o_new, cnt) + old[:, 1, 5]
+            n_queued = _dot_rows(q_new, cnt)
+        edge_acc = _dot_rows(served.reshape(b, -1), ctx.accuracy[r].reshape(b, -1))
+        m["aoc_sum"][r] += _dot_rows(cnt, ctx.aoc[r])  # AoC each arrival saw (0 in the cloud)
+        w_lat, w_energy, w_acc, w_cloud = self._charge_rows(
+            r, edge_s, new[:, 1, 1], cloud_s, usd, cloud_acc, n_edge, n_cloud, edge_acc, busy,
+            wait_s)
+        m["gpu_busy_s"][r] += busy
+        m["gpu_demand_s"][r] += total
+        m["queued_requests"][r] = n_queued
+        terms["latency"][r] = w_lat
+        terms["energy"][r] = w_energy
+        terms["accuracy"][r] = w_acc
+        terms["cloud"][r] = w_cloud
+        self.queue_frac[r] = q_new
+        self.queued_work_s[r] = new_queued
+        self.queued_any[r] = q_new.any(axis=1)
+        self.last_utilisation[r] = np.minimum(busy / self._capacity_s, 1.0)
+        self.last_load[r] = total / self._capacity_s
+        if invalid.any():
+            self._charge_invalid(invalid, terms)
+        self._end_slot(r, served, t, count_task)
+        ending = self.queued_any[r] & (self.t[r] == self.n_slots)
+        if ending.any():  # the episode ends: the queue goes to the cloud
+            e = r[ending]
+            self._offload_rows(e, np.ones((len(e), n), dtype=bool), terms, add=True)
+
+    def _offload_rows(self, r: np.ndarray, which: np.ndarray, terms: dict[str, np.ndarray],
+                      add: bool) -> None:
+        """:meth:`CacheSimulator._offload_queue` in servers ``r``: the queues of models
+        ``which[b, N]`` go to the cloud (they already waited until now). Their terms are
+        written into ``terms`` (``add``: added to the SERVE's terms of the same step)."""
+        queue = self.queue_frac[r]
+        frac = np.where(which, queue, 0.0)
+        queue[which] = 0.0
+        self.queue_frac[r] = queue
+        work = self.queued_work_s[r]
+        work[which] = 0.0
+        self.queued_work_s[r] = work
+        self.queued_any[r] = queue.any(axis=1)
+        prev = self.t[r] - 1
+        sums = np.matmul(frac[:, None, :], self._slot_columns[r, prev])[:, 0]  # [b, 6]
+        count = sums[:, 5]
+        zeros = np.zeros(len(r))
+        w = self._charge_rows(r, zeros, zeros, sums[:, 2], sums[:, 3], sums[:, 4], zeros, count,
+                              zeros, zeros, zeros)
+        self.metrics["offloaded_requests"][r] += count
+        self.metrics["queued_requests"][r] += -count
+        for k, v in zip(("latency", "energy", "accuracy", "cloud"), w, strict=True):
+            if add:
+                terms[k][r] += v
+            else:
+                terms[k][r] = v
 
     def slots_since_loaded(self) -> np.ndarray:
         """``[B, N]``: slots since each cached model was loaded, plus one (0 if uncached)."""

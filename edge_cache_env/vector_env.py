@@ -4,8 +4,8 @@
 id. Sub-env b behaves exactly as ``gym.make(id)`` reset with the same seed and given the same
 actions (tested): each has its own ``np_random`` stream and draws its episode's requests at its
 reset, as the single env does; the model's equations are the single env's
-(:class:`~edge_cache_env.simulator.BatchSimulator`). With the capacity model on (``-v1`` ids)
-the sub-envs are stepped one by one (the capacity math is not batched yet), with the same API.
+(:class:`~edge_cache_env.simulator.BatchSimulator`), the capacity model of the ``-v1`` ids
+included.
 
 Autoreset: Gymnasium's default ``NEXT_STEP``: the step after a sub-env's episode ends resets it
 (its action is ignored; reward 0, not terminated or truncated, the reset's observation).
@@ -32,9 +32,8 @@ from gymnasium.vector.utils import batch_space
 from edge_cache_env.actions import SERVE, n_actions
 from edge_cache_env.config import MB_PER_GB, EnvConfig, make_config
 from edge_cache_env.costs import TERMS
-from edge_cache_env.env import EdgePFMCacheEnv
 from edge_cache_env.observation import BatchObservation, observation_size
-from edge_cache_env.simulator import CAPACITY_METRICS, METRICS, BatchSimulator
+from edge_cache_env.simulator import BatchSimulator
 from edge_cache_env.workload import make_workload
 
 COST_KEYS = tuple(f"cost_{t}" for t in TERMS) + ("cost_total",)
@@ -82,24 +81,26 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, b)
         self.action_space = batch_space(self.single_action_space, b)
         self._scale = cfg.reward_scale
-        self.batched = not cfg.capacity.enabled
         self._mask = np.zeros((b, self._n_actions), dtype=bool)
         self._autoreset = np.zeros(b, dtype=bool)
         self._started = False
         self._all = np.ones(b, dtype=bool)
-        self._metric_keys = METRICS + (CAPACITY_METRICS if cfg.capacity.enabled else ())
-        if self.batched:
-            self.workload = make_workload(cfg)
-            self._rngs: list[np.random.Generator | None] = [None] * b
-            self.sim = BatchSimulator(cfg, b)
-            self._obs = BatchObservation(self.sim)
-            # The step's cost terms, one row per TERMS entry, then their total (COST_KEYS order).
-            self._costs = np.zeros((len(COST_KEYS), b))
-            self._terms = {k: self._costs[i] for i, k in enumerate(TERMS)}
-            self._row_base = np.arange(b) * self._n_actions  # flat index of each row's mask
-        else:  # the capacity model: one single env per sub-env
-            self.envs = [EdgePFMCacheEnv(config=cfg) for _ in range(b)]
-            self._obs_buf = np.zeros((b, self.single_observation_space.shape[0]), dtype=np.float32)
+        # The per-step info's keys in order; every sub-env has them (read-only "_" masks).
+        self._all.flags.writeable = False
+        self._info_template: dict[str, Any] = {}
+        for k in (*COST_KEYS, "action_mask"):
+            self._info_template.update({k: None, "_" + k: self._all})
+        self._info_template.update({"slot": None, "memory_used_gb": None, "_slot": self._all,
+                                    "_memory_used_gb": self._all})
+        self.workload = make_workload(cfg)
+        self._rngs: list[np.random.Generator | None] = [None] * b
+        self.sim = BatchSimulator(cfg, b)
+        self._obs = BatchObservation(self.sim)
+        # The step's cost terms, one row per TERMS entry, then their total (COST_KEYS order).
+        self._costs = np.zeros((len(COST_KEYS), b))
+        self._terms = {k: self._costs[i] for i, k in enumerate(TERMS)}
+        self._row_base = np.arange(b) * self._n_actions  # flat index of each row's mask
+        self._model_offset = np.array([n + 1, 1])  # action - model: EVICT (a > N), LOAD
 
     # ---------------------------------------------------------------- gym API
     def reset(self, *, seed: int | list[int | None] | None = None,
@@ -148,61 +149,45 @@ class EdgePFMCacheVectorEnv(VectorEnv):
             else:
                 raise ValueError(f"actions must be {b} integers (one per sub-env), got shape "
                                  f"{a.shape} dtype {a.dtype}")
-        if a.min() < 0 or a.max() >= self._n_actions:
+        if a.dtype != np.int64:
+            a = a.astype(np.int64)
+        if a.view(np.uint64).max() >= self._n_actions:  # negatives wrap to huge values
             bad = int(np.flatnonzero((a < 0) | (a >= self._n_actions))[0])
             raise ValueError(f"action {a[bad]!r} of sub-env {bad} outside Discrete({self._n_actions})")
         again = self._autoreset
-        if self.batched:
-            is_op = a != SERVE
-            op = self._mask.reshape(-1)[self._row_base + a]  # valid; SERVE is always valid
-            op &= is_op
-            if again.any():
-                op &= ~again
-                serve = ~(op | again)
-            else:
-                serve = ~op
-            low = a <= n
-            load = op & low
-            evict = op & ~low
-            invalid = serve & is_op
-            model = a - np.where(low, 1, n + 1)
-            self._costs.fill(0.0)
-            self.sim.step(load, evict, serve, model, invalid, self._terms)
-            if again.any() and self._reset_ended:
-                rows = np.flatnonzero(again)
-                self._reset_rows(rows, [None] * len(rows))
-            # Left to right, as the single env adds them (a reduction over the outer axis is
-            # sequential).
-            np.add.reduce(self._costs[:-1], axis=0, out=self._costs[-1])
-            matrix = self._costs.copy()
-            costs = dict(zip(COST_KEYS, matrix, strict=True))
-            done = self.sim.t >= self.sim.n_slots
-            if again.any():
-                done &= ~again
-            self.sim.masks(self._mask)
+        any_again = bool(again.any())
+        is_op = a != SERVE
+        op = self._mask.reshape(-1)[self._row_base + a]  # valid; SERVE is always valid
+        op &= is_op
+        if any_again:
+            op &= ~again
+            serve = ~(op | again)
         else:
-            costs = {k: np.zeros(b) for k in COST_KEYS}
-            done = np.zeros(b, dtype=bool)
-            self._ended: dict[int, dict[str, Any]] = {}
-            for i, env in enumerate(self.envs):
-                if again[i] and not self._reset_ended:
-                    continue  # DISABLED: stays as it ended
-                if again[i]:
-                    obs, info = env.reset()
-                else:
-                    obs, _, _, trunc, info = env.step(int(a[i]))
-                    done[i] = trunc
-                    if trunc:
-                        self._ended[i] = info
-                self._obs_buf[i] = obs
-                self._mask[i] = info["action_mask"]
-                for k in COST_KEYS[:-1]:
-                    costs[k][i] = info[k]
-            costs["cost_total"] = costs["cost_latency"] + costs["cost_energy"] \
-                + costs["cost_accuracy"] + costs["cost_cloud"] + costs["cost_switch"] \
-                + costs["cost_invalid"]
-        reward = -costs["cost_total"] / self._scale
-        reward[again] = 0.0
+            serve = ~op
+        low = a <= n
+        load = op & low
+        evict = op ^ load
+        invalid = serve & is_op
+        model = a - self._model_offset[low.view(np.int8)]
+        self._costs.fill(0.0)
+        served = self.sim.step(load, evict, serve, model, invalid, self._terms)
+        if len(served):
+            self._obs.on_slot(served)
+        if any_again and self._reset_ended:
+            rows = np.flatnonzero(again)
+            self._reset_rows(rows, [None] * len(rows))
+        # Left to right, as the single env adds them (a reduction over the outer axis is
+        # sequential).
+        np.add.reduce(self._costs[:-1], axis=0, out=self._costs[-1])
+        matrix = self._costs.copy()
+        costs = dict(zip(COST_KEYS, matrix, strict=True))
+        done = self.sim.t >= self.sim.n_slots
+        if any_again:
+            done &= ~again
+        self.sim.masks(self._mask)
+        reward = matrix[-1] / -self._scale
+        if any_again:
+            reward[again] = 0.0
         self._autoreset = done if self._reset_ended else done | again
         info = self._step_info(costs, done if done.any() else None)
         return self._observe(), reward, np.zeros(b, dtype=bool), done.copy(), info
@@ -211,56 +196,30 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         """``[B, 2N + 1]``: the valid actions of every sub-env now (SERVE always)."""
         return self._mask.copy()
 
-    def close_extras(self, **kwargs: Any) -> None:
-        if not self.batched:
-            for env in self.envs:
-                env.close()
-
     # --------------------------------------------------------------- helpers
     def _reset_rows(self, rows: np.ndarray, seeds: list[int | None]) -> None:
         """Reset sub-envs ``rows``: as ``EdgePFMCacheEnv.reset(seed=s)`` each (a None seed keeps
         the sub-env's random stream going, or starts an unseeded one)."""
-        if not self.batched:
-            for r, s in zip(rows.tolist(), seeds, strict=True):
-                obs, info = self.envs[r].reset(seed=s)
-                self._obs_buf[r] = obs
-                self._mask[r] = info["action_mask"]
-            return
         requests = []
         for r, s in zip(rows.tolist(), seeds, strict=True):
             if s is not None or self._rngs[r] is None:
                 self._rngs[r] = seeding.np_random(s)[0]
             requests.append(self.workload.sample_episode(self._rngs[r]))
         self.sim.reset_rows(rows, requests)
-        self._obs.on_reset(rows)
+        self._obs.on_slot(rows)
         self.sim.masks(self._mask)
 
     def _observe(self) -> np.ndarray:
-        return (self._obs.full() if self.batched else self._obs_buf).copy()
+        return self._obs.full().copy()
 
     def _step_info(self, costs: dict[str, np.ndarray], ended: np.ndarray | None) -> dict[str, Any]:
-        info: dict[str, Any] = {}
-        every = self._all
-        for k, v in costs.items():
-            info[k] = v
-            info["_" + k] = every
+        info = self._info_template.copy()  # every key in order, the "_" masks filled in
+        info.update(costs)
         info["action_mask"] = self._mask.copy()
-        info["_action_mask"] = every
-        if self.batched:
-            info["slot"] = self.sim.t.copy()
-            info["memory_used_gb"] = self.sim.used_mb / MB_PER_GB
-        else:
-            info["slot"] = np.array([e.sim.t for e in self.envs])
-            info["memory_used_gb"] = np.array([e.sim.used_mb / MB_PER_GB for e in self.envs])
-        info["_slot"] = info["_memory_used_gb"] = every
+        info["slot"] = self.sim.t.copy()
+        info["memory_used_gb"] = self.sim.used_mb / MB_PER_GB
         if ended is not None:
-            if self.batched:
-                metrics = {k: v.copy() for k, v in self.sim.metrics.items()}
-            else:
-                metrics = {k: np.zeros(self.num_envs) for k in self._metric_keys}
-                for i, end in self._ended.items():
-                    for k in self._metric_keys:
-                        metrics[k][i] = end[k]
+            metrics = {k: v.copy() for k, v in self.sim.metrics.items()}
             served = np.where(metrics["requests"] > 0, metrics["requests"], 1.0)
             metrics["hit_ratio"] = metrics["edge_hits"] / served
             metrics["mean_accuracy"] = metrics["accuracy_sum"] / served

@@ -23,7 +23,7 @@ from gymnasium.vector import AutoresetMode
 import edge_cache_env  # noqa: F401  (registers the env ids)
 from agents.base import Agent
 from agents.bounds import MAX_MODELS, MAX_PLAN_MODELS, is_tractable, lower_bound
-from agents.heuristics import CloudOnly, ReactiveHeuristic
+from agents.heuristics import CloudOnly, FusedHeuristics, ReactiveHeuristic, fusable
 from agents.padded import PaddedAgent
 from agents.reference import Oracle
 from edge_cache_env.actions import SERVE
@@ -142,8 +142,10 @@ def run_episodes_batched(env_id: str, agents: dict[str, Any], seeds: Sequence[in
     agent. The same figures as :func:`run_episode` per seed (tested), except ``seconds``: the
     batch's wall time shared in proportion to steps.
 
-    An agent with per-episode state (one that overrides ``reset``, e.g. the random victim's
-    seeded stream) gets one copy per episode, reset with its seed, as the per-episode loop does.
+    An agent with per-episode state plays all its episodes in one copy if it can hold that
+    state per row (:meth:`~agents.base.Agent.reset_batch`: the random victim's seeded stream,
+    gdsf's priorities); otherwise it gets one copy per episode, reset with its seed, as the
+    per-episode loop does.
     """
     start = time.perf_counter()
     specs, n = list(agents), len(seeds)
@@ -154,7 +156,7 @@ def run_episodes_batched(env_id: str, agents: dict[str, Any], seeds: Sequence[in
     players: list[tuple[slice, list[Any]]] = []
     for i, spec in enumerate(specs):
         agent = agents[spec]
-        if type(agent).reset is Agent.reset:
+        if agent.reset_batch(seeds):  # row j of the agent's rows: as reset(seeds[j])
             copies = [agent]
         else:
             copies = [copy.deepcopy(agent) for _ in seeds]
@@ -165,14 +167,31 @@ def run_episodes_batched(env_id: str, agents: dict[str, Any], seeds: Sequence[in
         players.append((slice(i * n, (i + 1) * n), copies))
     masked = {id(c): "action_masks" in inspect.signature(c.predict).parameters
               for _, copies in players for c in copies}
+    # Heuristics that differ only in their victims share one admission pass over their rows.
+    fused = [(rows, copies[0]) for rows, copies in players
+             if len(copies) == 1 and fusable(copies[0]) and not masked[id(copies[0])]]
+    if len(fused) < 2:
+        fused = []
+    fused_rows = np.concatenate([np.arange(r.start, r.stop) for r, _ in fused]) if fused else None
+    fused_slices, start = [], 0
+    for r, _ in fused:
+        fused_slices.append(slice(start, start + r.stop - r.start))
+        start += r.stop - r.start
+    fused_ids = {id(a) for _, a in fused}
+    group = FusedHeuristics([a for _, a in fused], fused_slices) if fused else None
+    any_masked = any(masked.values())
     done = np.zeros(b, dtype=bool)
     steps = np.zeros(b, dtype=np.int64)
     actions = np.zeros(b, dtype=np.int64)
     ends: list[dict[str, float]] = [{} for _ in range(b)]
     cfg = venv.config
     while not done.all():
-        masks = venv.action_masks()
+        masks = venv.action_masks() if any_masked else None
+        if group is not None:
+            actions[fused_rows] = group.act(obs[fused_rows])
         for rows, copies in players:
+            if id(copies[0]) in fused_ids:
+                continue
             if done[rows].all():
                 actions[rows] = SERVE
                 continue

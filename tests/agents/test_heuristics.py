@@ -8,7 +8,7 @@ import pytest
 from obs_builder import build_observation
 
 import agents
-from agents.heuristics import lex_argmin
+from agents.heuristics import FusedHeuristics, fusable, lex_argmin
 
 N = 5
 SERVE = 0
@@ -77,6 +77,28 @@ def test_random_victim_covers_the_candidates_only_and_is_seeded():
     assert [int(agent.predict(obs)[0]) for _ in range(200)] == draws
 
 
+def test_random_victim_batch_rows_draw_as_seeded_single_agents():
+    # reset_batch(seeds): row i decides, step after step, as an agent reset with seeds[i] alone.
+    rng = np.random.default_rng(1)
+    seeds = [5, 0, 12, 5]
+    batched = agents.make("random")
+    assert batched.reset_batch(seeds)
+    alone = [agents.make("random") for _ in seeds]
+    for a, s in zip(alone, seeds, strict=True):
+        a.reset(s)
+    for _ in range(30):
+        batch = np.stack([make_obs(requests=[int(rng.integers(0, 2)), 0, 0, int(rng.integers(0, 2)), 4],
+                                   **FULL) for _ in seeds])
+        want = [int(a.predict(o)[0]) for a, o in zip(alone, batch, strict=True)]
+        assert list(batched.predict(batch)[0]) == want
+    one = agents.make("random")  # a batch of one takes the single-observation path
+    one.reset_batch([7])
+    ref = agents.make("random")
+    ref.reset(7)
+    obs = make_obs(requests=[3, 0, 0, 0, 4], **FULL)
+    assert [int(one.predict(obs)[0]) for _ in range(20)] == [int(ref.predict(obs)[0]) for _ in range(20)]
+
+
 def test_a_model_that_cannot_fit_even_after_evictions_is_skipped():
     # Model 4 (0.7) needs more than free (0.2) plus the only idle cached model (3, 0.2):
     # evicting would be pointless, and no other uncached model is requested, so SERVE.
@@ -120,6 +142,33 @@ def test_batched_predict_matches_one_by_one():
         actions, state = agent.predict(batch)
         assert actions.shape == (64,) and state is None
         assert list(actions) == [int(agent.predict(o)[0]) for o in batch]
+
+
+def test_fused_heuristics_equal_each_heuristic_on_its_rows():
+    rng = np.random.default_rng(3)
+    names = ["lc", "lru", "lfu", "fifo", "random", "random"]
+    sizes = [5, 1, 4, 3, 6, 1]  # one-row agents take the plain-Python path when alone
+    batch = np.stack([make_obs(cached=rng.integers(0, 2, N), footprint=rng.uniform(0.1, 0.4, N),
+                               requests=rng.integers(0, 3, N), free=float(rng.uniform(0, 0.3)),
+                               recency=rng.integers(0, 20, N), frequency=rng.uniform(0, 3, N),
+                               aoc=rng.uniform(0, 1, N), age=rng.integers(0, 50, N))
+                      for _ in range(sum(sizes))])
+    together, alone, slices, start = [], [], [], 0
+    for name, k in zip(names, sizes, strict=True):
+        a, b = agents.make(name), agents.make(name)
+        seeds = list(range(start, start + k))
+        a.reset_batch(seeds)
+        b.reset_batch(seeds)
+        together.append(a)
+        alone.append(b)
+        slices.append(slice(start, start + k))
+        start += k
+    assert all(fusable(a) for a in together) and not fusable(agents.make("gdsf"))
+    group = FusedHeuristics(together, slices)
+    for _ in range(5):  # the random victims' streams move on identically
+        got = group.act(batch)
+        want = np.concatenate([b.predict(batch[sl])[0].reshape(-1) for b, sl in zip(alone, slices)])
+        assert (got > N).any() and list(got) == list(want)
 
 
 def test_lex_argmin_breaks_ties_with_the_next_key():

@@ -84,6 +84,25 @@ def test_small_catalog_and_capacity_model_equal_single_envs():
     assert assert_same_as_single_envs("EdgePFMCache-v1", "random", steps=80, n_slots=12) >= 1
 
 
+@pytest.mark.parametrize("policy", ["random", "lc"])
+def test_capacity_model_batched_equals_single_envs_under_overload(policy):
+    # A GPU at half throughput and 30 requests per slot: queues carried between slots, requests
+    # offloaded on arrival, evicted models' queues sent to the cloud, and queues left at the
+    # episode's end; every output must still match the single envs bit for bit.
+    kwargs = {"n_slots": 16, "requests_per_slot": 30.0,
+              "capacity": {"enabled": True, "gpu_throughput": 0.5}}
+    assert assert_same_as_single_envs("EdgePFMCache-v1", policy, steps=90, **kwargs) >= 1
+    venv = make_vec("EdgePFMCache-v1", 4, **kwargs)
+    venv.reset(seed=SEEDS)
+    rng = np.random.default_rng(0)
+    queued = offloaded = 0.0
+    for _ in range(60):
+        venv.step(masked_random(rng, venv.action_masks()))
+        queued += venv.sim.queued_work_s.sum()
+        offloaded += venv.sim.metrics["offloaded_requests"].sum()
+    assert queued > 0 and offloaded > 0  # the test above exercised the queue
+
+
 def test_every_registered_id_has_the_vector_entry_point():
     for env_id in ENV_IDS:
         want = None if env_id in ENTRY_POINTS else "edge_cache_env.vector_env:EdgePFMCacheVectorEnv"

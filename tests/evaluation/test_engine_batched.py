@@ -7,7 +7,7 @@ import pytest
 from agents import make
 from evaluation.engine import batchable, run_benchmark
 
-AGENTS = ["lc", "lru", "lfu", "fifo", "random", "cloud", "static"]
+AGENTS = ["lc", "lru", "lfu", "fifo", "random", "gdsf", "cloud", "static"]
 
 
 @pytest.mark.parametrize("env_id", ["EdgePFMCache-v0", "EdgePFMCache-Small-v1"])
