@@ -44,12 +44,24 @@ def test_select_scores_every_model_on_eval_seeds_and_ship_records_it(tmp_path, c
     assert manifest["models"]["maskable_ppo"]["selected"]["candidates"] == 4
     load_trained("maskable_ppo", dest / "maskable_ppo.zip")  # the shipped file loads
 
+    # --also: scored on another env too, selected by the geometric mean of the ratios to LC
+    also = select_checkpoint.main([str(run), "--episodes", "2", "--no-copy", "--also", "EdgePFMCache-Small-v0"])
+    rows = also["table"]
+    assert all(r["geomean_ratio_to_lc"] == pytest.approx(
+        (r["ratio_to_lc"] * r["ratio_to_lc_EdgePFMCache-Small-v0"]) ** 0.5) for r in rows)
+    assert [r["geomean_ratio_to_lc"] for r in rows] == sorted(r["geomean_ratio_to_lc"] for r in rows)
+    assert "--also EdgePFMCache-Small-v0" in also["command"]
+
 
 def test_select_and_ship_errors(tmp_path):
     with pytest.raises(SystemExit, match="not a train.py run folder"):
         select_checkpoint.main([str(tmp_path), "--episodes", "2"])
     with pytest.raises(SystemExit, match="--episodes"):
         select_checkpoint.main([str(tmp_path), "--episodes", "0"])
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "config.yml").write_text("algo: ppo\nenv_id: EdgePFMCache-v0\nenv_kwargs: {}\n")
+    with pytest.raises(SystemExit, match="--also: unknown env id"):
+        select_checkpoint.main([str(tmp_path / "cfg"), "--episodes", "2", "--also", "Nope-v0"])
     (tmp_path / "config.yml").write_text("algo: ppo\n")
     (tmp_path / "summary.yml").write_text("[]\n")
     with pytest.raises(FileNotFoundError,

@@ -10,6 +10,10 @@ from training), pairs them with LC on the same seeds, and prints a table sorted 
 The candidate with the lowest mean cost over all runs is written to
 ``<run>/selected_model.zip`` (with its VecNormalize statistics and ``selected.json``), which
 ``training/release/ship_pretrained.py --model selected`` ships.
+
+``--also ENV_ID`` (repeatable; e.g. ``EdgePFMCache-Large-v0`` for a set policy trained on
+smaller catalogs) scores every candidate on that env too, on the same seeds; the candidate
+with the lowest geometric mean over all envs of its cost ratio to LC is selected.
 """
 
 from __future__ import annotations
@@ -70,6 +74,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--episodes", type=int, default=50, help="evaluation episodes per model")
     p.add_argument("--min-steps", type=int, default=0, help="skip checkpoints saved before this step")
     p.add_argument("--no-copy", action="store_true", help="only print the table")
+    p.add_argument("--also", action="append", default=[], metavar="ENV_ID",
+                   help="score on this env id too; select by the geometric mean ratio to LC over all envs")
     args = p.parse_args(argv)
     try:
         seed_list = seeds.eval_seeds(args.episodes)
@@ -85,29 +91,45 @@ def main(argv: list[str] | None = None) -> dict:
     if len(envs) != 1:
         sys.exit(f"error: the runs were trained on different envs: {sorted(envs)}")
     env_id, env_kwargs = configs[args.runs[0]]["env_id"], configs[args.runs[0]]["env_kwargs"]
+    import gymnasium as gym
+
+    unknown = [e for e in args.also if e not in gym.registry]
+    if unknown:
+        sys.exit(f"error: --also: unknown env id(s) {unknown}")
 
     t0 = time.perf_counter()
     lc = score(env_id, env_kwargs, make("lc"), seed_list)
+    lc_also = {e: score(e, {}, make("lc"), seed_list) for e in args.also}
     rows = []
     for run in args.runs:
         algo = configs[run]["algo"]
         for label, path in candidates(run, args.min_steps):
-            costs = score(env_id, env_kwargs, make(f"{algo}:{path}"), seed_list)
-            rows.append({"run": str(run), "model": label, "path": str(path), "mean_cost": float(costs.mean()),
-                         "ci95": ci95(costs), "ratio_to_lc": float(costs.mean() / lc.mean()),
-                         "paired_diff_vs_lc": float((costs - lc).mean()), "paired_ci95": ci95(costs - lc)})
+            agent = make(f"{algo}:{path}")
+            costs = score(env_id, env_kwargs, agent, seed_list)
+            row = {"run": str(run), "model": label, "path": str(path), "mean_cost": float(costs.mean()),
+                   "ci95": ci95(costs), "ratio_to_lc": float(costs.mean() / lc.mean()),
+                   "paired_diff_vs_lc": float((costs - lc).mean()), "paired_ci95": ci95(costs - lc)}
+            ratios = [row["ratio_to_lc"]]
+            for e, lc_e in lc_also.items():
+                ratios.append(float(score(e, {}, agent, seed_list).mean() / lc_e.mean()))
+                row[f"ratio_to_lc_{e}"] = ratios[-1]
+            row["geomean_ratio_to_lc"] = float(np.exp(np.mean(np.log(ratios))))
+            rows.append(row)
     if not rows:
         sys.exit("error: no model found in " + ", ".join(map(str, args.runs)))
-    rows.sort(key=lambda r: r["mean_cost"])
+    rows.sort(key=lambda r: r["geomean_ratio_to_lc"] if args.also else r["mean_cost"])
     print(f"{env_id}, evaluation seeds {seed_list[0]}..{seed_list[-1]}; LC {lc.mean():.1f} ± {ci95(lc):.1f}")
     width = max(len(f"{r['run']}/{r['model']}") for r in rows)
-    print(f"{'model':<{width}}  {'mean cost':>10}  {'± 95%':>6}  {'/ LC':>6}  {'vs LC (paired)':>16}")
+    also = "".join(f"  {'/ LC ' + e:>{len(e) + 5}}" for e in args.also)
+    print(f"{'model':<{width}}  {'mean cost':>10}  {'± 95%':>6}  {'/ LC':>6}  {'vs LC (paired)':>16}{also}")
     for r in rows:
+        extra = "".join(f"  {r[f'ratio_to_lc_{e}']:>{len(e) + 5}.3f}" for e in args.also)
         print(f"{r['run'] + '/' + r['model']:<{width}}  {r['mean_cost']:10.1f}  {r['ci95']:6.1f}  "
-              f"{r['ratio_to_lc']:6.3f}  {r['paired_diff_vs_lc']:8.1f} ± {r['paired_ci95']:5.1f}")
+              f"{r['ratio_to_lc']:6.3f}  {r['paired_diff_vs_lc']:8.1f} ± {r['paired_ci95']:5.1f}{extra}")
     best = rows[0]
     command = ["python", "-m", "training.release.select_checkpoint", *map(str, args.runs),
-               "--episodes", str(args.episodes), "--min-steps", str(args.min_steps)]
+               "--episodes", str(args.episodes), "--min-steps", str(args.min_steps),
+               *[a for e in args.also for a in ("--also", e)]]
     record = {"selected": best, "lc_mean_cost": float(lc.mean()), "eval_seeds": [seed_list[0], seed_list[-1]],
               "candidates": len(rows), "runs": [str(r) for r in args.runs], "command": " ".join(command),
               "seconds": round(time.perf_counter() - t0, 1), "table": rows}
