@@ -79,3 +79,9 @@ def test_reproduce_command_drops_the_budget_and_keeps_a_finished_runs_timesteps(
     assert ship_pretrained.reproduce_command(cmd, stopped) == \
         "python train.py --algo ppo --seed 1 --timesteps 2004480"
     assert ship_pretrained.reproduce_command(cmd * 2, finished) is None  # resumed: replay all
+
+
+def test_ties_go_to_the_candidate_trained_longest():
+    assert select_checkpoint.trained_steps("ckpt_250000_steps") == 250000
+    assert select_checkpoint.trained_steps("model") == float("inf")
+    assert select_checkpoint.trained_steps("best_model") == -1

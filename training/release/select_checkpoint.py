@@ -7,7 +7,7 @@ picking the best of ~30 noisy evaluations flatters it. This script re-scores, fo
 given, ``best_model.zip``, the final ``model.zip`` and each ``checkpoints/ckpt_*_steps.zip`` on
 the evaluation seeds ``10_000 ..`` (evaluation/seeds.py; disjoint from the benchmark's 0..9_999 and
 from training), pairs them with LC on the same seeds, and prints a table sorted by mean cost.
-The candidate with the lowest mean cost over all runs is written to
+The candidate with the lowest mean cost over all runs (ties: the one trained longest) is written to
 ``<run>/selected_model.zip`` (with its VecNormalize statistics and ``selected.json``), which
 ``training/release/ship_pretrained.py --model selected`` ships.
 
@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import re
 import shutil
 import sys
@@ -44,6 +45,13 @@ def candidates(run: Path, min_steps: int = 0) -> list[tuple[str, Path]]:
                    for p in (run / "checkpoints").glob("ckpt_*_steps.zip"))
     found += [(p.stem, p) for steps, p in ckpts if steps >= min_steps]
     return [(label, path) for label, path in found if path.is_file()]
+
+
+def trained_steps(label: str) -> float:
+    """Training of a candidate, for ties (equal scores, e.g. a policy that still plays like its
+    prior): the one trained longest wins. ``model`` is the final one, ``best_model`` unknown."""
+    m = _CKPT.match(label + ".zip")
+    return float(m.group(1)) if m else (math.inf if label == "model" else -1.0)
 
 
 def score(env_id: str, env_kwargs: dict, agent, seed_list: list[int]) -> np.ndarray:
@@ -117,7 +125,8 @@ def main(argv: list[str] | None = None) -> dict:
             rows.append(row)
     if not rows:
         sys.exit("error: no model found in " + ", ".join(map(str, args.runs)))
-    rows.sort(key=lambda r: r["geomean_ratio_to_lc"] if args.also else r["mean_cost"])
+    rows.sort(key=lambda r: (round(r["geomean_ratio_to_lc"] if args.also else r["mean_cost"], 9),
+                             -trained_steps(r["model"])))
     print(f"{env_id}, evaluation seeds {seed_list[0]}..{seed_list[-1]}; LC {lc.mean():.1f} ± {ci95(lc):.1f}")
     width = max(len(f"{r['run']}/{r['model']}") for r in rows)
     also = "".join(f"  {'/ LC ' + e:>{len(e) + 5}}" for e in args.also)
