@@ -69,7 +69,8 @@ class GeneralistAgent:
     Acting on a catalog's own ``n`` model rows is acting on its padding to ``n_max`` slots:
     absent rows are left out of every pooling and never chosen (tested), so by default the
     network reads the ``n`` rows directly (3x less work for ten models on 32 slots, with the
-    same actions); ``pad=True`` pads every observation to ``n_max`` first. Deterministic
+    same actions); ``pad=True`` pads every observation to ``n_max`` first (a policy trained with
+    advice always acts on the ``n`` rows, with the advice of the attached scenario). Deterministic
     actions are the argmax of the masked logits, without SB3's per-call overhead.
     """
 
