@@ -26,7 +26,7 @@ from gymnasium import spaces
 
 from agents.advice import Advisor, advised_size
 from agents.padded import scenario_env
-from edge_cache_env.observation import n_models_of
+from edge_cache_env.observation import ObservationLayout, n_models_of
 
 
 class HorizonTerminal(gym.Wrapper):
@@ -55,12 +55,16 @@ class HorizonTerminal(gym.Wrapper):
 
 class Advised(gym.ObservationWrapper):
     """Observations with the cost-benefit rule's advice appended (:mod:`agents.advice`), for a
-    set policy built with ``advice=True``. Works on any env of the v0 observation layout,
-    padded (``EdgePFMCache-Random-v0``) or not; the advice follows the current scenario."""
+    set policy built with ``advice=True``. Works on any EdgePFMCache env: v0 or v1 (the
+    advised observation keeps the v0 block, as the generalist reads it), padded
+    (``EdgePFMCache-Random-v0``) or not; the advice follows the current scenario."""
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        self.n_slots = n_models_of(int(np.prod(env.observation_space.shape)))
+        size = int(np.prod(env.observation_space.shape))
+        config = scenario_env(env).config
+        own = ObservationLayout.of(config).size == size  # not padded: the scenario's own layout
+        self.n_slots = config.n_models if own else n_models_of(size)
         #: length of the env's own observation, the first part of an advised one (what a
         #: heuristic teacher reads: training/warm_start.py)
         self.advice_base_size = int(np.prod(env.observation_space.shape))

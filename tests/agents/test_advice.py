@@ -178,3 +178,22 @@ def test_untrained_advised_generalist_is_the_rule(tmp_path, env_id):
     got = run_episode(env, agent, 5)
     want = run_episode(env, agents.make("cost_benefit"), 5)
     assert got["cost"] == want["cost"] and got["loads"] == want["loads"] and want["loads"] > 0
+
+
+def test_advised_wrapper_on_v1_keeps_the_v0_block():
+    from training.wrappers import Advised
+
+    plain = gym.make("EdgePFMCache-Small-v1", n_slots=20)
+    env = Advised(gym.make("EdgePFMCache-Small-v1", n_slots=20))
+    raw, _ = plain.reset(seed=1)
+    obs, _ = env.reset(seed=1)
+    n = plain.unwrapped.config.n_models
+    assert env.observation_space.shape == (advised_size(n),)
+    assert env.advice_base_size == raw.shape[0]  # the heuristic teacher reads the full v1 view
+    advisor = Advisor(plain.unwrapped.config)
+    for action in (0, 1, 0, 0, 2, 0):
+        np.testing.assert_array_equal(obs, advisor.advise(raw))
+        np.testing.assert_array_equal(obs[:observation_size(n)], raw[:observation_size(n)])
+        assert env.observation_space.contains(obs)
+        raw, *_ = plain.step(action)
+        obs, *_ = env.step(action)
