@@ -173,10 +173,10 @@ def run_episodes_batched(env_id: str, agents: dict[str, Any], seeds: Sequence[in
     if len(fused) < 2:
         fused = []
     fused_rows = np.concatenate([np.arange(r.start, r.stop) for r, _ in fused]) if fused else None
-    fused_slices, start = [], 0
+    fused_slices, first = [], 0  # the fused agents' rows, renumbered from 0
     for r, _ in fused:
-        fused_slices.append(slice(start, start + r.stop - r.start))
-        start += r.stop - r.start
+        fused_slices.append(slice(first, first + r.stop - r.start))
+        first += r.stop - r.start
     fused_ids = {id(a) for _, a in fused}
     group = FusedHeuristics([a for _, a in fused], fused_slices) if fused else None
     any_masked = any(masked.values())

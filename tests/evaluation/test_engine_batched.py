@@ -27,3 +27,17 @@ def test_batched_episodes_equal_the_per_episode_loop(env_id):
 def test_batchable_agents():
     assert all(batchable(make(a)) for a in ("lc", "lru", "lfu", "fifo", "random", "cloud"))
     assert not any(batchable(make(a)) for a in ("static", "clairvoyant", "oracle"))
+
+
+def test_batched_seconds_share_the_batch_wall_time():
+    """The fused heuristics' episodes split the batch's wall time (not a clock offset)."""
+    import time
+
+    from evaluation.engine import run_episodes_batched
+
+    t0 = time.perf_counter()
+    out = run_episodes_batched("EdgePFMCache-v0", {"lc": make("lc"), "lru": make("lru")}, [0, 1],
+                               {"n_slots": 20})
+    elapsed = time.perf_counter() - t0
+    seconds = [e["seconds"] for eps in out.values() for e in eps]
+    assert all(s > 0 for s in seconds) and sum(seconds) <= elapsed
