@@ -96,8 +96,7 @@ class Advisor:
             raise RuntimeError("Advisor: set_scenario(config) first")
         obs = np.asarray(obs, dtype=np.float32)
         n = self.config.n_models
-        a = self.rule.assess(obs)
-        actions = self.rule.act(obs)
+        actions, a = self.rule.assess(obs)
         out = np.zeros((len(obs), n, len(ADVICE_MODEL_FEATURES)), dtype=np.float32)
         for i, action in enumerate(actions):
             kind, m = decode_action(int(action), n)
@@ -134,4 +133,4 @@ class Advisor:
 
 
 __all__ = ["ADVICE_GLOBAL_FEATURES", "ADVICE_MODEL_FEATURES", "Advisor", "advised_size",
-                      "n_models_of_advised", "split_advised"]
+           "n_models_of_advised", "split_advised"]

@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from agents.base import Agent
-from edge_cache_env.actions import evict_action, load_action
+from edge_cache_env.actions import SERVE, evict_action, load_action
 from edge_cache_env.config import EnvConfig
 from edge_cache_env.costs import ModelCosts, RequestCosts
 from edge_cache_env.observation import (
@@ -98,6 +98,12 @@ class Assessment:
     victim_order: np.ndarray  # int: models in the order the rule evicts them (victims first)
 
 
+def _active(pm: np.ndarray, g: np.ndarray, cached: np.ndarray) -> np.ndarray:
+    """Rows that may act: an operation left and an uncached requested model."""
+    return ((g[:, GLOBAL_FEATURE["ops_used"]] < 1.0)
+            & (~cached & (pm[..., MODEL_FEATURE["requests"]] > 0)).any(axis=1))
+
+
 class CostBenefit(Agent):
     """Admit a requested model only if its expected saving pays its load and its victims."""
 
@@ -151,25 +157,22 @@ class CostBenefit(Agent):
         if obs.shape[-1] != self.layout.size:
             raise ValueError(f"cost_benefit: observation of size {obs.shape[-1]}, the attached "
                              f"scenario's is {self.layout.size} ({self.n_models} models)")
-        n = self.n_models
         actions = np.zeros(len(obs), dtype=np.int64)  # SERVE
         pm, g = self.layout.split(obs)
         cached = pm[..., MODEL_FEATURE["cached"]] > 0.5
-        # Only rows with an operation left and an uncached requested model can act: most steps
-        # have none, and skip the arithmetic.
-        active = ((g[:, GLOBAL_FEATURE["ops_used"]] < 1.0)
-                  & (~cached & (pm[..., MODEL_FEATURE["requests"]] > 0)).any(axis=1))
-        if not active.any():
-            return actions
-        rows_active = np.flatnonzero(active)
-        actions[rows_active] = self._decide(pm[rows_active], g[rows_active], cached[rows_active], n)
+        # Only active rows can act: most steps have none, and skip the arithmetic.
+        rows = np.flatnonzero(_active(pm, g, cached))
+        if len(rows):
+            actions[rows] = self._choose(self._assess(pm[rows], g[rows], cached[rows]))
         return actions
 
-    def assess(self, obs: np.ndarray) -> Assessment:
-        """Every quantity of the rule, for every row and model of a batch of observations
-        (the rule's decision is :meth:`act`; this is what it weighs, e.g. for a learner)."""
+    def assess(self, obs: np.ndarray) -> tuple[np.ndarray, Assessment]:
+        """The rule's actions (those of :meth:`act`) and every quantity it weighed, for every
+        row and model of a batch of observations (what a learner reads: agents/advice.py)."""
         pm, g = self.layout.split(np.asarray(obs))
-        return self._assess(pm, g, pm[..., MODEL_FEATURE["cached"]] > 0.5)
+        cached = pm[..., MODEL_FEATURE["cached"]] > 0.5
+        a = self._assess(pm, g, cached)  # row by row: the same values as on the active rows alone
+        return np.where(_active(pm, g, cached), self._choose(a), SERVE), a
 
     def _assess(self, pm: np.ndarray, g: np.ndarray, cached: np.ndarray) -> Assessment:
         p, n = self.params, self.n_models
@@ -213,14 +216,14 @@ class CostBenefit(Agent):
         return Assessment(benefit=benefit, keep=keep, net=net, saving=with_context,
                           wanted=wanted, fits=fits, victim_order=order)
 
-    def _decide(self, pm: np.ndarray, g: np.ndarray, cached: np.ndarray, n: int) -> np.ndarray:
-        """Actions of rows that have an operation left and an uncached requested model."""
-        a = self._assess(pm, g, cached)
+    def _choose(self, a: Assessment) -> np.ndarray:
+        """The rule's action per row of an assessment (rows that may act: :func:`_active`)."""
+        n = self.n_models
         score = np.where(a.wanted, a.net, -np.inf)
         w = score.argmax(axis=1)
-        b = np.arange(len(pm))
+        b = np.arange(len(score))
         act_rows = a.wanted[b, w]
-        actions = np.zeros(len(pm), dtype=np.int64)
+        actions = np.zeros(len(score), dtype=np.int64)
         load = act_rows & a.fits[b, w]
         actions[load] = load_action(w[load])
         evict = act_rows & ~a.fits[b, w]
