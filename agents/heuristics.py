@@ -141,7 +141,13 @@ class ReactiveHeuristic(Agent):
     def _batch_index(self, size: int) -> tuple[int, np.ndarray, int, int, np.ndarray]:
         """``(N, [3, N] flat indices of cached / requests / footprint, free memory index, ops
         used index, [N, F] flat indices of the per-model rows)``: one fancy index gathers what
-        the admission rule reads, another the per-model rows the victim rules read."""
+        the admission rule reads, another the per-model rows the victim rules read (cached
+        per observation size)."""
+        if size not in self._batch_indices:
+            self._batch_indices[size] = self._build_batch_index(size)
+        return self._batch_indices[size]
+
+    def _build_batch_index(self, size: int) -> tuple[int, np.ndarray, int, int, np.ndarray]:
         n, pos, gpos = self._layout(size)
         cols = np.array([pos["cached"], pos["requests"], pos["footprint"]], dtype=np.intp)
         per_model, _ = resolve_layout(self.obs_layout, size).split(np.arange(size))
@@ -157,10 +163,7 @@ class ReactiveHeuristic(Agent):
         """The shared admission rule on a batch: ``(actions, evict, candidates)``: LOAD or
         SERVE per row, the rows that must EVICT (their victim still to choose) and the victim
         candidates ``[B, N]``. The same for every heuristic (the victim rule is apart)."""
-        size = obs.shape[-1]
-        if size not in self._batch_indices:
-            self._batch_indices[size] = self._batch_index(size)
-        n, cols, i_free, i_ops, _ = self._batch_indices[size]
+        n, cols, i_free, i_ops, _ = self._batch_index(obs.shape[-1])
         sel = obs[:, cols]  # [B, 3, N]: cached, requests, footprint (float32, as observed)
         cached = sel[:, 0] > 0.5
         req = sel[:, 1]
@@ -185,10 +188,7 @@ class ReactiveHeuristic(Agent):
                actions: np.ndarray) -> None:
         """EVICT actions of the rows ``rows`` of ``obs`` into ``actions``: the victim rule."""
         self._victim_rows = rows  # for victim rules with per-row state (gdsf, random)
-        size = obs.shape[-1]
-        if size not in self._batch_indices:
-            self._batch_indices[size] = self._batch_index(size)
-        n, *_, per_model = self._batch_indices[size]
+        n, *_, per_model = self._batch_index(obs.shape[-1])
         pm = obs[rows[:, None, None], per_model]  # [b, N, F]: split()'s per-model rows
         actions[rows] = evict_action(self.victim(pm, candidates[rows]), n)
 
@@ -242,7 +242,7 @@ class FusedHeuristics:
                 agent._evict(obs[sl], rows, candidates[sl], actions[sl])  # a view: written in place
         rows = (evict & self._keyed_row).nonzero()[0]
         if len(rows):
-            n, *_, per_model = first._batch_indices[obs.shape[-1]]
+            n, *_, per_model = first._batch_index(obs.shape[-1])
             pm = obs[rows[:, None, None], per_model]  # [b, N, F]
             at = np.arange(len(rows))
             feature, sign = self._feature[rows], self._sign[rows]
