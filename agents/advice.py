@@ -109,17 +109,31 @@ class Advisor:
         out[..., 5] = _squash(a.saving, self.scale)
         return out, (actions == SERVE).astype(np.float32)[:, None]
 
+    def _own(self, batch: np.ndarray) -> np.ndarray:
+        """A batch of the scenario's own observations (padded ones unpadded)."""
+        if self.config is None:
+            raise RuntimeError("Advisor: set_scenario(config) first")
+        return batch if batch.shape[-1] == self.layout.size else unpad_observation(batch, self.config.n_models)
+
+    def rows(self, obs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """What :func:`split_advised` reads from :meth:`advise`'s observation, built directly
+        (no padding, no flat layout): per-model rows ``[B, n, F + A]`` and globals, for a batch
+        of the scenario's observations (own or padded)."""
+        own = self._own(np.asarray(obs, dtype=np.float32))
+        n = self.config.n_models
+        adv_pm, adv_g = self.features(own)
+        pm, g = split_observation(own[:, :observation_size(n)], n)
+        return np.concatenate([pm, adv_pm], axis=-1), np.concatenate([g, adv_g], axis=-1)
+
     def advise(self, obs: np.ndarray, n_slots: int | None = None) -> np.ndarray:
         """The advised observation (``n_slots`` model slots, default the scenario's own) of a
         (batched) observation of the scenario, its own or padded to ``n_slots`` (v0 layout)."""
-        if self.config is None:
-            raise RuntimeError("Advisor: set_scenario(config) first")
         obs = np.asarray(obs, dtype=np.float32)
         single = obs.ndim == 1
         batch = obs[None] if single else obs
+        own = self._own(batch)
         n = self.config.n_models
         slots = n if n_slots is None else n_slots
-        own = batch if batch.shape[-1] == self.layout.size else unpad_observation(batch, n)
         adv_pm, adv_g = self.features(own)
         if batch.shape[-1] == observation_size(slots):  # v0 layout of `slots` models already
             base = batch

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from agents.advice import Advisor, advised_size, split_advised
+from agents.advice import Advisor, advised_size
 from agents.padded import scenario_env
 from agents.trained import ACTING_ONLY, PRETRAINED_DIR
 from edge_cache_env.actions import n_actions
@@ -140,9 +140,8 @@ class GeneralistAgent:
         n = advisor.config.n_models
         if n > self.n_max:
             raise ValueError(f"generalist: a catalog of {n} models exceeds its {self.n_max} model slots")
-        advised = advisor.advise(obs)  # [B, advised_size(n)]
+        pm, g = advisor.rows(obs)  # [B, n, F + A], [B, G + Ga]
         with th.no_grad():
-            pm, g = split_advised(advised, n)
             pm_t, g_t = th.as_tensor(pm), th.as_tensor(g)
             present = th.ones(pm_t.shape[:2], dtype=th.bool)
             logits = self.policy.mlp_extractor.actor_logits(pm_t, g_t, present).numpy()

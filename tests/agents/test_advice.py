@@ -75,6 +75,9 @@ def test_advised_layout_round_trips_and_sizes_are_checked():
     np.testing.assert_array_equal(pm[..., :len(MODEL_FEATURES)], pm_obs)
     np.testing.assert_array_equal(pm[..., len(MODEL_FEATURES):], advisor.features(obs)[0])
     np.testing.assert_array_equal(g[..., :g_obs.shape[-1]], g_obs)
+    for rows in (advisor.rows(obs), advisor.rows(pad_observation(obs, 16))):  # built directly
+        np.testing.assert_array_equal(rows[0], pm)
+        np.testing.assert_array_equal(rows[1], g)
 
 
 def test_padded_and_v1_observations_get_the_same_advice_as_their_own():
