@@ -10,7 +10,6 @@ the heuristics' import path).
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 from agents.base import Agent
@@ -26,6 +25,7 @@ from agents.heuristics import (
 )
 from agents.reference import Clairvoyant, Oracle, StaticBest
 from agents.trained import ALGOS as TRAINED_ALGOS  # light: torch loads only with a model
+from agents.tuned import TunedCostBenefit
 
 # THE agent list: evaluate.py's "all" is every name here, in this order.
 AGENTS: dict[str, Callable[[], Agent]] = {
@@ -36,6 +36,7 @@ AGENTS: dict[str, Callable[[], Agent]] = {
     "random": RandomVictim,
     "gdsf": GreedyDualSizeFrequency,
     "cost_benefit": CostBenefit,
+    "cost_benefit_tuned": TunedCostBenefit,
     "cloud": CloudOnly,
     "static": StaticBest,
     "clairvoyant": Clairvoyant,
@@ -52,7 +53,17 @@ PRETRAINED_AGENTS: dict[str, str] = {
 #: The reactive rules whose episodes seed the oracle's search, so the oracle is never worse than
 #: any of them (random: seeded per episode; cloud: never caches).
 ORACLE_STARTS = tuple(n for n in AGENTS if n not in (*REFERENCE_AGENTS, "random", "cloud"))
-AGENTS["oracle"] = partial(Oracle, rollouts=tuple(AGENTS[n] for n in ORACLE_STARTS))
+
+
+def _oracle() -> Oracle:
+    """The oracle with every rule of :data:`ORACLE_STARTS` as a start. The tuned rule is one
+    instance per oracle: it tunes once per scenario, not once per planned episode."""
+    tuned = TunedCostBenefit()
+    return Oracle(rollouts=tuple((lambda: tuned) if n == "cost_benefit_tuned" else AGENTS[n]
+                                 for n in ORACLE_STARTS))
+
+
+AGENTS["oracle"] = _oracle
 
 
 def make(spec: str, **kwargs: Any) -> Any:
