@@ -145,6 +145,16 @@ class CostBenefit(Agent):
         self.base_saving = (req.cloud + req.miss * (1.0 - models.cloud_accuracy)
                             - req.edge - req.miss * (1.0 - self.acc0))
 
+    def _layout(self, size: int) -> ObservationLayout:
+        """The layout of an observation of ``size``: the scenario's, or its v0 block alone (all
+        the rule reads; the random env shows v1 scenarios through it)."""
+        if size == self.layout.size:
+            return self.layout
+        if size == self.layout.v0_size:
+            return ObservationLayout(self.n_models)
+        raise ValueError(f"cost_benefit: observation of size {size}, the attached scenario's is "
+                         f"{self.layout.size} ({self.n_models} models)")
+
     def _saving(self, a: np.ndarray, n: np.ndarray) -> np.ndarray:
         """Expected total saving of ``n`` requests at the edge, context growing from ``a``."""
         acc = np.minimum(self.acc0 + self.gain * mean_log2_growth(a, n), self.acc_max)
@@ -154,11 +164,8 @@ class CostBenefit(Agent):
         if self._env_config is None:
             raise RuntimeError("cost_benefit reads the catalog: call agent.attach(env) after "
                                "env.reset() (evaluate.py does)")
-        if obs.shape[-1] != self.layout.size:
-            raise ValueError(f"cost_benefit: observation of size {obs.shape[-1]}, the attached "
-                             f"scenario's is {self.layout.size} ({self.n_models} models)")
         actions = np.zeros(len(obs), dtype=np.int64)  # SERVE
-        pm, g = self.layout.split(obs)
+        pm, g = self._layout(obs.shape[-1]).split(obs)
         cached = pm[..., MODEL_FEATURE["cached"]] > 0.5
         # Only active rows can act: most steps have none, and skip the arithmetic.
         rows = np.flatnonzero(_active(pm, g, cached))
@@ -169,7 +176,8 @@ class CostBenefit(Agent):
     def assess(self, obs: np.ndarray) -> tuple[np.ndarray, Assessment]:
         """The rule's actions (those of :meth:`act`) and every quantity it weighed, for every
         row and model of a batch of observations (what a learner reads: agents/advice.py)."""
-        pm, g = self.layout.split(np.asarray(obs))
+        obs = np.asarray(obs)
+        pm, g = self._layout(obs.shape[-1]).split(obs)
         cached = pm[..., MODEL_FEATURE["cached"]] > 0.5
         a = self._assess(pm, g, cached)  # row by row: the same values as on the active rows alone
         return np.where(_active(pm, g, cached), self._choose(a), SERVE), a

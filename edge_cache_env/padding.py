@@ -115,6 +115,22 @@ def present_models(obs: np.ndarray) -> np.ndarray:
     return pm[..., MODEL_FEATURE["footprint"]] > 0
 
 
+class V0Observation(gym.ObservationWrapper):
+    """The v0 block of an env's observation (v1 appends the capacity features after it): what
+    the padding's layout holds. The dynamics stay the env's own."""
+
+    def __init__(self, env: gym.Env) -> None:
+        super().__init__(env)
+        self.size = observation_size(int(env.unwrapped.config.n_models))
+        self.observation_space = spaces.Box(0.0, 1.0, shape=(self.size,), dtype=np.float32)
+
+    def observation(self, observation: np.ndarray) -> np.ndarray:
+        return observation[..., :self.size]
+
+    def action_masks(self) -> np.ndarray:
+        return self.env.unwrapped.action_masks()
+
+
 class PadModels(gym.Wrapper):
     """Any EdgePFMCache env seen through ``n_max`` model slots.
 
@@ -161,5 +177,5 @@ class PadModels(gym.Wrapper):
         return info
 
 
-__all__ = ["PAD_MODELS", "PadModels", "pad_action", "pad_mask",
+__all__ = ["PAD_MODELS", "PadModels", "V0Observation", "pad_action", "pad_mask",
            "pad_observation", "present_models", "unpad_action", "unpad_actions", "unpad_observation"]

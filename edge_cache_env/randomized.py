@@ -25,7 +25,7 @@ from edge_cache_env.config import EnvConfig, make_config
 from edge_cache_env.env import EdgePFMCacheEnv
 from edge_cache_env.model_spec import ModelSpec
 from edge_cache_env.observation import observation_size
-from edge_cache_env.padding import PAD_MODELS, PadModels
+from edge_cache_env.padding import PAD_MODELS, PadModels, V0Observation
 from edge_cache_env.validation import check
 
 #: Catalogs whose models the random env draws from (union by name). Adding a catalog, e.g.
@@ -203,7 +203,10 @@ class RandomizedEdgePFMCacheEnv(gym.Env):
 
     ``gym.make("EdgePFMCache-Random-v0", ranges={"gpu_gb": [40, 80]}, n_max=12, n_slots=120)``: ``ranges``
     updates the default ranges; other keyword arguments are fixed config overrides applied to
-    every scenario (not the drawn fields).
+    every scenario (not the drawn fields). With the capacity model on
+    (``capacity={"enabled": True, "gpu_throughput": 1.0}``, v1's values) the scenarios have v1's
+    dynamics (queueing, offloading) and the observation is the v0 block of theirs (the padded
+    layout has no capacity features): what a set policy reading the v0 block trains on.
     """
 
     metadata = {"render_modes": ["ansi"], "render_fps": 4}
@@ -234,7 +237,10 @@ class RandomizedEdgePFMCacheEnv(gym.Env):
 
     def _build(self, scenario: Scenario) -> PadModels:
         config = scenario.config(self.ranges.catalogs, **self.overrides)
-        return PadModels(EdgePFMCacheEnv(render_mode=self.render_mode, config=config), self.n_max)
+        env: gym.Env = EdgePFMCacheEnv(render_mode=self.render_mode, config=config)
+        if config.capacity.enabled:  # v1 dynamics; the padding is of the v0 layout
+            env = V0Observation(env)
+        return PadModels(env, self.n_max)
 
     @property
     def config(self) -> EnvConfig:

@@ -11,10 +11,12 @@ import pytest
 
 import agents
 from edge_cache_env.actions import SERVE, evict_action, load_action
+from edge_cache_env.env import EdgePFMCacheEnv
 from edge_cache_env.observation import observation_size
 from edge_cache_env.padding import (
     PAD_MODELS,
     PadModels,
+    V0Observation,
     pad_action,
     pad_mask,
     pad_observation,
@@ -24,6 +26,7 @@ from edge_cache_env.padding import (
     unpad_observation,
 )
 from edge_cache_env.randomized import ScenarioRanges, draw_scenario
+from evaluation.engine import run_episode
 from tests.conftest import assert_check_env_clean
 
 RANDOM = "EdgePFMCache-Random-v0"
@@ -178,3 +181,50 @@ def test_heuristics_act_validly_on_padded_observations(name):
             obs, _, terminated, truncated, info = env.step(a)
             done = terminated or truncated
         assert info["invalid_actions"] == 0
+
+
+CAPACITY = {"enabled": True, "gpu_throughput": 1.0}  # v1's values
+
+
+def test_capacity_scenarios_have_v1_dynamics_behind_the_padded_v0_block():
+    assert_check_env_clean(RANDOM, n_max=10, n_slots=40, capacity=CAPACITY)
+    env = gym.make(RANDOM, n_max=10, n_slots=40, capacity=CAPACITY)
+    env.reset(seed=100_002)
+    config = env.unwrapped.config
+    assert config.capacity.enabled
+    n, v0 = config.n_models, observation_size(config.n_models)
+    # The random env's view of a scenario, against the plain v1 env of the same config.
+    view = PadModels(V0Observation(EdgePFMCacheEnv(config=config)), 10)
+    plain = EdgePFMCacheEnv(config=config)
+    o_view, _ = view.reset(seed=5)
+    o_plain, _ = plain.reset(seed=5)
+    assert o_plain.shape[-1] > v0 and o_view.shape == (observation_size(10),)
+    lc = agents.make("lc")
+    done = False
+    while not done:
+        assert np.array_equal(o_view, pad_observation(o_plain[:v0], 10))
+        assert np.array_equal(view.action_masks(), pad_mask(plain.action_masks(), 10))
+        a = int(lc.predict(o_plain[:v0])[0])
+        o_plain, r1, _, tr1, info = plain.step(a)
+        o_view, r2, _, _, _ = view.step(pad_action(a, n, 10))
+        assert r1 == r2
+        done = tr1
+    assert "gpu_busy_s" in info  # v1's dynamics and metrics
+    out = run_episode(env, agents.make("cost_benefit"), 100_002)  # the rule reads the v0 block
+    assert out["invalid_actions"] == 0
+
+
+def test_cost_benefit_reads_the_v0_block_of_a_v1_observation_alike():
+    env = gym.make("EdgePFMCache-v1", n_slots=40, requests_per_slot=6.0)
+    obs, _ = env.reset(seed=3)
+    cb = agents.make("cost_benefit")
+    cb.attach(env)
+    v0 = observation_size(env.unwrapped.config.n_models)
+    done = False
+    while not done:
+        a = cb.predict(obs)[0]
+        assert cb.predict(obs[:v0])[0] == a
+        obs, _, terminated, truncated, _ = env.step(a)
+        done = terminated or truncated
+    with pytest.raises(ValueError, match="observation of size"):
+        cb.predict(obs[:v0 - 1])
