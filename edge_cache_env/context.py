@@ -19,12 +19,15 @@ def ewma_step(avg: np.ndarray, x: np.ndarray, rate: float | np.ndarray) -> None:
     avg += rate * (x - avg)
 
 
-def mix_inputs(count_task: np.ndarray, mix_rate: float) -> tuple[np.ndarray, np.ndarray]:
+def mix_inputs(count_task: np.ndarray, mix_rate: float, per_model: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """The task-mix EWMA's inputs from requests ``count_task[..., N, K]``: each model's task
-    shares and its rate (``mix_rate`` where the model has requests, else 0: p stays)."""
+    shares and its rate (``mix_rate`` where the model has requests, else 0: p stays).
+    ``per_model``: the requests per model if the caller has them (``count_task``'s sums)."""
     # Request counts are integers: their sum is exact in any order, and a product with ones is
     # much faster than a reduction over a short last axis.
-    per_model = count_task @ np.ones(count_task.shape[-1])
+    if per_model is None:
+        per_model = count_task @ np.ones(count_task.shape[-1])
     share = count_task / np.maximum(per_model, 1.0)[..., None]
     rate = ((per_model > 0) * mix_rate)[..., None]  # mix_rate or exactly 0.0
     return share, rate
@@ -51,11 +54,26 @@ class AgeOfContext:
         n = len(models)
         lead = () if batch is None else (batch,)
         self.batch = batch
-        self.mass = np.zeros((*lead, n, self.n_tasks))  # S
-        self.task_mix = np.full((*lead, n, self.n_tasks), 1.0 / self.n_tasks)  # p
+        if batch is None:
+            self.mass = np.zeros((n, self.n_tasks))  # S
+            self.task_mix = np.full((n, self.n_tasks), 1.0 / self.n_tasks)  # p
+            self.accuracy = np.empty((n, self.n_tasks))  # A at the edge, derived from C
+            self.aoc = np.zeros(n)  # AoC per model, derived from p and C
+        else:
+            # A batch keeps each server's S, p, A and AoC side by side in one row of `state`
+            # (the arrays are views of it): a SERVE reads and writes its rows in one go each.
+            self.state = np.zeros((batch, 3 * n * self.n_tasks + n))
+            self.mass, self.task_mix, self.accuracy, self.aoc = self.row_views(self.state)
+            self.task_mix[:] = 1.0 / self.n_tasks
+            # Flat offsets (within a state row) and values of what EVICT writes for each model:
+            # S 0, A acc0, AoC 0.
+            nk, k = n * self.n_tasks, self.n_tasks
+            tasks = np.arange(k)
+            self._evict_offsets = np.array([np.concatenate([m * k + tasks, 2 * nk + m * k + tasks,
+                                                            [3 * nk + m]]) for m in range(n)])
+            self._evict_values = np.array([np.concatenate([np.zeros(k), np.full(k, self.acc0[m]),
+                                                           [0.0]]) for m in range(n)])
         self.effective = np.zeros((*lead, n, self.n_tasks))  # C, derived from S
-        self.accuracy = np.empty((*lead, n, self.n_tasks))  # A at the edge, derived from C
-        self.aoc = np.zeros((*lead, n))  # AoC per model, derived from p and C
         self._scratch = np.zeros((*lead, n, self.n_tasks))
         k = self.n_tasks
         self._ones = np.ones(k)
@@ -152,34 +170,41 @@ class AgeOfContext:
     # ------------------------------------------------------------ batch rows
     def reset_rows(self, rows: np.ndarray) -> None:
         """Batch: empty context and the reset task mix in ``rows``. The mix then follows each
-        row's requests slot by slot (:meth:`update_rows`): no per-episode trajectory."""
+        row's requests slot by slot (:meth:`update_state`): no per-episode trajectory."""
         self.mass[rows] = 0.0
         self.task_mix[rows] = 1.0 / self.n_tasks
         self._derive_rows(rows)
 
-    def evict_rows(self, rows: np.ndarray, models: np.ndarray) -> None:
-        """Batch: :meth:`evict` of model ``models[i]`` in row ``rows[i]``."""
-        self.mass[rows, models] = 0.0
-        self.accuracy[rows, models] = self.acc0[models][:, None]
-        self.aoc[rows, models] = 0.0
+    def row_views(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                      np.ndarray]:
+        """Batch: S, p, A ``[b, N, K]`` and AoC ``[b, N]``: views of state rows ``[b, ...]``."""
+        b, n, k = len(state), len(self.window), self.n_tasks
+        nk = n * k
+        return (state[:, :nk].reshape(b, n, k), state[:, nk:2 * nk].reshape(b, n, k),
+                state[:, 2 * nk:3 * nk].reshape(b, n, k), state[:, 3 * nk:])
 
-    def update_rows(self, rows: np.ndarray, served_at_edge: np.ndarray,
-                    count_task: np.ndarray) -> None:
-        """Batch: :meth:`update` of rows ``rows`` at the end of their slot, whose requests are
-        ``count_task[i]`` ``[N, K]``: the task mix takes the slot's step of the same EWMA as
-        :meth:`task_mix_trajectory`. Only S, p, A and AoC are kept per row (C is derived and
-        read by nothing else)."""
-        s = self.mass[rows]
+    def evict_rows(self, rows: np.ndarray, models: np.ndarray) -> None:
+        """Batch: :meth:`evict` of model ``models[i]`` in row ``rows[i]`` (one flat write)."""
+        cells = (rows * self.state.shape[1])[:, None] + self._evict_offsets[models]
+        self.state.reshape(-1)[cells] = self._evict_values[models]
+
+    def update_state(self, state: np.ndarray, served_at_edge: np.ndarray, count_task: np.ndarray,
+                     count: np.ndarray) -> None:
+        """Batch: :meth:`update` of state rows ``state[b, ...]`` (gathered by the caller, updated
+        in place) at the end of their slot, whose requests are ``count_task[i]`` ``[N, K]``
+        (``count[i]`` per model): the task mix takes the slot's step of the same EWMA as
+        :meth:`task_mix_trajectory`. C is derived into scratch (read by nothing else)."""
+        # Contiguous copies to compute on (ufuncs into row-strided views are much slower),
+        # then one write back.
+        s, mix = (x.copy() for x in self.row_views(state)[:2])
         self._decay(s, served_at_edge)
-        self.mass[rows] = s
-        mix = self.task_mix[rows]
-        ewma_step(mix, *mix_inputs(count_task, self.mix_rate))
-        self.task_mix[rows] = mix
-        acc, scratch = np.empty_like(s), np.empty_like(s)
+        ewma_step(mix, *mix_inputs(count_task, self.mix_rate, count))
+        acc, scratch = np.empty(s.shape), np.empty(s.shape)
         aoc = np.empty(s.shape[:-1])
         self._derive_into(s, mix, scratch, acc, aoc, scratch)  # C is only needed until p * C
-        self.accuracy[rows] = acc
-        self.aoc[rows] = aoc
+        b = len(state)
+        np.concatenate([s.reshape(b, -1), mix.reshape(b, -1), acc.reshape(b, -1), aoc], axis=1,
+                       out=state)
 
     def _derive_rows(self, rows: np.ndarray) -> None:
         mass = self.mass[rows]

@@ -485,6 +485,7 @@ _CHARGE_METRICS = ("episode_cost", "episode_cost_latency", "episode_cost_energy"
                    "episode_cost_accuracy", "episode_cost_cloud", "requests", "edge_hits",
                    "cloud_requests", "accuracy_sum", "latency_s", "energy_j", "cloud_usd")
 _OPS = slice(0, len(_OP_METRICS))
+assert TERMS[:4] == ("latency", "energy", "accuracy", "cloud")  # BatchSimulator._serve's rows
 _CHARGES = slice(len(_OP_METRICS) - 1, len(_OP_METRICS) - 1 + len(_CHARGE_METRICS))
 
 
@@ -528,10 +529,19 @@ class BatchSimulator:
         self._w = config.costs
         self.frequency_rate = config.frequency_ewma
         self.context = AgeOfContext(config, batch=b)
+        self._costs_out: np.ndarray | None = None
         self.cached = np.zeros((b, n), dtype=bool)
         self.uncached = np.ones((b, n), dtype=bool)
-        self._rows = np.zeros((b, 3, n))  # serving weights per server: edge, loaded now, cloud
+        # Per server, side by side in one row (a SERVE reads and writes its rows in one go): the
+        # serving weights (edge, loaded now, cloud), then its demand now (its slot's row of
+        # demand_history, kept step by step): the EWMA frequency and the latest request's slot.
+        self._state = np.zeros((b, 5 * n))
+        self._rows = self._state[:, :3 * n].reshape(b, 3, n)
         self._rows[:, 2] = 1.0
+        self.frequency = self._state[:, 3 * n:4 * n]
+        self.last_request = self._state[:, 4 * n:]  # float: slot numbers are exact
+        self.last_request[:] = -1.0
+        self._fresh_state = self._state[0].copy()
         self.loaded_at = np.full((b, n), -1, dtype=np.int64)
         self.used_mb = np.zeros(b, dtype=np.int64)
         self.t = np.zeros(b, dtype=np.int64)
@@ -542,32 +552,51 @@ class BatchSimulator:
         # Running metrics: one row per server, one column per key (``metrics``: a dict of column
         # views in the single env's key order); the columns of _OP_METRICS then _CHARGE_METRICS
         # come first and adjacent, so a LOAD / EVICT or a charge adds its values with one slice.
-        columns = list(dict.fromkeys(_OP_METRICS + _CHARGE_METRICS + keys))
+        columns = list(dict.fromkeys(_OP_METRICS + _CHARGE_METRICS + ("aoc_sum",) + keys))
         assert columns[_OPS] == list(_OP_METRICS) and columns[_CHARGES] == list(_CHARGE_METRICS)
+        self._charge_cells = np.arange(_CHARGES.start, _CHARGES.stop + 1)  # then aoc_sum
+        assert columns[_CHARGES.stop] == "aoc_sum"
         self._metrics = np.zeros((b, len(columns)))
         self.metrics = {k: self._metrics[:, columns.index(k)] for k in keys}
         self._arange = np.arange(b)
         self._models = np.arange(n)
         self._serve_column = np.ones((b, 1), dtype=bool)  # SERVE is always valid
-        # LOAD / EVICT tables, row kind = is_load * N + model (CacheSimulator.load / evict's
-        # values: a LOAD's metric increments are 1, its GB and its cost; an EVICT's 0 but one
-        # eviction, and free).
+        # LOAD / EVICT tables by operation kind (see :meth:`step`: EVICT m = m, LOAD m = N + m,
+        # none = 2N), CacheSimulator.load / evict's values: a LOAD's metric increments are 1,
+        # its GB and its cost; an EVICT's 0 but one eviction, and free; no operation: zeros.
         ones, zeros = np.ones(n), np.zeros(n)
+        self.no_op = 2 * n
+        self._kind_model = np.concatenate([self._models, self._models, [0]])
         self._row_offsets = np.array([0, n, 2 * n])
         self._row_values = np.concatenate([np.stack([zeros, zeros, ones], axis=1),
                                            np.stack([ones, ones, zeros], axis=1)])
-        self._mem_delta = np.concatenate([-mc.mem_mb, mc.mem_mb])
+        self._mem_delta = np.concatenate([-mc.mem_mb, mc.mem_mb, [0]])
         self._op_inc = np.concatenate([
             np.stack([zeros, ones, zeros, zeros, zeros], axis=1),
-            np.stack([ones, zeros, mc.weights_gb, mc.load_cost, mc.load_cost], axis=1)])
-        # Episode arrays, filled row by row at reset.
+            np.stack([ones, zeros, mc.weights_gb, mc.load_cost, mc.load_cost], axis=1),
+            np.zeros((1, 5))])
+        self._switch_cost = self._op_inc[:, 3].copy()
+        # Episode arrays, filled row by row at reset: per server and slot (row T: 'after the
+        # last slot', zeros), side by side in one row (a SERVE gathers its slot's in one go):
+        # slot_columns, requests per model and task, requests per model, the next slot's
+        # requests per model, and the frequency EWMA's rate into the next slot (0 after the
+        # last: the demand then stays, as demand_history's row T).
         t, k = config.n_slots, config.aoc.tasks_per_model
-        self.count_task = np.zeros((b, t, n, k))
-        self.count_f = np.zeros((b, t + 1, n))  # row T: zeros, 'after the last slot'
-        self._slot_columns = np.zeros((b, t, n, 6))
-        # Each server's demand now (its slot's row of demand_history, kept step by step).
-        self.last_request = np.full((b, n), -1, dtype=np.int64)
-        self.frequency = np.zeros((b, n))
+        blocks = {"columns": 6 * n, "count_task": n * k, "count": n, "next_count": n,
+                  "next_rate": 1}
+        self._slot_data = np.zeros((b, t + 1, sum(blocks.values())))
+        self._slot_block = {}
+        start = 0
+        for name, width in blocks.items():
+            self._slot_block[name] = slice(start, start + width)
+            start += width
+        data, block = self._slot_data, self._slot_block
+        self._slot_columns = data[..., block["columns"]].reshape(b, t + 1, n, 6)
+        self.count_task = data[..., block["count_task"]].reshape(b, t + 1, n, k)
+        self.count_f = data[..., block["count"]]
+        self._next_count = data[..., block["next_count"]]
+        self._next_rate = data[..., block["next_rate"]]
+        self._next_rate[:, :t - 1] = self.frequency_rate  # the same in every episode
         if cap.enabled:
             self.gpu_throughput = float(cap.gpu_throughput)
             self._capacity_s = self.gpu_throughput * config.slot_s
@@ -604,22 +633,23 @@ class BatchSimulator:
                 raise ValueError(f"requests are for {req.n_models} models x {req.n_slots} slots, "
                                  f"config has {self.n_models} x {cfg.n_slots}")
             c = SlotCosts.of(cfg, req, self.model_costs)
-            self.count_task[r] = req.count_task
+            self.count_task[r, :-1] = req.count_task
             self.count_f[r, :-1] = c.count
-            self._slot_columns[r] = slot_columns(c, self.cloud_accuracy)
+            self._next_count[r, :-1] = self.count_f[r, 1:]
+            self._slot_columns[r, :-1] = slot_columns(c, self.cloud_accuracy)
             if self.capacity_on:
                 work = self.work_s[r] = batched_work(cfg, c.edge_compute_s)
                 self.theta_s[r] = offload_threshold_s(cfg, c.count, c.cloud_latency_s)
                 self._req_per_work[r] = np.divide(c.count, work, out=np.zeros_like(c.count),
                                                   where=work > 0)
-        self.last_request[rows] = -1
-        self.frequency[rows] = 0.0
-        self._advance_demand(rows, np.zeros(len(rows), dtype=np.int64))
+        # Nothing cached, no demand yet; then slot 0's requests join the demand.
+        state = np.tile(self._fresh_state, (len(rows), 1))
+        self._advance_demand(state, self.count_f[rows, 0], self.frequency_rate,
+                             np.zeros((len(rows), 1)))
+        self._state[rows] = state
         self.context.reset_rows(rows)
         self.cached[rows] = False
         self.uncached[rows] = True
-        self._rows[rows, :2] = 0.0
-        self._rows[rows, 2] = 1.0
         self.loaded_at[rows] = -1
         self.used_mb[rows] = 0
         self.t[rows] = 0
@@ -645,33 +675,38 @@ class BatchSimulator:
         np.concatenate([self._serve_column, loadable, self.cached & left], axis=1, out=out)
         return out
 
-    def step(self, load: np.ndarray, evict: np.ndarray, serve: np.ndarray,
-             model: np.ndarray, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> np.ndarray:
-        """One operation per server (boolean rows ``load`` / ``evict`` / ``serve``, disjoint;
-        ``model[B]`` the model of an operation); ``invalid`` rows (a subset of ``serve``) are
+    def step(self, kind: np.ndarray, op: np.ndarray, serve: np.ndarray, invalid: np.ndarray,
+             costs: np.ndarray) -> np.ndarray:
+        """At most one operation per server: ``kind[B]`` is EVICT model m (``m``), LOAD model m
+        (``N + m``) or none (:attr:`no_op` = 2N), ``op`` says which servers have one, ``serve``
+        which serve (disjoint from ``op``); ``invalid`` servers (a subset of ``serve``) are
         charged the penalty. The weighted cost terms of the servers that act are written into
-        ``terms[k][B]`` (the caller zeroes them first). Operations must be valid (the caller
-        checks the mask). Returns the servers that served (they entered their next slot)."""
+        ``costs``: ``[len(TERMS), B]``, the terms' rows in TERMS order (the caller
+        zeroes them first; ``switch`` is written for every server). Operations must be valid
+        (the caller checks the mask). Returns the servers
+        that served (they entered their next slot)."""
         n = self.n_models
-        op = load | evict
-        if op.any():  # LOAD and EVICT in one pass: 'is_load' selects each array's new value
-            r = op.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
-            md = model[r]
-            is_load = load[r]
-            # Tables by (EVICT 0 / LOAD 1, model): one gather per array instead of a where each.
-            kind = is_load.view(np.int8) * n + md
+        if costs is not self._costs_out:  # the caller's matrix: a dict of its rows, kept
+            self._costs_out = costs
+            self._terms = {k: costs[i] for i, k in enumerate(TERMS)}
+        terms = self._terms
+        # Counters and running metrics: dense, by table (no operation adds zeros).
+        self.used_mb += self._mem_delta[kind]
+        self.ops_used += op
+        self._metrics[:, _OPS] += self._op_inc[kind]  # _OP_METRICS: loads, evictions, GB, cost x2
+        np.take(self._switch_cost, kind, out=terms["switch"])
+        r = op.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
+        if len(r):  # the cache itself: one flat write per array in the rows that act
+            kr = kind[r]
+            is_load = kr >= n
+            md = self._kind_model[kr]
             cell = r * n + md  # flat index into the [B, N] arrays
             self.cached.ravel()[cell] = is_load
             self.uncached.ravel()[cell] = ~is_load
-            # [B, 3, N] serving rows (edge, loaded now, cloud) of the model: 1 1 0 / 0 0 1.
-            self._rows.reshape(-1)[(r * (3 * n) + md)[:, None] + self._row_offsets] = \
-                self._row_values[kind]
-            self.used_mb[r] += self._mem_delta[kind]
+            # The serving rows (edge, loaded now, cloud) of the model: 1 1 0 / 0 0 1.
+            self._state.reshape(-1)[(r * (5 * n) + md)[:, None] + self._row_offsets] = \
+                self._row_values[kr]
             self.loaded_at.ravel()[cell] = np.where(is_load, self.t[r], -1)
-            self.ops_used[r] += 1
-            inc = self._op_inc[kind]  # _OP_METRICS: loads, evictions, switch GB, cost (x2)
-            self._metrics[r, _OPS] += inc
-            terms["switch"][r] = inc[:, 3]
             if not is_load.all():
                 ev, ev_m = r[~is_load], md[~is_load]
                 self.context.evict_rows(ev, ev_m)
@@ -685,17 +720,19 @@ class BatchSimulator:
             if self.capacity_on:
                 self._serve_capacity(r, invalid, terms)
             else:
-                self._serve(r, invalid, terms)
+                self._serve(r, invalid, costs)
         return r
 
     # ------------------------------------------------------------------ charges
     def _charge_rows(self, r: np.ndarray, edge_s: np.ndarray, cold_s: np.ndarray,
                      cloud_s: np.ndarray, usd: np.ndarray, cloud_acc: np.ndarray,
                      n_edge: np.ndarray, n_cloud: np.ndarray, edge_acc: np.ndarray,
-                     busy_s: np.ndarray, wait_s: np.ndarray | None = None
+                     busy_s: np.ndarray, wait_s: np.ndarray | None = None,
+                     aoc_sum: np.ndarray | None = None
                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """:meth:`CacheSimulator._charge` of servers ``r`` (one value per row): adds to the
-        running metrics, returns the weighted latency, energy, accuracy and cloud terms."""
+        running metrics (and ``aoc_sum`` to its metric if given), returns the weighted latency,
+        energy, accuracy and cloud terms."""
         acc_sum = edge_acc + cloud_acc
         n_req = n_edge + n_cloud
         latency_s = edge_s + cold_s + cloud_s
@@ -703,10 +740,16 @@ class BatchSimulator:
             latency_s += wait_s
         energy_kj = self.energy_kj_per_s * busy_s
         w_lat, w_energy, w_acc, w_cloud = weigh(self._w, latency_s, energy_kj, n_req, acc_sum, usd)
-        # In _CHARGE_METRICS order.
-        self._metrics[r, _CHARGES] += np.array(  # np.array stacks small rows faster than np.stack
-            [w_lat + w_energy + w_acc + w_cloud, w_lat, w_energy, w_acc, w_cloud, n_req, n_edge,
-             n_cloud, acc_sum, latency_s, energy_kj * 1000.0, usd]).T
+        # In _CHARGE_METRICS order (then aoc_sum).
+        charges = [w_lat + w_energy + w_acc + w_cloud, w_lat, w_energy, w_acc, w_cloud, n_req,
+                   n_edge, n_cloud, acc_sum, latency_s, energy_kj * 1000.0, usd]
+        if aoc_sum is not None:
+            charges.append(aoc_sum)
+        # One flat read-add-write of the rows' cells (np.array stacks small rows faster than
+        # np.stack; a 2-D fancy index costs a loop per row).
+        cells = (r * self._metrics.shape[1])[:, None] + self._charge_cells[:len(charges)]
+        flat = self._metrics.reshape(-1)
+        flat[cells] += np.array(charges).T
         if wait_s is not None:
             self.metrics["wait_s"][r] += wait_s
         return w_lat, w_energy, w_acc, w_cloud
@@ -720,53 +763,61 @@ class BatchSimulator:
         terms["invalid"][bad] = self.invalid_penalty
 
     def _end_slot(self, r: np.ndarray, served: np.ndarray, t: np.ndarray,
-                  count_task: np.ndarray) -> None:
-        """After SERVE in servers ``r`` (at their slots ``t``, requests ``count_task``):
-        context update, next slot."""
-        self.context.update_rows(r, served, count_task)
+                  count_task: np.ndarray, count: np.ndarray, ctx_state: np.ndarray | None = None,
+                  state: np.ndarray | None = None) -> None:
+        """After SERVE in servers ``r`` (at their slots ``t``, requests ``count_task`` and
+        ``count`` per model): context update, next slot. ``ctx_state`` / ``state``: the rows'
+        context and simulator state if the caller gathered them (updated, then written back)."""
+        ctx = self.context
+        if ctx_state is None:
+            ctx_state = ctx.state[r]
+        ctx.update_state(ctx_state, served, count_task, count)
+        ctx.state[r] = ctx_state
+        if state is None:
+            state = self._state[r]
+        state[:, self.n_models:2 * self.n_models] = 0.0  # nothing loaded in the new slot yet
         t = t + 1
+        slot = (r, t - 1)
+        self._advance_demand(state, self._next_count[slot], self._next_rate[slot], t[:, None])
+        self._state[r] = state
         self.t[r] = t
         self.ops_used[r] = 0
-        self._rows[r, 1] = 0.0
-        more = t < self.n_slots  # after the last slot the demand stays (demand_history's row T)
-        if not more.all():
-            r, t = r[more], t[more]
-        if len(r):
-            self._advance_demand(r, t)
 
-    def _advance_demand(self, r: np.ndarray, t: np.ndarray) -> None:
-        """Servers ``r`` enter slot ``t``: its requests join the recency and the frequency EWMA
-        (:func:`demand_history`, one slot at a time)."""
-        count = self.count_f[r, t]
-        f = self.frequency[r]
-        ewma_step(f, count, self.frequency_rate)
-        self.frequency[r] = f
-        self.last_request[r] = np.where(count > 0, t[:, None], self.last_request[r])
+    def _advance_demand(self, state: np.ndarray, count: np.ndarray, rate: float | np.ndarray,
+                        t: np.ndarray) -> None:
+        """Servers of state rows ``state[b, ...]`` enter slots ``t[b, 1]`` (requests
+        ``count[b, N]``): they join the recency and the frequency EWMA (:func:`demand_history`,
+        one slot at a time; a ``rate`` of 0 (after the last slot) keeps the frequency)."""
+        n = self.n_models
+        ewma_step(state[:, 3 * n:4 * n], count, rate)
+        np.copyto(state[:, 4 * n:], t, where=count > 0)
 
     # ------------------------------------------------------------------ v0 serve
-    def _serve(self, r: np.ndarray, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> None:
+    def _serve(self, r: np.ndarray, invalid: np.ndarray, costs: np.ndarray) -> None:
         """SERVE in servers ``r``: :meth:`CacheSimulator.serve`, row by row in one go."""
+        b, n = len(r), self.n_models
         t = self.t[r]
+        block = self._slot_block
+        slot = self._slot_data[r, t]  # [b, ...]: everything of the slot, one gather
+        state = self._state[r]
         ctx = self.context
-        weights = self._rows[r]
-        sums = np.matmul(weights, self._slot_columns[r, t])  # [b, 3 rows, 6 columns]
-        count_task = self.count_task[r, t]
+        ctx_state = ctx.state[r]
+        _, _, accuracy, aoc = ctx.row_views(ctx_state)
+        weights = state[:, :3 * n].reshape(b, 3, n)
+        sums = np.matmul(weights, slot[:, block["columns"]].reshape(b, n, 6))  # [b, 3 rows, 6]
+        count_task = slot[:, block["count_task"]].reshape(b, n, -1)
+        count = slot[:, block["count"]]
         served = count_task * weights[:, 0, :, None]
-        flat = served.reshape(len(r), 1, -1)
-        edge_acc = np.matmul(flat, ctx.accuracy[r].reshape(len(r), -1, 1))[:, 0, 0]
+        edge_acc = np.matmul(served.reshape(b, 1, -1), accuracy.reshape(b, -1, 1))[:, 0, 0]
         edge_s = sums[:, 0, 0]
+        aoc_sum = np.matmul(count[:, None, :], aoc[:, :, None])[:, 0, 0]
         w_lat, w_energy, w_acc, w_cloud = self._charge_rows(
             r, edge_s, sums[:, 1, 1], sums[:, 2, 2], sums[:, 2, 3], sums[:, 2, 4], sums[:, 0, 5],
-            sums[:, 2, 5], edge_acc, edge_s)
-        aoc_sum = np.matmul(self.count_f[r, t][:, None, :], ctx.aoc[r][:, :, None])[:, 0, 0]
-        self.metrics["aoc_sum"][r] += aoc_sum
-        terms["latency"][r] = w_lat
-        terms["energy"][r] = w_energy
-        terms["accuracy"][r] = w_acc
-        terms["cloud"][r] = w_cloud
+            sums[:, 2, 5], edge_acc, edge_s, aoc_sum=aoc_sum)
+        costs[:4, r] = (w_lat, w_energy, w_acc, w_cloud)  # TERMS order
         if invalid.any():
-            self._charge_invalid(invalid, terms)
-        self._end_slot(r, served, t, count_task)
+            self._charge_invalid(invalid, self._terms)
+        self._end_slot(r, served, t, count_task, count, ctx_state, state)
 
     # ------------------------------------------------------------ capacity model
     def _serve_capacity(self, r: np.ndarray, invalid: np.ndarray,
@@ -864,7 +915,7 @@ class BatchSimulator:
         self.last_load[r] = total / self._capacity_s
         if invalid.any():
             self._charge_invalid(invalid, terms)
-        self._end_slot(r, served, t, count_task)
+        self._end_slot(r, served, t, count_task, cnt)
         ending = self.queued_any[r] & (self.t[r] == self.n_slots)
         if ending.any():  # the episode ends: the queue goes to the cloud
             e = r[ending]
