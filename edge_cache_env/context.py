@@ -78,9 +78,11 @@ class AgeOfContext:
         k = self.n_tasks
         self._ones = np.ones(k)
         self._relevance = (1.0 - self.rho) * np.eye(k) + self.rho * np.ones((k, k))
-        self._gain_col = self.acc_gain[:, None] / np.log(2.0)
-        self._acc0_col = self.acc0[:, None].copy()
-        self._acc_max_col = self.acc_max[:, None].copy()
+        # Per model, repeated over tasks: full [N, K] operands (a broadcast along the short
+        # last axis costs numpy a buffered copy per model).
+        self._gain_col = np.repeat(self.acc_gain[:, None] / np.log(2.0), k, axis=1)
+        self._acc0_col = np.repeat(self.acc0[:, None], k, axis=1)
+        self._acc_max_col = np.repeat(self.acc_max[:, None], k, axis=1)
         self._mix_after: np.ndarray | None = None
         if batch is None:
             self.reset()

@@ -158,9 +158,13 @@ def demand_features(counts: np.ndarray, last_request: np.ndarray, frequency: np.
 def squash_demand(counts: np.ndarray, recency: np.ndarray, frequency: np.ndarray) -> np.ndarray:
     """``[M, 3, N]`` float32: requests, recency (slots since the latest request) and frequency
     squashed, from ``[M, N]`` arrays (slots of one server, or servers of a batch)."""
-    demand = np.array([squash(counts, REQUESTS_SCALE), squash(recency, RECENCY_SCALE_SLOTS),
-                       squash(frequency, FREQUENCY_SCALE)], dtype=np.float32)
-    return demand.swapaxes(0, -2)
+    x = np.stack([counts, recency, frequency], axis=-2)
+    # squash(x, scale) of each feature: one division for the three (computed in float64).
+    out = np.empty(x.shape, dtype=np.float32)
+    return np.divide(x, x + _DEMAND_SCALES, out=out, casting="same_kind")
+
+
+_DEMAND_SCALES = np.array([REQUESTS_SCALE, RECENCY_SCALE_SLOTS, FREQUENCY_SCALE])[:, None]
 
 
 def age_table(n_slots: int) -> np.ndarray:
@@ -266,31 +270,34 @@ class BatchObservation:
         self.features[:, MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
         self._age_table = age_table(cfg.n_slots)
-        self._demand = np.zeros((b, 3, n), dtype=np.float32)  # requests, recency, frequency
+        self._demand_columns = slice(_DEMAND.start * n, _DEMAND.stop * n)  # adjacent features
         if self.layout.capacity:
             self._queue_scale_s = sim.gpu_throughput * cfg.slot_s * QUEUE_SCALE_SLOTS
 
-    def on_slot(self, rows: np.ndarray) -> None:
-        """Servers ``rows`` entered a slot (reset or SERVE): their demand features now."""
+    def on_slot(self, rows: np.ndarray, demand: tuple[np.ndarray, ...] | None = None) -> None:
+        """Servers ``rows`` entered a slot (reset or SERVE): their demand features now, written
+        into the buffer. ``demand``: their requests, latest-request slots and frequencies if
+        the caller has them (``BatchSimulator.entered``), else read from the simulator."""
         sim = self.sim
         t = sim.t[rows]
-        self._demand[rows] = squash_demand(sim.count_f[rows, t], t[:, None] - sim.last_request[rows],
-                                           sim.frequency[rows])
+        if demand is None:
+            demand = sim.count_f[rows, t], sim.last_request[rows], sim.frequency[rows]
+        count, last_request, frequency = demand
+        self.buffer[rows, self._demand_columns] = squash_demand(
+            count, t[:, None] - last_request, frequency).reshape(len(rows), -1)
 
     def full(self) -> np.ndarray:
         """Every row's observation (the buffer itself: copy it before handing it out)."""
         sim, fm = self.sim, self.features
         fm[:, _CACHED] = sim.cached
-        fm[:, _DEMAND] = self._demand
         # Computed contiguous, then one strided write each (ufuncs into strided outs are slower).
         aoc = sim.context.aoc * self._inv_window
         np.minimum(aoc, 1.0, out=aoc)
         fm[:, _AOC] = aoc
-        fm[:, _AGE] = self._age_table[sim.slots_since_loaded()]
-        g = self.globals
-        g[:, 0] = sim.free_mb / sim.gpu_mb
-        g[:, 1] = np.minimum(sim.ops_used / sim.ops_limit, 1.0)
-        g[:, 2] = np.minimum(sim.t / sim.n_slots, 1.0)
+        # Slots since loaded + 1; an uncached model's loaded_at is far ahead: clipped to 0.
+        fm[:, _AGE] = np.take(self._age_table, sim.t[:, None] + 1 - sim.loaded_at, mode="clip")
+        # Free memory, operations used, progress: free <= gpu, so its minimum is itself.
+        self.globals[:] = np.minimum(sim.counters / sim.counter_limits, 1.0)
         if self.layout.capacity:
             cap_s = self._queue_scale_s
             if np.isfinite(cap_s):

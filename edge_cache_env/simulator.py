@@ -489,6 +489,9 @@ assert TERMS[:4] == ("latency", "energy", "accuracy", "cloud")  # BatchSimulator
 _CHARGES = slice(len(_OP_METRICS) - 1, len(_OP_METRICS) - 1 + len(_CHARGE_METRICS))
 
 
+_NEVER = 2 ** 40  # BatchSimulator.loaded_at of an uncached model: after any slot
+
+
 def _dot_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Row-wise dot products of ``x[B, K]`` and ``y[B, K]`` as the single simulator's ``x @ y``
     computes each (one BLAS dot per row on contiguous copies: bit-identical sums)."""
@@ -530,22 +533,33 @@ class BatchSimulator:
         self.frequency_rate = config.frequency_ewma
         self.context = AgeOfContext(config, batch=b)
         self._costs_out: np.ndarray | None = None
+        # After a step: the demand of the servers that served, in their new slot (_end_slot).
+        self.entered: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         self.cached = np.zeros((b, n), dtype=bool)
         self.uncached = np.ones((b, n), dtype=bool)
         # Per server, side by side in one row (a SERVE reads and writes its rows in one go): the
         # serving weights (edge, loaded now, cloud), then its demand now (its slot's row of
         # demand_history, kept step by step): the EWMA frequency and the latest request's slot.
-        self._state = np.zeros((b, 5 * n))
+        # Then 'cached' repeated over each model's K tasks (the edge's share of each task's
+        # requests, with no broadcast along the short task axis).
+        k = config.aoc.tasks_per_model
+        self._state = np.zeros((b, 5 * n + n * k))
         self._rows = self._state[:, :3 * n].reshape(b, 3, n)
         self._rows[:, 2] = 1.0
         self.frequency = self._state[:, 3 * n:4 * n]
-        self.last_request = self._state[:, 4 * n:]  # float: slot numbers are exact
+        self.last_request = self._state[:, 4 * n:5 * n]  # float: slot numbers are exact
+        self._cached_tasks = slice(5 * n, 5 * n + n * k)
         self.last_request[:] = -1.0
         self._fresh_state = self._state[0].copy()
-        self.loaded_at = np.full((b, n), -1, dtype=np.int64)
-        self.used_mb = np.zeros(b, dtype=np.int64)
-        self.t = np.zeros(b, dtype=np.int64)
-        self.ops_used = np.zeros(b, dtype=np.int64)
+        # Slot each model was loaded in; _NEVER when uncached (t + 1 - loaded_at < 0 then).
+        self.loaded_at = np.full((b, n), _NEVER, dtype=np.int64)
+        # Per server: free MB, operations used this slot, slot: side by side, so the
+        # observation's globals (their ratios to gpu_mb, ops_limit, n_slots) are one division.
+        self.counters = np.zeros((b, 3), dtype=np.int64)
+        self.counters[:, 0] = self.gpu_mb
+        self.free_mb, self.ops_used, self.t = self.counters.T
+        self._fresh_counters = self.counters[0].copy()
+        self.counter_limits = np.array([self.gpu_mb, self.ops_limit, self.n_slots], dtype=np.float64)
         cap = config.capacity
         self.capacity_on = cap.enabled
         keys = METRICS + (CAPACITY_METRICS if cap.enabled else ())
@@ -567,9 +581,14 @@ class BatchSimulator:
         ones, zeros = np.ones(n), np.zeros(n)
         self.no_op = 2 * n
         self._kind_model = np.concatenate([self._models, self._models, [0]])
-        self._row_offsets = np.array([0, n, 2 * n])
-        self._row_values = np.concatenate([np.stack([zeros, zeros, ones], axis=1),
-                                           np.stack([ones, ones, zeros], axis=1)])
+        # A state row's cells of model m that LOAD / EVICT write (its serving weights edge,
+        # loaded now, cloud, then its 'cached' over tasks), and their values: 1 1 0 1.. / 0 0 1 0..
+        k = config.aoc.tasks_per_model
+        self._row_offsets = np.array([[m, n + m, 2 * n + m, *range(5 * n + m * k, 5 * n + m * k + k)]
+                                      for m in range(n)])
+        self._row_values = np.concatenate([
+            np.stack([zeros, zeros, ones, *([zeros] * k)], axis=1),
+            np.stack([ones, ones, zeros, *([ones] * k)], axis=1)])
         self._mem_delta = np.concatenate([-mc.mem_mb, mc.mem_mb, [0]])
         self._op_inc = np.concatenate([
             np.stack([zeros, ones, zeros, zeros, zeros], axis=1),
@@ -618,8 +637,8 @@ class BatchSimulator:
         return self._rows[:, 2]
 
     @property
-    def free_mb(self) -> np.ndarray:
-        return self.gpu_mb - self.used_mb
+    def used_mb(self) -> np.ndarray:
+        return self.gpu_mb - self.free_mb
 
     @property
     def done(self) -> np.ndarray:
@@ -650,10 +669,8 @@ class BatchSimulator:
         self.context.reset_rows(rows)
         self.cached[rows] = False
         self.uncached[rows] = True
-        self.loaded_at[rows] = -1
-        self.used_mb[rows] = 0
-        self.t[rows] = 0
-        self.ops_used[rows] = 0
+        self.loaded_at[rows] = _NEVER
+        self.counters[rows] = self._fresh_counters
         self._metrics[rows] = 0.0
         if self.capacity_on:
             self.queue_frac[rows] = 0.0
@@ -691,7 +708,7 @@ class BatchSimulator:
             self._terms = {k: costs[i] for i, k in enumerate(TERMS)}
         terms = self._terms
         # Counters and running metrics: dense, by table (no operation adds zeros).
-        self.used_mb += self._mem_delta[kind]
+        self.free_mb -= self._mem_delta[kind]
         self.ops_used += op
         self._metrics[:, _OPS] += self._op_inc[kind]  # _OP_METRICS: loads, evictions, GB, cost x2
         np.take(self._switch_cost, kind, out=terms["switch"])
@@ -704,9 +721,9 @@ class BatchSimulator:
             self.cached.ravel()[cell] = is_load
             self.uncached.ravel()[cell] = ~is_load
             # The serving rows (edge, loaded now, cloud) of the model: 1 1 0 / 0 0 1.
-            self._state.reshape(-1)[(r * (5 * n) + md)[:, None] + self._row_offsets] = \
+            self._state.reshape(-1)[(r * self._state.shape[1])[:, None] + self._row_offsets[md]] = \
                 self._row_values[kr]
-            self.loaded_at.ravel()[cell] = np.where(is_load, self.t[r], -1)
+            self.loaded_at.ravel()[cell] = np.where(is_load, self.t[r], _NEVER)
             if not is_load.all():
                 ev, ev_m = r[~is_load], md[~is_load]
                 self.context.evict_rows(ev, ev_m)
@@ -729,10 +746,10 @@ class BatchSimulator:
                      n_edge: np.ndarray, n_cloud: np.ndarray, edge_acc: np.ndarray,
                      busy_s: np.ndarray, wait_s: np.ndarray | None = None,
                      aoc_sum: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                     ) -> np.ndarray:
         """:meth:`CacheSimulator._charge` of servers ``r`` (one value per row): adds to the
         running metrics (and ``aoc_sum`` to its metric if given), returns the weighted latency,
-        energy, accuracy and cloud terms."""
+        energy, accuracy and cloud terms (rows ``[4, b]``, TERMS order)."""
         acc_sum = edge_acc + cloud_acc
         n_req = n_edge + n_cloud
         latency_s = edge_s + cold_s + cloud_s
@@ -749,10 +766,11 @@ class BatchSimulator:
         # np.stack; a 2-D fancy index costs a loop per row).
         cells = (r * self._metrics.shape[1])[:, None] + self._charge_cells[:len(charges)]
         flat = self._metrics.reshape(-1)
-        flat[cells] += np.array(charges).T
+        charges = np.array(charges)
+        flat[cells] += charges.T
         if wait_s is not None:
             self.metrics["wait_s"][r] += wait_s
-        return w_lat, w_energy, w_acc, w_cloud
+        return charges[1:5]  # the weighted terms: latency, energy, accuracy, cloud rows
 
     def _charge_invalid(self, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> None:
         bad = np.flatnonzero(invalid)
@@ -764,10 +782,11 @@ class BatchSimulator:
 
     def _end_slot(self, r: np.ndarray, served: np.ndarray, t: np.ndarray,
                   count_task: np.ndarray, count: np.ndarray, ctx_state: np.ndarray | None = None,
-                  state: np.ndarray | None = None) -> None:
+                  state: np.ndarray | None = None, slot: np.ndarray | None = None) -> None:
         """After SERVE in servers ``r`` (at their slots ``t``, requests ``count_task`` and
-        ``count`` per model): context update, next slot. ``ctx_state`` / ``state``: the rows'
-        context and simulator state if the caller gathered them (updated, then written back)."""
+        ``count`` per model): context update, next slot. ``ctx_state`` / ``state`` / ``slot``:
+        the rows' context and simulator state (updated, then written back) and their slot's
+        episode data, if the caller gathered them."""
         ctx = self.context
         if ctx_state is None:
             ctx_state = ctx.state[r]
@@ -776,10 +795,15 @@ class BatchSimulator:
         if state is None:
             state = self._state[r]
         state[:, self.n_models:2 * self.n_models] = 0.0  # nothing loaded in the new slot yet
+        if slot is None:
+            slot = self._slot_data[r, t]
         t = t + 1
-        slot = (r, t - 1)
-        self._advance_demand(state, self._next_count[slot], self._next_rate[slot], t[:, None])
+        count = slot[:, self._slot_block["next_count"]]
+        self._advance_demand(state, count, slot[:, self._slot_block["next_rate"]], t[:, None])
         self._state[r] = state
+        n = self.n_models
+        # What the observation needs of the rows' new slot: requests, latest request, frequency.
+        self.entered = (count, state[:, 4 * n:5 * n], state[:, 3 * n:4 * n])
         self.t[r] = t
         self.ops_used[r] = 0
 
@@ -790,7 +814,7 @@ class BatchSimulator:
         one slot at a time; a ``rate`` of 0 (after the last slot) keeps the frequency)."""
         n = self.n_models
         ewma_step(state[:, 3 * n:4 * n], count, rate)
-        np.copyto(state[:, 4 * n:], t, where=count > 0)
+        np.copyto(state[:, 4 * n:5 * n], t, where=count > 0)
 
     # ------------------------------------------------------------------ v0 serve
     def _serve(self, r: np.ndarray, invalid: np.ndarray, costs: np.ndarray) -> None:
@@ -805,19 +829,18 @@ class BatchSimulator:
         _, _, accuracy, aoc = ctx.row_views(ctx_state)
         weights = state[:, :3 * n].reshape(b, 3, n)
         sums = np.matmul(weights, slot[:, block["columns"]].reshape(b, n, 6))  # [b, 3 rows, 6]
-        count_task = slot[:, block["count_task"]].reshape(b, n, -1)
+        count_task = slot[:, block["count_task"]].reshape(b, n, -1).copy()  # contiguous: read twice
         count = slot[:, block["count"]]
-        served = count_task * weights[:, 0, :, None]
+        served = count_task * state[:, self._cached_tasks].reshape(count_task.shape)
         edge_acc = np.matmul(served.reshape(b, 1, -1), accuracy.reshape(b, -1, 1))[:, 0, 0]
         edge_s = sums[:, 0, 0]
         aoc_sum = np.matmul(count[:, None, :], aoc[:, :, None])[:, 0, 0]
-        w_lat, w_energy, w_acc, w_cloud = self._charge_rows(
+        costs[:4, r] = self._charge_rows(
             r, edge_s, sums[:, 1, 1], sums[:, 2, 2], sums[:, 2, 3], sums[:, 2, 4], sums[:, 0, 5],
             sums[:, 2, 5], edge_acc, edge_s, aoc_sum=aoc_sum)
-        costs[:4, r] = (w_lat, w_energy, w_acc, w_cloud)  # TERMS order
         if invalid.any():
             self._charge_invalid(invalid, self._terms)
-        self._end_slot(r, served, t, count_task, count, ctx_state, state)
+        self._end_slot(r, served, t, count_task, count, ctx_state, state, slot)
 
     # ------------------------------------------------------------ capacity model
     def _serve_capacity(self, r: np.ndarray, invalid: np.ndarray,
@@ -950,6 +973,4 @@ class BatchSimulator:
 
     def slots_since_loaded(self) -> np.ndarray:
         """``[B, N]``: slots since each cached model was loaded, plus one (0 if uncached)."""
-        since = self.t[:, None] + 1 - self.loaded_at
-        since *= self.cached
-        return since
+        return np.maximum(self.t[:, None] + 1 - self.loaded_at, 0)  # uncached: _NEVER

@@ -174,7 +174,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         self._costs.fill(0.0)
         served = self.sim.step(kind, op, serve, invalid, self._costs)
         if len(served):
-            self._obs.on_slot(served)
+            self._obs.on_slot(served, self.sim.entered)
         if any_again and self._reset_ended:
             rows = np.flatnonzero(again)
             self._reset_rows(rows, [None] * len(rows))
