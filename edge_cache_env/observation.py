@@ -158,13 +158,14 @@ def demand_features(counts: np.ndarray, last_request: np.ndarray, frequency: np.
 def squash_demand(counts: np.ndarray, recency: np.ndarray, frequency: np.ndarray) -> np.ndarray:
     """``[M, 3, N]`` float32: requests, recency (slots since the latest request) and frequency
     squashed, from ``[M, N]`` arrays (slots of one server, or servers of a batch)."""
-    x = np.stack([counts, recency, frequency], axis=-2)
+    x = np.array([counts, recency, frequency])  # [3, M, N]
     # squash(x, scale) of each feature: one division for the three (computed in float64).
     out = np.empty(x.shape, dtype=np.float32)
-    return np.divide(x, x + _DEMAND_SCALES, out=out, casting="same_kind")
+    np.divide(x, x + _DEMAND_SCALES[:, None, None], out=out, casting="same_kind")
+    return out.swapaxes(0, -2)
 
 
-_DEMAND_SCALES = np.array([REQUESTS_SCALE, RECENCY_SCALE_SLOTS, FREQUENCY_SCALE])[:, None]
+_DEMAND_SCALES = np.array([REQUESTS_SCALE, RECENCY_SCALE_SLOTS, FREQUENCY_SCALE])
 
 
 def age_table(n_slots: int) -> np.ndarray:

@@ -568,10 +568,13 @@ class BatchSimulator:
         # come first and adjacent, so a LOAD / EVICT or a charge adds its values with one slice.
         columns = list(dict.fromkeys(_OP_METRICS + _CHARGE_METRICS + ("aoc_sum",) + keys))
         assert columns[_OPS] == list(_OP_METRICS) and columns[_CHARGES] == list(_CHARGE_METRICS)
-        self._charge_cells = np.arange(_CHARGES.start, _CHARGES.stop + 1)  # then aoc_sum
+        # Flat offsets of the charged keys' rows (then aoc_sum's).
+        self._charge_cells = np.arange(_CHARGES.start, _CHARGES.stop + 1) * b
         assert columns[_CHARGES.stop] == "aoc_sum"
-        self._metrics = np.zeros((b, len(columns)))
-        self.metrics = {k: self._metrics[:, columns.index(k)] for k in keys}
+        # Key-major (a key's B values contiguous): a step's table add over every server is one
+        # contiguous block.
+        self._metrics = np.zeros((len(columns), b))
+        self.metrics = {k: self._metrics[columns.index(k)] for k in keys}
         self._arange = np.arange(b)
         self._models = np.arange(n)
         self._serve_column = np.ones((b, 1), dtype=bool)  # SERVE is always valid
@@ -595,6 +598,7 @@ class BatchSimulator:
             np.stack([ones, zeros, mc.weights_gb, mc.load_cost, mc.load_cost], axis=1),
             np.zeros((1, 5))])
         self._switch_cost = self._op_inc[:, 3].copy()
+        self._op_inc_t = np.ascontiguousarray(self._op_inc.T)
         # Episode arrays, filled row by row at reset: per server and slot (row T: 'after the
         # last slot', zeros), side by side in one row (a SERVE gathers its slot's in one go):
         # slot_columns, requests per model and task, requests per model, the next slot's
@@ -671,7 +675,7 @@ class BatchSimulator:
         self.uncached[rows] = True
         self.loaded_at[rows] = _NEVER
         self.counters[rows] = self._fresh_counters
-        self._metrics[rows] = 0.0
+        self._metrics[:, rows] = 0.0
         if self.capacity_on:
             self.queue_frac[rows] = 0.0
             self.queued_work_s[rows] = 0.0
@@ -682,14 +686,20 @@ class BatchSimulator:
     def ops_left(self) -> np.ndarray:
         return (self.ops_used < self.ops_limit) & (self.t < self.n_slots)
 
-    def masks(self, out: np.ndarray) -> np.ndarray:
-        """Valid actions of every server into ``out[B, 2N + 1]`` (SERVE, LOAD m, EVICT m)."""
-        left = self.ops_left()[:, None]
+    def masks(self, out: np.ndarray, done: np.ndarray | None = None) -> np.ndarray:
+        """Valid actions of every server into ``out[B, 2N + 1]`` (SERVE, LOAD m, EVICT m).
+        ``done``: the servers whose episode is over, if the caller has them (else derived)."""
+        if done is None:
+            done = self.t >= self.n_slots
+        left = self.ops_used < self.ops_limit
+        if done.any():  # an episode that is over allows SERVE only
+            left &= ~done
         loadable = self.mem_mb <= self.free_mb[:, None]
         loadable &= self.uncached
-        loadable &= left
         # Built contiguous, written once: column-slice writes cost a loop per row.
-        np.concatenate([self._serve_column, loadable, self.cached & left], axis=1, out=out)
+        np.concatenate([self._serve_column, loadable, self.cached], axis=1, out=out)
+        ops = out[:, 1:]
+        np.logical_and(ops, left[:, None], out=ops)
         return out
 
     def step(self, kind: np.ndarray, op: np.ndarray, serve: np.ndarray, invalid: np.ndarray,
@@ -710,7 +720,7 @@ class BatchSimulator:
         # Counters and running metrics: dense, by table (no operation adds zeros).
         self.free_mb -= self._mem_delta[kind]
         self.ops_used += op
-        self._metrics[:, _OPS] += self._op_inc[kind]  # _OP_METRICS: loads, evictions, GB, cost x2
+        self._metrics[_OPS] += self._op_inc_t[:, kind]  # _OP_METRICS: loads, evictions, GB, cost x2
         np.take(self._switch_cost, kind, out=terms["switch"])
         r = op.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
         if len(r):  # the cache itself: one flat write per array in the rows that act
@@ -764,10 +774,10 @@ class BatchSimulator:
             charges.append(aoc_sum)
         # One flat read-add-write of the rows' cells (np.array stacks small rows faster than
         # np.stack; a 2-D fancy index costs a loop per row).
-        cells = (r * self._metrics.shape[1])[:, None] + self._charge_cells[:len(charges)]
+        cells = self._charge_cells[:len(charges), None] + r
         flat = self._metrics.reshape(-1)
         charges = np.array(charges)
-        flat[cells] += charges.T
+        flat[cells] += charges
         if wait_s is not None:
             self.metrics["wait_s"][r] += wait_s
         return charges[1:5]  # the weighted terms: latency, energy, accuracy, cloud rows

@@ -183,10 +183,9 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         np.add.reduce(self._costs[:-1], axis=0, out=self._costs[-1])
         matrix = self._costs.copy()
         costs = dict(zip(COST_KEYS, matrix, strict=True))
-        done = self.sim.t >= self.sim.n_slots
-        if any_again:
-            done &= ~again
-        self.sim.masks(self._mask)
+        ended = self.sim.t >= self.sim.n_slots
+        self.sim.masks(self._mask, ended)
+        done = ended & ~again if any_again else ended
         reward = matrix[-1] / -self._scale
         if any_again:
             reward[again] = 0.0
