@@ -67,12 +67,16 @@ class AgeOfContext:
             self.task_mix[:] = 1.0 / self.n_tasks
             # Flat offsets (within a state row) and values of what EVICT writes for each model:
             # S 0, A acc0, AoC 0.
+            # By flat cell (server * N + model): the state's flat indices and their values.
             nk, k = n * self.n_tasks, self.n_tasks
             tasks = np.arange(k)
-            self._evict_offsets = np.array([np.concatenate([m * k + tasks, 2 * nk + m * k + tasks,
-                                                            [3 * nk + m]]) for m in range(n)])
-            self._evict_values = np.array([np.concatenate([np.zeros(k), np.full(k, self.acc0[m]),
-                                                           [0.0]]) for m in range(n)])
+            offsets = np.array([np.concatenate([m * k + tasks, 2 * nk + m * k + tasks, [3 * nk + m]])
+                                for m in range(n)])
+            self._evict_cells = ((np.arange(batch) * self.state.shape[1])[:, None, None]
+                                 + offsets).reshape(batch * n, -1)
+            values = np.array([np.concatenate([np.zeros(k), np.full(k, self.acc0[m]), [0.0]])
+                               for m in range(n)])
+            self._evict_values = np.tile(values, (batch, 1))
         self.effective = np.zeros((*lead, n, self.n_tasks))  # C, derived from S
         self._scratch = np.zeros((*lead, n, self.n_tasks))
         k = self.n_tasks
@@ -145,7 +149,7 @@ class AgeOfContext:
         s += served_at_edge
         # Rows over the window are scaled down to it (the oldest examples fall out). Row sums
         # as a matrix product: far cheaper than a reduction on arrays this small.
-        total = s @ self._ones
+        total = self._task_sums(s)
         s *= (self.window / np.maximum(total, self.window))[..., None]
 
     def _derive(self) -> None:
@@ -167,7 +171,18 @@ class AgeOfContext:
         acc += self._acc0_col
         np.minimum(acc, self._acc_max_col, out=acc)
         np.multiply(task_mix, c, out=scratch)
-        np.matmul(scratch, self._ones, out=aoc)
+        self._task_sums(scratch, out=aoc)
+
+    def _task_sums(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``x @ ones`` over the tasks of ``x[..., N, K]``. A contiguous batch goes through one
+        matrix-vector product over all its rows: each row's sum is the same as server by
+        server (one BLAS call instead of one per server)."""
+        if x.ndim > 2 and x.flags.c_contiguous and (out is None or out.flags.c_contiguous):
+            k = self.n_tasks
+            flat = np.matmul(x.reshape(-1, k), self._ones,
+                             out=None if out is None else out.reshape(-1))
+            return flat.reshape(x.shape[:-1])
+        return np.matmul(x, self._ones, out=out)
 
     # ------------------------------------------------------------ batch rows
     def reset_rows(self, rows: np.ndarray) -> None:
@@ -185,10 +200,10 @@ class AgeOfContext:
         return (state[:, :nk].reshape(b, n, k), state[:, nk:2 * nk].reshape(b, n, k),
                 state[:, 2 * nk:3 * nk].reshape(b, n, k), state[:, 3 * nk:])
 
-    def evict_rows(self, rows: np.ndarray, models: np.ndarray) -> None:
-        """Batch: :meth:`evict` of model ``models[i]`` in row ``rows[i]`` (one flat write)."""
-        cells = (rows * self.state.shape[1])[:, None] + self._evict_offsets[models]
-        self.state.reshape(-1)[cells] = self._evict_values[models]
+    def evict_cells(self, cells: np.ndarray) -> None:
+        """Batch: :meth:`evict` of model ``cells[i] % N`` in row ``cells[i] // N`` (one flat
+        write)."""
+        self.state.reshape(-1)[self._evict_cells[cells]] = self._evict_values[cells]
 
     def update_state(self, state: np.ndarray, served_at_edge: np.ndarray, count_task: np.ndarray,
                      count: np.ndarray) -> None:

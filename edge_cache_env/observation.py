@@ -126,8 +126,12 @@ class ObservationLayout:
         return self.global_features.index(feature)
 
 
-def squash(x: np.ndarray, scale: float) -> np.ndarray:
-    return x / (x + scale)
+def squash(x: np.ndarray, scale: float | np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``x / (x + scale)``, computed in x's precision (into ``out`` if given, cast to its
+    dtype)."""
+    if out is None:
+        return x / (x + scale)
+    return np.divide(x, x + scale, out=out, casting="same_kind")
 
 
 def split_observation(obs: np.ndarray, n_models: int) -> tuple[np.ndarray, np.ndarray]:
@@ -161,7 +165,7 @@ def squash_demand(counts: np.ndarray, recency: np.ndarray, frequency: np.ndarray
     x = np.array([counts, recency, frequency])  # [3, M, N]
     # squash(x, scale) of each feature: one division for the three (computed in float64).
     out = np.empty(x.shape, dtype=np.float32)
-    np.divide(x, x + _DEMAND_SCALES[:, None, None], out=out, casting="same_kind")
+    squash(x, _DEMAND_SCALES[:, None, None], out=out)
     return out.swapaxes(0, -2)
 
 
@@ -270,22 +274,18 @@ class BatchObservation:
         self.features[:, MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
         self.features[:, MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
-        self._age_table = age_table(cfg.n_slots)
         self._demand_columns = slice(_DEMAND.start * n, _DEMAND.stop * n)  # adjacent features
         if self.layout.capacity:
             self._queue_scale_s = sim.gpu_throughput * cfg.slot_s * QUEUE_SCALE_SLOTS
 
     def on_slot(self, rows: np.ndarray, demand: tuple[np.ndarray, ...] | None = None) -> None:
         """Servers ``rows`` entered a slot (reset or SERVE): their demand features now, written
-        into the buffer. ``demand``: their requests, latest-request slots and frequencies if
+        into the buffer. ``demand``: their requests, recencies and frequencies if
         the caller has them (``BatchSimulator.entered``), else read from the simulator."""
         sim = self.sim
-        t = sim.t[rows]
         if demand is None:
-            demand = sim.count_f[rows, t], sim.last_request[rows], sim.frequency[rows]
-        count, last_request, frequency = demand
-        self.buffer[rows, self._demand_columns] = squash_demand(
-            count, t[:, None] - last_request, frequency).reshape(len(rows), -1)
+            demand = sim.count_f[rows, sim.t[rows]], sim.recency[rows], sim.frequency[rows]
+        self.buffer[rows, self._demand_columns] = squash_demand(*demand).reshape(len(rows), -1)
 
     def full(self) -> np.ndarray:
         """Every row's observation (the buffer itself: copy it before handing it out)."""
@@ -295,10 +295,11 @@ class BatchObservation:
         aoc = sim.context.aoc * self._inv_window
         np.minimum(aoc, 1.0, out=aoc)
         fm[:, _AOC] = aoc
-        # Slots since loaded + 1; an uncached model's loaded_at is far ahead: clipped to 0.
-        fm[:, _AGE] = np.take(self._age_table, sim.t[:, None] + 1 - sim.loaded_at, mode="clip")
+        # squash(slots since loaded + 1): age_table's values, computed (0 if uncached).
+        squash(sim.since_loaded, AGE_SCALE_SLOTS, out=fm[:, _AGE])
         # Free memory, operations used, progress: free <= gpu, so its minimum is itself.
-        self.globals[:] = np.minimum(sim.counters / sim.counter_limits, 1.0)
+        ratios = np.divide(sim.counters, sim.counter_limits)
+        np.minimum(ratios, 1.0, out=self.globals, casting="same_kind")
         if self.layout.capacity:
             cap_s = self._queue_scale_s
             if np.isfinite(cap_s):

@@ -489,9 +489,6 @@ assert TERMS[:4] == ("latency", "energy", "accuracy", "cloud")  # BatchSimulator
 _CHARGES = slice(len(_OP_METRICS) - 1, len(_OP_METRICS) - 1 + len(_CHARGE_METRICS))
 
 
-_NEVER = 2 ** 40  # BatchSimulator.loaded_at of an uncached model: after any slot
-
-
 def _dot_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Row-wise dot products of ``x[B, K]`` and ``y[B, K]`` as the single simulator's ``x @ y``
     computes each (one BLAS dot per row on contiguous copies: bit-identical sums)."""
@@ -539,20 +536,27 @@ class BatchSimulator:
         self.uncached = np.ones((b, n), dtype=bool)
         # Per server, side by side in one row (a SERVE reads and writes its rows in one go): the
         # serving weights (edge, loaded now, cloud), then its demand now (its slot's row of
-        # demand_history, kept step by step): the EWMA frequency and the latest request's slot.
+        # demand_history, kept step by step): the EWMA frequency and the recency (slots since
+        # the latest request, t - last_request: 0 at a request, else one more each slot).
         # Then 'cached' repeated over each model's K tasks (the edge's share of each task's
-        # requests, with no broadcast along the short task axis).
+        # requests, with no broadcast along the short task axis). Then what each operation
+        # needs (the masks: operation valid if need <= the server's free MB, or -1 if it has no
+        # operation left): LOAD m its MB if m is uncached, EVICT m 0 if m is cached; else inf.
+        # Then the slots since each model was loaded, plus one (0 if uncached).
         k = config.aoc.tasks_per_model
-        self._state = np.zeros((b, 5 * n + n * k))
+        nk = n * k
+        self._state = np.zeros((b, 8 * n + nk))
         self._rows = self._state[:, :3 * n].reshape(b, 3, n)
         self._rows[:, 2] = 1.0
         self.frequency = self._state[:, 3 * n:4 * n]
-        self.last_request = self._state[:, 4 * n:5 * n]  # float: slot numbers are exact
-        self._cached_tasks = slice(5 * n, 5 * n + n * k)
-        self.last_request[:] = -1.0
+        self.recency = self._state[:, 4 * n:5 * n]  # float: slot counts are exact
+        self._cached_tasks = slice(5 * n, 5 * n + nk)
+        self._op_need = self._state[:, 5 * n + nk:7 * n + nk]
+        self._since = slice(7 * n + nk, 8 * n + nk)
+        self.since_loaded = self._state[:, self._since]
+        self._op_need[:, :n] = self.mem_mb
+        self._op_need[:, n:] = np.inf
         self._fresh_state = self._state[0].copy()
-        # Slot each model was loaded in; _NEVER when uncached (t + 1 - loaded_at < 0 then).
-        self.loaded_at = np.full((b, n), _NEVER, dtype=np.int64)
         # Per server: free MB, operations used this slot, slot: side by side, so the
         # observation's globals (their ratios to gpu_mb, ops_limit, n_slots) are one division.
         self.counters = np.zeros((b, 3), dtype=np.int64)
@@ -577,7 +581,6 @@ class BatchSimulator:
         self.metrics = {k: self._metrics[columns.index(k)] for k in keys}
         self._arange = np.arange(b)
         self._models = np.arange(n)
-        self._serve_column = np.ones((b, 1), dtype=bool)  # SERVE is always valid
         # LOAD / EVICT tables by operation kind (see :meth:`step`: EVICT m = m, LOAD m = N + m,
         # none = 2N), CacheSimulator.load / evict's values: a LOAD's metric increments are 1,
         # its GB and its cost; an EVICT's 0 but one eviction, and free; no operation: zeros.
@@ -585,19 +588,22 @@ class BatchSimulator:
         self.no_op = 2 * n
         self._kind_model = np.concatenate([self._models, self._models, [0]])
         # A state row's cells of model m that LOAD / EVICT write (its serving weights edge,
-        # loaded now, cloud, then its 'cached' over tasks), and their values: 1 1 0 1.. / 0 0 1 0..
-        k = config.aoc.tasks_per_model
-        self._row_offsets = np.array([[m, n + m, 2 * n + m, *range(5 * n + m * k, 5 * n + m * k + k)]
-                                      for m in range(n)])
+        # loaded now, cloud, its 'cached' over tasks, its LOAD and EVICT needs, its slots since
+        # loaded + 1), and their values: 1 1 0 1.. inf 0 1 / 0 0 1 0.. MB inf 0. By flat cell
+        # (server * N + model): the state's flat indices.
+        offsets = np.array([[m, n + m, 2 * n + m, *range(5 * n + m * k, 5 * n + m * k + k),
+                             5 * n + nk + m, 6 * n + nk + m, 7 * n + nk + m] for m in range(n)])
+        self._cell_offsets = ((np.arange(b) * self._state.shape[1])[:, None, None]
+                              + offsets).reshape(b * n, -1)
+        inf, mem = np.full(n, np.inf), mc.mem_mb.astype(np.float64)
         self._row_values = np.concatenate([
-            np.stack([zeros, zeros, ones, *([zeros] * k)], axis=1),
-            np.stack([ones, ones, zeros, *([ones] * k)], axis=1)])
+            np.stack([zeros, zeros, ones, *([zeros] * k), mem, inf, zeros], axis=1),
+            np.stack([ones, ones, zeros, *([ones] * k), inf, zeros, ones], axis=1)])
         self._mem_delta = np.concatenate([-mc.mem_mb, mc.mem_mb, [0]])
         self._op_inc = np.concatenate([
             np.stack([zeros, ones, zeros, zeros, zeros], axis=1),
             np.stack([ones, zeros, mc.weights_gb, mc.load_cost, mc.load_cost], axis=1),
             np.zeros((1, 5))])
-        self._switch_cost = self._op_inc[:, 3].copy()
         self._op_inc_t = np.ascontiguousarray(self._op_inc.T)
         # Episode arrays, filled row by row at reset: per server and slot (row T: 'after the
         # last slot', zeros), side by side in one row (a SERVE gathers its slot's in one go):
@@ -606,7 +612,7 @@ class BatchSimulator:
         # last: the demand then stays, as demand_history's row T).
         t, k = config.n_slots, config.aoc.tasks_per_model
         blocks = {"columns": 6 * n, "count_task": n * k, "count": n, "next_count": n,
-                  "next_rate": 1}
+                  "next_rate": n}
         self._slot_data = np.zeros((b, t + 1, sum(blocks.values())))
         self._slot_block = {}
         start = 0
@@ -667,13 +673,11 @@ class BatchSimulator:
                                                   where=work > 0)
         # Nothing cached, no demand yet; then slot 0's requests join the demand.
         state = np.tile(self._fresh_state, (len(rows), 1))
-        self._advance_demand(state, self.count_f[rows, 0], self.frequency_rate,
-                             np.zeros((len(rows), 1)))
+        self._advance_demand(state, self.count_f[rows, 0], self.frequency_rate)
         self._state[rows] = state
         self.context.reset_rows(rows)
         self.cached[rows] = False
         self.uncached[rows] = True
-        self.loaded_at[rows] = _NEVER
         self.counters[rows] = self._fresh_counters
         self._metrics[:, rows] = 0.0
         if self.capacity_on:
@@ -687,19 +691,17 @@ class BatchSimulator:
         return (self.ops_used < self.ops_limit) & (self.t < self.n_slots)
 
     def masks(self, out: np.ndarray, done: np.ndarray | None = None) -> np.ndarray:
-        """Valid actions of every server into ``out[B, 2N + 1]`` (SERVE, LOAD m, EVICT m).
-        ``done``: the servers whose episode is over, if the caller has them (else derived)."""
+        """Valid actions of every server into ``out[B, 2N + 1]`` (SERVE, LOAD m, EVICT m; the
+        SERVE column is left as it is: True). ``done``: the servers whose episode is over, if
+        the caller has them (else derived)."""
         if done is None:
             done = self.t >= self.n_slots
         left = self.ops_used < self.ops_limit
         if done.any():  # an episode that is over allows SERVE only
             left &= ~done
-        loadable = self.mem_mb <= self.free_mb[:, None]
-        loadable &= self.uncached
-        # Built contiguous, written once: column-slice writes cost a loop per row.
-        np.concatenate([self._serve_column, loadable, self.cached], axis=1, out=out)
-        ops = out[:, 1:]
-        np.logical_and(ops, left[:, None], out=ops)
+        # LOAD m: m uncached and its MB free; EVICT m: m cached; both: an operation left.
+        room = np.where(left, self.free_mb, -1.0)
+        np.less_equal(self._op_need, room[:, None], out=out[:, 1:])
         return out
 
     def step(self, kind: np.ndarray, op: np.ndarray, serve: np.ndarray, invalid: np.ndarray,
@@ -720,24 +722,22 @@ class BatchSimulator:
         # Counters and running metrics: dense, by table (no operation adds zeros).
         self.free_mb -= self._mem_delta[kind]
         self.ops_used += op
-        self._metrics[_OPS] += self._op_inc_t[:, kind]  # _OP_METRICS: loads, evictions, GB, cost x2
-        np.take(self._switch_cost, kind, out=terms["switch"])
+        inc = self._op_inc_t[:, kind]  # _OP_METRICS: loads, evictions, GB, cost x2
+        self._metrics[_OPS] += inc
+        terms["switch"][:] = inc[3]
         r = op.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
         if len(r):  # the cache itself: one flat write per array in the rows that act
             kr = kind[r]
             is_load = kr >= n
-            md = self._kind_model[kr]
-            cell = r * n + md  # flat index into the [B, N] arrays
+            cell = r * n + self._kind_model[kr]  # flat index into the [B, N] arrays
             self.cached.ravel()[cell] = is_load
             self.uncached.ravel()[cell] = ~is_load
-            # The serving rows (edge, loaded now, cloud) of the model: 1 1 0 / 0 0 1.
-            self._state.reshape(-1)[(r * self._state.shape[1])[:, None] + self._row_offsets[md]] = \
-                self._row_values[kr]
-            self.loaded_at.ravel()[cell] = np.where(is_load, self.t[r], _NEVER)
+            self._state.reshape(-1)[self._cell_offsets[cell]] = self._row_values[kr]
             if not is_load.all():
-                ev, ev_m = r[~is_load], md[~is_load]
-                self.context.evict_rows(ev, ev_m)
+                ev = cell[~is_load]
+                self.context.evict_cells(ev)
                 if self.capacity_on:  # an evicted model's queue goes to the cloud
+                    ev, ev_m = np.divmod(ev, n)
                     queued = self.queue_frac[ev, ev_m] > 0
                     if queued.any():
                         ev, ev_m = ev[queued], ev_m[queued]
@@ -804,27 +804,30 @@ class BatchSimulator:
         ctx.state[r] = ctx_state
         if state is None:
             state = self._state[r]
-        state[:, self.n_models:2 * self.n_models] = 0.0  # nothing loaded in the new slot yet
+        n = self.n_models
+        state[:, n:2 * n] = 0.0  # nothing loaded in the new slot yet
+        state[:, self._since] += state[:, :n]  # a slot more for every cached model
         if slot is None:
             slot = self._slot_data[r, t]
         t = t + 1
         count = slot[:, self._slot_block["next_count"]]
-        self._advance_demand(state, count, slot[:, self._slot_block["next_rate"]], t[:, None])
+        self._advance_demand(state, count, slot[:, self._slot_block["next_rate"]])
         self._state[r] = state
-        n = self.n_models
-        # What the observation needs of the rows' new slot: requests, latest request, frequency.
+        # What the observation needs of the rows' new slot: requests, recency, frequency.
         self.entered = (count, state[:, 4 * n:5 * n], state[:, 3 * n:4 * n])
         self.t[r] = t
         self.ops_used[r] = 0
 
-    def _advance_demand(self, state: np.ndarray, count: np.ndarray, rate: float | np.ndarray,
-                        t: np.ndarray) -> None:
-        """Servers of state rows ``state[b, ...]`` enter slots ``t[b, 1]`` (requests
-        ``count[b, N]``): they join the recency and the frequency EWMA (:func:`demand_history`,
+    def _advance_demand(self, state: np.ndarray, count: np.ndarray, rate: float | np.ndarray
+                        ) -> None:
+        """Servers of state rows ``state[b, ...]`` enter their next slot (requests
+        ``count[b, N]``): it joins the recency and the frequency EWMA (:func:`demand_history`,
         one slot at a time; a ``rate`` of 0 (after the last slot) keeps the frequency)."""
         n = self.n_models
         ewma_step(state[:, 3 * n:4 * n], count, rate)
-        np.copyto(state[:, 4 * n:5 * n], t, where=count > 0)
+        recency = state[:, 4 * n:5 * n]
+        recency += 1.0
+        np.copyto(recency, 0.0, where=count > 0)
 
     # ------------------------------------------------------------------ v0 serve
     def _serve(self, r: np.ndarray, invalid: np.ndarray, costs: np.ndarray) -> None:
@@ -983,4 +986,4 @@ class BatchSimulator:
 
     def slots_since_loaded(self) -> np.ndarray:
         """``[B, N]``: slots since each cached model was loaded, plus one (0 if uncached)."""
-        return np.maximum(self.t[:, None] + 1 - self.loaded_at, 0)  # uncached: _NEVER
+        return self.since_loaded.astype(np.int64)

@@ -82,6 +82,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, b)
         self._scale = cfg.reward_scale
         self._mask = np.zeros((b, self._n_actions), dtype=bool)
+        self._mask[:, SERVE] = True  # always valid (BatchSimulator.masks leaves it)
         self._autoreset = np.zeros(b, dtype=bool)
         self._started = False
         self._all = np.ones(b, dtype=bool)
