@@ -203,14 +203,16 @@ class AgeOfContext:
     def evict_cells(self, cells: np.ndarray) -> None:
         """Batch: :meth:`evict` of model ``cells[i] % N`` in row ``cells[i] // N`` (one flat
         write)."""
-        self.state.reshape(-1)[self._evict_cells[cells]] = self._evict_values[cells]
+        self.state.reshape(-1)[self._evict_cells.take(cells, axis=0)] = \
+            self._evict_values.take(cells, axis=0)
 
     def update_state(self, state: np.ndarray, served_at_edge: np.ndarray, count_task: np.ndarray,
-                     count: np.ndarray) -> None:
+                     count: np.ndarray) -> np.ndarray:
         """Batch: :meth:`update` of state rows ``state[b, ...]`` (gathered by the caller, updated
         in place) at the end of their slot, whose requests are ``count_task[i]`` ``[N, K]``
         (``count[i]`` per model): the task mix takes the slot's step of the same EWMA as
-        :meth:`task_mix_trajectory`. C is derived into scratch (read by nothing else)."""
+        :meth:`task_mix_trajectory`. C is derived into scratch (read by nothing else).
+        Returns the rows' new AoC ``[b, N]`` (contiguous)."""
         # Contiguous copies to compute on (ufuncs into row-strided views are much slower),
         # then one write back.
         s, mix = (x.copy() for x in self.row_views(state)[:2])
@@ -222,6 +224,7 @@ class AgeOfContext:
         b = len(state)
         np.concatenate([s.reshape(b, -1), mix.reshape(b, -1), acc.reshape(b, -1), aoc], axis=1,
                        out=state)
+        return aoc
 
     def _derive_rows(self, rows: np.ndarray) -> None:
         mass = self.mass[rows]

@@ -256,8 +256,11 @@ class ObservationBuilder:
 
 class BatchObservation:
     """The observations of a :class:`~edge_cache_env.simulator.BatchSimulator`, ``[B, D]``
-    float32: row b is what :class:`ObservationBuilder` gives for server b (the same features,
-    squashing and tables), recomputed for every row at each step."""
+    float32: row b is what :class:`ObservationBuilder` gives for server b (the same features
+    and squashing). Kept up to date by events, as the single builder's ``model_changed``: a
+    LOAD / EVICT changes its model's cached, AoC and age features (:meth:`on_ops`), a server
+    entering a slot its demand, AoC and age features (:meth:`on_slot`); :meth:`full` adds the
+    globals (and the capacity model's features)."""
 
     def __init__(self, sim: BatchSimulator) -> None:
         cfg = sim.config
@@ -274,29 +277,47 @@ class BatchObservation:
         self.features[:, MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
         self.features[:, MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
-        self._demand_columns = slice(_DEMAND.start * n, _DEMAND.stop * n)  # adjacent features
+        # requests, recency, frequency, aoc, age: adjacent features, written together.
+        assert _DEMAND.stop == _AOC and _AGE == _AOC + 1
+        self._slot_columns = slice(_DEMAND.start * n, (_AGE + 1) * n)
+        # By flat cell (server * N + model): the buffer's flat indices of the model's cached,
+        # AoC and age features, and their values after EVICT (0 0 0) / LOAD (1 0 fresh age).
+        size = self.layout.size
+        self._op_cells = ((np.arange(b) * size)[:, None, None] + np.arange(n)[:, None]
+                          + np.array([_CACHED, _AOC, _AGE]) * n).reshape(b * n, 3)
+        self._op_values = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, _FRESH_AGE]], dtype=np.float32)
         if self.layout.capacity:
             self._queue_scale_s = sim.gpu_throughput * cfg.slot_s * QUEUE_SCALE_SLOTS
 
-    def on_slot(self, rows: np.ndarray, demand: tuple[np.ndarray, ...] | None = None) -> None:
-        """Servers ``rows`` entered a slot (reset or SERVE): their demand features now, written
-        into the buffer. ``demand``: their requests, recencies and frequencies if
-        the caller has them (``BatchSimulator.entered``), else read from the simulator."""
+    def on_ops(self, cells: np.ndarray, is_load: np.ndarray) -> None:
+        """LOAD (``is_load``) or EVICT of model ``cells[i] % N`` in server ``cells[i] // N``:
+        an uncached model holds no context (AoC 0); a model loaded now has age 1."""
+        # Row gathers with take: much cheaper than fancy indexing for small tables.
+        self.buffer.reshape(-1)[self._op_cells.take(cells, axis=0)] = \
+            self._op_values.take(is_load.view(np.int8), axis=0)
+
+    def on_slot(self, rows: np.ndarray, entered: tuple[np.ndarray, ...] | None = None) -> None:
+        """Servers ``rows`` entered a slot (SERVE, or reset: then their cached features too):
+        their demand, AoC and age features now, written into the buffer. ``entered``: their
+        requests, recencies, frequencies, AoC and slots since loaded if the caller has them
+        (``BatchSimulator.entered``), else read from the simulator."""
         sim = self.sim
-        if demand is None:
-            demand = sim.count_f[rows, sim.t[rows]], sim.recency[rows], sim.frequency[rows]
-        self.buffer[rows, self._demand_columns] = squash_demand(*demand).reshape(len(rows), -1)
+        if entered is None:
+            self.features[rows, _CACHED] = sim.cached[rows]
+            entered = (sim.count_f[rows, sim.t[rows]], sim.recency[rows], sim.frequency[rows],
+                       sim.context.aoc[rows], sim.since_loaded[rows])
+        count, recency, frequency, aoc, since = entered
+        b, n = len(rows), sim.n_models
+        out = np.empty((b, _AGE + 1 - _DEMAND.start, n), dtype=np.float32)
+        out[:, :3] = squash_demand(count, recency, frequency)
+        # AoC <= W holds exactly (rho <= 1); the minimum guards float rounding only.
+        np.minimum(aoc * self._inv_window, 1.0, out=out[:, 3], casting="same_kind")
+        squash(since, AGE_SCALE_SLOTS, out=out[:, 4])
+        self.buffer[rows, self._slot_columns] = out.reshape(b, -1)
 
     def full(self) -> np.ndarray:
         """Every row's observation (the buffer itself: copy it before handing it out)."""
-        sim, fm = self.sim, self.features
-        fm[:, _CACHED] = sim.cached
-        # Computed contiguous, then one strided write each (ufuncs into strided outs are slower).
-        aoc = sim.context.aoc * self._inv_window
-        np.minimum(aoc, 1.0, out=aoc)
-        fm[:, _AOC] = aoc
-        # squash(slots since loaded + 1): age_table's values, computed (0 if uncached).
-        squash(sim.since_loaded, AGE_SCALE_SLOTS, out=fm[:, _AGE])
+        sim = self.sim
         # Free memory, operations used, progress: free <= gpu, so its minimum is itself.
         ratios = np.divide(sim.counters, sim.counter_limits)
         np.minimum(ratios, 1.0, out=self.globals, casting="same_kind")

@@ -530,8 +530,10 @@ class BatchSimulator:
         self.frequency_rate = config.frequency_ewma
         self.context = AgeOfContext(config, batch=b)
         self._costs_out: np.ndarray | None = None
-        # After a step: the demand of the servers that served, in their new slot (_end_slot).
-        self.entered: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        # After a step: the LOADs / EVICTs (flat cells server * N + model, is_load) and the
+        # servers that served, in their new slot (see _end_slot): what the observation reads.
+        self.changed: tuple[np.ndarray, np.ndarray] | None = None
+        self.entered: tuple[np.ndarray, ...] | None = None
         self.cached = np.zeros((b, n), dtype=bool)
         self.uncached = np.ones((b, n), dtype=bool)
         # Per server, side by side in one row (a SERVE reads and writes its rows in one go): the
@@ -722,17 +724,21 @@ class BatchSimulator:
         # Counters and running metrics: dense, by table (no operation adds zeros).
         self.free_mb -= self._mem_delta[kind]
         self.ops_used += op
-        inc = self._op_inc_t[:, kind]  # _OP_METRICS: loads, evictions, GB, cost x2
+        inc = self._op_inc_t.take(kind, axis=1)  # _OP_METRICS: loads, evictions, GB, cost x2
         self._metrics[_OPS] += inc
         terms["switch"][:] = inc[3]
         r = op.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
+        self.changed = None
         if len(r):  # the cache itself: one flat write per array in the rows that act
             kr = kind[r]
             is_load = kr >= n
             cell = r * n + self._kind_model[kr]  # flat index into the [B, N] arrays
+            self.changed = cell, is_load
             self.cached.ravel()[cell] = is_load
             self.uncached.ravel()[cell] = ~is_load
-            self._state.reshape(-1)[self._cell_offsets[cell]] = self._row_values[kr]
+            # Row gathers with take: much cheaper than fancy indexing for small tables.
+            self._state.reshape(-1)[self._cell_offsets.take(cell, axis=0)] = \
+                self._row_values.take(kr, axis=0)
             if not is_load.all():
                 ev = cell[~is_load]
                 self.context.evict_cells(ev)
@@ -799,11 +805,11 @@ class BatchSimulator:
         episode data, if the caller gathered them."""
         ctx = self.context
         if ctx_state is None:
-            ctx_state = ctx.state[r]
-        ctx.update_state(ctx_state, served, count_task, count)
+            ctx_state = ctx.state.take(r, axis=0)
+        aoc = ctx.update_state(ctx_state, served, count_task, count)
         ctx.state[r] = ctx_state
         if state is None:
-            state = self._state[r]
+            state = self._state.take(r, axis=0)
         n = self.n_models
         state[:, n:2 * n] = 0.0  # nothing loaded in the new slot yet
         state[:, self._since] += state[:, :n]  # a slot more for every cached model
@@ -813,8 +819,10 @@ class BatchSimulator:
         count = slot[:, self._slot_block["next_count"]]
         self._advance_demand(state, count, slot[:, self._slot_block["next_rate"]])
         self._state[r] = state
-        # What the observation needs of the rows' new slot: requests, recency, frequency.
-        self.entered = (count, state[:, 4 * n:5 * n], state[:, 3 * n:4 * n])
+        # What the observation needs of the rows' new slot: requests, recency, frequency, AoC,
+        # slots since loaded.
+        self.entered = (count, state[:, 4 * n:5 * n], state[:, 3 * n:4 * n], aoc,
+                        state[:, self._since])
         self.t[r] = t
         self.ops_used[r] = 0
 
@@ -836,9 +844,9 @@ class BatchSimulator:
         t = self.t[r]
         block = self._slot_block
         slot = self._slot_data[r, t]  # [b, ...]: everything of the slot, one gather
-        state = self._state[r]
+        state = self._state.take(r, axis=0)
         ctx = self.context
-        ctx_state = ctx.state[r]
+        ctx_state = ctx.state.take(r, axis=0)
         _, _, accuracy, aoc = ctx.row_views(ctx_state)
         weights = state[:, :3 * n].reshape(b, 3, n)
         sums = np.matmul(weights, slot[:, block["columns"]].reshape(b, n, 6))  # [b, 3 rows, 6]

@@ -174,6 +174,8 @@ class EdgePFMCacheVectorEnv(VectorEnv):
             serve &= ~again
         self._costs.fill(0.0)
         served = self.sim.step(kind, op, serve, invalid, self._costs)
+        if self.sim.changed is not None:
+            self._obs.on_ops(*self.sim.changed)
         if len(served):
             self._obs.on_slot(served, self.sim.entered)
         if any_again and self._reset_ended:
