@@ -279,7 +279,10 @@ class BatchObservation:
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
         # requests, recency, frequency, aoc, age: adjacent features, written together.
         assert _DEMAND.stop == _AOC and _AGE == _AOC + 1
-        self._slot_columns = slice(_DEMAND.start * n, (_AGE + 1) * n)
+        self._slot_scales = np.array([REQUESTS_SCALE, RECENCY_SCALE_SLOTS, FREQUENCY_SCALE, 1.0,
+                                      AGE_SCALE_SLOTS])[:, None, None]
+        self._slot_cells = ((np.arange(b) * self.layout.size)[None, :, None]
+                            + np.arange(_DEMAND.start * n, (_AGE + 1) * n).reshape(5, 1, n))
         # By flat cell (server * N + model): the buffer's flat indices of the model's cached,
         # AoC and age features, and their values after EVICT (0 0 0) / LOAD (1 0 fresh age).
         size = self.layout.size
@@ -307,13 +310,13 @@ class BatchObservation:
             entered = (sim.count_f[rows, sim.t[rows]], sim.recency[rows], sim.frequency[rows],
                        sim.context.aoc[rows], sim.since_loaded[rows])
         count, recency, frequency, aoc, since = entered
-        b, n = len(rows), sim.n_models
-        out = np.empty((b, _AGE + 1 - _DEMAND.start, n), dtype=np.float32)
-        out[:, :3] = squash_demand(count, recency, frequency)
+        # Feature-major values [5, b, N] (each feature contiguous, float64 as the single
+        # builder computes them), written (cast to float32) through the rows' flat cells.
+        x = np.array([count, recency, frequency, aoc, since])
+        squash(x, self._slot_scales, out=x)  # the AoC row is overwritten below
         # AoC <= W holds exactly (rho <= 1); the minimum guards float rounding only.
-        np.minimum(aoc * self._inv_window, 1.0, out=out[:, 3], casting="same_kind")
-        squash(since, AGE_SCALE_SLOTS, out=out[:, 4])
-        self.buffer[rows, self._slot_columns] = out.reshape(b, -1)
+        np.minimum(aoc * self._inv_window, 1.0, out=x[3])
+        self.buffer.reshape(-1)[self._slot_cells.take(rows, axis=1)] = x.astype(np.float32)
 
     def full(self) -> np.ndarray:
         """Every row's observation (the buffer itself: copy it before handing it out)."""
