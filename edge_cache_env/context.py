@@ -13,10 +13,17 @@ import numpy as np
 from edge_cache_env.config import EnvConfig
 
 
-def ewma_step(avg: np.ndarray, x: np.ndarray, rate: float | np.ndarray) -> None:
-    """One step of an exponentially weighted moving average, in place: ``avg += rate (x - avg)``
-    (the task mix here, the request frequency in the simulator)."""
-    avg += rate * (x - avg)
+def ewma_step(avg: np.ndarray, x: np.ndarray, rate: float | np.ndarray, in_place: bool = True
+              ) -> np.ndarray:
+    """One step of an exponentially weighted moving average: ``avg + rate (x - avg)`` (the task
+    mix here, the request frequency in the simulator), in place (returns ``avg``) or as a new
+    array."""
+    step = rate * (x - avg)
+    if in_place:
+        avg += step
+        return avg
+    step += avg  # the same sum (addition commutes exactly)
+    return step
 
 
 def mix_inputs(count_task: np.ndarray, mix_rate: float, per_model: np.ndarray | None = None
@@ -143,14 +150,17 @@ class AgeOfContext:
         self._derive_into(self.mass, self.task_mix, self.effective, self.accuracy, self.aoc,
                           self._scratch)
 
-    def _decay(self, s: np.ndarray, served_at_edge: np.ndarray) -> None:
-        """``S <- min-capped(nu S + served)`` in place, for ``s[..., N, K]``."""
-        s *= self.nu
+    def _decay(self, s: np.ndarray, served_at_edge: np.ndarray, in_place: bool = True
+               ) -> np.ndarray:
+        """``S <- min-capped(nu S + served)`` for ``s[..., N, K]``, in place (returns ``s``) or
+        into a new array."""
+        s = np.multiply(s, self.nu, out=s if in_place else None)
         s += served_at_edge
         # Rows over the window are scaled down to it (the oldest examples fall out). Row sums
         # as a matrix product: far cheaper than a reduction on arrays this small.
         total = self._task_sums(s)
         s *= (self.window / np.maximum(total, self.window))[..., None]
+        return s
 
     def _derive(self) -> None:
         self._derive_into(self.mass, self.task_mix, self.effective, self.accuracy, self.aoc,
@@ -213,11 +223,11 @@ class AgeOfContext:
         (``count[i]`` per model): the task mix takes the slot's step of the same EWMA as
         :meth:`task_mix_trajectory`. C is derived into scratch (read by nothing else).
         Returns the rows' new AoC ``[b, N]`` (contiguous)."""
-        # Contiguous copies to compute on (ufuncs into row-strided views are much slower),
+        # Computed into new contiguous arrays (ufuncs into row-strided views are much slower),
         # then one write back.
-        s, mix = (x.copy() for x in self.row_views(state)[:2])
-        self._decay(s, served_at_edge)
-        ewma_step(mix, *mix_inputs(count_task, self.mix_rate, count))
+        s, mix = self.row_views(state)[:2]
+        s = self._decay(s, served_at_edge, in_place=False)
+        mix = ewma_step(mix, *mix_inputs(count_task, self.mix_rate, count), in_place=False)
         acc, scratch = np.empty(s.shape), np.empty(s.shape)
         aoc = np.empty(s.shape[:-1])
         self._derive_into(s, mix, scratch, acc, aoc, scratch)  # C is only needed until p * C

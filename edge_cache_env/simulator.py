@@ -23,12 +23,19 @@ CAPACITY_METRICS = ("offloaded_requests", "queued_requests", "wait_s", "gpu_busy
                     "gpu_demand_s")
 
 
-def slot_columns(c: SlotCosts, cloud_accuracy: np.ndarray) -> np.ndarray:
+def slot_columns(c: SlotCosts, cloud_accuracy: np.ndarray, out: np.ndarray | None = None
+                 ) -> np.ndarray:
     """Per slot and model ``[T, N, 6]``, the columns a SERVE multiplies by its three serving
     rows (edge, loaded now, cloud): edge compute s, cold-start wait s, cloud latency s, cloud
-    USD, cloud accuracy sum, count. One matrix product then gives every sum a slot needs."""
-    return np.stack([c.edge_compute_s, c.cold_wait_s, c.cloud_latency_s, c.cloud_usd,
-                     c.count * cloud_accuracy, c.count], axis=2)
+    USD, cloud accuracy sum, count. One matrix product then gives every sum a slot needs.
+    ``out``: written into it (a batch's episode rows) instead of a new array."""
+    columns = (c.edge_compute_s, c.cold_wait_s, c.cloud_latency_s, c.cloud_usd,
+               c.count * cloud_accuracy, c.count)
+    if out is None:
+        return np.stack(columns, axis=2)
+    for i, col in enumerate(columns):
+        out[..., i] = col
+    return out
 
 
 def demand_history(count: np.ndarray, frequency_rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -667,7 +674,7 @@ class BatchSimulator:
             self.count_task[r, :-1] = req.count_task
             self.count_f[r, :-1] = c.count
             self._next_count[r, :-1] = self.count_f[r, 1:]
-            self._slot_columns[r, :-1] = slot_columns(c, self.cloud_accuracy)
+            slot_columns(c, self.cloud_accuracy, out=self._slot_columns[r, :-1])
             if self.capacity_on:
                 work = self.work_s[r] = batched_work(cfg, c.edge_compute_s)
                 self.theta_s[r] = offload_threshold_s(cfg, c.count, c.cloud_latency_s)

@@ -137,6 +137,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
                 raise ValueError("options['reset_mask']: the first reset must reset every sub-env")
             rows = np.flatnonzero(rows_mask)
         self._reset_rows(rows, [seeds[r] for r in rows.tolist()])
+        self.sim.masks(self._mask)
         self._started = True
         self._autoreset[rows] = False
         zeros = np.zeros(b)
@@ -210,8 +211,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
                 self._rngs[r] = seeding.np_random(s)[0]
             requests.append(self.workload.sample_episode(self._rngs[r]))
         self.sim.reset_rows(rows, requests)
-        self._obs.on_slot(rows)
-        self.sim.masks(self._mask)
+        self._obs.on_slot(rows)  # the masks: the caller's (step computes them for every row)
 
     def _observe(self) -> np.ndarray:
         return self._obs.full().copy()
