@@ -518,6 +518,12 @@ class BatchSimulator:
     episode at reset (:func:`demand_history`, the task mix) advance here one slot per SERVE,
     with the same EWMA step (:func:`~edge_cache_env.context.ewma_step`): an autoreset then costs
     no loop over the episode's slots, which matters when some server resets at every step.
+
+    Speed: a step's cost is the number of small numpy calls, not the data. So a SERVE gathers
+    each kind of per-server data once (the slot's episode row, the state row, the context row)
+    and writes each back once; LOAD / EVICT write a table row through precomputed flat cells;
+    counters, running metrics and the masks are dense over the batch, by table or in one
+    comparison. :attr:`changed` and :attr:`entered` tell the observation what a step changed.
     """
 
     def __init__(self, config: EnvConfig, batch: int) -> None:
@@ -588,7 +594,6 @@ class BatchSimulator:
         # contiguous block.
         self._metrics = np.zeros((len(columns), b))
         self.metrics = {k: self._metrics[columns.index(k)] for k in keys}
-        self._arange = np.arange(b)
         self._models = np.arange(n)
         # LOAD / EVICT tables by operation kind (see :meth:`step`: EVICT m = m, LOAD m = N + m,
         # none = 2N), CacheSimulator.load / evict's values: a LOAD's metric increments are 1,
@@ -696,9 +701,6 @@ class BatchSimulator:
             self.last_utilisation[rows] = 0.0
             self.last_load[rows] = 0.0
 
-    def ops_left(self) -> np.ndarray:
-        return (self.ops_used < self.ops_limit) & (self.t < self.n_slots)
-
     def masks(self, out: np.ndarray, done: np.ndarray | None = None) -> np.ndarray:
         """Valid actions of every server into ``out[B, 2N + 1]`` (SERVE, LOAD m, EVICT m; the
         SERVE column is left as it is: True). ``done``: the servers whose episode is over, if
@@ -719,10 +721,9 @@ class BatchSimulator:
         (``N + m``) or none (:attr:`no_op` = 2N), ``op`` says which servers have one, ``serve``
         which serve (disjoint from ``op``); ``invalid`` servers (a subset of ``serve``) are
         charged the penalty. The weighted cost terms of the servers that act are written into
-        ``costs``: ``[len(TERMS), B]``, the terms' rows in TERMS order (the caller
-        zeroes them first; ``switch`` is written for every server). Operations must be valid
-        (the caller checks the mask). Returns the servers
-        that served (they entered their next slot)."""
+        ``costs`` ``[len(TERMS), B]`` (the terms' rows in TERMS order; the caller zeroes them
+        first; ``switch`` is written for every server). Operations must be valid (the caller
+        checks the mask). Returns the servers that served (they entered their next slot)."""
         n = self.n_models
         if costs is not self._costs_out:  # the caller's matrix: a dict of its rows, kept
             self._costs_out = costs
