@@ -100,6 +100,7 @@ class AgeOfContext:
         else:
             self._derive_into(self.mass, self.task_mix, self.effective, self.accuracy, self.aoc,
                               self._scratch)
+            self._fresh_state = self.state[0].copy()
 
     def reset(self, count_task: np.ndarray | None = None) -> None:
         """Empty context; with ``count_task[t, m, k]`` (the episode's requests per slot), also
@@ -198,9 +199,7 @@ class AgeOfContext:
     def reset_rows(self, rows: np.ndarray) -> None:
         """Batch: empty context and the reset task mix in ``rows``. The mix then follows each
         row's requests slot by slot (:meth:`update_state`): no per-episode trajectory."""
-        self.mass[rows] = 0.0
-        self.task_mix[rows] = 1.0 / self.n_tasks
-        self._derive_rows(rows)
+        self.state[rows] = self._fresh_state  # every row's state at construction
 
     def row_views(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                       np.ndarray]:
@@ -235,12 +234,3 @@ class AgeOfContext:
         np.concatenate([s.reshape(b, -1), mix.reshape(b, -1), acc.reshape(b, -1), aoc], axis=1,
                        out=state)
         return aoc
-
-    def _derive_rows(self, rows: np.ndarray) -> None:
-        mass = self.mass[rows]
-        eff, acc, scratch = np.empty_like(mass), np.empty_like(mass), np.empty_like(mass)
-        aoc = np.empty(mass.shape[:-1])
-        self._derive_into(mass, self.task_mix[rows], eff, acc, aoc, scratch)
-        self.effective[rows] = eff
-        self.accuracy[rows] = acc
-        self.aoc[rows] = aoc

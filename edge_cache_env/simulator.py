@@ -33,8 +33,7 @@ def slot_columns(c: SlotCosts, cloud_accuracy: np.ndarray, out: np.ndarray | Non
                c.count * cloud_accuracy, c.count)
     if out is None:
         return np.stack(columns, axis=2)
-    for i, col in enumerate(columns):
-        out[..., i] = col
+    out[...] = np.array(columns).transpose(1, 2, 0)  # one interleaving copy
     return out
 
 
