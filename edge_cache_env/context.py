@@ -13,18 +13,28 @@ import numpy as np
 from edge_cache_env.config import EnvConfig
 
 
-def ewma_step(avg: np.ndarray, x: np.ndarray, rate: float | np.ndarray) -> None:
-    """One step of an exponentially weighted moving average, in place: ``avg += rate (x - avg)``
-    (the task mix here, the request frequency in the simulator)."""
-    avg += rate * (x - avg)
+def ewma_step(avg: np.ndarray, x: np.ndarray, rate: float | np.ndarray, in_place: bool = True
+              ) -> np.ndarray:
+    """One step of an exponentially weighted moving average: ``avg + rate (x - avg)`` (the task
+    mix here, the request frequency in the simulator), in place (returns ``avg``) or as a new
+    array."""
+    step = rate * (x - avg)
+    if in_place:
+        avg += step
+        return avg
+    step += avg  # the same sum (addition commutes exactly)
+    return step
 
 
-def mix_inputs(count_task: np.ndarray, mix_rate: float) -> tuple[np.ndarray, np.ndarray]:
+def mix_inputs(count_task: np.ndarray, mix_rate: float, per_model: np.ndarray | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """The task-mix EWMA's inputs from requests ``count_task[..., N, K]``: each model's task
-    shares and its rate (``mix_rate`` where the model has requests, else 0: p stays)."""
+    shares and its rate (``mix_rate`` where the model has requests, else 0: p stays).
+    ``per_model``: the requests per model if the caller has them (``count_task``'s sums)."""
     # Request counts are integers: their sum is exact in any order, and a product with ones is
     # much faster than a reduction over a short last axis.
-    per_model = count_task @ np.ones(count_task.shape[-1])
+    if per_model is None:
+        per_model = count_task @ np.ones(count_task.shape[-1])
     share = count_task / np.maximum(per_model, 1.0)[..., None]
     rate = ((per_model > 0) * mix_rate)[..., None]  # mix_rate or exactly 0.0
     return share, rate
@@ -51,24 +61,46 @@ class AgeOfContext:
         n = len(models)
         lead = () if batch is None else (batch,)
         self.batch = batch
-        self.mass = np.zeros((*lead, n, self.n_tasks))  # S
-        self.task_mix = np.full((*lead, n, self.n_tasks), 1.0 / self.n_tasks)  # p
+        if batch is None:
+            self.mass = np.zeros((n, self.n_tasks))  # S
+            self.task_mix = np.full((n, self.n_tasks), 1.0 / self.n_tasks)  # p
+            self.accuracy = np.empty((n, self.n_tasks))  # A at the edge, derived from C
+            self.aoc = np.zeros(n)  # AoC per model, derived from p and C
+        else:
+            # A batch keeps each server's S, p, A and AoC side by side in one row of `state`
+            # (the arrays are views of it): a SERVE reads and writes its rows in one go each.
+            self.state = np.zeros((batch, 3 * n * self.n_tasks + n))
+            self.mass, self.task_mix, self.accuracy, self.aoc = self.row_views(self.state)
+            self.task_mix[:] = 1.0 / self.n_tasks
+            # Flat offsets (within a state row) and values of what EVICT writes for each model:
+            # S 0, A acc0, AoC 0.
+            # By flat cell (server * N + model): the state's flat indices and their values.
+            nk, k = n * self.n_tasks, self.n_tasks
+            tasks = np.arange(k)
+            offsets = np.array([np.concatenate([m * k + tasks, 2 * nk + m * k + tasks, [3 * nk + m]])
+                                for m in range(n)])
+            self._evict_cells = ((np.arange(batch) * self.state.shape[1])[:, None, None]
+                                 + offsets).reshape(batch * n, -1)
+            values = np.array([np.concatenate([np.zeros(k), np.full(k, self.acc0[m]), [0.0]])
+                               for m in range(n)])
+            self._evict_values = np.tile(values, (batch, 1))
         self.effective = np.zeros((*lead, n, self.n_tasks))  # C, derived from S
-        self.accuracy = np.empty((*lead, n, self.n_tasks))  # A at the edge, derived from C
-        self.aoc = np.zeros((*lead, n))  # AoC per model, derived from p and C
         self._scratch = np.zeros((*lead, n, self.n_tasks))
         k = self.n_tasks
         self._ones = np.ones(k)
         self._relevance = (1.0 - self.rho) * np.eye(k) + self.rho * np.ones((k, k))
-        self._gain_col = self.acc_gain[:, None] / np.log(2.0)
-        self._acc0_col = self.acc0[:, None].copy()
-        self._acc_max_col = self.acc_max[:, None].copy()
+        # Per model, repeated over tasks: full [N, K] operands (a broadcast along the short
+        # last axis costs numpy a buffered copy per model).
+        self._gain_col = np.repeat(self.acc_gain[:, None] / np.log(2.0), k, axis=1)
+        self._acc0_col = np.repeat(self.acc0[:, None], k, axis=1)
+        self._acc_max_col = np.repeat(self.acc_max[:, None], k, axis=1)
         self._mix_after: np.ndarray | None = None
         if batch is None:
             self.reset()
         else:
             self._derive_into(self.mass, self.task_mix, self.effective, self.accuracy, self.aoc,
                               self._scratch)
+            self._fresh_state = self.state[0].copy()
 
     def reset(self, count_task: np.ndarray | None = None) -> None:
         """Empty context; with ``count_task[t, m, k]`` (the episode's requests per slot), also
@@ -119,14 +151,17 @@ class AgeOfContext:
         self._derive_into(self.mass, self.task_mix, self.effective, self.accuracy, self.aoc,
                           self._scratch)
 
-    def _decay(self, s: np.ndarray, served_at_edge: np.ndarray) -> None:
-        """``S <- min-capped(nu S + served)`` in place, for ``s[..., N, K]``."""
-        s *= self.nu
+    def _decay(self, s: np.ndarray, served_at_edge: np.ndarray, in_place: bool = True
+               ) -> np.ndarray:
+        """``S <- min-capped(nu S + served)`` for ``s[..., N, K]``, in place (returns ``s``) or
+        into a new array."""
+        s = np.multiply(s, self.nu, out=s if in_place else None)
         s += served_at_edge
         # Rows over the window are scaled down to it (the oldest examples fall out). Row sums
         # as a matrix product: far cheaper than a reduction on arrays this small.
-        total = s @ self._ones
+        total = self._task_sums(s)
         s *= (self.window / np.maximum(total, self.window))[..., None]
+        return s
 
     def _derive(self) -> None:
         self._derive_into(self.mass, self.task_mix, self.effective, self.accuracy, self.aoc,
@@ -147,45 +182,55 @@ class AgeOfContext:
         acc += self._acc0_col
         np.minimum(acc, self._acc_max_col, out=acc)
         np.multiply(task_mix, c, out=scratch)
-        np.matmul(scratch, self._ones, out=aoc)
+        self._task_sums(scratch, out=aoc)
+
+    def _task_sums(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """``x @ ones`` over the tasks of ``x[..., N, K]``. A contiguous batch goes through one
+        matrix-vector product over all its rows: each row's sum is the same as server by
+        server (one BLAS call instead of one per server)."""
+        if x.ndim > 2 and x.flags.c_contiguous and (out is None or out.flags.c_contiguous):
+            k = self.n_tasks
+            flat = np.matmul(x.reshape(-1, k), self._ones,
+                             out=None if out is None else out.reshape(-1))
+            return flat.reshape(x.shape[:-1])
+        return np.matmul(x, self._ones, out=out)
 
     # ------------------------------------------------------------ batch rows
     def reset_rows(self, rows: np.ndarray) -> None:
         """Batch: empty context and the reset task mix in ``rows``. The mix then follows each
-        row's requests slot by slot (:meth:`update_rows`): no per-episode trajectory."""
-        self.mass[rows] = 0.0
-        self.task_mix[rows] = 1.0 / self.n_tasks
-        self._derive_rows(rows)
+        row's requests slot by slot (:meth:`update_state`): no per-episode trajectory."""
+        self.state[rows] = self._fresh_state  # every row's state at construction
 
-    def evict_rows(self, rows: np.ndarray, models: np.ndarray) -> None:
-        """Batch: :meth:`evict` of model ``models[i]`` in row ``rows[i]``."""
-        self.mass[rows, models] = 0.0
-        self.accuracy[rows, models] = self.acc0[models][:, None]
-        self.aoc[rows, models] = 0.0
+    def row_views(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
+                                                      np.ndarray]:
+        """Batch: S, p, A ``[b, N, K]`` and AoC ``[b, N]``: views of state rows ``[b, ...]``."""
+        b, n, k = len(state), len(self.window), self.n_tasks
+        nk = n * k
+        return (state[:, :nk].reshape(b, n, k), state[:, nk:2 * nk].reshape(b, n, k),
+                state[:, 2 * nk:3 * nk].reshape(b, n, k), state[:, 3 * nk:])
 
-    def update_rows(self, rows: np.ndarray, served_at_edge: np.ndarray,
-                    count_task: np.ndarray) -> None:
-        """Batch: :meth:`update` of rows ``rows`` at the end of their slot, whose requests are
-        ``count_task[i]`` ``[N, K]``: the task mix takes the slot's step of the same EWMA as
-        :meth:`task_mix_trajectory`. Only S, p, A and AoC are kept per row (C is derived and
-        read by nothing else)."""
-        s = self.mass[rows]
-        self._decay(s, served_at_edge)
-        self.mass[rows] = s
-        mix = self.task_mix[rows]
-        ewma_step(mix, *mix_inputs(count_task, self.mix_rate))
-        self.task_mix[rows] = mix
-        acc, scratch = np.empty_like(s), np.empty_like(s)
+    def evict_cells(self, cells: np.ndarray) -> None:
+        """Batch: :meth:`evict` of model ``cells[i] % N`` in row ``cells[i] // N`` (one flat
+        write)."""
+        self.state.reshape(-1)[self._evict_cells.take(cells, axis=0)] = \
+            self._evict_values.take(cells, axis=0)
+
+    def update_state(self, state: np.ndarray, served_at_edge: np.ndarray, count_task: np.ndarray,
+                     count: np.ndarray) -> np.ndarray:
+        """Batch: :meth:`update` of state rows ``state[b, ...]`` (gathered by the caller, updated
+        in place) at the end of their slot, whose requests are ``count_task[i]`` ``[N, K]``
+        (``count[i]`` per model): the task mix takes the slot's step of the same EWMA as
+        :meth:`task_mix_trajectory`. C is derived into scratch (read by nothing else).
+        Returns the rows' new AoC ``[b, N]`` (contiguous)."""
+        # Computed into new contiguous arrays (ufuncs into row-strided views are much slower),
+        # then one write back.
+        s, mix = self.row_views(state)[:2]
+        s = self._decay(s, served_at_edge, in_place=False)
+        mix = ewma_step(mix, *mix_inputs(count_task, self.mix_rate, count), in_place=False)
+        acc, scratch = np.empty(s.shape), np.empty(s.shape)
         aoc = np.empty(s.shape[:-1])
         self._derive_into(s, mix, scratch, acc, aoc, scratch)  # C is only needed until p * C
-        self.accuracy[rows] = acc
-        self.aoc[rows] = aoc
-
-    def _derive_rows(self, rows: np.ndarray) -> None:
-        mass = self.mass[rows]
-        eff, acc, scratch = np.empty_like(mass), np.empty_like(mass), np.empty_like(mass)
-        aoc = np.empty(mass.shape[:-1])
-        self._derive_into(mass, self.task_mix[rows], eff, acc, aoc, scratch)
-        self.effective[rows] = eff
-        self.accuracy[rows] = acc
-        self.aoc[rows] = aoc
+        b = len(state)
+        np.concatenate([s.reshape(b, -1), mix.reshape(b, -1), acc.reshape(b, -1), aoc], axis=1,
+                       out=state)
+        return aoc

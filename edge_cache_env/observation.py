@@ -126,8 +126,12 @@ class ObservationLayout:
         return self.global_features.index(feature)
 
 
-def squash(x: np.ndarray, scale: float) -> np.ndarray:
-    return x / (x + scale)
+def squash(x: np.ndarray, scale: float | np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``x / (x + scale)``, computed in x's precision (into ``out`` if given, cast to its
+    dtype)."""
+    if out is None:
+        return x / (x + scale)
+    return np.divide(x, x + scale, out=out, casting="same_kind")
 
 
 def split_observation(obs: np.ndarray, n_models: int) -> tuple[np.ndarray, np.ndarray]:
@@ -158,9 +162,14 @@ def demand_features(counts: np.ndarray, last_request: np.ndarray, frequency: np.
 def squash_demand(counts: np.ndarray, recency: np.ndarray, frequency: np.ndarray) -> np.ndarray:
     """``[M, 3, N]`` float32: requests, recency (slots since the latest request) and frequency
     squashed, from ``[M, N]`` arrays (slots of one server, or servers of a batch)."""
-    demand = np.array([squash(counts, REQUESTS_SCALE), squash(recency, RECENCY_SCALE_SLOTS),
-                       squash(frequency, FREQUENCY_SCALE)], dtype=np.float32)
-    return demand.swapaxes(0, -2)
+    x = np.array([counts, recency, frequency])  # [3, M, N]
+    # squash(x, scale) of each feature: one division for the three (computed in float64).
+    out = np.empty(x.shape, dtype=np.float32)
+    squash(x, _DEMAND_SCALES[:, None, None], out=out)
+    return out.swapaxes(0, -2)
+
+
+_DEMAND_SCALES = np.array([REQUESTS_SCALE, RECENCY_SCALE_SLOTS, FREQUENCY_SCALE])
 
 
 def age_table(n_slots: int) -> np.ndarray:
@@ -247,8 +256,11 @@ class ObservationBuilder:
 
 class BatchObservation:
     """The observations of a :class:`~edge_cache_env.simulator.BatchSimulator`, ``[B, D]``
-    float32: row b is what :class:`ObservationBuilder` gives for server b (the same features,
-    squashing and tables), recomputed for every row at each step."""
+    float32: row b is what :class:`ObservationBuilder` gives for server b (the same features
+    and squashing). Kept up to date by events, as the single builder's ``model_changed``: a
+    LOAD / EVICT changes its model's cached, AoC and age features (:meth:`on_ops`), a server
+    entering a slot its demand, AoC and age features (:meth:`on_slot`); :meth:`full` adds the
+    globals (and the capacity model's features)."""
 
     def __init__(self, sim: BatchSimulator) -> None:
         cfg = sim.config
@@ -265,32 +277,53 @@ class BatchObservation:
         self.features[:, MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
         self.features[:, MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
-        self._age_table = age_table(cfg.n_slots)
-        self._demand = np.zeros((b, 3, n), dtype=np.float32)  # requests, recency, frequency
+        # requests, recency, frequency, aoc, age: adjacent features, written together.
+        assert _DEMAND.stop == _AOC and _AGE == _AOC + 1
+        self._slot_scales = np.array([REQUESTS_SCALE, RECENCY_SCALE_SLOTS, FREQUENCY_SCALE, 1.0,
+                                      AGE_SCALE_SLOTS])[:, None, None]
+        self._slot_cells = ((np.arange(b) * self.layout.size)[None, :, None]
+                            + np.arange(_DEMAND.start * n, (_AGE + 1) * n).reshape(5, 1, n))
+        # By flat cell (server * N + model): the buffer's flat indices of the model's cached,
+        # AoC and age features, and their values after EVICT (0 0 0) / LOAD (1 0 fresh age).
+        size = self.layout.size
+        self._op_cells = ((np.arange(b) * size)[:, None, None] + np.arange(n)[:, None]
+                          + np.array([_CACHED, _AOC, _AGE]) * n).reshape(b * n, 3)
+        self._op_values = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, _FRESH_AGE]], dtype=np.float32)
         if self.layout.capacity:
             self._queue_scale_s = sim.gpu_throughput * cfg.slot_s * QUEUE_SCALE_SLOTS
 
-    def on_slot(self, rows: np.ndarray) -> None:
-        """Servers ``rows`` entered a slot (reset or SERVE): their demand features now."""
+    def on_ops(self, cells: np.ndarray, is_load: np.ndarray) -> None:
+        """LOAD (``is_load``) or EVICT of model ``cells[i] % N`` in server ``cells[i] // N``:
+        an uncached model holds no context (AoC 0); a model loaded now has age 1."""
+        # Row gathers with take: much cheaper than fancy indexing for small tables.
+        self.buffer.reshape(-1)[self._op_cells.take(cells, axis=0)] = \
+            self._op_values.take(is_load.view(np.int8), axis=0)
+
+    def on_slot(self, rows: np.ndarray, entered: tuple[np.ndarray, ...] | None = None) -> None:
+        """Servers ``rows`` entered a slot (SERVE, or reset: then their cached features too):
+        their demand, AoC and age features now, written into the buffer. ``entered``: their
+        requests, recencies, frequencies, AoC and slots since loaded if the caller has them
+        (``BatchSimulator.entered``), else read from the simulator."""
         sim = self.sim
-        t = sim.t[rows]
-        self._demand[rows] = squash_demand(sim.count_f[rows, t], t[:, None] - sim.last_request[rows],
-                                           sim.frequency[rows])
+        if entered is None:
+            self.features[rows, _CACHED] = sim.cached[rows]
+            entered = (sim.count_f[rows, sim.t[rows]], sim.recency[rows], sim.frequency[rows],
+                       sim.context.aoc[rows], sim.since_loaded[rows])
+        count, recency, frequency, aoc, since = entered
+        # Feature-major values [5, b, N] (each feature contiguous, float64 as the single
+        # builder computes them), written (cast to float32) through the rows' flat cells.
+        x = np.array([count, recency, frequency, aoc, since])
+        squash(x, self._slot_scales, out=x)  # the AoC row is overwritten below
+        # AoC <= W holds exactly (rho <= 1); the minimum guards float rounding only.
+        np.minimum(aoc * self._inv_window, 1.0, out=x[3])
+        self.buffer.reshape(-1)[self._slot_cells.take(rows, axis=1)] = x.astype(np.float32)
 
     def full(self) -> np.ndarray:
         """Every row's observation (the buffer itself: copy it before handing it out)."""
-        sim, fm = self.sim, self.features
-        fm[:, _CACHED] = sim.cached
-        fm[:, _DEMAND] = self._demand
-        # Computed contiguous, then one strided write each (ufuncs into strided outs are slower).
-        aoc = sim.context.aoc * self._inv_window
-        np.minimum(aoc, 1.0, out=aoc)
-        fm[:, _AOC] = aoc
-        fm[:, _AGE] = self._age_table[sim.slots_since_loaded()]
-        g = self.globals
-        g[:, 0] = sim.free_mb / sim.gpu_mb
-        g[:, 1] = np.minimum(sim.ops_used / sim.ops_limit, 1.0)
-        g[:, 2] = np.minimum(sim.t / sim.n_slots, 1.0)
+        sim = self.sim
+        # Free memory, operations used, progress: free <= gpu, so its minimum is itself.
+        ratios = np.divide(sim.counters, sim.counter_limits)
+        np.minimum(ratios, 1.0, out=self.globals, casting="same_kind")
         if self.layout.capacity:
             cap_s = self._queue_scale_s
             if np.isfinite(cap_s):

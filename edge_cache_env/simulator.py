@@ -23,12 +23,18 @@ CAPACITY_METRICS = ("offloaded_requests", "queued_requests", "wait_s", "gpu_busy
                     "gpu_demand_s")
 
 
-def slot_columns(c: SlotCosts, cloud_accuracy: np.ndarray) -> np.ndarray:
+def slot_columns(c: SlotCosts, cloud_accuracy: np.ndarray, out: np.ndarray | None = None
+                 ) -> np.ndarray:
     """Per slot and model ``[T, N, 6]``, the columns a SERVE multiplies by its three serving
     rows (edge, loaded now, cloud): edge compute s, cold-start wait s, cloud latency s, cloud
-    USD, cloud accuracy sum, count. One matrix product then gives every sum a slot needs."""
-    return np.stack([c.edge_compute_s, c.cold_wait_s, c.cloud_latency_s, c.cloud_usd,
-                     c.count * cloud_accuracy, c.count], axis=2)
+    USD, cloud accuracy sum, count. One matrix product then gives every sum a slot needs.
+    ``out``: written into it (a batch's episode rows) instead of a new array."""
+    columns = (c.edge_compute_s, c.cold_wait_s, c.cloud_latency_s, c.cloud_usd,
+               c.count * cloud_accuracy, c.count)
+    if out is None:
+        return np.stack(columns, axis=2)
+    out[...] = np.array(columns).transpose(1, 2, 0)  # one interleaving copy
+    return out
 
 
 def demand_history(count: np.ndarray, frequency_rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -485,6 +491,7 @@ _CHARGE_METRICS = ("episode_cost", "episode_cost_latency", "episode_cost_energy"
                    "episode_cost_accuracy", "episode_cost_cloud", "requests", "edge_hits",
                    "cloud_requests", "accuracy_sum", "latency_s", "energy_j", "cloud_usd")
 _OPS = slice(0, len(_OP_METRICS))
+assert TERMS[:4] == ("latency", "energy", "accuracy", "cloud")  # BatchSimulator._serve's rows
 _CHARGES = slice(len(_OP_METRICS) - 1, len(_OP_METRICS) - 1 + len(_CHARGE_METRICS))
 
 
@@ -510,6 +517,12 @@ class BatchSimulator:
     episode at reset (:func:`demand_history`, the task mix) advance here one slot per SERVE,
     with the same EWMA step (:func:`~edge_cache_env.context.ewma_step`): an autoreset then costs
     no loop over the episode's slots, which matters when some server resets at every step.
+
+    Speed: a step's cost is the number of small numpy calls, not the data. So a SERVE gathers
+    each kind of per-server data once (the slot's episode row, the state row, the context row)
+    and writes each back once; LOAD / EVICT write a table row through precomputed flat cells;
+    counters, running metrics and the masks are dense over the batch, by table or in one
+    comparison. :attr:`changed` and :attr:`entered` tell the observation what a step changed.
     """
 
     def __init__(self, config: EnvConfig, batch: int) -> None:
@@ -528,46 +541,104 @@ class BatchSimulator:
         self._w = config.costs
         self.frequency_rate = config.frequency_ewma
         self.context = AgeOfContext(config, batch=b)
+        self._costs_out: np.ndarray | None = None
+        # After a step: the LOADs / EVICTs (flat cells server * N + model, is_load) and the
+        # servers that served, in their new slot (see _end_slot): what the observation reads.
+        self.changed: tuple[np.ndarray, np.ndarray] | None = None
+        self.entered: tuple[np.ndarray, ...] | None = None
         self.cached = np.zeros((b, n), dtype=bool)
         self.uncached = np.ones((b, n), dtype=bool)
-        self._rows = np.zeros((b, 3, n))  # serving weights per server: edge, loaded now, cloud
+        # Per server, side by side in one row (a SERVE reads and writes its rows in one go): the
+        # serving weights (edge, loaded now, cloud), then its demand now (its slot's row of
+        # demand_history, kept step by step): the EWMA frequency and the recency (slots since
+        # the latest request, t - last_request: 0 at a request, else one more each slot).
+        # Then 'cached' repeated over each model's K tasks (the edge's share of each task's
+        # requests, with no broadcast along the short task axis). Then what each operation
+        # needs (the masks: operation valid if need <= the server's free MB, or -1 if it has no
+        # operation left): LOAD m its MB if m is uncached, EVICT m 0 if m is cached; else inf.
+        # Then the slots since each model was loaded, plus one (0 if uncached).
+        k = config.aoc.tasks_per_model
+        nk = n * k
+        self._state = np.zeros((b, 8 * n + nk))
+        self._rows = self._state[:, :3 * n].reshape(b, 3, n)
         self._rows[:, 2] = 1.0
-        self.loaded_at = np.full((b, n), -1, dtype=np.int64)
-        self.used_mb = np.zeros(b, dtype=np.int64)
-        self.t = np.zeros(b, dtype=np.int64)
-        self.ops_used = np.zeros(b, dtype=np.int64)
+        self.frequency = self._state[:, 3 * n:4 * n]
+        self.recency = self._state[:, 4 * n:5 * n]  # float: slot counts are exact
+        self._cached_tasks = slice(5 * n, 5 * n + nk)
+        self._op_need = self._state[:, 5 * n + nk:7 * n + nk]
+        self._since = slice(7 * n + nk, 8 * n + nk)
+        self.since_loaded = self._state[:, self._since]
+        self._op_need[:, :n] = self.mem_mb
+        self._op_need[:, n:] = np.inf
+        self._fresh_state = self._state[0].copy()
+        # Per server: free MB, operations used this slot, slot: side by side, so the
+        # observation's globals (their ratios to gpu_mb, ops_limit, n_slots) are one division.
+        self.counters = np.zeros((b, 3), dtype=np.int64)
+        self.counters[:, 0] = self.gpu_mb
+        self.free_mb, self.ops_used, self.t = self.counters.T
+        self._fresh_counters = self.counters[0].copy()
+        self.counter_limits = np.array([self.gpu_mb, self.ops_limit, self.n_slots], dtype=np.float64)
         cap = config.capacity
         self.capacity_on = cap.enabled
         keys = METRICS + (CAPACITY_METRICS if cap.enabled else ())
         # Running metrics: one row per server, one column per key (``metrics``: a dict of column
         # views in the single env's key order); the columns of _OP_METRICS then _CHARGE_METRICS
         # come first and adjacent, so a LOAD / EVICT or a charge adds its values with one slice.
-        columns = list(dict.fromkeys(_OP_METRICS + _CHARGE_METRICS + keys))
+        columns = list(dict.fromkeys(_OP_METRICS + _CHARGE_METRICS + ("aoc_sum",) + keys))
         assert columns[_OPS] == list(_OP_METRICS) and columns[_CHARGES] == list(_CHARGE_METRICS)
-        self._metrics = np.zeros((b, len(columns)))
-        self.metrics = {k: self._metrics[:, columns.index(k)] for k in keys}
-        self._arange = np.arange(b)
+        # Flat offsets of the charged keys' rows (then aoc_sum's).
+        self._charge_cells = np.arange(_CHARGES.start, _CHARGES.stop + 1) * b
+        assert columns[_CHARGES.stop] == "aoc_sum"
+        # Key-major (a key's B values contiguous): a step's table add over every server is one
+        # contiguous block.
+        self._metrics = np.zeros((len(columns), b))
+        self.metrics = {k: self._metrics[columns.index(k)] for k in keys}
         self._models = np.arange(n)
-        self._serve_column = np.ones((b, 1), dtype=bool)  # SERVE is always valid
-        # LOAD / EVICT tables, row kind = is_load * N + model (CacheSimulator.load / evict's
-        # values: a LOAD's metric increments are 1, its GB and its cost; an EVICT's 0 but one
-        # eviction, and free).
+        # LOAD / EVICT tables by operation kind (see :meth:`step`: EVICT m = m, LOAD m = N + m,
+        # none = 2N), CacheSimulator.load / evict's values: a LOAD's metric increments are 1,
+        # its GB and its cost; an EVICT's 0 but one eviction, and free; no operation: zeros.
         ones, zeros = np.ones(n), np.zeros(n)
-        self._row_offsets = np.array([0, n, 2 * n])
-        self._row_values = np.concatenate([np.stack([zeros, zeros, ones], axis=1),
-                                           np.stack([ones, ones, zeros], axis=1)])
-        self._mem_delta = np.concatenate([-mc.mem_mb, mc.mem_mb])
+        self.no_op = 2 * n
+        self._kind_model = np.concatenate([self._models, self._models, [0]])
+        # A state row's cells of model m that LOAD / EVICT write (its serving weights edge,
+        # loaded now, cloud, its 'cached' over tasks, its LOAD and EVICT needs, its slots since
+        # loaded + 1), and their values: 1 1 0 1.. inf 0 1 / 0 0 1 0.. MB inf 0. By flat cell
+        # (server * N + model): the state's flat indices.
+        offsets = np.array([[m, n + m, 2 * n + m, *range(5 * n + m * k, 5 * n + m * k + k),
+                             5 * n + nk + m, 6 * n + nk + m, 7 * n + nk + m] for m in range(n)])
+        self._cell_offsets = ((np.arange(b) * self._state.shape[1])[:, None, None]
+                              + offsets).reshape(b * n, -1)
+        inf, mem = np.full(n, np.inf), mc.mem_mb.astype(np.float64)
+        self._row_values = np.concatenate([
+            np.stack([zeros, zeros, ones, *([zeros] * k), mem, inf, zeros], axis=1),
+            np.stack([ones, ones, zeros, *([ones] * k), inf, zeros, ones], axis=1)])
+        self._mem_delta = np.concatenate([-mc.mem_mb, mc.mem_mb, [0]])
         self._op_inc = np.concatenate([
             np.stack([zeros, ones, zeros, zeros, zeros], axis=1),
-            np.stack([ones, zeros, mc.weights_gb, mc.load_cost, mc.load_cost], axis=1)])
-        # Episode arrays, filled row by row at reset.
+            np.stack([ones, zeros, mc.weights_gb, mc.load_cost, mc.load_cost], axis=1),
+            np.zeros((1, 5))])
+        self._op_inc_t = np.ascontiguousarray(self._op_inc.T)
+        # Episode arrays, filled row by row at reset: per server and slot (row T: 'after the
+        # last slot', zeros), side by side in one row (a SERVE gathers its slot's in one go):
+        # slot_columns, requests per model and task, requests per model, the next slot's
+        # requests per model, and the frequency EWMA's rate into the next slot (0 after the
+        # last: the demand then stays, as demand_history's row T).
         t, k = config.n_slots, config.aoc.tasks_per_model
-        self.count_task = np.zeros((b, t, n, k))
-        self.count_f = np.zeros((b, t + 1, n))  # row T: zeros, 'after the last slot'
-        self._slot_columns = np.zeros((b, t, n, 6))
-        # Each server's demand now (its slot's row of demand_history, kept step by step).
-        self.last_request = np.full((b, n), -1, dtype=np.int64)
-        self.frequency = np.zeros((b, n))
+        blocks = {"columns": 6 * n, "count_task": n * k, "count": n, "next_count": n,
+                  "next_rate": n}
+        self._slot_data = np.zeros((b, t + 1, sum(blocks.values())))
+        self._slot_block = {}
+        start = 0
+        for name, width in blocks.items():
+            self._slot_block[name] = slice(start, start + width)
+            start += width
+        data, block = self._slot_data, self._slot_block
+        self._slot_columns = data[..., block["columns"]].reshape(b, t + 1, n, 6)
+        self.count_task = data[..., block["count_task"]].reshape(b, t + 1, n, k)
+        self.count_f = data[..., block["count"]]
+        self._next_count = data[..., block["next_count"]]
+        self._next_rate = data[..., block["next_rate"]]
+        self._next_rate[:, :t - 1] = self.frequency_rate  # the same in every episode
         if cap.enabled:
             self.gpu_throughput = float(cap.gpu_throughput)
             self._capacity_s = self.gpu_throughput * config.slot_s
@@ -589,8 +660,8 @@ class BatchSimulator:
         return self._rows[:, 2]
 
     @property
-    def free_mb(self) -> np.ndarray:
-        return self.gpu_mb - self.used_mb
+    def used_mb(self) -> np.ndarray:
+        return self.gpu_mb - self.free_mb
 
     @property
     def done(self) -> np.ndarray:
@@ -604,27 +675,24 @@ class BatchSimulator:
                 raise ValueError(f"requests are for {req.n_models} models x {req.n_slots} slots, "
                                  f"config has {self.n_models} x {cfg.n_slots}")
             c = SlotCosts.of(cfg, req, self.model_costs)
-            self.count_task[r] = req.count_task
+            self.count_task[r, :-1] = req.count_task
             self.count_f[r, :-1] = c.count
-            self._slot_columns[r] = slot_columns(c, self.cloud_accuracy)
+            self._next_count[r, :-1] = self.count_f[r, 1:]
+            slot_columns(c, self.cloud_accuracy, out=self._slot_columns[r, :-1])
             if self.capacity_on:
                 work = self.work_s[r] = batched_work(cfg, c.edge_compute_s)
                 self.theta_s[r] = offload_threshold_s(cfg, c.count, c.cloud_latency_s)
                 self._req_per_work[r] = np.divide(c.count, work, out=np.zeros_like(c.count),
                                                   where=work > 0)
-        self.last_request[rows] = -1
-        self.frequency[rows] = 0.0
-        self._advance_demand(rows, np.zeros(len(rows), dtype=np.int64))
+        # Nothing cached, no demand yet; then slot 0's requests join the demand.
+        state = np.tile(self._fresh_state, (len(rows), 1))
+        self._advance_demand(state, self.count_f[rows, 0], self.frequency_rate)
+        self._state[rows] = state
         self.context.reset_rows(rows)
         self.cached[rows] = False
         self.uncached[rows] = True
-        self._rows[rows, :2] = 0.0
-        self._rows[rows, 2] = 1.0
-        self.loaded_at[rows] = -1
-        self.used_mb[rows] = 0
-        self.t[rows] = 0
-        self.ops_used[rows] = 0
-        self._metrics[rows] = 0.0
+        self.counters[rows] = self._fresh_counters
+        self._metrics[:, rows] = 0.0
         if self.capacity_on:
             self.queue_frac[rows] = 0.0
             self.queued_work_s[rows] = 0.0
@@ -632,50 +700,57 @@ class BatchSimulator:
             self.last_utilisation[rows] = 0.0
             self.last_load[rows] = 0.0
 
-    def ops_left(self) -> np.ndarray:
-        return (self.ops_used < self.ops_limit) & (self.t < self.n_slots)
-
-    def masks(self, out: np.ndarray) -> np.ndarray:
-        """Valid actions of every server into ``out[B, 2N + 1]`` (SERVE, LOAD m, EVICT m)."""
-        left = self.ops_left()[:, None]
-        loadable = self.mem_mb <= self.free_mb[:, None]
-        loadable &= self.uncached
-        loadable &= left
-        # Built contiguous, written once: column-slice writes cost a loop per row.
-        np.concatenate([self._serve_column, loadable, self.cached & left], axis=1, out=out)
+    def masks(self, out: np.ndarray, done: np.ndarray | None = None) -> np.ndarray:
+        """Valid actions of every server into ``out[B, 2N + 1]`` (SERVE, LOAD m, EVICT m; the
+        SERVE column is left as it is: True). ``done``: the servers whose episode is over, if
+        the caller has them (else derived)."""
+        if done is None:
+            done = self.t >= self.n_slots
+        left = self.ops_used < self.ops_limit
+        if done.any():  # an episode that is over allows SERVE only
+            left &= ~done
+        # LOAD m: m uncached and its MB free; EVICT m: m cached; both: an operation left.
+        room = np.where(left, self.free_mb, -1.0)
+        np.less_equal(self._op_need, room[:, None], out=out[:, 1:])
         return out
 
-    def step(self, load: np.ndarray, evict: np.ndarray, serve: np.ndarray,
-             model: np.ndarray, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> np.ndarray:
-        """One operation per server (boolean rows ``load`` / ``evict`` / ``serve``, disjoint;
-        ``model[B]`` the model of an operation); ``invalid`` rows (a subset of ``serve``) are
+    def step(self, kind: np.ndarray, op: np.ndarray, serve: np.ndarray, invalid: np.ndarray,
+             costs: np.ndarray) -> np.ndarray:
+        """At most one operation per server: ``kind[B]`` is EVICT model m (``m``), LOAD model m
+        (``N + m``) or none (:attr:`no_op` = 2N), ``op`` says which servers have one, ``serve``
+        which serve (disjoint from ``op``); ``invalid`` servers (a subset of ``serve``) are
         charged the penalty. The weighted cost terms of the servers that act are written into
-        ``terms[k][B]`` (the caller zeroes them first). Operations must be valid (the caller
+        ``costs`` ``[len(TERMS), B]`` (the terms' rows in TERMS order; the caller zeroes them
+        first; ``switch`` is written for every server). Operations must be valid (the caller
         checks the mask). Returns the servers that served (they entered their next slot)."""
         n = self.n_models
-        op = load | evict
-        if op.any():  # LOAD and EVICT in one pass: 'is_load' selects each array's new value
-            r = op.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
-            md = model[r]
-            is_load = load[r]
-            # Tables by (EVICT 0 / LOAD 1, model): one gather per array instead of a where each.
-            kind = is_load.view(np.int8) * n + md
-            cell = r * n + md  # flat index into the [B, N] arrays
+        if costs is not self._costs_out:  # the caller's matrix: a dict of its rows, kept
+            self._costs_out = costs
+            self._terms = {k: costs[i] for i, k in enumerate(TERMS)}
+        terms = self._terms
+        # Counters and running metrics: dense, by table (no operation adds zeros).
+        self.free_mb -= self._mem_delta[kind]
+        self.ops_used += op
+        inc = self._op_inc_t.take(kind, axis=1)  # _OP_METRICS: loads, evictions, GB, cost x2
+        self._metrics[_OPS] += inc
+        terms["switch"][:] = inc[3]
+        r = op.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
+        self.changed = None
+        if len(r):  # the cache itself: one flat write per array in the rows that act
+            kr = kind[r]
+            is_load = kr >= n
+            cell = r * n + self._kind_model[kr]  # flat index into the [B, N] arrays
+            self.changed = cell, is_load
             self.cached.ravel()[cell] = is_load
             self.uncached.ravel()[cell] = ~is_load
-            # [B, 3, N] serving rows (edge, loaded now, cloud) of the model: 1 1 0 / 0 0 1.
-            self._rows.reshape(-1)[(r * (3 * n) + md)[:, None] + self._row_offsets] = \
-                self._row_values[kind]
-            self.used_mb[r] += self._mem_delta[kind]
-            self.loaded_at.ravel()[cell] = np.where(is_load, self.t[r], -1)
-            self.ops_used[r] += 1
-            inc = self._op_inc[kind]  # _OP_METRICS: loads, evictions, switch GB, cost (x2)
-            self._metrics[r, _OPS] += inc
-            terms["switch"][r] = inc[:, 3]
+            # Row gathers with take: much cheaper than fancy indexing for small tables.
+            self._state.reshape(-1)[self._cell_offsets.take(cell, axis=0)] = \
+                self._row_values.take(kr, axis=0)
             if not is_load.all():
-                ev, ev_m = r[~is_load], md[~is_load]
-                self.context.evict_rows(ev, ev_m)
+                ev = cell[~is_load]
+                self.context.evict_cells(ev)
                 if self.capacity_on:  # an evicted model's queue goes to the cloud
+                    ev, ev_m = np.divmod(ev, n)
                     queued = self.queue_frac[ev, ev_m] > 0
                     if queued.any():
                         ev, ev_m = ev[queued], ev_m[queued]
@@ -685,17 +760,19 @@ class BatchSimulator:
             if self.capacity_on:
                 self._serve_capacity(r, invalid, terms)
             else:
-                self._serve(r, invalid, terms)
+                self._serve(r, invalid, costs)
         return r
 
     # ------------------------------------------------------------------ charges
     def _charge_rows(self, r: np.ndarray, edge_s: np.ndarray, cold_s: np.ndarray,
                      cloud_s: np.ndarray, usd: np.ndarray, cloud_acc: np.ndarray,
                      n_edge: np.ndarray, n_cloud: np.ndarray, edge_acc: np.ndarray,
-                     busy_s: np.ndarray, wait_s: np.ndarray | None = None
-                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                     busy_s: np.ndarray, wait_s: np.ndarray | None = None,
+                     aoc_sum: np.ndarray | None = None
+                     ) -> np.ndarray:
         """:meth:`CacheSimulator._charge` of servers ``r`` (one value per row): adds to the
-        running metrics, returns the weighted latency, energy, accuracy and cloud terms."""
+        running metrics (and ``aoc_sum`` to its metric if given), returns the weighted latency,
+        energy, accuracy and cloud terms (rows ``[4, b]``, TERMS order)."""
         acc_sum = edge_acc + cloud_acc
         n_req = n_edge + n_cloud
         latency_s = edge_s + cold_s + cloud_s
@@ -703,13 +780,20 @@ class BatchSimulator:
             latency_s += wait_s
         energy_kj = self.energy_kj_per_s * busy_s
         w_lat, w_energy, w_acc, w_cloud = weigh(self._w, latency_s, energy_kj, n_req, acc_sum, usd)
-        # In _CHARGE_METRICS order.
-        self._metrics[r, _CHARGES] += np.array(  # np.array stacks small rows faster than np.stack
-            [w_lat + w_energy + w_acc + w_cloud, w_lat, w_energy, w_acc, w_cloud, n_req, n_edge,
-             n_cloud, acc_sum, latency_s, energy_kj * 1000.0, usd]).T
+        # In _CHARGE_METRICS order (then aoc_sum).
+        charges = [w_lat + w_energy + w_acc + w_cloud, w_lat, w_energy, w_acc, w_cloud, n_req,
+                   n_edge, n_cloud, acc_sum, latency_s, energy_kj * 1000.0, usd]
+        if aoc_sum is not None:
+            charges.append(aoc_sum)
+        # One flat read-add-write of the rows' cells (np.array stacks small rows faster than
+        # np.stack; a 2-D fancy index costs a loop per row).
+        cells = self._charge_cells[:len(charges), None] + r
+        flat = self._metrics.reshape(-1)
+        charges = np.array(charges)
+        flat[cells] += charges
         if wait_s is not None:
             self.metrics["wait_s"][r] += wait_s
-        return w_lat, w_energy, w_acc, w_cloud
+        return charges[1:5]  # the weighted terms: latency, energy, accuracy, cloud rows
 
     def _charge_invalid(self, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> None:
         bad = np.flatnonzero(invalid)
@@ -720,53 +804,71 @@ class BatchSimulator:
         terms["invalid"][bad] = self.invalid_penalty
 
     def _end_slot(self, r: np.ndarray, served: np.ndarray, t: np.ndarray,
-                  count_task: np.ndarray) -> None:
-        """After SERVE in servers ``r`` (at their slots ``t``, requests ``count_task``):
-        context update, next slot."""
-        self.context.update_rows(r, served, count_task)
+                  count_task: np.ndarray, count: np.ndarray, ctx_state: np.ndarray | None = None,
+                  state: np.ndarray | None = None, slot: np.ndarray | None = None) -> None:
+        """After SERVE in servers ``r`` (at their slots ``t``, requests ``count_task`` and
+        ``count`` per model): context update, next slot. ``ctx_state`` / ``state`` / ``slot``:
+        the rows' context and simulator state (updated, then written back) and their slot's
+        episode data, if the caller gathered them."""
+        ctx = self.context
+        if ctx_state is None:
+            ctx_state = ctx.state.take(r, axis=0)
+        aoc = ctx.update_state(ctx_state, served, count_task, count)
+        ctx.state[r] = ctx_state
+        if state is None:
+            state = self._state.take(r, axis=0)
+        n = self.n_models
+        state[:, n:2 * n] = 0.0  # nothing loaded in the new slot yet
+        state[:, self._since] += state[:, :n]  # a slot more for every cached model
+        if slot is None:
+            slot = self._slot_data[r, t]
         t = t + 1
+        count = slot[:, self._slot_block["next_count"]]
+        self._advance_demand(state, count, slot[:, self._slot_block["next_rate"]])
+        self._state[r] = state
+        # What the observation needs of the rows' new slot: requests, recency, frequency, AoC,
+        # slots since loaded.
+        self.entered = (count, state[:, 4 * n:5 * n], state[:, 3 * n:4 * n], aoc,
+                        state[:, self._since])
         self.t[r] = t
         self.ops_used[r] = 0
-        self._rows[r, 1] = 0.0
-        more = t < self.n_slots  # after the last slot the demand stays (demand_history's row T)
-        if not more.all():
-            r, t = r[more], t[more]
-        if len(r):
-            self._advance_demand(r, t)
 
-    def _advance_demand(self, r: np.ndarray, t: np.ndarray) -> None:
-        """Servers ``r`` enter slot ``t``: its requests join the recency and the frequency EWMA
-        (:func:`demand_history`, one slot at a time)."""
-        count = self.count_f[r, t]
-        f = self.frequency[r]
-        ewma_step(f, count, self.frequency_rate)
-        self.frequency[r] = f
-        self.last_request[r] = np.where(count > 0, t[:, None], self.last_request[r])
+    def _advance_demand(self, state: np.ndarray, count: np.ndarray, rate: float | np.ndarray
+                        ) -> None:
+        """Servers of state rows ``state[b, ...]`` enter their next slot (requests
+        ``count[b, N]``): it joins the recency and the frequency EWMA (:func:`demand_history`,
+        one slot at a time; a ``rate`` of 0 (after the last slot) keeps the frequency)."""
+        n = self.n_models
+        ewma_step(state[:, 3 * n:4 * n], count, rate)
+        recency = state[:, 4 * n:5 * n]
+        recency += 1.0
+        np.copyto(recency, 0.0, where=count > 0)
 
     # ------------------------------------------------------------------ v0 serve
-    def _serve(self, r: np.ndarray, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> None:
+    def _serve(self, r: np.ndarray, invalid: np.ndarray, costs: np.ndarray) -> None:
         """SERVE in servers ``r``: :meth:`CacheSimulator.serve`, row by row in one go."""
+        b, n = len(r), self.n_models
         t = self.t[r]
+        block = self._slot_block
+        slot = self._slot_data[r, t]  # [b, ...]: everything of the slot, one gather
+        state = self._state.take(r, axis=0)
         ctx = self.context
-        weights = self._rows[r]
-        sums = np.matmul(weights, self._slot_columns[r, t])  # [b, 3 rows, 6 columns]
-        count_task = self.count_task[r, t]
-        served = count_task * weights[:, 0, :, None]
-        flat = served.reshape(len(r), 1, -1)
-        edge_acc = np.matmul(flat, ctx.accuracy[r].reshape(len(r), -1, 1))[:, 0, 0]
+        ctx_state = ctx.state.take(r, axis=0)
+        _, _, accuracy, aoc = ctx.row_views(ctx_state)
+        weights = state[:, :3 * n].reshape(b, 3, n)
+        sums = np.matmul(weights, slot[:, block["columns"]].reshape(b, n, 6))  # [b, 3 rows, 6]
+        count_task = slot[:, block["count_task"]].reshape(b, n, -1).copy()  # contiguous: read twice
+        count = slot[:, block["count"]]
+        served = count_task * state[:, self._cached_tasks].reshape(count_task.shape)
+        edge_acc = np.matmul(served.reshape(b, 1, -1), accuracy.reshape(b, -1, 1))[:, 0, 0]
         edge_s = sums[:, 0, 0]
-        w_lat, w_energy, w_acc, w_cloud = self._charge_rows(
+        aoc_sum = np.matmul(count[:, None, :], aoc[:, :, None])[:, 0, 0]
+        costs[:4, r] = self._charge_rows(
             r, edge_s, sums[:, 1, 1], sums[:, 2, 2], sums[:, 2, 3], sums[:, 2, 4], sums[:, 0, 5],
-            sums[:, 2, 5], edge_acc, edge_s)
-        aoc_sum = np.matmul(self.count_f[r, t][:, None, :], ctx.aoc[r][:, :, None])[:, 0, 0]
-        self.metrics["aoc_sum"][r] += aoc_sum
-        terms["latency"][r] = w_lat
-        terms["energy"][r] = w_energy
-        terms["accuracy"][r] = w_acc
-        terms["cloud"][r] = w_cloud
+            sums[:, 2, 5], edge_acc, edge_s, aoc_sum=aoc_sum)
         if invalid.any():
-            self._charge_invalid(invalid, terms)
-        self._end_slot(r, served, t, count_task)
+            self._charge_invalid(invalid, self._terms)
+        self._end_slot(r, served, t, count_task, count, ctx_state, state, slot)
 
     # ------------------------------------------------------------ capacity model
     def _serve_capacity(self, r: np.ndarray, invalid: np.ndarray,
@@ -864,7 +966,7 @@ class BatchSimulator:
         self.last_load[r] = total / self._capacity_s
         if invalid.any():
             self._charge_invalid(invalid, terms)
-        self._end_slot(r, served, t, count_task)
+        self._end_slot(r, served, t, count_task, cnt)
         ending = self.queued_any[r] & (self.t[r] == self.n_slots)
         if ending.any():  # the episode ends: the queue goes to the cloud
             e = r[ending]
@@ -899,6 +1001,4 @@ class BatchSimulator:
 
     def slots_since_loaded(self) -> np.ndarray:
         """``[B, N]``: slots since each cached model was loaded, plus one (0 if uncached)."""
-        since = self.t[:, None] + 1 - self.loaded_at
-        since *= self.cached
-        return since
+        return self.since_loaded.astype(np.int64)

@@ -29,7 +29,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from edge_cache_env.actions import SERVE, n_actions
+from edge_cache_env.actions import SERVE, evict_action, load_action, n_actions
 from edge_cache_env.config import MB_PER_GB, EnvConfig, make_config
 from edge_cache_env.costs import TERMS
 from edge_cache_env.observation import BatchObservation, observation_size
@@ -82,6 +82,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         self.action_space = batch_space(self.single_action_space, b)
         self._scale = cfg.reward_scale
         self._mask = np.zeros((b, self._n_actions), dtype=bool)
+        self._mask[:, SERVE] = True  # always valid (BatchSimulator.masks leaves it)
         self._autoreset = np.zeros(b, dtype=bool)
         self._started = False
         self._all = np.ones(b, dtype=bool)
@@ -98,9 +99,14 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         self._obs = BatchObservation(self.sim)
         # The step's cost terms, one row per TERMS entry, then their total (COST_KEYS order).
         self._costs = np.zeros((len(COST_KEYS), b))
-        self._terms = {k: self._costs[i] for i, k in enumerate(TERMS)}
         self._row_base = np.arange(b) * self._n_actions  # flat index of each row's mask
-        self._model_offset = np.array([n + 1, 1])  # action - model: EVICT (a > N), LOAD
+        # The simulator's operation kind of each action (BatchSimulator.step: EVICT m = m,
+        # LOAD m = N + m, SERVE: none).
+        models = np.arange(n)
+        self._kind = np.empty(self._n_actions, dtype=np.int64)
+        self._kind[SERVE] = self.sim.no_op
+        self._kind[load_action(models)] = n + models
+        self._kind[evict_action(models, n)] = models
 
     # ---------------------------------------------------------------- gym API
     def reset(self, *, seed: int | list[int | None] | None = None,
@@ -131,6 +137,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
                 raise ValueError("options['reset_mask']: the first reset must reset every sub-env")
             rows = np.flatnonzero(rows_mask)
         self._reset_rows(rows, [seeds[r] for r in rows.tolist()])
+        self.sim.masks(self._mask)
         self._started = True
         self._autoreset[rows] = False
         zeros = np.zeros(b)
@@ -142,7 +149,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         if not self._started:
             raise RuntimeError("step() called before reset()")
         a = np.asarray(actions)
-        b, n = self.num_envs, self.n_models
+        b = self.num_envs
         if a.shape != (b,) or a.dtype.kind not in "iu":
             if a.shape == (b,) and a.dtype.kind == "f" and np.all(a == np.round(a)):
                 a = a.astype(np.int64)
@@ -156,23 +163,22 @@ class EdgePFMCacheVectorEnv(VectorEnv):
             raise ValueError(f"action {a[bad]!r} of sub-env {bad} outside Discrete({self._n_actions})")
         again = self._autoreset
         any_again = bool(again.any())
-        is_op = a != SERVE
-        op = self._mask.reshape(-1)[self._row_base + a]  # valid; SERVE is always valid
-        op &= is_op
+        valid = self._mask.reshape(-1)[self._row_base + a]  # SERVE is always valid
+        kind = np.where(valid, self._kind[a], self.sim.no_op)  # masked out: served as SERVE
+        invalid = ~valid
+        if any_again:  # autoreset rows: no operation, no SERVE
+            kind[again] = self.sim.no_op
+            invalid &= ~again
+        op = kind != self.sim.no_op
+        serve = ~op
         if any_again:
-            op &= ~again
-            serve = ~(op | again)
-        else:
-            serve = ~op
-        low = a <= n
-        load = op & low
-        evict = op ^ load
-        invalid = serve & is_op
-        model = a - self._model_offset[low.view(np.int8)]
+            serve &= ~again
         self._costs.fill(0.0)
-        served = self.sim.step(load, evict, serve, model, invalid, self._terms)
+        served = self.sim.step(kind, op, serve, invalid, self._costs)
+        if self.sim.changed is not None:
+            self._obs.on_ops(*self.sim.changed)
         if len(served):
-            self._obs.on_slot(served)
+            self._obs.on_slot(served, self.sim.entered)
         if any_again and self._reset_ended:
             rows = np.flatnonzero(again)
             self._reset_rows(rows, [None] * len(rows))
@@ -181,10 +187,9 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         np.add.reduce(self._costs[:-1], axis=0, out=self._costs[-1])
         matrix = self._costs.copy()
         costs = dict(zip(COST_KEYS, matrix, strict=True))
-        done = self.sim.t >= self.sim.n_slots
-        if any_again:
-            done &= ~again
-        self.sim.masks(self._mask)
+        ended = self.sim.t >= self.sim.n_slots
+        self.sim.masks(self._mask, ended)
+        done = ended & ~again if any_again else ended
         reward = matrix[-1] / -self._scale
         if any_again:
             reward[again] = 0.0
@@ -206,8 +211,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
                 self._rngs[r] = seeding.np_random(s)[0]
             requests.append(self.workload.sample_episode(self._rngs[r]))
         self.sim.reset_rows(rows, requests)
-        self._obs.on_slot(rows)
-        self.sim.masks(self._mask)
+        self._obs.on_slot(rows)  # the masks: the caller's (step computes them for every row)
 
     def _observe(self) -> np.ndarray:
         return self._obs.full().copy()

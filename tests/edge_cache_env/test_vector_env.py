@@ -24,14 +24,15 @@ def masked_random(rng: np.random.Generator, masks: np.ndarray) -> np.ndarray:
     return np.array([rng.choice(np.flatnonzero(m)) for m in masks])
 
 
-def assert_same_as_single_envs(env_id: str, policy: str, steps: int, **kwargs) -> int:
+def assert_same_as_single_envs(env_id: str, policy: str, steps: int, seeds: list[int] = SEEDS,
+                               **kwargs) -> int:
     """Step B single envs and one vector env with the same actions; every output must match
     bit for bit. Returns the number of episode ends seen."""
-    b = len(SEEDS)
+    b = len(seeds)
     venv = make_vec(env_id, b, **kwargs)
     envs = [gym.make(env_id, **kwargs) for _ in range(b)]
-    vobs, vinfo = venv.reset(seed=SEEDS)
-    for i, (env, s) in enumerate(zip(envs, SEEDS, strict=True)):
+    vobs, vinfo = venv.reset(seed=seeds)
+    for i, (env, s) in enumerate(zip(envs, seeds, strict=True)):
         obs, info = env.reset(seed=s)
         np.testing.assert_array_equal(vobs[i], obs)
         np.testing.assert_array_equal(vinfo["action_mask"][i], info["action_mask"])
@@ -77,6 +78,14 @@ def assert_same_as_single_envs(env_id: str, policy: str, steps: int, **kwargs) -
 def test_v0_sub_envs_equal_single_envs_across_autoresets(policy):
     ends = assert_same_as_single_envs("EdgePFMCache-v0", policy, steps=160, n_slots=20)
     assert ends >= len(SEEDS)  # every sub-env went through at least one autoreset
+
+
+def test_many_sub_envs_acting_at_once_equal_single_envs():
+    # 16 servers: every step many LOAD / EVICT / SERVE rows at once (the batched writes and the
+    # one-call products over all served rows), with autoresets spread over the steps.
+    seeds = list(range(10_100, 10_116))
+    assert assert_same_as_single_envs("EdgePFMCache-v0", "random", steps=150, seeds=seeds,
+                                      n_slots=12) >= len(seeds)
 
 
 def test_small_catalog_and_capacity_model_equal_single_envs():
