@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from agents.trained import load_trained
+from edge_cache_env.scenarios import Scenario
 from evaluation import seeds
 from training.release import select_checkpoint, ship_pretrained
 
@@ -17,7 +18,7 @@ from test_train import run_train  # noqa: E402
 
 
 @pytest.mark.slow
-def test_select_scores_every_model_on_eval_seeds_and_ship_records_it(tmp_path, capsys):
+def test_select_scores_every_model_on_eval_seeds_and_ship_records_it(tmp_path, capsys, monkeypatch):
     run = run_train(tmp_path / "runs", "maskable_ppo", steps=256)
     labels = [label for label, _ in select_checkpoint.candidates(run)]
     assert labels == ["best_model", "model", "ckpt_128_steps", "ckpt_256_steps"]
@@ -52,6 +53,18 @@ def test_select_scores_every_model_on_eval_seeds_and_ship_records_it(tmp_path, c
     assert [r["geomean_ratio_to_lc"] for r in rows] == sorted(r["geomean_ratio_to_lc"] for r in rows)
     assert "--also EdgePFMCache-Small-v0" in also["command"]
 
+    # --suite: scored on every scenario of a suite too (here a two-scenario one)
+    two = (Scenario("small", "EdgePFMCache-Small-v0", {}, "six models"),
+           Scenario("tight", "EdgePFMCache-v0", {"gpu_gb": 40}, "a tight GPU"))
+    monkeypatch.setattr(select_checkpoint, "resolve_suite", lambda name: (name, two))
+    suite = select_checkpoint.main([str(run), "--episodes", "2", "--no-copy", "--suite", "mine"])
+    rows = suite["table"]
+    assert all(r["geomean_ratio_to_lc"] == pytest.approx(
+        (r["ratio_to_lc"] * r["ratio_to_lc_small"] * r["ratio_to_lc_tight"]) ** (1 / 3)) for r in rows)
+    assert rows[0]["ratio_to_lc_small"] == also["table"][[r["model"] for r in also["table"]].index(
+        rows[0]["model"])]["ratio_to_lc_EdgePFMCache-Small-v0"]  # same episodes as --also
+    assert "--suite mine" in suite["command"]
+
 
 def test_select_and_ship_errors(tmp_path):
     with pytest.raises(SystemExit, match="not a train.py run folder"):
@@ -62,6 +75,8 @@ def test_select_and_ship_errors(tmp_path):
     (tmp_path / "cfg" / "config.yml").write_text("algo: ppo\nenv_id: EdgePFMCache-v0\nenv_kwargs: {}\n")
     with pytest.raises(SystemExit, match="--also: unknown env id"):
         select_checkpoint.main([str(tmp_path / "cfg"), "--episodes", "2", "--also", "Nope-v0"])
+    with pytest.raises(SystemExit, match="--suite: .*nope"):
+        select_checkpoint.main([str(tmp_path / "cfg"), "--episodes", "2", "--suite", "nope"])
     (tmp_path / "config.yml").write_text("algo: ppo\n")
     (tmp_path / "summary.yml").write_text("[]\n")
     with pytest.raises(FileNotFoundError,

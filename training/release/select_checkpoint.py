@@ -12,8 +12,9 @@ The candidate with the lowest mean cost over all runs (ties: the one trained lon
 ``training/release/ship_pretrained.py --model selected`` ships.
 
 ``--also ENV_ID`` (repeatable; e.g. ``EdgePFMCache-Large-v0`` for a set policy trained on
-smaller catalogs) scores every candidate on that env too, on the same seeds; the candidate
-with the lowest geometric mean over all envs of its cost ratio to LC is selected.
+smaller catalogs) scores every candidate on that env too, on the same seeds; ``--suite NAME``
+on every scenario of a suite (edge_cache_env/scenarios.py), still on the evaluation seeds; the
+candidate with the lowest geometric mean over all envs of its cost ratio to LC is selected.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import yaml
 
 from agents import make
 from agents.trained import vecnormalize_path
+from edge_cache_env.scenarios import resolve_suite
 from evaluation import seeds
 from evaluation.engine import ci95, run_episode
 
@@ -84,6 +86,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--no-copy", action="store_true", help="only print the table")
     p.add_argument("--also", action="append", default=[], metavar="ENV_ID",
                    help="score on this env id too; select by the geometric mean ratio to LC over all envs")
+    p.add_argument("--suite", default=None, metavar="NAME",
+                   help="score on every scenario of this suite too (evaluation seeds)")
     args = p.parse_args(argv)
     try:
         seed_list = seeds.eval_seeds(args.episodes)
@@ -104,10 +108,18 @@ def main(argv: list[str] | None = None) -> dict:
     unknown = [e for e in args.also if e not in gym.registry]
     if unknown:
         sys.exit(f"error: --also: unknown env id(s) {unknown}")
+    # label -> (env id, kwargs) of every other env a candidate is scored on
+    others: dict[str, tuple[str, dict]] = {e: (e, {}) for e in args.also}
+    if args.suite is not None:
+        try:
+            _, scenarios = resolve_suite(args.suite)
+        except ValueError as e:
+            sys.exit(f"error: --suite: {e}")
+        others.update({sc.name: (sc.env_id, dict(sc.env_kwargs)) for sc in scenarios})
 
     t0 = time.perf_counter()
     lc = score(env_id, env_kwargs, make("lc"), seed_list)
-    lc_also = {e: score(e, {}, make("lc"), seed_list) for e in args.also}
+    lc_also = {e: score(*others[e], make("lc"), seed_list) for e in others}
     rows = []
     for run in args.runs:
         algo = configs[run]["algo"]
@@ -119,26 +131,27 @@ def main(argv: list[str] | None = None) -> dict:
                    "paired_diff_vs_lc": float((costs - lc).mean()), "paired_ci95": ci95(costs - lc)}
             ratios = [row["ratio_to_lc"]]
             for e, lc_e in lc_also.items():
-                ratios.append(float(score(e, {}, agent, seed_list).mean() / lc_e.mean()))
+                ratios.append(float(score(*others[e], agent, seed_list).mean() / lc_e.mean()))
                 row[f"ratio_to_lc_{e}"] = ratios[-1]
             row["geomean_ratio_to_lc"] = float(np.exp(np.mean(np.log(ratios))))
             rows.append(row)
     if not rows:
         sys.exit("error: no model found in " + ", ".join(map(str, args.runs)))
-    rows.sort(key=lambda r: (round(r["geomean_ratio_to_lc"] if args.also else r["mean_cost"], 9),
+    rows.sort(key=lambda r: (round(r["geomean_ratio_to_lc"] if others else r["mean_cost"], 9),
                              -trained_steps(r["model"])))
     print(f"{env_id}, evaluation seeds {seed_list[0]}..{seed_list[-1]}; LC {lc.mean():.1f} ± {ci95(lc):.1f}")
     width = max(len(f"{r['run']}/{r['model']}") for r in rows)
-    also = "".join(f"  {'/ LC ' + e:>{len(e) + 5}}" for e in args.also)
+    also = "".join(f"  {'/ LC ' + e:>{len(e) + 5}}" for e in others)
     print(f"{'model':<{width}}  {'mean cost':>10}  {'± 95%':>6}  {'/ LC':>6}  {'vs LC (paired)':>16}{also}")
     for r in rows:
-        extra = "".join(f"  {r[f'ratio_to_lc_{e}']:>{len(e) + 5}.3f}" for e in args.also)
+        extra = "".join(f"  {r[f'ratio_to_lc_{e}']:>{len(e) + 5}.3f}" for e in others)
         print(f"{r['run'] + '/' + r['model']:<{width}}  {r['mean_cost']:10.1f}  {r['ci95']:6.1f}  "
               f"{r['ratio_to_lc']:6.3f}  {r['paired_diff_vs_lc']:8.1f} ± {r['paired_ci95']:5.1f}{extra}")
     best = rows[0]
     command = ["python", "-m", "training.release.select_checkpoint", *map(str, args.runs),
                "--episodes", str(args.episodes), "--min-steps", str(args.min_steps),
-               *[a for e in args.also for a in ("--also", e)]]
+               *[a for e in args.also for a in ("--also", e)],
+               *(["--suite", args.suite] if args.suite is not None else [])]
     record = {"selected": best, "lc_mean_cost": float(lc.mean()), "eval_seeds": [seed_list[0], seed_list[-1]],
               "candidates": len(rows), "runs": [str(r) for r in args.runs], "command": " ".join(command),
               "seconds": round(time.perf_counter() - t0, 1), "table": rows}
