@@ -55,7 +55,7 @@ def test_select_scores_every_model_on_eval_seeds_and_ship_records_it(tmp_path, c
 
     # --suite: scored on every scenario of a suite too (here a two-scenario one)
     two = (Scenario("small", "EdgePFMCache-Small-v0", {}, "six models"),
-           Scenario("tight", "EdgePFMCache-v0", {"gpu_gb": 40}, "a tight GPU"))
+           Scenario("tight", "EdgePFMCache-Small-v0", {"gpu_gb": 30}, "a tighter GPU"))
     monkeypatch.setattr(select_checkpoint, "resolve_suite", lambda name: (name, two))
     suite = select_checkpoint.main([str(run), "--episodes", "2", "--no-copy", "--suite", "mine"])
     rows = suite["table"]
