@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 CHECKPOINT = re.compile(r"^ckpt_(\d+)_steps\.zip$")
+TEMPORARY = re.compile(r"^\..+\.tmp(\d+)(\.[^.]+)?$")  # atomic_path's names: .<stem>.tmp<pid><suffix>
 
 
 class RunFolderError(ValueError):
@@ -43,6 +44,17 @@ def atomic_path(path: Path) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a reused pid counts as alive: its file is kept)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_atomic(path: Path, text: str) -> None:
@@ -164,11 +176,24 @@ class RunFolder:
             return []
         return legs if isinstance(legs, list) else []
 
+    def remove_stale_temporaries(self) -> list[Path]:
+        """Delete the temporary files of writers that were killed mid-write (SIGKILL leaves
+        :func:`atomic_path`'s file behind); a live writer's (its pid in the name) is kept."""
+        removed = []
+        for p in self.path.rglob(".*.tmp*"):
+            m = TEMPORARY.match(p.name)
+            if m and p.is_file() and not _alive(int(m.group(1))):
+                p.unlink(missing_ok=True)
+                removed.append(p)
+        return removed
+
     # ------------------------------------------------------------------ records
     def write_records(self, argv: list[str], args: dict[str, Any], config: dict[str, Any],
                       resume_index: int) -> None:
-        """command.txt line, args(_resumeK).yml and (first leg) config.yml: the leg starts now."""
+        """command.txt line, args(_resumeK).yml and (first leg) config.yml: the leg starts now
+        (the leftovers of a killed leg's writes go first)."""
         self.path.mkdir(parents=True, exist_ok=True)
+        self.remove_stale_temporaries()
         name = "args.yml" if resume_index == 0 else f"args_resume{resume_index}.yml"
         write_atomic(self.path / name, yaml.safe_dump(args, sort_keys=False))
         if resume_index == 0:

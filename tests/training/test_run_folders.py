@@ -161,3 +161,20 @@ def test_kill_at_random_points_then_resume_finishes(tmp_path):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert_consistent(run)
+
+
+def test_a_killed_writers_temporary_files_are_removed_when_the_next_leg_starts(tmp_path):
+    from training.run_folder import RunFolder
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()  # a pid that no longer runs
+    folder = RunFolder(tmp_path / "run")
+    (folder.checkpoints).mkdir(parents=True)
+    stale = folder.checkpoints / f".ckpt_4160_steps.tmp{dead.pid}.zip"
+    live = folder.path / f".summary.tmp{os.getpid()}.yml"  # a writer still at work: kept
+    other = folder.path / ".notes.tmp"  # not a temporary of ours: kept
+    for p in (stale, live, other):
+        p.write_text("x")
+    folder.write_records(["--algo", "ppo"], {"algo": "ppo"}, {"algo": "ppo"}, 0)
+    assert not stale.exists() and live.exists() and other.exists()
+    assert (folder.path / "args.yml").is_file()
