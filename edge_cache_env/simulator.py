@@ -727,13 +727,12 @@ class BatchSimulator:
         if costs is not self._costs_out:  # the caller's matrix: a dict of its rows, kept
             self._costs_out = costs
             self._terms = {k: costs[i] for i, k in enumerate(TERMS)}
-        terms = self._terms
         # Counters and running metrics: dense, by table (no operation adds zeros).
         self.free_mb -= self._mem_delta[kind]
         self.ops_used += op
         inc = self._op_inc_t.take(kind, axis=1)  # _OP_METRICS: loads, evictions, GB, cost x2
         self._metrics[_OPS] += inc
-        terms["switch"][:] = inc[3]
+        self._terms["switch"][:] = inc[3]
         r = op.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
         self.changed = None
         if len(r):  # the cache itself: one flat write per array in the rows that act
@@ -754,11 +753,11 @@ class BatchSimulator:
                     queued = self.queue_frac[ev, ev_m] > 0
                     if queued.any():
                         ev, ev_m = ev[queued], ev_m[queued]
-                        self._offload_rows(ev, self._models == ev_m[:, None], terms, add=False)
+                        self._offload_rows(ev, self._models == ev_m[:, None], costs, add=False)
         r = serve.nonzero()[0]
         if len(r):
             if self.capacity_on:
-                self._serve_capacity(r, invalid, terms)
+                self._serve_capacity(r, invalid, costs)
             else:
                 self._serve(r, invalid, costs)
         return r
@@ -795,13 +794,13 @@ class BatchSimulator:
             self.metrics["wait_s"][r] += wait_s
         return charges[1:5]  # the weighted terms: latency, energy, accuracy, cloud rows
 
-    def _charge_invalid(self, invalid: np.ndarray, terms: dict[str, np.ndarray]) -> None:
+    def _charge_invalid(self, invalid: np.ndarray) -> None:
         bad = np.flatnonzero(invalid)
         m = self.metrics
         m["invalid_actions"][bad] += 1
         m["episode_cost_invalid"][bad] += self.invalid_penalty
         m["episode_cost"][bad] += self.invalid_penalty
-        terms["invalid"][bad] = self.invalid_penalty
+        self._terms["invalid"][bad] = self.invalid_penalty
 
     def _end_slot(self, r: np.ndarray, served: np.ndarray, t: np.ndarray,
                   count_task: np.ndarray, count: np.ndarray, ctx_state: np.ndarray | None = None,
@@ -867,12 +866,11 @@ class BatchSimulator:
             r, edge_s, sums[:, 1, 1], sums[:, 2, 2], sums[:, 2, 3], sums[:, 2, 4], sums[:, 0, 5],
             sums[:, 2, 5], edge_acc, edge_s, aoc_sum=aoc_sum)
         if invalid.any():
-            self._charge_invalid(invalid, self._terms)
+            self._charge_invalid(invalid)
         self._end_slot(r, served, t, count_task, count, ctx_state, state, slot)
 
     # ------------------------------------------------------------ capacity model
-    def _serve_capacity(self, r: np.ndarray, invalid: np.ndarray,
-                        terms: dict[str, np.ndarray]) -> None:
+    def _serve_capacity(self, r: np.ndarray, invalid: np.ndarray, costs: np.ndarray) -> None:
         """SERVE in servers ``r`` with the capacity model: :meth:`CacheSimulator._serve_capacity`
         row by row in one go. Servers without a queue whose demand fits take its fast path
         (``_serve_within_capacity``): every cached request served at once; the others go
@@ -949,34 +947,30 @@ class BatchSimulator:
             n_queued = _dot_rows(q_new, cnt)
         edge_acc = _dot_rows(served.reshape(b, -1), ctx.accuracy[r].reshape(b, -1))
         m["aoc_sum"][r] += _dot_rows(cnt, ctx.aoc[r])  # AoC each arrival saw (0 in the cloud)
-        w_lat, w_energy, w_acc, w_cloud = self._charge_rows(
+        costs[:4, r] = self._charge_rows(
             r, edge_s, new[:, 1, 1], cloud_s, usd, cloud_acc, n_edge, n_cloud, edge_acc, busy,
             wait_s)
         m["gpu_busy_s"][r] += busy
         m["gpu_demand_s"][r] += total
         m["queued_requests"][r] = n_queued
-        terms["latency"][r] = w_lat
-        terms["energy"][r] = w_energy
-        terms["accuracy"][r] = w_acc
-        terms["cloud"][r] = w_cloud
         self.queue_frac[r] = q_new
         self.queued_work_s[r] = new_queued
         self.queued_any[r] = q_new.any(axis=1)
         self.last_utilisation[r] = np.minimum(busy / self._capacity_s, 1.0)
         self.last_load[r] = total / self._capacity_s
         if invalid.any():
-            self._charge_invalid(invalid, terms)
+            self._charge_invalid(invalid)
         self._end_slot(r, served, t, count_task, cnt)
         ending = self.queued_any[r] & (self.t[r] == self.n_slots)
         if ending.any():  # the episode ends: the queue goes to the cloud
             e = r[ending]
-            self._offload_rows(e, np.ones((len(e), n), dtype=bool), terms, add=True)
+            self._offload_rows(e, np.ones((len(e), n), dtype=bool), costs, add=True)
 
-    def _offload_rows(self, r: np.ndarray, which: np.ndarray, terms: dict[str, np.ndarray],
-                      add: bool) -> None:
+    def _offload_rows(self, r: np.ndarray, which: np.ndarray, costs: np.ndarray, add: bool
+                      ) -> None:
         """:meth:`CacheSimulator._offload_queue` in servers ``r``: the queues of models
         ``which[b, N]`` go to the cloud (they already waited until now). Their terms are
-        written into ``terms`` (``add``: added to the SERVE's terms of the same step)."""
+        written into ``costs``' first four rows (``add``: added to the SERVE's of the step)."""
         queue = self.queue_frac[r]
         frac = np.where(which, queue, 0.0)
         queue[which] = 0.0
@@ -993,11 +987,10 @@ class BatchSimulator:
                               zeros, zeros, zeros)
         self.metrics["offloaded_requests"][r] += count
         self.metrics["queued_requests"][r] += -count
-        for k, v in zip(("latency", "energy", "accuracy", "cloud"), w, strict=True):
-            if add:
-                terms[k][r] += v
-            else:
-                terms[k][r] = v
+        if add:
+            costs[:4, r] += w
+        else:
+            costs[:4, r] = w
 
     def slots_since_loaded(self) -> np.ndarray:
         """``[B, N]``: slots since each cached model was loaded, plus one (0 if uncached)."""
