@@ -2,15 +2,15 @@
 
 :class:`~agents.cost_benefit.CostBenefit` has three parameters (horizon, keep weight, margin),
 calibrated once over a set of scenarios. The best values move with the scenario: under heavy
-load a short horizon pays, with fast drift a low keep weight (``benchmarks/cb_headroom.py``
-measures by how much). :class:`TunedCostBenefit` knows the scenario's config (as
+load a short horizon pays. :class:`TunedCostBenefit` knows the scenario's config (as
 ``cost_benefit`` knows the catalog) and, the first time it meets a config, plays every setting
 of a small grid on a few simulated episodes of that config (its own seeds,
 :data:`TUNING_SEEDS`, never a benchmark episode; a trace scenario is tuned on the trace's
 ``train`` split), all side by side in one native vector env, and then acts as the rule with the
-setting of least mean cost. It reads no realised request of the episode it plays: it is a
-reactive policy that uses the scenario's workload model, as an operator who simulates before
-deploying would.
+setting of largest mean saving over the calibrated default, if that saving is significant on
+the paired episodes (:func:`choose`), else with the default. It reads no realised request of
+the episode it plays: it is a reactive policy that uses the scenario's workload model, as an
+operator who simulates before deploying would.
 """
 
 from __future__ import annotations
@@ -101,10 +101,9 @@ class TunedCostBenefit(Agent):
             raise ValueError("cost_benefit_tuned: the grid's first setting must be the calibrated "
                              "default (CostBenefitConfig()), which the others must beat")
         self.grid, self.seeds = tuple(grid), tuple(int(s) for s in seeds)
-        # Per config met: by object (a random env builds one per episode, an env keeps its own),
-        # then by value (EnvConfig holds mappings: not hashable).
-        self._by_id: dict[int, tuple[EnvConfig, CostBenefitConfig]] = {}
-        self._chosen: list[tuple[EnvConfig, CostBenefitConfig]] = []
+        # The setting chosen per config met, by the config's id (it holds the config, so the id
+        # is not reused): EnvConfig holds mappings and is not hashable.
+        self._chosen: dict[int, tuple[EnvConfig, CostBenefitConfig]] = {}
         self._config: EnvConfig | None = None
         self.rule: CostBenefit | None = None
 
@@ -113,14 +112,13 @@ class TunedCostBenefit(Agent):
         cfg = env.unwrapped.config
         if cfg is self._config:
             return
-        known = self._by_id.get(id(cfg))
-        chosen = known[1] if known is not None and known[0] is cfg else None
-        if chosen is None:
-            chosen = next((p for c, p in self._chosen if c == cfg), None)
-        if chosen is None:
-            chosen = self.grid[choose(episode_costs(tuning_config(cfg), self.grid, self.seeds))]
-            self._chosen.append((cfg, chosen))
-        self._by_id[id(cfg)] = (cfg, chosen)  # holds cfg: its id is not reused
+        if id(cfg) in self._chosen:
+            chosen = self._chosen[id(cfg)][1]
+        else:  # an equal config met before (another env of the same scenario), else tune
+            chosen = next((p for c, p in self._chosen.values() if c == cfg), None)
+            if chosen is None:
+                chosen = self.grid[choose(episode_costs(tuning_config(cfg), self.grid, self.seeds))]
+            self._chosen[id(cfg)] = (cfg, chosen)
         self._config = cfg
         self.rule = CostBenefit(chosen, env_config=cfg)
 

@@ -72,9 +72,8 @@ class AgeOfContext:
             self.state = np.zeros((batch, 3 * n * self.n_tasks + n))
             self.mass, self.task_mix, self.accuracy, self.aoc = self.row_views(self.state)
             self.task_mix[:] = 1.0 / self.n_tasks
-            # Flat offsets (within a state row) and values of what EVICT writes for each model:
-            # S 0, A acc0, AoC 0.
-            # By flat cell (server * N + model): the state's flat indices and their values.
+            # What EVICT writes for each model (S 0, A acc0, AoC 0), by flat cell (server * N +
+            # model): the state's flat indices and their values.
             nk, k = n * self.n_tasks, self.n_tasks
             tasks = np.arange(k)
             offsets = np.array([np.concatenate([m * k + tasks, 2 * nk + m * k + tasks, [3 * nk + m]])

@@ -67,7 +67,7 @@ class Advised(gym.ObservationWrapper):
         self.n_slots = config.n_models if own else n_models_of(size)
         #: length of the env's own observation, the first part of an advised one (what a
         #: heuristic teacher reads: training/warm_start.py)
-        self.advice_base_size = int(np.prod(env.observation_space.shape))
+        self.advice_base_size = size
         self.advisor = Advisor()
         self.observation_space = spaces.Box(-1.0, 1.0, shape=(advised_size(self.n_slots),), dtype=np.float32)
 
