@@ -15,7 +15,8 @@ Reports (and writes ``bench.json`` and ``scaling.png`` to ``--out``):
 With ``--native`` (``native.json``), the native vector env (edge_cache_env/vector_env.py) only:
   - env-steps/s at B = 1, 16, 64, 256, 1024 with masked random actions and with LC (batched
     predict), beside gymnasium's ``CartPoleVectorEnv`` at the same B (random actions), rounds
-    alternating between them; resets included (steady state: every row goes through autoresets);
+    alternating between them; over 4,000 steps per row (two masked random episodes: autoresets
+    included in proportion);
   - the single env's steps/s (masked random and LC) in this tree and, with ``--baseline-tree``,
     in another checkout (e.g. main before the change), alternating rounds in the same run;
   - the heuristic part of ``evaluate.py --suite default --agents lc,lru,lfu,fifo,random,cloud
@@ -266,6 +267,7 @@ def plot_scaling(scaling: dict[str, list], path: Path) -> None:
 
 # ----------------------------------------------------------------- native vector env
 NATIVE_BATCHES = (1, 16, 64, 256, 1024)
+STEADY_STEPS = 4000  # ~2 masked random episodes of 360 slots per row, resets included
 
 
 def _native_vec(b: int, env_id: str = ENV_ID) -> Any:
@@ -288,7 +290,7 @@ def batched_steps_per_second(b: int, policy: str, steps: int, warmup: int) -> fl
             return lc.predict(obs)[0]
         return (rng.random((b, venv.single_action_space.n)) * venv.action_masks()).argmax(axis=1)
 
-    for _ in range(warmup):  # rows out of step: autoresets spread over the measured steps
+    for _ in range(warmup):
         obs = venv.step(act(obs))[0]
     start = time.process_time()
     for _ in range(steps):
@@ -311,8 +313,10 @@ def cartpole_vector_steps_per_second(b: int, steps: int) -> float:
 def measure_native(quick: bool) -> list[dict[str, float]]:
     rows = []
     for b in NATIVE_BATCHES:
-        steps = (60 if quick else 600) if b >= 256 else (200 if quick else 2000)
-        warmup = 100 if quick else 700
+        # Every row starts together and a masked random episode lasts ~2,000 steps (LC's ~500),
+        # so the rows autoreset together: a window shorter than an episode can miss every reset
+        # (a 600-step window did, and read 1.3x too fast). The window covers whole episodes.
+        steps, warmup = (400, 50) if quick else (STEADY_STEPS, 500)
         best = {"random": 0.0, "lc": 0.0, "cartpole": 0.0}
         for _ in range(ROUNDS):
             best["cartpole"] = max(best["cartpole"], cartpole_vector_steps_per_second(b, steps))
