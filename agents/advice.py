@@ -9,9 +9,15 @@ value of keeping, saving at the current context), each squashed to ``[-1, 1]`` b
 load cost so the scale is the same in every scenario; and one global, whether the rule serves.
 The learner may follow the rule or overrule it (residual learning on top of a prior).
 
+``capacity_gate=True`` adds a last global, :data:`GATE_FEATURE`: 1 if the scenario has the
+capacity model (a GPU of finite throughput, the v1 ids), else 0. A set policy built with
+``capacity_gate`` multiplies its learned correction of the rule by it
+(:mod:`agents.set_policy`).
+
 Advised observation of ``N`` model slots (:func:`advised_size`): the v0 observation of ``N``
 models (:mod:`edge_cache_env.observation`), then :data:`ADVICE_MODEL_FEATURES` x ``N``
-(feature-major, absent models 0), then :data:`ADVICE_GLOBAL_FEATURES`.
+(feature-major, absent models 0), then :data:`ADVICE_GLOBAL_FEATURES` (then
+:data:`GATE_FEATURE`).
 """
 
 from __future__ import annotations
@@ -39,18 +45,23 @@ ADVICE_MODEL_FEATURES = (
     "saving",  # saving over the horizon at its current context
 )
 ADVICE_GLOBAL_FEATURES = ("cb_serve",)  # 1 if the rule serves the slot
+GATE_FEATURE = "capacity_model"  # with capacity_gate: 1 if the scenario has the capacity model
 
 
-def advised_size(n_models: int) -> int:
+def _n_globals(capacity_gate: bool) -> int:
+    return len(ADVICE_GLOBAL_FEATURES) + int(capacity_gate)
+
+
+def advised_size(n_models: int, capacity_gate: bool = False) -> int:
     """Length of an advised observation of ``n_models`` model slots."""
     return (observation_size(n_models) + n_models * len(ADVICE_MODEL_FEATURES)
-            + len(ADVICE_GLOBAL_FEATURES))
+            + _n_globals(capacity_gate))
 
 
-def n_models_of_advised(size: int) -> int:
+def n_models_of_advised(size: int, capacity_gate: bool = False) -> int:
     """Model slots of an advised observation of length ``size`` (inverse of :func:`advised_size`)."""
     per_model = len(MODEL_FEATURES) + len(ADVICE_MODEL_FEATURES)
-    n, rest = divmod(size - len(GLOBAL_FEATURES) - len(ADVICE_GLOBAL_FEATURES), per_model)
+    n, rest = divmod(size - len(GLOBAL_FEATURES) - _n_globals(capacity_gate), per_model)
     if rest or n < 1:
         raise ValueError(f"{size} is not the length of an advised observation")
     return n
@@ -72,10 +83,12 @@ def _squash(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
 
 
 class Advisor:
-    """Advice of :class:`~agents.cost_benefit.CostBenefit` for the scenario it is set to."""
+    """Advice of :class:`~agents.cost_benefit.CostBenefit` for the scenario it is set to
+    (``capacity_gate``: with :data:`GATE_FEATURE` as the last global)."""
 
-    def __init__(self, config: EnvConfig | None = None) -> None:
+    def __init__(self, config: EnvConfig | None = None, capacity_gate: bool = False) -> None:
         self.rule = CostBenefit()
+        self.capacity_gate = capacity_gate
         self.config: EnvConfig | None = None
         if config is not None:
             self.set_scenario(config)
@@ -107,7 +120,11 @@ class Advisor:
         out[..., 3] = _squash(a.benefit, self.scale)
         out[..., 4] = _squash(a.keep, self.scale)
         out[..., 5] = _squash(a.saving, self.scale)
-        return out, (actions == SERVE).astype(np.float32)[:, None]
+        serve = (actions == SERVE).astype(np.float32)[:, None]
+        if not self.capacity_gate:
+            return out, serve
+        flag = np.full_like(serve, float(self.config.capacity.enabled))
+        return out, np.concatenate([serve, flag], axis=1)
 
     def _own(self, batch: np.ndarray) -> np.ndarray:
         """A batch of the scenario's own observations (padded ones unpadded)."""
@@ -146,5 +163,5 @@ class Advisor:
         return out[0] if single else out
 
 
-__all__ = ["ADVICE_GLOBAL_FEATURES", "ADVICE_MODEL_FEATURES", "Advisor", "advised_size",
+__all__ = ["ADVICE_GLOBAL_FEATURES", "ADVICE_MODEL_FEATURES", "GATE_FEATURE", "Advisor", "advised_size",
            "n_models_of_advised", "split_advised"]

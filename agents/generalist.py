@@ -54,10 +54,11 @@ def load_set_policy(path: str | Path, n_max: int = PAD_MODELS) -> Any:
         raise ValueError(f"{p} holds a {type(trained).__name__}, not a SetPolicy: only a set "
                          f"policy acts on catalogs of any size")
     advice = getattr(trained, "advice", False)
-    size = advised_size(n_max) if advice else observation_size(n_max)
+    gate = getattr(trained, "capacity_gate", False)
+    size = advised_size(n_max, gate) if advice else observation_size(n_max)
     policy = SetPolicy(spaces.Box(-1.0, 1.0, shape=(size,), dtype=np.float32),
                        spaces.Discrete(n_actions(n_max)), lambda _: 0.0, hidden=trained.hidden,
-                       advice=advice)
+                       advice=advice, capacity_gate=gate)
     policy.load_state_dict(trained.state_dict())  # same weights: none depends on the size
     policy.set_training_mode(False)
     return policy
@@ -85,7 +86,7 @@ class GeneralistAgent:
         self._layout: ObservationLayout | None = None
         # A policy trained with advice reads the cost-benefit rule's assessment (agents/advice.py),
         # which needs the scenario's catalog, as cost_benefit itself does.
-        self.advisor = Advisor() if self.policy.advice else None
+        self.advisor = Advisor(capacity_gate=self.policy.capacity_gate) if self.policy.advice else None
 
     def attach(self, env: Any) -> None:
         """Learn the env's observation layout: on v1 the policy reads the v0 block it was trained

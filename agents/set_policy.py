@@ -96,12 +96,19 @@ class SetTrunk(nn.Module):
 class SetExtractor(nn.Module):
     """``mlp_extractor`` of :class:`SetPolicy`: actor latent = action logits, critic latent = value."""
 
-    def __init__(self, obs_dim: int, hidden: int = 64, advice: bool = False) -> None:
+    def __init__(self, obs_dim: int, hidden: int = 64, advice: bool = False,
+                 capacity_gate: bool = False) -> None:
         super().__init__()
         nf, ng = len(MODEL_FEATURES), len(GLOBAL_FEATURES)
+        if capacity_gate and not advice:
+            raise ValueError("SetPolicy: capacity_gate gates the learned correction of the "
+                             "rule's advice; it needs advice=True")
+        self.capacity_gate = capacity_gate
         if advice:  # the cost-benefit rule's advice follows the observation (agents/advice.py)
-            n = n_models_of_advised(obs_dim)
+            n = n_models_of_advised(obs_dim, capacity_gate)
             pm_idx, g_idx = split_advised(np.arange(obs_dim), n)
+            if capacity_gate:  # the gate is the last global; the networks do not read it
+                g_idx, self.gate_idx = g_idx[:-1], int(g_idx[-1])
             nf, ng = nf + len(ADVICE_MODEL_FEATURES), ng + len(ADVICE_GLOBAL_FEATURES)
         else:
             n = n_models_of(obs_dim)
@@ -136,8 +143,12 @@ class SetExtractor(nn.Module):
             nn.init.zeros_(head.bias)
 
     def split(self, obs: th.Tensor) -> tuple[th.Tensor, th.Tensor, th.Tensor]:
+        """Per-model rows ``[B, N, F]``, globals ``[B, G]`` (the gate last, with capacity_gate)
+        and presence."""
         pm = obs[:, self.pm_idx]  # [B, N, F]
         g = obs[:, self.g_idx]  # [B, G]
+        if self.capacity_gate:
+            g = th.cat([g, obs[:, self.gate_idx:self.gate_idx + 1]], dim=-1)
         present = pm[..., MODEL_FEATURE["footprint"]] > 0
         return pm, g, present
 
@@ -145,10 +156,17 @@ class SetExtractor(nn.Module):
         return self.actor_logits(*self.split(obs))
 
     def actor_logits(self, pm: th.Tensor, g: th.Tensor, present: th.Tensor) -> th.Tensor:
-        """Logits ``[B, 2N + 1]`` from per-model rows ``[B, N, F]`` of any N, globals, presence."""
+        """Logits ``[B, 2N + 1]`` from per-model rows ``[B, N, F]`` of any N, globals (with
+        capacity_gate: the gate last), presence."""
+        gate = None
+        if self.capacity_gate:
+            g, gate = g[..., :-1], g[..., -1:]
         z, pooled = self.actor(pm, g, present)
         per_model = self.model_head(z)  # [B, N, 2]
         serve = self.serve_head(pooled)  # [B, 1]
+        if gate is not None:  # gate 0 (no capacity model): the rule's choice, exactly
+            per_model = per_model * gate.unsqueeze(1)
+            serve = serve * gate
         if self.advice:
             per_model = per_model + self.prior_weight * pm[..., self.cb_cols]
             serve = serve + self.prior_weight * g[..., self.cb_serve_col:self.cb_serve_col + 1]
@@ -157,6 +175,8 @@ class SetExtractor(nn.Module):
 
     def forward_critic(self, obs: th.Tensor) -> th.Tensor:
         pm, g, present = self.split(obs)
+        if self.capacity_gate:
+            g = g[..., :-1]
         _, pooled = self.critic(pm, g, present)
         return self.value_head(pooled)
 
@@ -169,14 +189,18 @@ class SetPolicy(MaskableActorCriticPolicy):
 
     ``advice=True``: observations are advised ones (:mod:`agents.advice`): each model's row
     carries the cost-benefit rule's assessment beside its observed features.
+    ``capacity_gate=True`` (with advice): the learned correction of the rule's logits is
+    multiplied by the advice's :data:`~agents.advice.GATE_FEATURE`, so on a scenario without the
+    capacity model the greedy policy is the rule, exactly; with it, the learned policy.
     """
 
     def __init__(self, observation_space: Any, action_space: Any, lr_schedule: Any, hidden: int = 64,
-                 advice: bool = False, **kwargs: Any) -> None:
+                 advice: bool = False, capacity_gate: bool = False, **kwargs: Any) -> None:
         self.hidden = int(hidden)
         self.advice = bool(advice)
+        self.capacity_gate = bool(capacity_gate)
         size = int(np.prod(observation_space.shape))
-        n = n_models_of_advised(size) if self.advice else n_models_of(size)
+        n = n_models_of_advised(size, self.capacity_gate) if self.advice else n_models_of(size)
         if action_space.n != 2 * n + 1:
             raise ValueError(f"SetPolicy: action space {action_space} does not match the "
                              f"{n} models of the observation (expected Discrete({2 * n + 1}))")
@@ -184,7 +208,8 @@ class SetPolicy(MaskableActorCriticPolicy):
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
     def _build_mlp_extractor(self) -> None:
-        self.mlp_extractor = SetExtractor(self.features_dim, self.hidden, self.advice)
+        self.mlp_extractor = SetExtractor(self.features_dim, self.hidden, self.advice,
+                                          self.capacity_gate)
 
     def _build(self, lr_schedule: Any) -> None:
         self._build_mlp_extractor()
@@ -196,4 +221,5 @@ class SetPolicy(MaskableActorCriticPolicy):
         data = super()._get_constructor_parameters()
         data["hidden"] = self.hidden
         data["advice"] = self.advice
+        data["capacity_gate"] = self.capacity_gate
         return data

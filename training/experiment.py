@@ -77,9 +77,11 @@ class Settings:
 
 
 def make_vec(env_id: str, env_kwargs: dict[str, Any], n_envs: int, vec: str,
-             monitor_dir: str | None, seed: int | None, advice: bool = False) -> Any:
+             monitor_dir: str | None, seed: int | None, advice: bool = False,
+             capacity_gate: bool = False) -> Any:
     """Monitored vector env (episode cost and hit ratio go into the monitor CSVs); ``advice``:
-    observations carry the cost-benefit rule's advice (:class:`training.wrappers.Advised`)."""
+    observations carry the cost-benefit rule's advice (:class:`training.wrappers.Advised`, with
+    the capacity-model flag if ``capacity_gate``)."""
     if vec == "native":  # all envs in one batched-numpy vector env
         if advice:
             raise ValueError("--vec native does not carry advice (policy_kwargs advice: true); "
@@ -88,7 +90,7 @@ def make_vec(env_id: str, env_kwargs: dict[str, Any], n_envs: int, vec: str,
 
         return make_native_vec(env_id, env_kwargs, n_envs, monitor_dir, seed)
     # A callable, not the id: make_vec_env would ask the id for render_mode="rgb_array".
-    wrapper = (lambda env: HorizonTerminal(Advised(env))) if advice else HorizonTerminal
+    wrapper = (lambda env: HorizonTerminal(Advised(env, capacity_gate))) if advice else HorizonTerminal
     return make_vec_env(lambda **kw: gym.make(env_id, **kw), n_envs=n_envs, wrapper_class=wrapper,
                         seed=seed, env_kwargs=env_kwargs,
                         vec_env_cls=SubprocVecEnv if vec == "subproc" else DummyVecEnv,
@@ -126,10 +128,13 @@ class Experiment:
         """Envs, model (loaded with fallback when resuming), reference costs, callbacks."""
         s = self.s
         monitor = self.folder.monitor_dir(s.resume_index)
-        advice = bool(s.sb3_kwargs.get("policy_kwargs", {}).get("advice", False))
-        self.env = make_vec(s.env_id, s.env_kwargs, s.n_envs, s.vec, str(monitor), s.train_seed, advice)
+        policy_kwargs = s.sb3_kwargs.get("policy_kwargs", {})
+        advice = bool(policy_kwargs.get("advice", False))
+        gate = bool(policy_kwargs.get("capacity_gate", False))
+        self.env = make_vec(s.env_id, s.env_kwargs, s.n_envs, s.vec, str(monitor), s.train_seed, advice,
+                            gate)
         self.eval_env = make_vec(s.env_id, s.env_kwargs, len(s.eval_seeds), "dummy", None,
-                                 s.eval_seeds[0], advice)
+                                 s.eval_seeds[0], advice, gate)
         self._wire_slot_discount()
         if s.resume:
             self._load_latest()

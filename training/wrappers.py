@@ -57,9 +57,10 @@ class Advised(gym.ObservationWrapper):
     """Observations with the cost-benefit rule's advice appended (:mod:`agents.advice`), for a
     set policy built with ``advice=True``. Works on any EdgePFMCache env: v0 or v1 (the
     advised observation keeps the v0 block, as the generalist reads it), padded
-    (``EdgePFMCache-Random-v0``) or not; the advice follows the current scenario."""
+    (``EdgePFMCache-Random-v0``) or not; the advice follows the current scenario.
+    ``capacity_gate``: with the capacity-model flag a gated set policy reads."""
 
-    def __init__(self, env: gym.Env) -> None:
+    def __init__(self, env: gym.Env, capacity_gate: bool = False) -> None:
         super().__init__(env)
         size = int(np.prod(env.observation_space.shape))
         config = scenario_env(env).config
@@ -68,8 +69,9 @@ class Advised(gym.ObservationWrapper):
         #: length of the env's own observation, the first part of an advised one (what a
         #: heuristic teacher reads: training/warm_start.py)
         self.advice_base_size = size
-        self.advisor = Advisor()
-        self.observation_space = spaces.Box(-1.0, 1.0, shape=(advised_size(self.n_slots),), dtype=np.float32)
+        self.advisor = Advisor(capacity_gate=capacity_gate)
+        self.observation_space = spaces.Box(-1.0, 1.0, shape=(advised_size(self.n_slots, capacity_gate),),
+                                            dtype=np.float32)
 
     def observation(self, observation: np.ndarray) -> np.ndarray:
         self.advisor.set_scenario(scenario_env(self.env).config)

@@ -200,3 +200,62 @@ def test_advised_wrapper_on_v1_keeps_the_v0_block():
         assert env.observation_space.contains(obs)
         raw, *_ = plain.step(action)
         obs, *_ = env.step(action)
+
+
+def _gated_generalist(tmp_path):
+    """A gated advised generalist with large random weights: its own correction of the rule is
+    strong wherever the gate lets it act."""
+    import torch as th
+    from sb3_contrib import MaskablePPO
+
+    from agents.generalist import GeneralistAgent
+    from agents.set_policy import SetPolicy
+    from training.wrappers import Advised
+
+    env = Advised(gym.make("EdgePFMCache-Random-v0", n_max=10, n_slots=20), capacity_gate=True)
+    model = MaskablePPO(SetPolicy, env, policy_kwargs={"hidden": 16, "advice": True,
+                                                       "capacity_gate": True}, device="cpu", seed=0)
+    with th.no_grad():
+        for name, p in model.policy.named_parameters():
+            if name != "mlp_extractor.prior_weight":
+                p.normal_(0.0, 2.0)
+    model.save(tmp_path / "gated.zip")
+    return GeneralistAgent(tmp_path / "gated.zip")
+
+
+@pytest.mark.parametrize("env_id", ["EdgePFMCache-v0", "EdgePFMCache-Small-v0", "large"])
+def test_gated_generalist_is_the_rule_without_the_capacity_model(tmp_path, env_id):
+    from evaluation.engine import run_episode
+
+    agent = _gated_generalist(tmp_path)
+    assert agent.policy.capacity_gate
+    env = gym.make("EdgePFMCache-Large-v0" if env_id == "large" else env_id, n_slots=60)
+    got = run_episode(env, agent, 5)
+    want = run_episode(env, agents.make("cost_benefit"), 5)
+    assert got["cost"] == want["cost"] and got["loads"] == want["loads"] and want["loads"] > 0
+
+
+def test_gated_generalist_acts_on_its_own_with_the_capacity_model(tmp_path):
+    from evaluation.engine import run_episode
+
+    agent = _gated_generalist(tmp_path)
+    env = gym.make("EdgePFMCache-Small-v1", n_slots=60)
+    got = run_episode(env, agent, 5)
+    want = run_episode(env, agents.make("cost_benefit"), 5)
+    assert got["cost"] != want["cost"]  # the gate is open: the (random) correction acts
+
+
+def test_capacity_gate_flag_and_layout():
+    from agents.set_policy import SetExtractor
+
+    v0, v1 = gym.make("EdgePFMCache-v0"), gym.make("EdgePFMCache-v1")
+    for env, flag in ((v0, 0.0), (v1, 1.0)):
+        obs, _ = env.reset(seed=0)
+        advisor = Advisor(env.unwrapped.config, capacity_gate=True)
+        advised = advisor.advise(obs)
+        assert advised.shape == (advised_size(10, capacity_gate=True),) == (advised_size(10) + 1,)
+        assert advised[-1] == flag
+        np.testing.assert_array_equal(advised[:-1], Advisor(env.unwrapped.config).advise(obs))
+        assert n_models_of_advised(len(advised), capacity_gate=True) == 10
+    with pytest.raises(ValueError, match="capacity_gate .* needs advice=True"):
+        SetExtractor(observation_size(10), 16, advice=False, capacity_gate=True)
