@@ -64,6 +64,15 @@ def test_select_scores_every_model_on_eval_seeds_and_ship_records_it(tmp_path, c
     assert rows[0]["ratio_to_lc_small"] == also["table"][[r["model"] for r in also["table"]].index(
         rows[0]["model"])]["ratio_to_lc_EdgePFMCache-Small-v0"]  # same episodes as --also
     assert "--suite mine" in suite["command"]
+    # --scenarios: a subset of the suite
+    one = select_checkpoint.main([str(run), "--episodes", "2", "--no-copy", "--suite", "mine",
+                                  "--scenarios", "tight"])
+    assert all("ratio_to_lc_small" not in r for r in one["table"])
+    assert sorted((r["model"], r["ratio_to_lc_tight"]) for r in one["table"]) == sorted(
+        (r["model"], r["ratio_to_lc_tight"]) for r in rows)
+    assert "--suite mine --scenarios tight" in one["command"]
+    with pytest.raises(SystemExit, match="--scenarios: unknown scenario.*nope"):
+        select_checkpoint.main([str(run), "--episodes", "2", "--suite", "mine", "--scenarios", "nope"])
 
 
 def test_select_and_ship_errors(tmp_path):
@@ -75,6 +84,8 @@ def test_select_and_ship_errors(tmp_path):
     (tmp_path / "cfg" / "config.yml").write_text("algo: ppo\nenv_id: EdgePFMCache-v0\nenv_kwargs: {}\n")
     with pytest.raises(SystemExit, match="--also: unknown env id"):
         select_checkpoint.main([str(tmp_path / "cfg"), "--episodes", "2", "--also", "Nope-v0"])
+    with pytest.raises(SystemExit, match="--scenarios: only with --suite"):
+        select_checkpoint.main([str(tmp_path / "cfg"), "--episodes", "2", "--scenarios", "base"])
     with pytest.raises(SystemExit, match="--suite: .*nope"):
         select_checkpoint.main([str(tmp_path / "cfg"), "--episodes", "2", "--suite", "nope"])
     (tmp_path / "config.yml").write_text("algo: ppo\n")

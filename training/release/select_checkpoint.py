@@ -13,8 +13,9 @@ The candidate with the lowest mean cost over all runs (ties: the one trained lon
 
 ``--also ENV_ID`` (repeatable; e.g. ``EdgePFMCache-Large-v0`` for a set policy trained on
 smaller catalogs) scores every candidate on that env too, on the same seeds; ``--suite NAME``
-on every scenario of a suite (edge_cache_env/scenarios.py), still on the evaluation seeds; the
-candidate with the lowest geometric mean over all envs of its cost ratio to LC is selected.
+on every scenario of a suite (edge_cache_env/scenarios.py; ``--scenarios a,b``: a subset of
+it), still on the evaluation seeds; the candidate with the lowest geometric mean over all envs
+of its cost ratio to LC is selected.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import yaml
 
 from agents import make
 from agents.trained import vecnormalize_path
-from edge_cache_env.scenarios import resolve_suite
+from edge_cache_env.scenarios import resolve_suite, select_scenarios
 from evaluation import seeds
 from evaluation.engine import ci95, run_episode
 
@@ -88,7 +89,11 @@ def main(argv: list[str] | None = None) -> dict:
                    help="score on this env id too; select by the geometric mean ratio to LC over all envs")
     p.add_argument("--suite", default=None, metavar="NAME",
                    help="score on every scenario of this suite too (evaluation seeds)")
+    p.add_argument("--scenarios", default=None, metavar="A,B",
+                   help="with --suite: only these of its scenarios (comma-separated)")
     args = p.parse_args(argv)
+    if args.scenarios is not None and args.suite is None:
+        sys.exit("error: --scenarios: only with --suite NAME")
     try:
         seed_list = seeds.eval_seeds(args.episodes)
     except ValueError as e:
@@ -115,6 +120,11 @@ def main(argv: list[str] | None = None) -> dict:
             _, scenarios = resolve_suite(args.suite)
         except ValueError as e:
             sys.exit(f"error: --suite: {e}")
+        try:
+            names = None if args.scenarios is None else [n.strip() for n in args.scenarios.split(",")]
+            scenarios = select_scenarios(scenarios, names)
+        except ValueError as e:
+            sys.exit(f"error: --scenarios: {e}")
         others.update({sc.name: (sc.env_id, dict(sc.env_kwargs)) for sc in scenarios})
 
     t0 = time.perf_counter()
@@ -151,7 +161,8 @@ def main(argv: list[str] | None = None) -> dict:
     command = ["python", "-m", "training.release.select_checkpoint", *map(str, args.runs),
                "--episodes", str(args.episodes), "--min-steps", str(args.min_steps),
                *[a for e in args.also for a in ("--also", e)],
-               *(["--suite", args.suite] if args.suite is not None else [])]
+               *(["--suite", args.suite] if args.suite is not None else []),
+               *(["--scenarios", args.scenarios] if args.scenarios is not None else [])]
     record = {"selected": best, "lc_mean_cost": float(lc.mean()), "eval_seeds": [seed_list[0], seed_list[-1]],
               "candidates": len(rows), "runs": [str(r) for r in args.runs], "command": " ".join(command),
               "seconds": round(time.perf_counter() - t0, 1), "table": rows}
