@@ -1,7 +1,7 @@
 """Compare agents over a suite on evaluation seeds (10_000 ..), never on benchmark seeds.
 
     python benchmarks/suite_on_eval_seeds.py --agents cost_benefit_tuned,maskable_ppo:runs/X/best_model.zip
-        [--suite default] [--episodes 10] [--out results/suite_eval_seeds.json]
+        [--suite default] [--scenarios a,b] [--episodes 10] [--out results/suite_eval_seeds.json]
 
 ``evaluate.py`` scores on benchmark seeds (0..9_999) only; choosing between trained candidates
 there would tune on the benchmark. This plays LC, ``cost_benefit`` and every ``--agents`` entry
@@ -22,7 +22,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this clone's code
 
 from agents import make  # noqa: E402
-from edge_cache_env.scenarios import resolve_suite  # noqa: E402
+from edge_cache_env.scenarios import resolve_suite, select_scenarios  # noqa: E402
 from evaluation.engine import run_benchmark  # noqa: E402
 from evaluation.seeds import eval_seeds  # noqa: E402
 
@@ -33,6 +33,7 @@ def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--agents", required=True, help="comma-separated agent specs (as evaluate.py's)")
     p.add_argument("--suite", default="default")
+    p.add_argument("--scenarios", default=None, help="comma-separated subset of the suite's scenarios")
     p.add_argument("--episodes", type=int, default=10)
     p.add_argument("--out", type=Path, default=None, help="JSON file for every mean cost")
     args = p.parse_args(argv)
@@ -44,6 +45,11 @@ def main(argv: list[str] | None = None) -> dict:
         suite, scenarios = resolve_suite(args.suite)
     except ValueError as e:
         p.error(f"--suite: {e}")
+    try:
+        names = None if args.scenarios is None else [n.strip() for n in args.scenarios.split(",")]
+        scenarios = select_scenarios(scenarios, names)
+    except ValueError as e:
+        p.error(f"--scenarios: {e}")
     specs = [s for s in args.agents.split(",") if s]
     if not specs:
         p.error("--agents: give at least one agent")
