@@ -26,7 +26,8 @@ def test_random_entry_of_the_yaml_uses_the_set_policy():
     cls = algo_class("maskable_ppo")
     train_cfg, kwargs = split_hyperparams(cls, load_hyperparams("maskable_ppo", RANDOM))
     assert train_cfg["policy"] is SetPolicy
-    assert kwargs["policy_kwargs"] == {"hidden": 64, "advice": True}
+    assert kwargs["policy_kwargs"] == {"hidden": 64, "advice": True, "capacity_gate": True}
+    assert train_cfg["warm_start"]["agent"] == "cost_benefit_tuned"
 
 
 def test_policy_by_import_path_errors_name_the_path():

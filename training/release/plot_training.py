@@ -28,6 +28,12 @@ def read_eval_log(run: Path) -> dict[str, list[float]]:
         "reference": rows[0]["reference"]}
 
 
+def curve_names(algos: dict[Path, str]) -> dict[Path, str]:
+    """Each run's legend name: its algorithm, or its folder's name where runs share one."""
+    shared = len(set(algos.values())) < len(algos)
+    return {run: run.name if shared else algo for run, algo in algos.items()}
+
+
 def plot(runs: list[Path], out: Path, title: str | None = None) -> Path:
     """Left: mean cost per evaluation; right: the same as a ratio to the reference heuristic.
 
@@ -43,11 +49,13 @@ def plot(runs: list[Path], out: Path, title: str | None = None) -> Path:
 
     fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(12, 4.5))
     references: dict[tuple[str, int], float] = {}
+    configs = {run: yaml.safe_load((run / "config.yml").read_text()) for run in runs}
+    names = curve_names({run: c["algo"] for run, c in configs.items()})
     for run in runs:
         log = read_eval_log(run)
-        config = yaml.safe_load((run / "config.yml").read_text())
+        config = configs[run]
         x = [t / 1e3 for t in log["timesteps"]]
-        label = f"{config['algo']} ({log['wall_s'][-1] / 60:.0f} min)"
+        label = f"{names[run]} ({log['wall_s'][-1] / 60:.0f} min)"
         ax.plot(x, log["mean_cost"], marker="o", ms=3, label=label)
         ref = log["reference_cost"][0]
         if log["reference"] and ref == ref:
