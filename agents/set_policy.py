@@ -106,9 +106,7 @@ class SetExtractor(nn.Module):
         self.capacity_gate = capacity_gate
         if advice:  # the cost-benefit rule's advice follows the observation (agents/advice.py)
             n = n_models_of_advised(obs_dim, capacity_gate)
-            pm_idx, g_idx = split_advised(np.arange(obs_dim), n)
-            if capacity_gate:  # the gate is the last global; the networks do not read it
-                g_idx, self.gate_idx = g_idx[:-1], int(g_idx[-1])
+            pm_idx, g_idx = split_advised(np.arange(obs_dim), n)  # with the gate: it is last
             nf, ng = nf + len(ADVICE_MODEL_FEATURES), ng + len(ADVICE_GLOBAL_FEATURES)
         else:
             n = n_models_of(obs_dim)
@@ -147,8 +145,6 @@ class SetExtractor(nn.Module):
         and presence."""
         pm = obs[:, self.pm_idx]  # [B, N, F]
         g = obs[:, self.g_idx]  # [B, G]
-        if self.capacity_gate:
-            g = th.cat([g, obs[:, self.gate_idx:self.gate_idx + 1]], dim=-1)
         present = pm[..., MODEL_FEATURE["footprint"]] > 0
         return pm, g, present
 
@@ -159,7 +155,7 @@ class SetExtractor(nn.Module):
         """Logits ``[B, 2N + 1]`` from per-model rows ``[B, N, F]`` of any N, globals (with
         capacity_gate: the gate last), presence."""
         gate = None
-        if self.capacity_gate:
+        if self.capacity_gate:  # the networks do not read the gate
             g, gate = g[..., :-1], g[..., -1:]
         z, pooled = self.actor(pm, g, present)
         per_model = self.model_head(z)  # [B, N, 2]
