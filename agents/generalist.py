@@ -1,7 +1,9 @@
 """The generalist: one trained set policy that plays any catalog of up to ``PAD_MODELS`` models.
 
 ``agents.make("generalist")`` loads ``agents/pretrained/generalist.zip`` (a MaskablePPO with
-:class:`agents.set_policy.SetPolicy`, trained on ``EdgePFMCache-Random-v0``). The set policy's
+:class:`agents.set_policy.SetPolicy`, trained on ``EdgePFMCache-Random-v0`` with the capacity
+model; with ``capacity_gate`` it plays ``cost_benefit`` exactly on scenarios without the capacity
+model, docs/model.md §15.1). The set policy's
 weights do not depend on the number of models, so the trained network is rebuilt for
 ``n_max`` (default :data:`~edge_cache_env.padding.PAD_MODELS`) model slots; an observation of
 ``n <= n_max`` models is what its padding to ``n_max`` slots would be (absent rows are ignored),
