@@ -22,9 +22,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this clone's code
 
 from agents import make  # noqa: E402
-from edge_cache_env.scenarios import resolve_suite, select_scenarios  # noqa: E402
 from evaluation.engine import run_benchmark  # noqa: E402
 from evaluation.seeds import eval_seeds  # noqa: E402
+from evaluation.validate import check_suite  # noqa: E402
 
 BASE = ("lc", "cost_benefit")
 
@@ -42,14 +42,9 @@ def main(argv: list[str] | None = None) -> dict:
     except ValueError as e:
         p.error(f"--episodes: {e}")
     try:
-        suite, scenarios = resolve_suite(args.suite)
-    except ValueError as e:
-        p.error(f"--suite: {e}")
-    try:
-        names = None if args.scenarios is None else [n.strip() for n in args.scenarios.split(",")]
-        scenarios = select_scenarios(scenarios, names)
-    except ValueError as e:
-        p.error(f"--scenarios: {e}")
+        suite, scenarios = check_suite(args.suite, args.scenarios)  # evaluate.py's rules
+    except SystemExit as e:
+        p.error(str(e))
     specs = [s for s in args.agents.split(",") if s]
     if not specs:
         p.error("--agents: give at least one agent")

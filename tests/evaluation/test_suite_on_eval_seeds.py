@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from edge_cache_env.scenarios import Scenario
+from evaluation import validate
 from evaluation.engine import run_episode
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "benchmarks"))
@@ -24,7 +25,7 @@ def test_ratios_are_on_evaluation_seeds_and_match_single_episodes(tmp_path, monk
 
     import agents
 
-    monkeypatch.setattr(bench, "resolve_suite", lambda name: (name, SMALL))
+    monkeypatch.setattr(validate, "resolve_suite", lambda name: (name, SMALL))
     out = tmp_path / "r.json"
     record = bench.main(["--agents", "lru,cost_benefit_tuned", "--episodes", "2", "--scenarios", "short",
                          "--out", str(out)])

@@ -10,7 +10,7 @@ import pytest
 
 from agents.trained import load_trained
 from edge_cache_env.scenarios import Scenario
-from evaluation import seeds
+from evaluation import seeds, validate
 from training.release import select_checkpoint, ship_pretrained
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -56,7 +56,7 @@ def test_select_scores_every_model_on_eval_seeds_and_ship_records_it(tmp_path, c
     # --suite: scored on every scenario of a suite too (here a two-scenario one)
     two = (Scenario("small", "EdgePFMCache-Small-v0", {}, "six models"),
            Scenario("tight", "EdgePFMCache-Small-v0", {"gpu_gb": 30}, "a tighter GPU"))
-    monkeypatch.setattr(select_checkpoint, "resolve_suite", lambda name: (name, two))
+    monkeypatch.setattr(validate, "resolve_suite", lambda name: (name, two))
     suite = select_checkpoint.main([str(run), "--episodes", "2", "--no-copy", "--suite", "mine"])
     rows = suite["table"]
     assert all(r["geomean_ratio_to_lc"] == pytest.approx(

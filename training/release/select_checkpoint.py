@@ -34,9 +34,9 @@ import yaml
 
 from agents import make
 from agents.trained import vecnormalize_path
-from edge_cache_env.scenarios import resolve_suite, select_scenarios
 from evaluation import seeds
 from evaluation.engine import ci95, run_episode
+from evaluation.validate import check_suite
 
 _CKPT = re.compile(r"ckpt_(\d+)_steps\.zip$")
 
@@ -117,14 +117,9 @@ def main(argv: list[str] | None = None) -> dict:
     others: dict[str, tuple[str, dict]] = {e: (e, {}) for e in args.also}
     if args.suite is not None:
         try:
-            _, scenarios = resolve_suite(args.suite)
-        except ValueError as e:
-            sys.exit(f"error: --suite: {e}")
-        try:
-            names = None if args.scenarios is None else [n.strip() for n in args.scenarios.split(",")]
-            scenarios = select_scenarios(scenarios, names)
-        except ValueError as e:
-            sys.exit(f"error: --scenarios: {e}")
+            _, scenarios = check_suite(args.suite, args.scenarios)  # evaluate.py's rules
+        except SystemExit as e:
+            sys.exit(f"error: {e}")
         others.update({sc.name: (sc.env_id, dict(sc.env_kwargs)) for sc in scenarios})
 
     t0 = time.perf_counter()
