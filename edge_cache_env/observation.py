@@ -279,8 +279,7 @@ class BatchObservation:
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
         # requests, recency, frequency, aoc, age: adjacent features, written together.
         assert _DEMAND.stop == _AOC and _AGE == _AOC + 1
-        self._slot_scales = np.array([REQUESTS_SCALE, RECENCY_SCALE_SLOTS, FREQUENCY_SCALE, 1.0,
-                                      AGE_SCALE_SLOTS])[:, None, None]
+        self._slot_scales = np.append(_DEMAND_SCALES, [1.0, AGE_SCALE_SLOTS])[:, None, None]
         self._slot_cells = ((np.arange(b) * self.layout.size)[None, :, None]
                             + np.arange(_DEMAND.start * n, (_AGE + 1) * n).reshape(5, 1, n))
         # By flat cell (server * N + model): the buffer's flat indices of the model's cached,
