@@ -7,7 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
+from agents import make
 from agents.trained import load_trained
 from edge_cache_env.scenarios import Scenario
 from evaluation import seeds, validate
@@ -74,6 +76,21 @@ def test_select_scores_every_model_on_eval_seeds_and_ship_records_it(tmp_path, c
     with pytest.raises(SystemExit, match="--scenarios: unknown scenario.*nope"):
         select_checkpoint.main([str(run), "--episodes", "2", "--suite", "mine", "--scenarios", "nope"])
 
+    # --no-worse-than: each candidate's worst ratio to the rule over every env it was scored on
+    guarded = select_checkpoint.main([str(run), "--episodes", "2", "--no-copy", "--suite", "mine",
+                                      "--no-worse-than", "cost_benefit"])
+    seed_list = seeds.eval_seeds(2)
+    trained_on = yaml.safe_load((run / "config.yml").read_text())
+    envs = [(trained_on["env_id"], trained_on["env_kwargs"]), *((sc.env_id, dict(sc.env_kwargs)) for sc in two)]
+    rule = [select_checkpoint.score(*e, make("cost_benefit"), seed_list).mean() for e in envs]
+    for r in guarded["table"]:
+        agent = make(f"maskable_ppo:{r['path']}")
+        mine = [select_checkpoint.score(*e, agent, seed_list).mean() for e in envs]
+        assert r["worst_ratio_to_cost_benefit"] == pytest.approx(max(m / g for m, g in zip(mine, rule)))
+    keys = [select_checkpoint._guard_key(r, "cost_benefit") for r in guarded["table"]]
+    assert keys == sorted(keys)
+    assert "--no-worse-than cost_benefit" in guarded["command"]
+
 
 def test_select_and_ship_errors(tmp_path):
     with pytest.raises(SystemExit, match="not a train.py run folder"):
@@ -86,6 +103,8 @@ def test_select_and_ship_errors(tmp_path):
         select_checkpoint.main([str(tmp_path / "cfg"), "--episodes", "2", "--also", "Nope-v0"])
     with pytest.raises(SystemExit, match="--scenarios: only with --suite"):
         select_checkpoint.main([str(tmp_path / "cfg"), "--episodes", "2", "--scenarios", "base"])
+    with pytest.raises(SystemExit, match="--no-worse-than: unknown agent 'nope'"):
+        select_checkpoint.main([str(tmp_path / "cfg"), "--episodes", "2", "--no-worse-than", "nope"])
     with pytest.raises(SystemExit, match="--suite: .*nope"):
         select_checkpoint.main([str(tmp_path / "cfg"), "--episodes", "2", "--suite", "nope"])
     (tmp_path / "config.yml").write_text("algo: ppo\n")
@@ -105,6 +124,14 @@ def test_reproduce_command_drops_the_budget_and_keeps_a_finished_runs_timesteps(
     assert ship_pretrained.reproduce_command(cmd, stopped) == \
         "python train.py --algo ppo --seed 1 --timesteps 2004480"
     assert ship_pretrained.reproduce_command(cmd * 2, finished) is None  # resumed: replay all
+
+
+def test_candidates_no_worse_than_the_guard_come_first_then_the_least_worst():
+    rows = [{"m": "a", "worst_ratio_to_cb": 1.02}, {"m": "b", "worst_ratio_to_cb": 0.99},
+            {"m": "c", "worst_ratio_to_cb": 1.001}, {"m": "d", "worst_ratio_to_cb": 1.0}]
+    ranked = sorted(rows, key=lambda r: select_checkpoint._guard_key(r, "cb"))
+    assert [r["m"] for r in ranked] == ["b", "d", "c", "a"]  # b, d tie: the geomean decides
+    assert select_checkpoint._guard_key(rows[0], None) == (0, 0.0)
 
 
 def test_ties_go_to_the_candidate_trained_longest():

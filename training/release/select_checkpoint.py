@@ -16,6 +16,11 @@ smaller catalogs) scores every candidate on that env too, on the same seeds; ``-
 on every scenario of a suite (edge_cache_env/scenarios.py; ``--scenarios a,b``: a subset of
 it), still on the evaluation seeds; the candidate with the lowest geometric mean over all envs
 of its cost ratio to LC is selected.
+
+``--no-worse-than AGENT`` (e.g. ``cost_benefit``) scores AGENT on the same envs and seeds and
+selects, among the candidates whose mean cost is at most AGENT's on every env, the one with the
+lowest geometric mean; if there is none, the one whose worst ratio to AGENT is smallest. A
+learned agent is shipped to beat a rule everywhere, and a geometric mean can hide one loss.
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from agents import make
+from agents import AGENTS, make
 from agents.trained import vecnormalize_path
 from evaluation import seeds
 from evaluation.engine import ci95, run_episode
@@ -66,6 +71,15 @@ def score(env_id: str, env_kwargs: dict, agent, seed_list: list[int]) -> np.ndar
     return costs
 
 
+def _guard_key(row: dict, guard: str | None) -> tuple[int, float]:
+    """Sort key first part: candidates no worse than ``guard`` everywhere first (ranked on), the
+    others by their worst ratio to it; ``(0, 0.0)`` for all without a guard."""
+    if guard is None:
+        return 0, 0.0
+    worst = row[f"worst_ratio_to_{guard}"]
+    return (0, 0.0) if worst <= 1.0 else (1, round(worst, 9))
+
+
 def copy_selected(run: Path, path: Path, record: dict) -> Path:
     """``path`` (and its VecNormalize statistics) -> ``run/selected_model.zip``."""
     dest = run / "selected_model.zip"
@@ -91,7 +105,11 @@ def main(argv: list[str] | None = None) -> dict:
                    help="score on every scenario of this suite too (evaluation seeds)")
     p.add_argument("--scenarios", default=None, metavar="A,B",
                    help="with --suite: only these of its scenarios (comma-separated)")
+    p.add_argument("--no-worse-than", default=None, metavar="AGENT",
+                   help="prefer candidates no worse than AGENT on every env (then the geometric mean)")
     args = p.parse_args(argv)
+    if args.no_worse_than is not None and args.no_worse_than not in AGENTS:
+        sys.exit(f"error: --no-worse-than: unknown agent {args.no_worse_than!r}; one of {sorted(AGENTS)}")
     if args.scenarios is not None and args.suite is None:
         sys.exit("error: --scenarios: only with --suite NAME")
     try:
@@ -125,6 +143,10 @@ def main(argv: list[str] | None = None) -> dict:
     t0 = time.perf_counter()
     lc = score(env_id, env_kwargs, make("lc"), seed_list)
     lc_also = {e: score(*others[e], make("lc"), seed_list) for e in others}
+    guard = args.no_worse_than
+    if guard is not None:  # its mean cost on the training env, then on each other env
+        guard_costs = [float(score(env_id, env_kwargs, make(guard), seed_list).mean()),
+                       *(float(score(*others[e], make(guard), seed_list).mean()) for e in others)]
     rows = []
     for run in args.runs:
         algo = configs[run]["algo"]
@@ -134,22 +156,31 @@ def main(argv: list[str] | None = None) -> dict:
             row = {"run": str(run), "model": label, "path": str(path), "mean_cost": float(costs.mean()),
                    "ci95": ci95(costs), "ratio_to_lc": float(costs.mean() / lc.mean()),
                    "paired_diff_vs_lc": float((costs - lc).mean()), "paired_ci95": ci95(costs - lc)}
+            means = [float(costs.mean())]  # on the training env, then on each other env
             ratios = [row["ratio_to_lc"]]
             for e, lc_e in lc_also.items():
-                ratios.append(float(score(*others[e], agent, seed_list).mean() / lc_e.mean()))
+                means.append(float(score(*others[e], agent, seed_list).mean()))
+                ratios.append(means[-1] / float(lc_e.mean()))
                 row[f"ratio_to_lc_{e}"] = ratios[-1]
             row["geomean_ratio_to_lc"] = float(np.exp(np.mean(np.log(ratios))))
+            if guard is not None:
+                row[f"worst_ratio_to_{guard}"] = max(m / g for m, g in zip(means, guard_costs, strict=True))
             rows.append(row)
     if not rows:
         sys.exit("error: no model found in " + ", ".join(map(str, args.runs)))
-    rows.sort(key=lambda r: (round(r["geomean_ratio_to_lc"] if others else r["mean_cost"], 9),
+    rows.sort(key=lambda r: (*_guard_key(r, guard),
+                             round(r["geomean_ratio_to_lc"] if others else r["mean_cost"], 9),
                              -trained_steps(r["model"])))
     print(f"{env_id}, evaluation seeds {seed_list[0]}..{seed_list[-1]}; LC {lc.mean():.1f} ± {ci95(lc):.1f}")
     width = max(len(f"{r['run']}/{r['model']}") for r in rows)
     also = "".join(f"  {'/ LC ' + e:>{len(e) + 5}}" for e in others)
+    if guard is not None:
+        also += f"  {'worst / ' + guard:>{len(guard) + 8}}"
     print(f"{'model':<{width}}  {'mean cost':>10}  {'± 95%':>6}  {'/ LC':>6}  {'vs LC (paired)':>16}{also}")
     for r in rows:
         extra = "".join(f"  {r[f'ratio_to_lc_{e}']:>{len(e) + 5}.3f}" for e in others)
+        if guard is not None:
+            extra += f"  {r[f'worst_ratio_to_{guard}']:>{len(guard) + 8}.4f}"
         print(f"{r['run'] + '/' + r['model']:<{width}}  {r['mean_cost']:10.1f}  {r['ci95']:6.1f}  "
               f"{r['ratio_to_lc']:6.3f}  {r['paired_diff_vs_lc']:8.1f} ± {r['paired_ci95']:5.1f}{extra}")
     best = rows[0]
@@ -157,7 +188,8 @@ def main(argv: list[str] | None = None) -> dict:
                "--episodes", str(args.episodes), "--min-steps", str(args.min_steps),
                *[a for e in args.also for a in ("--also", e)],
                *(["--suite", args.suite] if args.suite is not None else []),
-               *(["--scenarios", args.scenarios] if args.scenarios is not None else [])]
+               *(["--scenarios", args.scenarios] if args.scenarios is not None else []),
+               *(["--no-worse-than", guard] if guard is not None else [])]
     record = {"selected": best, "lc_mean_cost": float(lc.mean()), "eval_seeds": [seed_list[0], seed_list[-1]],
               "candidates": len(rows), "runs": [str(r) for r in args.runs], "command": " ".join(command),
               "seconds": round(time.perf_counter() - t0, 1), "table": rows}
