@@ -79,12 +79,16 @@ def make(spec: str, **kwargs: Any) -> Any:
                              f"known: {list(TRAINED_ALGOS)} (as ALGO:PATH)")
         from agents.trained import load_trained  # heavy imports only when asked for
 
+        verify = kwargs.pop("verify", None)  # the generalist's check (agents/generalist.py)
         agent = load_trained(algo, path, **kwargs)
         policy = getattr(getattr(agent, "model", None), "policy", None)
         if type(policy).__name__ == "SetPolicy":  # any catalog, maybe advised
             from agents.generalist import GeneralistAgent
 
-            return GeneralistAgent(agent.path)
+            return GeneralistAgent(agent.path, verify=verify)
+        if verify:
+            raise ValueError(f"verify=True: only a set policy (the generalist) verifies itself; "
+                             f"{spec!r} holds a {type(policy).__name__}")
         return agent
     if spec in PRETRAINED_AGENTS:
         import importlib

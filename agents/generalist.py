@@ -23,9 +23,12 @@ import numpy as np
 from gymnasium import spaces
 
 from agents.advice import Advisor, advised_size
+from agents.cost_benefit import CostBenefit
 from agents.padded import scenario_env
+from agents.simulation import TUNING_SEEDS, choose, side_by_side_costs, tuning_config
 from agents.trained import ACTING_ONLY, PRETRAINED_DIR
 from edge_cache_env.actions import n_actions
+from edge_cache_env.config import EnvConfig
 from edge_cache_env.observation import (
     MODEL_FEATURE,
     ObservationLayout,
@@ -75,11 +78,20 @@ class GeneralistAgent:
     same actions); ``pad=True`` pads every observation to ``n_max`` first (a policy trained with
     advice always acts on the ``n`` rows, with the advice of the attached scenario). Deterministic
     actions are the argmax of the masked logits, without SB3's per-call overhead.
+
+    ``verify`` (default: on for a policy with advice and ``capacity_gate``, the only kind that
+    can fall back): the first time the agent meets a scenario where its learned policy acts (the
+    capacity model on), it plays the learned policy and ``cost_benefit`` side by side on
+    simulated episodes of that scenario (:mod:`agents.simulation`: the seeds and the significance
+    test of ``cost_benefit_tuned``, never a benchmark episode, a trace's train split) and keeps
+    the learned policy only if it saves significantly; otherwise it plays the rule, exactly
+    (the gate closed). :attr:`plays_learned` says which.
     """
 
     name = "generalist"
 
-    def __init__(self, path: str | Path | None = None, n_max: int = PAD_MODELS, pad: bool = False) -> None:
+    def __init__(self, path: str | Path | None = None, n_max: int = PAD_MODELS, pad: bool = False,
+                 verify: bool | None = None, seeds: tuple[int, ...] = TUNING_SEEDS) -> None:
         self.path = Path(path) if path is not None else PRETRAINED_DIR / GENERALIST_FILE
         self.n_max = n_max
         self.pad = pad
@@ -89,14 +101,59 @@ class GeneralistAgent:
         # A policy trained with advice reads the cost-benefit rule's assessment (agents/advice.py),
         # which needs the scenario's catalog, as cost_benefit itself does.
         self.advisor = Advisor(capacity_gate=self.policy.capacity_gate) if self.policy.advice else None
+        gated = self.policy.advice and self.policy.capacity_gate
+        if verify and not gated:
+            raise ValueError(f"generalist: verify=True needs a policy trained with advice and "
+                             f"capacity_gate (it falls back to the rule by closing the gate); "
+                             f"{self.path} has advice={self.policy.advice}, "
+                             f"capacity_gate={self.policy.capacity_gate}")
+        if len(seeds) < 2:
+            raise ValueError(f"generalist: seeds must hold at least 2 seeds (a paired test), got {seeds!r}")
+        self.verify = gated if verify is None else bool(verify)
+        self.seeds = tuple(int(s) for s in seeds)
+        # Per scenario met (by the config's id; the entry holds the config, so the id is not
+        # reused): whether the learned policy plays there. EnvConfig is not hashable.
+        self._verdicts: dict[int, tuple[EnvConfig, bool]] = {}
+        self.plays_learned = True
 
     def attach(self, env: Any) -> None:
         """Learn the env's observation layout: on v1 the policy reads the v0 block it was trained
         on, which v1 observations begin with (the capacity features follow it). An advised
-        policy also reads the current scenario's catalog."""
+        policy also reads the current scenario's catalog; with ``verify``, whether its learned
+        policy beats the rule there (simulated once per scenario)."""
         self._layout = ObservationLayout.of(env.unwrapped.config)
         if self.advisor is not None:
-            self.advisor.set_scenario(scenario_env(env).config)
+            config = scenario_env(env).config
+            self.advisor.set_scenario(config)
+            if self.verify:
+                self.plays_learned = self._verdict(config)
+
+    def _verdict(self, config: EnvConfig) -> bool:
+        """Whether the learned policy plays on ``config`` (see the class docstring)."""
+        if not config.capacity.enabled:  # the gate is closed: the learned policy is the rule
+            return True
+        if id(config) in self._verdicts:
+            return self._verdicts[id(config)][1]
+        verdict = next((v for c, v in self._verdicts.values() if c == config), None)
+        if verdict is None:
+            verdict = bool(choose(self.verification_costs(config)) == 1)
+        self._verdicts[id(config)] = (config, verdict)
+        return verdict
+
+    def verification_costs(self, config: EnvConfig) -> np.ndarray:
+        """``[2, seed]`` costs of ``cost_benefit`` (row 0) and the learned policy (row 1) on the
+        simulated episodes of ``config``, paired."""
+        simulated = tuning_config(config)
+        rule = CostBenefit(env_config=simulated)
+        advisor, self.advisor = self.advisor, Advisor(simulated, capacity_gate=True)
+        learned, self.plays_learned = self.plays_learned, True
+        try:
+            return side_by_side_costs(simulated, [
+                lambda obs, _masks: rule.act(obs),
+                lambda obs, masks: np.where(masks, self._advised_logits(obs), -np.inf).argmax(axis=1),
+            ], self.seeds)
+        finally:
+            self.advisor, self.plays_learned = advisor, learned
 
     def _indices(self, n: int) -> tuple[Any, Any]:
         """Flat positions of the per-model rows ``[N, F]`` and the globals, for ``n`` models."""
@@ -144,6 +201,8 @@ class GeneralistAgent:
         if n > self.n_max:
             raise ValueError(f"generalist: a catalog of {n} models exceeds its {self.n_max} model slots")
         pm, g = advisor.rows(obs)  # [B, n, F + A], [B, G + Ga]
+        if not self.plays_learned:  # the rule, exactly: the gate (the last global) closed
+            g[:, -1] = 0.0
         with th.no_grad():
             pm_t, g_t = th.as_tensor(pm), th.as_tensor(g)
             present = th.ones(pm_t.shape[:2], dtype=th.bool)

@@ -16,24 +16,15 @@ operator who simulates before deploying would.
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
 
 from agents.base import Agent
 from agents.cost_benefit import CostBenefit, CostBenefitConfig
+from agents.simulation import TUNING_SEEDS, choose, side_by_side_costs, tuning_config
 from edge_cache_env.config import EnvConfig
-from edge_cache_env.vector_env import EdgePFMCacheVectorEnv
 
-#: Seeds of the simulated tuning episodes: outside the benchmark (0..9_999), evaluation
-#: (10_000..10_999) and training (100_000 + 1_000 * run seed ...) ranges of evaluation/seeds.py
-#: (a test checks it; agents may not import evaluation).
-TUNING_SEEDS: tuple[int, ...] = tuple(range(900_000, 900_008))
-#: A setting replaces the calibrated default only if its paired mean saving over the tuning
-#: episodes exceeds this many standard errors: with a few episodes the grid's best is often
-#: the luckiest, not the best (with 4 episodes and no test it lost up to 3.5% on some scenarios).
-CONFIDENCE_SE = 2.0
 #: The settings tried: horizons (slots) x keep weights x margins; the calibrated default first.
 GRID: tuple[CostBenefitConfig, ...] = (CostBenefitConfig(),) + tuple(
     CostBenefitConfig(h, k, m)
@@ -41,46 +32,12 @@ GRID: tuple[CostBenefitConfig, ...] = (CostBenefitConfig(),) + tuple(
     if CostBenefitConfig(h, k, m) != CostBenefitConfig())
 
 
-def tuning_config(config: EnvConfig) -> EnvConfig:
-    """The config the rule is tuned on: ``config``, on its trace's train split if it replays one."""
-    if config.workload.source != "synthetic" and config.workload.split != "train":
-        return replace(config, workload=replace(config.workload, split="train"))
-    return config
-
-
 def episode_costs(config: EnvConfig, settings: tuple[CostBenefitConfig, ...],
                   seeds: tuple[int, ...]) -> np.ndarray:
     """``[setting, seed]`` episode costs of the rule with each setting on ``seeds`` of ``config``
     (one vector env: row ``i * len(seeds) + j`` plays setting i on seed j)."""
-    n = len(seeds)
-    venv = EdgePFMCacheVectorEnv(num_envs=len(settings) * n, config=config,
-                                 autoreset_mode="Disabled")
-    obs, _ = venv.reset(seed=[s for _ in settings for s in seeds])
     rules = [CostBenefit(p, env_config=config) for p in settings]
-    cost = np.zeros(len(settings) * n)
-    done = np.zeros(len(settings) * n, dtype=bool)
-    actions = np.zeros(len(settings) * n, dtype=np.int64)
-    while not done.all():
-        for i, rule in enumerate(rules):
-            actions[i * n:(i + 1) * n] = rule.act(obs[i * n:(i + 1) * n])
-        obs, _, terminated, truncated, info = venv.step(actions)
-        ended = (terminated | truncated) & ~done
-        if ended.any():  # the episode figures are in the info of the steps where some end
-            cost[ended] = info["episode_cost"][ended]
-            done |= ended
-    venv.close()
-    return cost.reshape(len(settings), n)
-
-
-def choose(costs: np.ndarray, confidence_se: float = CONFIDENCE_SE) -> int:
-    """Index of the setting to play from ``[setting, seed]`` costs (row 0: the default): the one
-    of largest mean saving over the default among those whose paired saving is significant."""
-    saving = costs[0] - costs  # paired: the same episodes
-    mean = saving.mean(axis=1)
-    se = saving.std(axis=1, ddof=1) / np.sqrt(costs.shape[1]) if costs.shape[1] > 1 else np.inf
-    ok = mean > confidence_se * se
-    ok[0] = True
-    return int(np.argmax(np.where(ok, mean, -np.inf)))
+    return side_by_side_costs(config, [lambda obs, _masks, rule=rule: rule.act(obs) for rule in rules], seeds)
 
 
 class TunedCostBenefit(Agent):
@@ -134,4 +91,4 @@ class TunedCostBenefit(Agent):
         return self.rule.act(obs)
 
 
-__all__ = ["GRID", "TUNING_SEEDS", "TunedCostBenefit", "choose", "episode_costs", "tuning_config"]
+__all__ = ["GRID", "TunedCostBenefit", "episode_costs"]

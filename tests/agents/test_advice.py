@@ -5,6 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+from generalists import advised_generalist, gated_generalist
 
 import agents
 import edge_cache_env  # noqa: F401  (registers the env ids)
@@ -166,17 +167,9 @@ def test_advised_policy_moves_with_the_models_and_ignores_padding():
 def test_untrained_advised_generalist_is_the_rule(tmp_path, env_id):
     """The prior puts the rule's choice first: before any learning, the greedy generalist plays
     exactly cost_benefit's episode, on any catalog (21 models: a size never trained on)."""
-    from sb3_contrib import MaskablePPO
-
-    from agents.generalist import GeneralistAgent
-    from agents.set_policy import SetPolicy
     from evaluation.engine import run_episode
-    from training.wrappers import Advised
 
-    model = MaskablePPO(SetPolicy, Advised(gym.make("EdgePFMCache-Random-v0", n_max=10, n_slots=20)),
-                        policy_kwargs={"hidden": 16, "advice": True}, device="cpu", seed=0)
-    model.save(tmp_path / "g.zip")
-    agent = GeneralistAgent(tmp_path / "g.zip")
+    agent = advised_generalist(tmp_path)
     env = gym.make("EdgePFMCache-Large-v1" if env_id == "large" else env_id, n_slots=60)
     got = run_episode(env, agent, 5)
     want = run_episode(env, agents.make("cost_benefit"), 5)
@@ -202,32 +195,11 @@ def test_advised_wrapper_on_v1_keeps_the_v0_block():
         obs, *_ = env.step(action)
 
 
-def _gated_generalist(tmp_path):
-    """A gated advised generalist with large random weights: its own correction of the rule is
-    strong wherever the gate lets it act."""
-    import torch as th
-    from sb3_contrib import MaskablePPO
-
-    from agents.generalist import GeneralistAgent
-    from agents.set_policy import SetPolicy
-    from training.wrappers import Advised
-
-    env = Advised(gym.make("EdgePFMCache-Random-v0", n_max=10, n_slots=20), capacity_gate=True)
-    model = MaskablePPO(SetPolicy, env, policy_kwargs={"hidden": 16, "advice": True,
-                                                       "capacity_gate": True}, device="cpu", seed=0)
-    with th.no_grad():
-        for name, p in model.policy.named_parameters():
-            if name != "mlp_extractor.prior_weight":
-                p.normal_(0.0, 2.0)
-    model.save(tmp_path / "gated.zip")
-    return GeneralistAgent(tmp_path / "gated.zip")
-
-
 @pytest.mark.parametrize("env_id", ["EdgePFMCache-v0", "EdgePFMCache-Small-v0", "large"])
 def test_gated_generalist_is_the_rule_without_the_capacity_model(tmp_path, env_id):
     from evaluation.engine import run_episode
 
-    agent = _gated_generalist(tmp_path)
+    agent = gated_generalist(tmp_path)
     assert agent.policy.capacity_gate
     env = gym.make("EdgePFMCache-Large-v0" if env_id == "large" else env_id, n_slots=60)
     got = run_episode(env, agent, 5)
@@ -238,7 +210,7 @@ def test_gated_generalist_is_the_rule_without_the_capacity_model(tmp_path, env_i
 def test_gated_generalist_acts_on_its_own_with_the_capacity_model(tmp_path):
     from evaluation.engine import run_episode
 
-    agent = _gated_generalist(tmp_path)
+    agent = gated_generalist(tmp_path, verify=False)  # the policy itself, unchecked
     env = gym.make("EdgePFMCache-Small-v1", n_slots=60)
     got = run_episode(env, agent, 5)
     want = run_episode(env, agents.make("cost_benefit"), 5)

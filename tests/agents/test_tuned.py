@@ -10,21 +10,14 @@ import agents
 import edge_cache_env  # noqa: F401  (registers the ids)
 from agents import tuned
 from agents.cost_benefit import CostBenefit, CostBenefitConfig
-from agents.tuned import TUNING_SEEDS, TunedCostBenefit, choose, episode_costs, tuning_config
+from agents.simulation import TUNING_SEEDS, choose
+from agents.tuned import TunedCostBenefit, episode_costs
 from edge_cache_env.config import make_config
 from evaluation.engine import run_episode
-from evaluation.seeds import BENCHMARK_SEEDS, EVAL_SEED_BASE, MAX_EVAL_EPISODES, TRAIN_SEED_BASE
 
 SHORT = {"n_slots": 40, "requests_per_slot": 6.0}
 GRID = (CostBenefitConfig(), CostBenefitConfig(horizon_slots=2.0, keep_weight=1.0),
         CostBenefitConfig(horizon_slots=40.0, keep_weight=0.5))
-
-
-def test_tuning_seeds_are_outside_the_benchmark_evaluation_and_training_ranges():
-    for s in TUNING_SEEDS:
-        assert s not in BENCHMARK_SEEDS
-        assert not EVAL_SEED_BASE <= s < EVAL_SEED_BASE + MAX_EVAL_EPISODES
-        assert s >= TRAIN_SEED_BASE + 1_000 * 500  # beyond the blocks of run seeds 0..499
 
 
 def test_episode_costs_are_the_single_env_episodes_of_each_setting():
@@ -35,17 +28,6 @@ def test_episode_costs_are_the_single_env_episodes_of_each_setting():
     want = [[run_episode(env, CostBenefit(p), s)["cost"] for s in seeds] for p in GRID]
     np.testing.assert_allclose(got, want, rtol=1e-12)
     assert len(set(np.round(got.mean(axis=1), 6))) > 1  # the settings differ here
-
-
-def test_choose_takes_a_setting_only_if_its_paired_saving_is_significant():
-    default = np.array([10.0, 20.0, 30.0, 40.0])
-    steady = default - 1.0  # saves 1 on every episode: significant
-    lucky = default + np.array([-9.0, 8.0, -9.0, 8.0])  # saves more on average, by luck
-    assert choose(np.stack([default, lucky])) == 0
-    assert choose(np.stack([default, steady, lucky])) == 1
-    bigger = default - np.array([2.0, 2.5, 2.0, 2.5])
-    assert choose(np.stack([default, steady, bigger])) == 2  # the largest significant saving
-    assert choose(np.stack([default, default + 1.0])) == 0  # worse: the default
 
 
 def test_attach_chooses_the_least_cost_setting_once_per_scenario(monkeypatch):
@@ -65,13 +47,6 @@ def test_attach_chooses_the_least_cost_setting_once_per_scenario(monkeypatch):
     other = gym.make("EdgePFMCache-v0", **SHORT)  # another env of an equal config: no new tuning
     run_episode(other, agent, 4)
     assert len(calls) == 1
-
-
-def test_trace_scenarios_are_tuned_on_the_train_split():
-    test_cfg = gym.make("EdgePFMCache-Azure-v1", split="test").unwrapped.config
-    assert tuning_config(test_cfg).workload.split == "train"
-    synthetic = make_config("default")
-    assert tuning_config(synthetic) is synthetic
 
 
 def test_plays_the_random_env_through_its_scenarios():
