@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from agents.advice import Advisor, advised_size
+from agents.advice import ADVICE_GLOBAL_FEATURES, ADVICE_MODEL_FEATURES, Advisor, advised_size
 from agents.cost_benefit import CostBenefit
 from agents.padded import scenario_env
 from agents.simulation import TUNING_SEEDS, choose, side_by_side_costs, tuning_config
@@ -30,7 +30,9 @@ from agents.trained import ACTING_ONLY, PRETRAINED_DIR
 from edge_cache_env.actions import n_actions
 from edge_cache_env.config import EnvConfig
 from edge_cache_env.observation import (
+    GLOBAL_FEATURES,
     MODEL_FEATURE,
+    MODEL_FEATURES,
     ObservationLayout,
     n_models_of,
     observation_size,
@@ -39,6 +41,8 @@ from edge_cache_env.observation import (
 from edge_cache_env.padding import PAD_MODELS, pad_action, pad_observation
 
 GENERALIST_FILE = "generalist.zip"
+#: Column of the rule's SERVE choice among an advised observation's globals.
+ADVICE_SERVE = len(GLOBAL_FEATURES) + ADVICE_GLOBAL_FEATURES.index("cb_serve")
 
 
 def load_set_policy(path: str | Path, n_max: int = PAD_MODELS) -> Any:
@@ -79,13 +83,14 @@ class GeneralistAgent:
     advice always acts on the ``n`` rows, with the advice of the attached scenario). Deterministic
     actions are the argmax of the masked logits, without SB3's per-call overhead.
 
-    ``verify`` (default: on for a policy with advice and ``capacity_gate``, the only kind that
-    can fall back): the first time the agent meets a scenario where its learned policy acts (the
-    capacity model on), it plays the learned policy and ``cost_benefit`` side by side on
-    simulated episodes of that scenario (:mod:`agents.simulation`: the seeds and the significance
-    test of ``cost_benefit_tuned``, never a benchmark episode, a trace's train split) and keeps
-    the learned policy only if it saves significantly; otherwise it plays the rule, exactly
-    (the gate closed). :attr:`plays_learned` says which.
+    ``verify`` (default: on for a policy with advice, the kind that knows the rule's choice):
+    the first time the agent meets a scenario where its learned policy acts (with
+    ``capacity_gate``: only where the capacity model is on), it plays the learned policy and
+    ``cost_benefit`` side by side on simulated episodes of that scenario
+    (:mod:`agents.simulation`: the seeds and the significance test of ``cost_benefit_tuned``,
+    never a benchmark episode, a trace's train split) and keeps the learned policy only if it
+    saves significantly; otherwise it plays the rule's choice, which its advice carries:
+    ``cost_benefit`` exactly. :attr:`plays_learned` says which.
     """
 
     name = "generalist"
@@ -101,15 +106,13 @@ class GeneralistAgent:
         # A policy trained with advice reads the cost-benefit rule's assessment (agents/advice.py),
         # which needs the scenario's catalog, as cost_benefit itself does.
         self.advisor = Advisor(capacity_gate=self.policy.capacity_gate) if self.policy.advice else None
-        gated = self.policy.advice and self.policy.capacity_gate
-        if verify and not gated:
-            raise ValueError(f"generalist: verify=True needs a policy trained with advice and "
-                             f"capacity_gate (it falls back to the rule by closing the gate); "
-                             f"{self.path} has advice={self.policy.advice}, "
-                             f"capacity_gate={self.policy.capacity_gate}")
+        if verify and not self.policy.advice:
+            raise ValueError(f"generalist: verify=True needs a policy trained with advice (it falls "
+                             f"back to the rule's choice, which the advice carries); {self.path} "
+                             f"has none")
         if len(seeds) < 2:
             raise ValueError(f"generalist: seeds must hold at least 2 seeds (a paired test), got {seeds!r}")
-        self.verify = gated if verify is None else bool(verify)
+        self.verify = self.policy.advice if verify is None else bool(verify)
         self.seeds = tuple(int(s) for s in seeds)
         # Per scenario met (by the config's id; the entry holds the config, so the id is not
         # reused): whether the learned policy plays there. EnvConfig is not hashable.
@@ -130,8 +133,8 @@ class GeneralistAgent:
 
     def _verdict(self, config: EnvConfig) -> bool:
         """Whether the learned policy plays on ``config`` (see the class docstring)."""
-        if not config.capacity.enabled:  # the gate is closed: the learned policy is the rule
-            return True
+        if self.policy.capacity_gate and not config.capacity.enabled:
+            return True  # the gate is closed there: the learned policy is the rule
         if id(config) in self._verdicts:
             return self._verdicts[id(config)][1]
         verdict = next((v for c, v in self._verdicts.values() if c == config), None)
@@ -145,7 +148,7 @@ class GeneralistAgent:
         simulated episodes of ``config``, paired."""
         simulated = tuning_config(config)
         rule = CostBenefit(env_config=simulated)
-        advisor, self.advisor = self.advisor, Advisor(simulated, capacity_gate=True)
+        advisor, self.advisor = self.advisor, Advisor(simulated, capacity_gate=self.policy.capacity_gate)
         learned, self.plays_learned = self.plays_learned, True
         try:
             return side_by_side_costs(simulated, [
@@ -201,12 +204,16 @@ class GeneralistAgent:
         if n > self.n_max:
             raise ValueError(f"generalist: a catalog of {n} models exceeds its {self.n_max} model slots")
         pm, g = advisor.rows(obs)  # [B, n, F + A], [B, G + Ga]
-        if not self.plays_learned:  # the rule, exactly: the gate (the last global) closed
-            g[:, -1] = 0.0
-        with th.no_grad():
-            pm_t, g_t = th.as_tensor(pm), th.as_tensor(g)
-            present = th.ones(pm_t.shape[:2], dtype=th.bool)
-            logits = self.policy.mlp_extractor.actor_logits(pm_t, g_t, present).numpy()
+        if self.plays_learned:
+            with th.no_grad():
+                pm_t, g_t = th.as_tensor(pm), th.as_tensor(g)
+                present = th.ones(pm_t.shape[:2], dtype=th.bool)
+                logits = self.policy.mlp_extractor.actor_logits(pm_t, g_t, present).numpy()
+        else:  # the rule's choice (its advice): 1 on its action, 0 on every other
+            f = len(MODEL_FEATURES)
+            logits = np.concatenate([g[:, ADVICE_SERVE:ADVICE_SERVE + 1],
+                                     pm[..., f + ADVICE_MODEL_FEATURES.index("cb_load")],
+                                     pm[..., f + ADVICE_MODEL_FEATURES.index("cb_evict")]], axis=1)
         slots = n if obs.shape[-1] == advisor.layout.size else n_models_of(obs.shape[-1])
         if slots == n:
             return logits

@@ -5,7 +5,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-from generalists import advised_generalist, gated_generalist
+from generalists import gated_generalist, set_policy_agent
 
 import agents
 import edge_cache_env  # noqa: F401  (registers the env ids)
@@ -169,7 +169,7 @@ def test_untrained_advised_generalist_is_the_rule(tmp_path, env_id):
     exactly cost_benefit's episode, on any catalog (21 models: a size never trained on)."""
     from evaluation.engine import run_episode
 
-    agent = advised_generalist(tmp_path)
+    agent = set_policy_agent(tmp_path, verify=False)  # the policy itself: its prior
     env = gym.make("EdgePFMCache-Large-v1" if env_id == "large" else env_id, n_slots=60)
     got = run_episode(env, agent, 5)
     want = run_episode(env, agents.make("cost_benefit"), 5)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-from generalists import advised_generalist, gated_generalist
+from generalists import gated_generalist, set_policy_agent
 
 import agents
 import edge_cache_env  # noqa: F401  (registers the ids)
@@ -19,19 +19,20 @@ SHORT = {"n_slots": 40}
 SEEDS = TUNING_SEEDS[:3]
 
 
-def test_verify_is_on_for_gated_policies_only_and_asks_for_one(tmp_path):
+def test_verify_is_on_for_advised_policies_and_asks_for_one(tmp_path):
     assert gated_generalist(tmp_path).verify
     assert not gated_generalist(tmp_path, verify=False).verify
-    assert not advised_generalist(tmp_path).verify  # no gate: no way to fall back exactly
-    with pytest.raises(ValueError, match="verify=True needs a policy trained with advice and capacity_gate"):
-        advised_generalist(tmp_path, verify=True)
+    assert set_policy_agent(tmp_path).verify  # advised, no gate
+    assert not set_policy_agent(tmp_path, advice=False).verify  # no advice: no rule to fall back on
+    with pytest.raises(ValueError, match="verify=True needs a policy trained with advice"):
+        set_policy_agent(tmp_path, advice=False, verify=True)
     with pytest.raises(ValueError, match="seeds must hold at least 2"):
-        generalist.GeneralistAgent(tmp_path / "gated.zip", seeds=(1,))
+        generalist.GeneralistAgent(gated_generalist(tmp_path).path, seeds=(1,))
     specialist = f"maskable_ppo:{PRETRAINED_DIR / 'maskable_ppo.zip'}"
     with pytest.raises(ValueError, match="verify=True: only a set policy"):
         agents.make(specialist, verify=True)
     assert not hasattr(agents.make(specialist, verify=False), "verify")  # nothing to switch off
-    assert agents.make(f"maskable_ppo:{tmp_path / 'gated.zip'}", verify=False).verify is False
+    assert agents.make(f"maskable_ppo:{gated_generalist(tmp_path).path}", verify=False).verify is False
 
 
 def test_verification_costs_are_the_rule_and_the_learned_policy_on_simulated_episodes(tmp_path):
@@ -45,17 +46,20 @@ def test_verification_costs_are_the_rule_and_the_learned_policy_on_simulated_epi
     assert not np.allclose(costs[0], costs[1])
 
 
+@pytest.mark.parametrize("gate, env_id", [(True, "EdgePFMCache-Small-v1"), (False, "EdgePFMCache-Small-v0")])
 @pytest.mark.parametrize("verdict", [0, 1])
-def test_it_plays_the_rule_unless_the_learned_policy_wins(tmp_path, monkeypatch, verdict):
+def test_it_plays_the_rule_unless_the_learned_policy_wins(tmp_path, monkeypatch, verdict, gate, env_id):
+    """Gated (on v1) or not (on v0: there its learned part acts too), the loser plays the rule."""
     monkeypatch.setattr(generalist, "choose", lambda costs: verdict)  # the paired test's answer
-    agent = gated_generalist(tmp_path)
+    agent = set_policy_agent(tmp_path, capacity_gate=gate, random_weights=True)
     agent.seeds = SEEDS
-    env = gym.make("EdgePFMCache-Small-v1", **SHORT)
+    env = gym.make(env_id, **SHORT)
     got = run_episode(env, agent, 5)
     assert agent.plays_learned is bool(verdict)
-    other = agents.make("cost_benefit") if verdict == 0 else gated_generalist(tmp_path, verify=False)
-    want = run_episode(env, other, 5)
+    unchecked = set_policy_agent(tmp_path, capacity_gate=gate, random_weights=True, verify=False)
+    want = run_episode(env, agents.make("cost_benefit") if verdict == 0 else unchecked, 5)
     assert got["cost"] == want["cost"] and got["loads"] == want["loads"]
+    assert want["cost"] != run_episode(env, agents.make("cost_benefit") if verdict else unchecked, 5)["cost"]
 
 
 def test_one_check_per_scenario_and_none_without_the_capacity_model(tmp_path, monkeypatch):
