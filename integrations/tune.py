@@ -87,6 +87,11 @@ def train_trial(config: dict[str, Any], *, algo: str, env_id: str, timesteps: in
         while True:
             finished = proc.poll() is not None
             rows = read_eval_log(log)
+            if not finished:
+                # The last evaluation is reported once train.py has exited: ASHA stops every
+                # trial that reaches max_t, and the run folder (model.zip, summary) is
+                # complete only when train.py is done.
+                rows = [r for r in rows if r["timesteps"] < timesteps]
             for row in rows[reported:]:
                 tune.report({**row, "run_folder": str(Path(runs) / name)})  # ASHA may stop us here
             reported = len(rows)

@@ -23,6 +23,38 @@ def test_parse_grid():
         parse_grid(["seed=1,2"])
 
 
+class _Running:
+    """A train.py process that runs for ``polls`` polls, its evaluations already written."""
+
+    def __init__(self, polls: int) -> None:
+        self.left, self.returncode = polls, None
+
+    def poll(self):
+        self.left -= 1
+        if self.left < 0:
+            self.returncode = 0
+        return self.returncode
+
+
+def test_the_last_evaluation_is_reported_once_train_py_has_exited(tmp_path, monkeypatch):
+    """ASHA stops a trial at its last report: train.py must have finished its run folder by then."""
+    import ray.tune
+
+    from integrations import tune as integration
+
+    config = {"seed": 0}
+    log = tmp_path / integration.run_name("ppo", "EdgePFMCache-Small-v0", config) / "eval_log.csv"
+    log.parent.mkdir()
+    log.write_text("timesteps,mean_cost,ratio_to_reference\n0,10.0,1.0\n64,9.0,0.9\n")
+    proc = _Running(polls=3)
+    monkeypatch.setattr(integration.subprocess, "Popen", lambda *a, **k: proc)
+    reports = []
+    monkeypatch.setattr(ray.tune, "report", lambda row: reports.append((row["timesteps"], proc.returncode)))
+    integration.train_trial(config, algo="ppo", env_id="EdgePFMCache-Small-v0", timesteps=64, eval_freq=64,
+                            eval_episodes=1, runs=str(tmp_path), train_args=[], poll_s=0.0)
+    assert reports == [(0.0, None), (64.0, 0)]  # the first at once, the last after the exit
+
+
 @pytest.mark.slow
 def test_two_trials_are_train_py_run_folders(local_ray, tmp_path):
     from integrations.tune import main
