@@ -34,6 +34,14 @@ class ModelCosts:
     load_s: np.ndarray  # time to move the weights onto the GPU
     load_cost: np.ndarray  # weighted switching cost of one LOAD: GB moved plus load energy
     cloud_accuracy: np.ndarray  # accuracy of a cloud answer (no edge context)
+    # Per request and token (SlotCosts' inputs, kept here: an episode's reset then builds no
+    # array from the catalog)
+    edge_s_per_request: np.ndarray
+    inv_prefill_tok_s: np.ndarray  # 1 / prefill tokens per second (0 if prefill is free)
+    decode_s_per_tok: np.ndarray
+    response_mb: np.ndarray
+    cloud_usd_per_1k_tok: np.ndarray
+    cloud_usd_per_request: np.ndarray
 
     @classmethod
     def of(cls, config: EnvConfig) -> ModelCosts:
@@ -49,6 +57,13 @@ class ModelCosts:
             load_s=load_s,
             load_cost=w.switch_per_gb * weights_gb + w.energy_per_kj * load_energy_kj,
             cloud_accuracy=np.array([m.acc0 if cloud_acc is None else cloud_acc for m in models]),
+            edge_s_per_request=np.array([m.edge_s_per_request for m in models]),
+            inv_prefill_tok_s=np.array([1.0 / m.prefill_tok_s if m.prefill_tok_s > 0 else 0.0
+                                        for m in models]),
+            decode_s_per_tok=np.array([m.decode_s_per_tok for m in models]),
+            response_mb=np.array([m.response_mb for m in models]),
+            cloud_usd_per_1k_tok=np.array([m.cloud_usd_per_1k_tok for m in models]),
+            cloud_usd_per_request=np.array([m.cloud_usd_per_request for m in models]),
         )
 
 
@@ -64,23 +79,19 @@ class SlotCosts:
 
     @classmethod
     def of(cls, config: EnvConfig, requests: EpisodeRequests, models: ModelCosts) -> SlotCosts:
-        cloud, specs = config.cloud, config.models
-        per_req = np.array([m.edge_s_per_request for m in specs])
-        inv_prefill = np.array([1.0 / m.prefill_tok_s if m.prefill_tok_s > 0 else 0.0 for m in specs])
-        decode = np.array([m.decode_s_per_tok for m in specs])
+        cloud, m = config.cloud, models
         r = requests
         count = r.count.astype(np.float64)
-        edge_compute_s = count * per_req + r.input_sum * inv_prefill + r.output_sum * decode
+        edge_compute_s = (count * m.edge_s_per_request + r.input_sum * m.inv_prefill_tok_s
+                          + r.output_sum * m.decode_s_per_tok)
         bytes_up = r.input_sum * cloud.bytes_per_token
-        response_mb = np.array([m.response_mb for m in specs])
-        bytes_down = r.output_sum * cloud.bytes_per_token + count * response_mb * 1e6
+        bytes_down = r.output_sum * cloud.bytes_per_token + count * m.response_mb * 1e6
         transfer_s = (bytes_up * 8 / (cloud.uplink_mbps * 1e6)
                       + bytes_down * 8 / (cloud.downlink_mbps * 1e6))
         cloud_latency_s = (count * (cloud.rtt_s + cloud.queue_s) + transfer_s
                            + edge_compute_s / cloud.speedup)
-        usd_tok = np.array([m.cloud_usd_per_1k_tok for m in specs])
-        usd_req = np.array([m.cloud_usd_per_request for m in specs])
-        cloud_usd = (r.input_sum + r.output_sum) / 1000.0 * usd_tok + count * usd_req
+        cloud_usd = ((r.input_sum + r.output_sum) / 1000.0 * m.cloud_usd_per_1k_tok
+                     + count * m.cloud_usd_per_request)
         return cls(count=count, edge_compute_s=edge_compute_s, cold_wait_s=count * models.load_s,
                    cloud_latency_s=cloud_latency_s, cloud_usd=cloud_usd)
 

@@ -32,12 +32,14 @@ class SyntheticWorkload:
 
     def __init__(self, config: EnvConfig) -> None:
         self.config = config
+        # Fixed by the config (frozen): computed once, not at every reset.
+        self._model_w = _zipf_weights(config.n_models, config.workload.zipf_models)
+        self._task_cum = np.cumsum(_zipf_weights(config.aoc.tasks_per_model, config.workload.zipf_tasks))[:-1]
 
     def sample_episode(self, np_random: np.random.Generator) -> EpisodeRequests:
         cfg, wl = self.config, self.config.workload
         n_models, n_slots, n_tasks = cfg.n_models, cfg.n_slots, cfg.aoc.tasks_per_model
-        model_w = _zipf_weights(n_models, wl.zipf_models)
-        task_w = _zipf_weights(n_tasks, wl.zipf_tasks)
+        model_w = self._model_w
         # Popularity ranking: a random permutation; every shift period, a random part of the
         # ranking is reshuffled among itself (the popular set drifts, as in real traffic).
         rank = np_random.permutation(n_models)
@@ -56,14 +58,12 @@ class SyntheticWorkload:
         n = len(slot)
         cum = np.cumsum(period_probs, axis=1)
         cum[:, -1] = 1.0
-        # Slots are sorted, so each popularity period is one contiguous run of requests.
+        # Each request's model: the first in its period's cumulative popularity beyond its draw,
+        # i.e. how many cumulative values are <= it (searchsorted side="right" on the period's
+        # row, for every request at once).
         u = np_random.random(n)
-        model = np.empty(n, dtype=np.int64)
-        bounds = np.searchsorted(slot, np.arange(n_periods + 1) * wl.shift_every_slots)
-        for p in range(n_periods):
-            lo, hi = bounds[p], bounds[p + 1]
-            model[lo:hi] = np.searchsorted(cum[p], u[lo:hi], side="right")
-        task_rank = np.searchsorted(np.cumsum(task_w)[:-1], np_random.random(n), side="right")
+        model = (cum[slot // wl.shift_every_slots] <= u[:, None]) @ np.ones(n_models, dtype=np.int64)
+        task_rank = np.searchsorted(self._task_cum, np_random.random(n), side="right")
         task = task_perm[model, task_rank].astype(np.int64)
         inp = lognormal_tokens(np_random, n, wl.input_tokens_median, wl.input_tokens_sigma,
                                wl.max_tokens)
