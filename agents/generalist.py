@@ -115,9 +115,11 @@ class GeneralistAgent:
         self.verify = self.policy.advice if verify is None else bool(verify)
         self.seeds = tuple(int(s) for s in seeds)
         # Per scenario met (by the config's id; the entry holds the config, so the id is not
-        # reused): whether the learned policy plays there. EnvConfig is not hashable.
-        self._verdicts: dict[int, tuple[EnvConfig, bool]] = {}
+        # reused): the check, whose "plays_learned" says whether the learned policy plays there.
+        # EnvConfig is not hashable.
+        self._verdicts: dict[int, tuple[EnvConfig, dict[str, Any]]] = {}
         self.plays_learned = True
+        self.last_check: dict[str, Any] | None = None  # the attached scenario's check, if any
 
     def attach(self, env: Any) -> None:
         """Learn the env's observation layout: on v1 the policy reads the v0 block it was trained
@@ -133,15 +135,28 @@ class GeneralistAgent:
 
     def _verdict(self, config: EnvConfig) -> bool:
         """Whether the learned policy plays on ``config`` (see the class docstring)."""
+        self.last_check = None
         if self.policy.capacity_gate and not config.capacity.enabled:
             return True  # the gate is closed there: the learned policy is the rule
         if id(config) in self._verdicts:
-            return self._verdicts[id(config)][1]
-        verdict = next((v for c, v in self._verdicts.values() if c == config), None)
-        if verdict is None:
-            verdict = bool(choose(self.verification_costs(config)) == 1)
-        self._verdicts[id(config)] = (config, verdict)
-        return verdict
+            self.last_check = self._verdicts[id(config)][1]
+            return self.last_check["plays_learned"]
+        check = next((v for c, v in self._verdicts.values() if c == config), None)
+        if check is None:
+            costs = self.verification_costs(config)
+            saving = costs[0] - costs[1]
+            check = {"plays_learned": bool(choose(costs) == 1), "seeds": list(self.seeds),
+                     "rule_cost": float(costs[0].mean()), "learned_cost": float(costs[1].mean()),
+                     "saving": float(saving.mean()),
+                     "saving_se": float(saving.std(ddof=1) / np.sqrt(len(saving)))}
+        self._verdicts[id(config)] = (config, check)
+        self.last_check = check
+        return check["plays_learned"]
+
+    def report(self) -> dict[str, Any]:
+        """What it played on the attached scenario, and the check that decided (None without
+        one): recorded by the benchmark engine beside the agent's figures."""
+        return {"plays_learned": self.plays_learned, "check": self.last_check}
 
     def verification_costs(self, config: EnvConfig) -> np.ndarray:
         """``[2, seed]`` costs of ``cost_benefit`` (row 0) and the learned policy (row 1) on the

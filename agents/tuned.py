@@ -16,6 +16,7 @@ operator who simulates before deploying would.
 from __future__ import annotations
 
 import itertools
+from dataclasses import asdict
 from typing import Any
 
 import numpy as np
@@ -83,6 +84,10 @@ class TunedCostBenefit(Agent):
     def params(self) -> CostBenefitConfig | None:
         """The setting chosen for the attached scenario."""
         return None if self.rule is None else self.rule.params
+
+    def report(self) -> dict[str, Any]:
+        """The setting it plays on the attached scenario (recorded by the benchmark engine)."""
+        return {"setting": None if self.params is None else asdict(self.params)}
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         if self.rule is None:

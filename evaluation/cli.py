@@ -16,7 +16,9 @@ Writes to ``--out``: ``results.json`` (``{"env", "episodes", "seeds", "lower_bou
 "hit_ratio", "mean_accuracy", "mean_aoc", ...}}}``), ``results.csv`` (one row per agent and
 episode), ``costs.png``, ``timeline_<agent>.png`` and, with ``--sweep``, ``sweep_<param>.png``.
 Agents that cannot act on the env are listed under ``not_applicable`` with the reason, agents
-that raised under ``failed``; ratios are null without ``lc`` or when a denominator is zero.
+that raised under ``failed``; ratios are null without ``lc`` or when a denominator is zero. An
+agent that chooses per scenario says what it chose under ``report``: ``cost_benefit_tuned`` its
+setting, the generalist whether its learned policy played and the check that decided.
 
 With ``--suite NAME`` (``edge_cache_env/scenarios.py``, docs/scenarios.md; ``--scenarios a,b``
 for a subset) every agent plays every scenario on the same seeds. Writes ``results.json``

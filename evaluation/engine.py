@@ -261,6 +261,9 @@ class BenchmarkResult:
     not_applicable: dict[str, str] = field(default_factory=dict)  # agent -> why it cannot act
     failed: dict[str, str] = field(default_factory=dict)  # agent -> the error that stopped it
     lower_bound_na: str | None = None  # why the bound is missing (None: computed or not asked)
+    # agent -> what it reports it chose for this scenario (its report(), if it has one: the
+    # tuned rule's setting, the generalist's check)
+    reports: dict[str, Any] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         """The ``results.json`` content (see evaluate.py)."""
@@ -288,6 +291,8 @@ class BenchmarkResult:
                 row["ratio_ci95"] = _ratio(ci95(d), lc_costs.mean())
                 row["diff_vs_lc"] = {"mean": float(d.mean()), "ci95": ci95(d)}
             row["ratio_to_bound"] = _ratio(costs.mean(), lb.mean()) if lb is not None else None
+            if name in self.reports:
+                row["report"] = self.reports[name]
             agents[name] = row
         bound = None
         if lb is not None:
@@ -350,6 +355,7 @@ def run_benchmark(env_id: str, agent_specs: Sequence[str], seeds: Sequence[int],
             bar.update()
     episodes: dict[str, list[dict[str, float]]] = {}
     failed: dict[str, str] = {}
+    reports: dict[str, Any] = {}
     batched: dict[str, list[dict[str, float]]] = {}
     together = {spec: a for spec, a in runnable.items() if batchable(a)} if vectorize else {}
     if together:
@@ -375,11 +381,13 @@ def run_benchmark(env_id: str, agent_specs: Sequence[str], seeds: Sequence[int],
             bar.update()
         if spec not in failed:
             episodes[spec] = eps
+            if hasattr(agent, "report"):  # after its episodes: attached to this scenario
+                reports[spec] = agent.report()
     if own_bar:
         bar.close()
     env.close()
     return BenchmarkResult(env_id, env_kwargs, list(seeds), episodes, bound_costs, bound_seconds,
-                           not_applicable=na, failed=failed, lower_bound_na=bound_na)
+                           not_applicable=na, failed=failed, lower_bound_na=bound_na, reports=reports)
 
 
 def record_timeline(env_id: str, agent_spec: str, seed: int, env_kwargs: dict[str, Any] | None = None
