@@ -25,7 +25,7 @@ from gymnasium import spaces
 from agents.advice import ADVICE_GLOBAL_FEATURES, ADVICE_MODEL_FEATURES, Advisor, advised_size
 from agents.cost_benefit import CostBenefit
 from agents.padded import scenario_env
-from agents.simulation import TUNING_SEEDS, choose, side_by_side_costs, tuning_config
+from agents.simulation import TUNING_SEEDS, choose, paired_savings, side_by_side_costs, tuning_config
 from agents.trained import ACTING_ONLY, PRETRAINED_DIR
 from edge_cache_env.actions import n_actions
 from edge_cache_env.config import EnvConfig
@@ -144,11 +144,10 @@ class GeneralistAgent:
         check = next((v for c, v in self._verdicts.values() if c == config), None)
         if check is None:
             costs = self.verification_costs(config)
-            saving = costs[0] - costs[1]
+            saving, se = paired_savings(costs)
             check = {"plays_learned": bool(choose(costs) == 1), "seeds": list(self.seeds),
                      "rule_cost": float(costs[0].mean()), "learned_cost": float(costs[1].mean()),
-                     "saving": float(saving.mean()),
-                     "saving_se": float(saving.std(ddof=1) / np.sqrt(len(saving)))}
+                     "saving": float(saving[1]), "saving_se": float(se[1])}
         self._verdicts[id(config)] = (config, check)
         self.last_check = check
         return check["plays_learned"]

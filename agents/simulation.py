@@ -62,15 +62,23 @@ def side_by_side_costs(config: EnvConfig, actors: Sequence[Actor], seeds: Sequen
     return cost.reshape(len(actors), n)
 
 
+def paired_savings(costs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each candidate's mean saving over the default (row 0 of ``[candidate, seed]`` costs) and
+    its standard error, from the paired episodes (inf with one seed)."""
+    saving = costs[0] - costs  # paired: the same episodes
+    se = saving.std(axis=1, ddof=1) / np.sqrt(costs.shape[1]) if costs.shape[1] > 1 else \
+        np.full(len(costs), np.inf)
+    return saving.mean(axis=1), se
+
+
 def choose(costs: np.ndarray, confidence_se: float = CONFIDENCE_SE) -> int:
     """Index of the candidate to play from ``[candidate, seed]`` costs (row 0: the default): the
     one of largest mean saving over the default among those whose paired saving is significant."""
-    saving = costs[0] - costs  # paired: the same episodes
-    mean = saving.mean(axis=1)
-    se = saving.std(axis=1, ddof=1) / np.sqrt(costs.shape[1]) if costs.shape[1] > 1 else np.inf
+    mean, se = paired_savings(costs)
     ok = mean > confidence_se * se
     ok[0] = True
     return int(np.argmax(np.where(ok, mean, -np.inf)))
 
 
-__all__ = ["CONFIDENCE_SE", "TUNING_SEEDS", "Actor", "choose", "side_by_side_costs", "tuning_config"]
+__all__ = ["CONFIDENCE_SE", "TUNING_SEEDS", "Actor", "choose", "paired_savings", "side_by_side_costs",
+           "tuning_config"]

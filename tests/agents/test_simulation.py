@@ -7,7 +7,7 @@ import numpy as np
 
 import agents
 import edge_cache_env  # noqa: F401  (registers the ids)
-from agents.simulation import TUNING_SEEDS, choose, side_by_side_costs, tuning_config
+from agents.simulation import TUNING_SEEDS, choose, paired_savings, side_by_side_costs, tuning_config
 from edge_cache_env.config import make_config
 from evaluation.engine import run_episode
 from evaluation.seeds import BENCHMARK_SEEDS, EVAL_SEED_BASE, MAX_EVAL_EPISODES, TRAIN_SEED_BASE
@@ -58,3 +58,11 @@ def test_trace_scenarios_are_simulated_on_the_train_split():
     assert tuning_config(test_cfg).workload.split == "train"
     synthetic = make_config("default")
     assert tuning_config(synthetic) is synthetic
+
+
+def test_paired_savings_are_the_mean_and_standard_error_of_the_differences():
+    costs = np.array([[10.0, 20.0, 30.0], [9.0, 18.0, 30.0]])
+    mean, se = paired_savings(costs)
+    np.testing.assert_allclose(mean, [0.0, 1.0])
+    np.testing.assert_allclose(se, [0.0, np.std([1.0, 2.0, 0.0], ddof=1) / np.sqrt(3)])
+    assert np.isinf(paired_savings(costs[:, :1])[1]).all()  # one episode: no error estimate
