@@ -22,17 +22,22 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 
-from agents.advice import ADVICE_GLOBAL_FEATURES, ADVICE_MODEL_FEATURES, Advisor, advised_size
+from agents.advice import Advisor, advised_size
 from agents.cost_benefit import CostBenefit
 from agents.padded import scenario_env
-from agents.simulation import TUNING_SEEDS, choose, paired_savings, side_by_side_costs, tuning_config
+from agents.simulation import (
+    TUNING_SEEDS,
+    PerScenario,
+    choose,
+    paired_savings,
+    side_by_side_costs,
+    tuning_config,
+)
 from agents.trained import ACTING_ONLY, PRETRAINED_DIR
 from edge_cache_env.actions import n_actions
 from edge_cache_env.config import EnvConfig
 from edge_cache_env.observation import (
-    GLOBAL_FEATURES,
     MODEL_FEATURE,
-    MODEL_FEATURES,
     ObservationLayout,
     n_models_of,
     observation_size,
@@ -41,8 +46,6 @@ from edge_cache_env.observation import (
 from edge_cache_env.padding import PAD_MODELS, pad_action, pad_observation
 
 GENERALIST_FILE = "generalist.zip"
-#: Column of the rule's SERVE choice among an advised observation's globals.
-ADVICE_SERVE = len(GLOBAL_FEATURES) + ADVICE_GLOBAL_FEATURES.index("cb_serve")
 
 
 def load_set_policy(path: str | Path, n_max: int = PAD_MODELS) -> Any:
@@ -114,10 +117,7 @@ class GeneralistAgent:
             raise ValueError(f"generalist: seeds must hold at least 2 seeds (a paired test), got {seeds!r}")
         self.verify = self.policy.advice if verify is None else bool(verify)
         self.seeds = tuple(int(s) for s in seeds)
-        # Per scenario met (by the config's id; the entry holds the config, so the id is not
-        # reused): the check, whose "plays_learned" says whether the learned policy plays there.
-        # EnvConfig is not hashable.
-        self._verdicts: dict[int, tuple[EnvConfig, dict[str, Any]]] = {}
+        self._checks = PerScenario()  # per scenario met: the check (its "plays_learned")
         self.plays_learned = True
         self.last_check: dict[str, Any] | None = None  # the attached scenario's check, if any
 
@@ -138,19 +138,16 @@ class GeneralistAgent:
         self.last_check = None
         if self.policy.capacity_gate and not config.capacity.enabled:
             return True  # the gate is closed there: the learned policy is the rule
-        if id(config) in self._verdicts:
-            self.last_check = self._verdicts[id(config)][1]
-            return self.last_check["plays_learned"]
-        check = next((v for c, v in self._verdicts.values() if c == config), None)
-        if check is None:
-            costs = self.verification_costs(config)
-            saving, se = paired_savings(costs)
-            check = {"plays_learned": bool(choose(costs) == 1), "seeds": list(self.seeds),
-                     "rule_cost": float(costs[0].mean()), "learned_cost": float(costs[1].mean()),
-                     "saving": float(saving[1]), "saving_se": float(se[1])}
-        self._verdicts[id(config)] = (config, check)
-        self.last_check = check
-        return check["plays_learned"]
+        self.last_check = self._checks.get(config, self._check)
+        return self.last_check["plays_learned"]
+
+    def _check(self, config: EnvConfig) -> dict[str, Any]:
+        """The paired comparison on ``config``'s simulated episodes, and its verdict."""
+        costs = self.verification_costs(config)
+        saving, se = paired_savings(costs)
+        return {"plays_learned": bool(choose(costs) == 1), "seeds": list(self.seeds),
+                "rule_cost": float(costs[0].mean()), "learned_cost": float(costs[1].mean()),
+                "saving": float(saving[1]), "saving_se": float(se[1])}
 
     def report(self) -> dict[str, Any]:
         """What it played on the attached scenario, and the check that decided (None without
@@ -162,15 +159,12 @@ class GeneralistAgent:
         simulated episodes of ``config``, paired."""
         simulated = tuning_config(config)
         rule = CostBenefit(env_config=simulated)
-        advisor, self.advisor = self.advisor, Advisor(simulated, capacity_gate=self.policy.capacity_gate)
-        learned, self.plays_learned = self.plays_learned, True
-        try:
-            return side_by_side_costs(simulated, [
-                lambda obs, _masks: rule.act(obs),
-                lambda obs, masks: np.where(masks, self._advised_logits(obs), -np.inf).argmax(axis=1),
-            ], self.seeds)
-        finally:
-            self.advisor, self.plays_learned = advisor, learned
+        advisor = Advisor(simulated, capacity_gate=self.policy.capacity_gate)
+        return side_by_side_costs(simulated, [
+            lambda obs, _masks: rule.act(obs),
+            lambda obs, masks: np.where(masks, self._advised_logits(obs, advisor, learned=True),
+                                        -np.inf).argmax(axis=1),
+        ], self.seeds)
 
     def _indices(self, n: int) -> tuple[Any, Any]:
         """Flat positions of the per-model rows ``[N, F]`` and the globals, for ``n`` models."""
@@ -187,7 +181,7 @@ class GeneralistAgent:
         import torch as th
 
         if self.advisor is not None:
-            return self._advised_logits(obs)
+            return self._advised_logits(obs, self.advisor, self.plays_learned)
         layout = self._layout
         if layout is not None and obs.shape[-1] == layout.size and layout.size != observation_size(layout.n_models):
             obs = obs[..., :observation_size(layout.n_models)]  # the v0 block of a v1 observation
@@ -204,30 +198,29 @@ class GeneralistAgent:
             present = pm[..., MODEL_FEATURE["footprint"]] > 0
             return self.policy.mlp_extractor.actor_logits(pm, g, present).numpy()
 
-    def _advised_logits(self, obs: np.ndarray) -> np.ndarray:
-        """Logits of an advised policy: computed on the scenario's own ``n`` models, then
-        placed in the observation's slots (a padded observation gets padded logits)."""
+    def _advised_logits(self, obs: np.ndarray, advisor: Advisor | None, learned: bool) -> np.ndarray:
+        """Logits of an advised policy (``learned``: the network's, else the rule's choice) with
+        ``advisor``'s advice: computed on the scenario's own ``n`` models, then placed in the
+        observation's slots (a padded observation gets padded logits)."""
         import torch as th
 
         from agents.set_policy import ABSENT_LOGIT
 
-        advisor = self.advisor
         if advisor is None or advisor.config is None:
             raise RuntimeError("generalist: call agent.attach(env) after env.reset() (evaluate.py does)")
         n = advisor.config.n_models
         if n > self.n_max:
             raise ValueError(f"generalist: a catalog of {n} models exceeds its {self.n_max} model slots")
         pm, g = advisor.rows(obs)  # [B, n, F + A], [B, G + Ga]
-        if self.plays_learned:
+        extractor = self.policy.mlp_extractor
+        if learned:
             with th.no_grad():
                 pm_t, g_t = th.as_tensor(pm), th.as_tensor(g)
                 present = th.ones(pm_t.shape[:2], dtype=th.bool)
-                logits = self.policy.mlp_extractor.actor_logits(pm_t, g_t, present).numpy()
-        else:  # the rule's choice (its advice): 1 on its action, 0 on every other
-            f = len(MODEL_FEATURES)
-            logits = np.concatenate([g[:, ADVICE_SERVE:ADVICE_SERVE + 1],
-                                     pm[..., f + ADVICE_MODEL_FEATURES.index("cb_load")],
-                                     pm[..., f + ADVICE_MODEL_FEATURES.index("cb_evict")]], axis=1)
+                logits = extractor.actor_logits(pm_t, g_t, present).numpy()
+        else:  # the rule's choice, in the advice columns the prior reads: 1 on its action
+            serve, (load, evict) = extractor.cb_serve_col, extractor.cb_cols
+            logits = np.concatenate([g[:, serve:serve + 1], pm[..., load], pm[..., evict]], axis=1)
         slots = n if obs.shape[-1] == advisor.layout.size else n_models_of(obs.shape[-1])
         if slots == n:
             return logits

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 
@@ -37,6 +38,26 @@ def tuning_config(config: EnvConfig) -> EnvConfig:
     if config.workload.source != "synthetic" and config.workload.split != "train":
         return replace(config, workload=replace(config.workload, split="train"))
     return config
+
+
+class PerScenario:
+    """What an agent decided for each scenario config it met, decided once: looked up by the
+    config object (an env keeps its own; the entry holds it, so its id is not reused), then by
+    equality (another env of the same scenario). EnvConfig holds mappings: it is not hashable."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[EnvConfig, Any]] = {}
+
+    def get(self, config: EnvConfig, decide: Callable[[EnvConfig], Any]) -> Any:
+        """The value for ``config``: the one decided before for it (or an equal one), else
+        ``decide(config)``."""
+        if id(config) in self._by_id:
+            return self._by_id[id(config)][1]
+        value = next((v for c, v in self._by_id.values() if c == config), None)
+        if value is None:
+            value = decide(config)
+        self._by_id[id(config)] = (config, value)
+        return value
 
 
 def side_by_side_costs(config: EnvConfig, actors: Sequence[Actor], seeds: Sequence[int]) -> np.ndarray:
@@ -80,5 +101,5 @@ def choose(costs: np.ndarray, confidence_se: float = CONFIDENCE_SE) -> int:
     return int(np.argmax(np.where(ok, mean, -np.inf)))
 
 
-__all__ = ["CONFIDENCE_SE", "TUNING_SEEDS", "Actor", "choose", "paired_savings", "side_by_side_costs",
+__all__ = ["CONFIDENCE_SE", "TUNING_SEEDS", "Actor", "PerScenario", "choose", "paired_savings", "side_by_side_costs",
            "tuning_config"]

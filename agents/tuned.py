@@ -23,7 +23,7 @@ import numpy as np
 
 from agents.base import Agent
 from agents.cost_benefit import CostBenefit, CostBenefitConfig
-from agents.simulation import TUNING_SEEDS, choose, side_by_side_costs, tuning_config
+from agents.simulation import TUNING_SEEDS, PerScenario, choose, side_by_side_costs, tuning_config
 from edge_cache_env.config import EnvConfig
 
 #: The settings tried: horizons (slots) x keep weights x margins; the calibrated default first.
@@ -59,9 +59,7 @@ class TunedCostBenefit(Agent):
             raise ValueError("cost_benefit_tuned: the grid's first setting must be the calibrated "
                              "default (CostBenefitConfig()), which the others must beat")
         self.grid, self.seeds = tuple(grid), tuple(int(s) for s in seeds)
-        # The setting chosen per config met, by the config's id (it holds the config, so the id
-        # is not reused): EnvConfig holds mappings and is not hashable.
-        self._chosen: dict[int, tuple[EnvConfig, CostBenefitConfig]] = {}
+        self._chosen = PerScenario()  # the setting chosen per scenario met
         self._config: EnvConfig | None = None
         self.rule: CostBenefit | None = None
 
@@ -70,13 +68,8 @@ class TunedCostBenefit(Agent):
         cfg = env.unwrapped.config
         if cfg is self._config:
             return
-        if id(cfg) in self._chosen:
-            chosen = self._chosen[id(cfg)][1]
-        else:  # an equal config met before (another env of the same scenario), else tune
-            chosen = next((p for c, p in self._chosen.values() if c == cfg), None)
-            if chosen is None:
-                chosen = self.grid[choose(episode_costs(tuning_config(cfg), self.grid, self.seeds))]
-            self._chosen[id(cfg)] = (cfg, chosen)
+        chosen = self._chosen.get(cfg, lambda c: self.grid[choose(episode_costs(tuning_config(c), self.grid,
+                                                                               self.seeds))])
         self._config = cfg
         self.rule = CostBenefit(chosen, env_config=cfg)
 

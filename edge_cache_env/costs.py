@@ -92,7 +92,7 @@ class SlotCosts:
                            + edge_compute_s / cloud.speedup)
         cloud_usd = ((r.input_sum + r.output_sum) / 1000.0 * m.cloud_usd_per_1k_tok
                      + count * m.cloud_usd_per_request)
-        return cls(count=count, edge_compute_s=edge_compute_s, cold_wait_s=count * models.load_s,
+        return cls(count=count, edge_compute_s=edge_compute_s, cold_wait_s=count * m.load_s,
                    cloud_latency_s=cloud_latency_s, cloud_usd=cloud_usd)
 
 
