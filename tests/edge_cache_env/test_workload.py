@@ -62,5 +62,8 @@ def test_episode_requests_validation():
         EpisodeRequests(**{**ok, "model": np.array([0, 2])})
     with pytest.raises(ValueError, match="sorted"):
         EpisodeRequests(**{**ok, "slot": np.array([1, 0])})
+    for slot in ([0, 2], [-1, 0]):  # past the last slot, before the first
+        with pytest.raises(ValueError, match=r"slot outside \[0, 2\)"):
+            EpisodeRequests(**{**ok, "slot": np.array(slot)})
     with pytest.raises(ValueError, match="token"):
         EpisodeRequests(**{**ok, "input_tokens": np.array([-1, 5])})
