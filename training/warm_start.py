@@ -93,10 +93,9 @@ def collect(model: Any, agent: Any, n_steps: int, gamma: float, slot_discount: b
     env_agents = [PaddedAgent(copy.deepcopy(agent)) for _ in range(n_envs)]
     # With advice (training.wrappers.Advised) the teacher reads the env's own observation, the
     # first part of the advised one.
-    try:
-        teacher_view = int(env.get_attr("advice_base_size")[0])
-    except AttributeError:
-        teacher_view = raw.shape[-1]
+    # has_attr, not get_attr in a try: a SubprocVecEnv worker dies on a missing attribute.
+    advised = env.has_attr("advice_base_size")
+    teacher_view = int(env.get_attr("advice_base_size")[0]) if advised else raw.shape[-1]
     for _ in range(steps):
         masks = np.stack(env.env_method("action_masks"))
         actions = np.empty(n_envs, dtype=np.int64)

@@ -381,3 +381,14 @@ def test_warm_start_from_lc_on_v1(tmp_path):
         "n_epochs=1", "warm_start={steps: 1600, epochs: 20, batch_size: 32, learning_rate: 3.0e-3}"])
     warm = yaml.safe_load((run / "summary.yml").read_text())[0]["warm_start"]
     assert warm["agent"] == "lc" and warm["bc_accuracy"] > 0.7, warm
+
+
+@pytest.mark.slow
+def test_warm_start_in_subprocess_envs(tmp_path):
+    # The warm start asks the envs whether they carry advice: a question a SubprocVecEnv worker
+    # must answer, not die on (an AttributeError there kills the worker).
+    run = run_train(tmp_path, "maskable_ppo", "warm_start={steps: 128, epochs: 1}", "--vec", "subproc",
+                    steps=128)
+    summary = yaml.safe_load((run / "summary.yml").read_text())[-1]
+    assert summary["end_timesteps"] == 128
+    assert yaml.safe_load((run / "args.yml").read_text())["vec"] == "subproc"
