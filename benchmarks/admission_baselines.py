@@ -2,7 +2,7 @@
 scenarios (benchmark seeds), rerunnably:
 
     python benchmarks/admission_baselines.py                    # 20 seeds (0..19) per scenario
-    python benchmarks/admission_baselines.py --scenarios default,gpu120 --episodes 5
+    python benchmarks/admission_baselines.py --scenarios default,gpu_gb=120 --episodes 5
 
 Prints one markdown row per scenario: each agent's mean cost / LC's (paired seeds), the oracle
 where the catalog allows it (<= 12 models), and whether ``cost_benefit`` stays <= 1.00x LC.

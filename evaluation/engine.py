@@ -288,7 +288,8 @@ class BenchmarkResult:
             if lc_costs is not None:
                 d = costs - lc_costs
                 row["ratio_to_lc"] = _ratio(costs.mean(), lc_costs.mean())
-                row["ratio_ci95"] = _ratio(ci95(d), lc_costs.mean())
+                # One episode gives no interval (ci95's 0 would read as certainty).
+                row["ratio_ci95"] = _ratio(ci95(d), lc_costs.mean()) if len(d) > 1 else None
                 row["diff_vs_lc"] = {"mean": float(d.mean()), "ci95": ci95(d)}
             row["ratio_to_bound"] = _ratio(costs.mean(), lb.mean()) if lb is not None else None
             if name in self.reports:

@@ -95,9 +95,10 @@ def run_suite(scenarios: Sequence[Scenario], agent_specs: Sequence[str], seeds: 
 
 
 def outcome(row: dict[str, Any]) -> str | None:
-    """``win`` / ``tie`` / ``loss`` against LC by the paired 95% CI (``None`` without LC)."""
+    """``win`` / ``tie`` / ``loss`` against LC by the paired 95% CI (``None`` without LC, or
+    with one episode: no interval)."""
     d = row.get("diff_vs_lc")
-    if not d or d["mean"] is None or d["ci95"] is None:
+    if not d or d["mean"] is None or d["ci95"] is None or len(row.get("episode_costs", ())) < 2:
         return None
     if d["mean"] + d["ci95"] < 0:
         return "win"

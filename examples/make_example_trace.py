@@ -22,12 +22,12 @@ HOURS = 4
 SEED = 2024
 
 
-def main() -> None:
+def main(out: Path = OUT) -> None:
     cfg = make_config("default", n_slots=HOURS * 360, requests_per_slot=2.5)
     rng = np.random.default_rng(SEED)
     requests = SyntheticWorkload(cfg).sample_episode(rng)
-    write_csv_trace(OUT, requests, [m.name for m in cfg.models], cfg.slot_s, jitter=rng)
-    print(f"wrote {OUT} ({requests.n_requests} requests over {HOURS} h)")
+    write_csv_trace(out, requests, [m.name for m in cfg.models], cfg.slot_s, jitter=rng)
+    print(f"wrote {out} ({requests.n_requests} requests over {HOURS} h)")
 
 
 if __name__ == "__main__":

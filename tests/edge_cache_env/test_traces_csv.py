@@ -56,6 +56,14 @@ def test_round_trip_through_the_generic_format(tmp_path, jitter):
     assert key(back, slice(None)) == key(original, first)
 
 
+def test_the_example_trace_is_what_its_script_makes(tmp_path):
+    import runpy
+
+    make = runpy.run_path(str(EXAMPLE.with_name("make_example_trace.py")))["main"]
+    make(tmp_path / "made.csv")
+    assert (tmp_path / "made.csv").read_text() == EXAMPLE.read_text()
+
+
 def test_the_example_trace_runs_in_both_splits():
     for split in ("train", "test"):
         env = gym.make("EdgePFMCache-v0", source="csv", trace_path=str(EXAMPLE), split=split)

@@ -185,6 +185,17 @@ def test_without_lc_ratios_are_null():
     assert agg["lru"] == {**agg["lru"], "geomean_ratio_to_lc": None, "wins": 0, "scored": 0}
 
 
+def test_one_episode_gives_no_interval_and_no_outcome():
+    one = _result({"lc": [10.0], "lru": [12.0]}).summary()["agents"]["lru"]
+    assert one["ratio_to_lc"] == pytest.approx(1.2) and one["ratio_ci95"] is None
+    assert outcome(one) is None  # not a loss on the strength of a single episode
+    two = _result({"lc": [10.0, 11.0, 12.0], "lru": [12.0, 13.0, 14.1]}).summary()["agents"]["lru"]
+    assert two["ratio_ci95"] is not None and outcome(two) == "loss"
+    agg = aggregates(build_matrix({"x": _result({"lc": [10.0], "lru": [12.0]}).summary()}, ["lc", "lru"]),
+                     ["lc", "lru"])["lru"]
+    assert (agg["wins"], agg["ties"], agg["losses"]) == (0, 0, 0)
+
+
 def test_write_json_is_atomic(tmp_path):
     path = tmp_path / "results.json"
     write_json(path, {"a": 1})
