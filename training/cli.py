@@ -18,6 +18,7 @@ import argparse
 import json
 import math
 import platform
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
@@ -132,6 +133,28 @@ def versions() -> dict[str, str]:
             "sb3_contrib": str(sb3_contrib.__version__)}
 
 
+_CHECKOUT = Path(__file__).resolve().parents[1]  # this code's repository, if it is a git checkout
+
+
+def code_commit(repo: Path = _CHECKOUT) -> str | None:
+    """The git commit of the code training runs with (``<sha>-dirty`` with uncommitted changes
+    to tracked files; None outside a git checkout): a reproduce command rebuilds a model with
+    the code it was trained with."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True,
+                              check=True).stdout.strip()
+
+    try:
+        # This code's own checkout only (an installed copy inside some other repository is not).
+        if Path(git("rev-parse", "--show-toplevel")).resolve() != repo.resolve():
+            return None
+        sha = git("rev-parse", "HEAD")
+        dirty = git("status", "--porcelain", "--untracked-files=no")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return f"{sha}-dirty" if dirty else sha
+
+
 def check_resume(folder: RunFolder, args: argparse.Namespace) -> dict[str, Any]:
     """config.yml of the run to resume; settings passed again must not contradict it."""
     stored = folder.stored_config()
@@ -206,7 +229,7 @@ def resolve(args: argparse.Namespace, folder: RunFolder) -> tuple[Any, dict[str,
         "hyperparams": plain(params), "n_envs": int(n_envs),
         "seeds": {"run_seed": args.seed, "train_seed_base": train_seed, "eval_seeds": eval_seed_list,
                   "rule": "evaluation/seeds.py: benchmark 0..9999, evaluation 10000.., training 100000+"},
-        "versions": versions(), "env_config": env_config,
+        "versions": versions(), "commit": code_commit(), "env_config": env_config,
     }
     return settings, config
 

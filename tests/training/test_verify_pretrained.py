@@ -49,6 +49,7 @@ def test_rebuilt_model_is_identical_and_a_change_is_caught(tmp_path, monkeypatch
     shipped = tmp_path / "pretrained"
     entry = ship(run, dest=shipped, name="tiny")
     assert entry["reproduce"].startswith("python train.py --algo maskable_ppo")
+    assert entry["commit"] == train.code_commit() and entry["commit"]  # the code it was trained with
 
     record = verify.main(["tiny", "--dir", str(shipped), "--workdir", str(tmp_path / "rebuilt")])
     assert record["identical"] and record["tensors"] > 4 and record["differing"] == []
@@ -76,6 +77,17 @@ def test_selected_and_checkpoint_models_are_found_in_the_run(tmp_path):
     argv = verify.reproduce_argv("python train.py --algo ppo --out runs --seed 0", tmp_path)
     assert argv == ["--algo", "ppo", "--out", str(tmp_path), "--seed", "0"]
     assert verify.reproduce_argv("python train.py --algo ppo", tmp_path)[-2:] == ["--out", str(tmp_path)]
+
+
+def test_versions_and_code_commit_that_differ_are_named():
+    from training.cli import code_commit, versions
+
+    same = {"versions": versions(), "commit": code_commit()}
+    assert verify.version_differences(same) == {}
+    other = {"versions": {**versions(), "torch": "0.0.1"}, "commit": "0" * 40}
+    assert verify.version_differences(other) == {"torch": ("0.0.1", versions()["torch"]),
+                                                 "code commit": ("0" * 40, code_commit())}
+    assert "code commit" not in verify.version_differences({"versions": {}})  # older entries
 
 
 def test_bad_names_and_entries_fail_before_training(tmp_path, capsys):

@@ -91,6 +91,7 @@ def ship(run: Path, dest: Path = PRETRAINED_DIR, model: str = "best", name: str 
         "reference_cost_on_eval_seeds": legs[-1]["reference_cost"],
         "hyperparams": config["hyperparams"],
         "versions": config["versions"],
+        "commit": config.get("commit"),  # the code it was trained with (runs since this field)
         "vecnormalize": stats.name if stats.exists() else None,
         "zip_bytes": (dest / f"{name}.zip").stat().st_size,
     }

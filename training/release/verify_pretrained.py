@@ -114,12 +114,16 @@ def compare(shipped: Path, rebuilt: Path) -> dict[str, Any]:
 
 
 def version_differences(entry: dict[str, Any]) -> dict[str, tuple[str, str]]:
-    """Libraries whose version here differs from the one the model was trained with."""
-    from training.cli import versions
+    """Libraries (and the code's commit, where the manifest records it) that differ here from
+    what the model was trained with."""
+    from training.cli import code_commit, versions
 
     now = versions()
-    return {k: (v, now.get(k, "missing")) for k, v in entry.get("versions", {}).items()
-            if now.get(k) != v}
+    changed = {k: (v, now.get(k, "missing")) for k, v in entry.get("versions", {}).items()
+               if now.get(k) != v}
+    if entry.get("commit") and entry["commit"] != code_commit():
+        changed["code commit"] = (entry["commit"], code_commit() or "unknown")
+    return changed
 
 
 def verify(name: str, directory: Path = PRETRAINED_DIR, workdir: Path | None = None) -> dict[str, Any]:
