@@ -133,7 +133,11 @@ class Experiment:
         gate = bool(policy_kwargs.get("capacity_gate", False))
         self.env = make_vec(s.env_id, s.env_kwargs, s.n_envs, s.vec, str(monitor), s.train_seed, advice,
                             gate)
-        self.eval_env = make_vec(s.env_id, s.env_kwargs, len(s.eval_seeds), "dummy", None,
+        # With --vec native the evaluation envs are native too: VecNormalize's statistics are
+        # copied between wrapper chains of the same shape (SB3's sync_envs_normalization), and
+        # sub-env i plays the episode of eval seed i exactly as a single env would (tested).
+        eval_vec = "native" if s.vec == "native" else "dummy"
+        self.eval_env = make_vec(s.env_id, s.env_kwargs, len(s.eval_seeds), eval_vec, None,
                                  s.eval_seeds[0], advice, gate)
         self._wire_slot_discount()
         if s.resume:

@@ -63,6 +63,45 @@ def test_train_py_vec_native(tmp_path: Path, algo: str):
     assert list((run / "monitor").glob("*.monitor.csv"))
 
 
+@pytest.mark.parametrize("algo", ["maskable_ppo", "dqn"])
+def test_train_py_vec_native_evaluates_with_normalized_observations(tmp_path: Path, algo: str):
+    # The YAML's VecNormalize is on: its statistics are synced into the evaluation envs, whose
+    # wrapper chain must have the training chain's shape (SB3 walks both).
+    tiny = ["n_steps=32", "batch_size=32", "n_epochs=1"] if algo != "dqn" else \
+        ["learning_starts=32", "buffer_size=500"]
+    run = train.main([
+        "--algo", algo, "--env", ENV, "--timesteps", "64", "--seed", "0", "--n-envs", "2",
+        "--vec", "native", "--out", str(tmp_path), "--env-kwargs", json.dumps({"n_slots": 20}),
+        "--eval-freq", "32", "--eval-episodes", "2", "--checkpoint-freq", "0", "--no-progress-bar",
+        "--hyperparams", "policy_kwargs={net_arch: [16]}", "normalize={norm_obs: true, norm_reward: true}",
+        "warm_start=false", *tiny])
+    rows = (run / "eval_log.csv").read_text().splitlines()
+    assert len(rows) == 1 + 3  # header, then evaluations at 0, 32 and 64 steps
+    assert (run / "model_vecnormalize.pkl").is_file()
+
+
+def test_native_evaluation_envs_play_the_dummy_ones_episodes():
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.evaluation import evaluate_policy
+
+    def costs(vec: str) -> dict[int, float]:
+        env = make_vec(ENV, KW, 3, vec, None, 500)
+        model = PPO("MlpPolicy", env, seed=0, policy_kwargs={"net_arch": [8]}, device="cpu")
+        out: dict[int, float] = {}
+
+        def record(local: dict, _: dict) -> None:
+            if local["done"] and local["i"] not in out:
+                out[local["i"]] = local["info"]["episode_cost"]
+
+        env.seed(500)
+        evaluate_policy(model, env, n_eval_episodes=3, deterministic=True, callback=record)
+        return out
+
+    native = costs("native")
+    assert len(native) == 3 and min(native.values()) > 0
+    assert native == costs("dummy")
+
+
 def test_adapter_needs_disabled_autoreset():
     import gymnasium as gym
 
