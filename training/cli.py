@@ -169,6 +169,32 @@ def check_resume(folder: RunFolder, args: argparse.Namespace) -> dict[str, Any]:
     return stored
 
 
+def check_combination(args: argparse.Namespace, train_cfg: dict[str, Any], sb3_kwargs: dict[str, Any]
+                      ) -> None:
+    """Flags and hyperparameters that are each valid but do not work together: named before
+    any run folder or training."""
+    import gymnasium as gym
+
+    from agents import REFERENCE_AGENTS
+
+    teacher = (train_cfg.get("warm_start") or {}).get("agent")
+    if args.vec == "native":
+        if gym.spec(args.env).vector_entry_point is None:
+            fail(f"--vec native: {args.env} has no native vector env (it draws a new scenario "
+                 "per episode); use --vec dummy or subproc")
+        if teacher in REFERENCE_AGENTS and not args.resume:  # only a first leg warm-starts
+            fail(f"--vec native: warm_start.agent {teacher!r} reads each env's own episode, which "
+                 "the native vector env does not expose; use --vec dummy or subproc, or another "
+                 "teacher")
+    policy = train_cfg.get("policy")  # the class, when given by import path
+    if isinstance(policy, type) and args.algo != "maskable_ppo":
+        from agents.set_policy import SetPolicy
+
+        if issubclass(policy, SetPolicy):
+            fail(f"policy agents.set_policy:SetPolicy needs --algo maskable_ppo (an actor-critic "
+                 f"over the masked actions), not --algo {args.algo}")
+
+
 def resolve(args: argparse.Namespace, folder: RunFolder) -> tuple[Any, dict[str, Any]]:
     """Validated :class:`~training.experiment.Settings` and the config.yml record of this leg."""
     import gymnasium as gym
@@ -190,6 +216,7 @@ def resolve(args: argparse.Namespace, folder: RunFolder) -> tuple[Any, dict[str,
         train_cfg, sb3_kwargs = split_hyperparams(algo_cls, params)
     except (ValueError, TypeError, FileNotFoundError) as e:
         fail(str(e))
+    check_combination(args, train_cfg, sb3_kwargs)
     try:
         probe = gym.make(args.env, **env_kwargs)
         probe.reset(seed=0)  # a trace source reads its file here

@@ -55,6 +55,26 @@ def test_bad_flags_are_named(capsys, tmp_path, extra, message):
     assert message in error(capsys, tmp_path, *extra)
 
 
+@pytest.mark.parametrize("extra, message", [
+    (["--vec", "native", "--hyperparams", "warm_start={agent: clairvoyant, steps: 64}"],
+     "--vec native: warm_start.agent 'clairvoyant' reads each env's own episode"),
+    (["--vec", "native", "--hyperparams", "warm_start={agent: oracle, steps: 64}"], "'oracle'"),
+    (["--hyperparams", "policy=agents.set_policy:SetPolicy", "policy_kwargs={hidden: 8}"],
+     "SetPolicy needs --algo maskable_ppo"),
+])
+def test_options_that_do_not_work_together_are_named(capsys, tmp_path, extra, message):
+    assert message in error(capsys, tmp_path, *extra)
+
+
+def test_vec_native_needs_a_vector_entry_point(capsys, tmp_path):
+    argv = ["--algo", "maskable_ppo", "--env", "EdgePFMCache-Random-v0", "--vec", "native", "--out",
+            str(tmp_path / "runs"), "--timesteps", "64", "--no-progress-bar"]
+    with pytest.raises(SystemExit):
+        cli.main(argv)
+    assert "--vec native: EdgePFMCache-Random-v0 has no native vector env" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
+
+
 def test_yaml_counts_are_checked(capsys, tmp_path):
     (tmp_path / "ppo.yml").write_text("default: {n_timesteps: 0, n_envs: 0}\n")
     err = error(capsys, tmp_path, "--hyperparams-dir", str(tmp_path), "--timesteps", "64")
