@@ -293,9 +293,15 @@ class Experiment:
             warm = None
             if s.train_cfg.get("warm_start") and not s.resume:
                 ws = s.train_cfg["warm_start"]
+                budget = self.budget.seconds if self.budget is not None else math.inf
+
+                def should_stop() -> bool:  # Ctrl-C / SIGTERM, or the budget spent
+                    return bool(self.stop["stop"]) or time.perf_counter() - t0 > budget
+
                 warm = warm_start(self.model, s.algo, agents.make(ws["agent"]), ws,
                                   gamma=s.sb3_kwargs.get("gamma", 0.99),
-                                  slot_discount=bool(s.train_cfg.get("slot_discount", False)))
+                                  slot_discount=bool(s.train_cfg.get("slot_discount", False)),
+                                  should_stop=should_stop)
                 print(f"warm start: {warm}", file=sys.stderr)
                 self.callbacks.append(WarmStartLogCallback(warm))
                 if isinstance(self.model, MarginDQN) and self.model.demonstrations is not None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,8 +74,10 @@ def check_settings(value: Any) -> dict[str, Any]:
     return out
 
 
-def collect(model: Any, agent: Any, n_steps: int, gamma: float, slot_discount: bool) -> Demonstrations:
-    """Run ``agent`` on the model's training vector env for ``n_steps`` env steps (all envs)."""
+def collect(model: Any, agent: Any, n_steps: int, gamma: float, slot_discount: bool,
+            should_stop: Callable[[], bool] | None = None) -> Demonstrations:
+    """Run ``agent`` on the model's training vector env for ``n_steps`` env steps (all envs), or
+    fewer if ``should_stop()`` says so (checked after every step)."""
     from stable_baselines3.common.vec_env import VecNormalize
 
     env = model.get_env()
@@ -120,6 +122,8 @@ def collect(model: Any, agent: Any, n_steps: int, gamma: float, slot_discount: b
             buffer.add(raw, next_raw, actions, reward_raw, dones, infos)
         costs += [float(info["episode_cost"]) for info, d in zip(infos, dones) if d]
         obs, raw = new_obs, new_raw
+        if should_stop is not None and should_stop():
+            break
     rew, disc, done = np.array(rec_rew), np.array(rec_disc), np.array(rec_done)
     returns = np.full(rew.shape, np.nan, dtype=np.float64)
     acc = np.full(n_envs, np.nan)  # unknown until an episode end is seen (no bootstrap)
@@ -132,8 +136,9 @@ def collect(model: Any, agent: Any, n_steps: int, gamma: float, slot_discount: b
 
 
 def clone_actor_critic(model: Any, demo: Demonstrations, settings: Mapping[str, Any],
-                       masked: bool) -> dict[str, float]:
-    """Fit the policy to the demonstrated actions and the critic to their returns."""
+                       masked: bool, should_stop: Callable[[], bool] | None = None) -> dict[str, float]:
+    """Fit the policy to the demonstrated actions and the critic to their returns (epochs end
+    early once ``should_stop()`` says so)."""
     policy = model.policy
     policy.set_training_mode(True)
     optimizer = th.optim.Adam(policy.parameters(), lr=float(settings["learning_rate"]))
@@ -143,6 +148,8 @@ def clone_actor_critic(model: Any, demo: Demonstrations, settings: Mapping[str, 
     bs = int(settings["batch_size"])
     stats = {"bc_nll": float("nan"), "bc_accuracy": float("nan"), "bc_value_mse": float("nan")}
     for _ in range(int(settings["epochs"])):
+        if should_stop is not None and should_stop():
+            break
         order = rng.permutation(n)
         for start in range(0, n, bs):
             idx = order[start:start + bs]
@@ -180,8 +187,10 @@ def clone_actor_critic(model: Any, demo: Demonstrations, settings: Mapping[str, 
     return stats
 
 
-def pretrain_q(model: Any, settings: Mapping[str, Any]) -> dict[str, float]:
-    """DQfD-style pre-training of DQN on the demonstrations in its replay buffer."""
+def pretrain_q(model: Any, settings: Mapping[str, Any], should_stop: Callable[[], bool] | None = None
+               ) -> dict[str, float]:
+    """DQfD-style pre-training of DQN on the demonstrations in its replay buffer (ends early once
+    ``should_stop()`` says so, checked every 50 updates)."""
     q_net, target = model.q_net, model.q_net_target
     optimizer = th.optim.Adam(q_net.parameters(), lr=float(settings["learning_rate"]))
     buffer, norm = model.replay_buffer, model.get_vec_normalize_env()
@@ -189,7 +198,11 @@ def pretrain_q(model: Any, settings: Mapping[str, Any]) -> dict[str, float]:
     updates = int(settings["epochs"]) * max(n_samples // int(settings["batch_size"]), 1)
     margin = float(settings["margin"])
     model.policy.set_training_mode(True)
+    done = 0
     for u in range(updates):
+        if should_stop is not None and u % 50 == 0 and should_stop():
+            break
+        done = u + 1
         data = buffer.sample(int(settings["batch_size"]), env=norm)
         with th.no_grad():
             next_q = target(data.next_observations).max(dim=1, keepdim=True).values
@@ -206,12 +219,14 @@ def pretrain_q(model: Any, settings: Mapping[str, Any]) -> dict[str, float]:
         optimizer.step()
         if (u + 1) % max(model.target_update_interval // buffer.n_envs, 1) == 0 or u == updates - 1:
             target.load_state_dict(q_net.state_dict())
+    if done < updates:  # stopped early: the target network takes the last weights
+        target.load_state_dict(q_net.state_dict())
     model.policy.set_training_mode(False)
     with th.no_grad():
         data = buffer.sample(min(4096, n_samples), env=norm)
         greedy = q_net(data.observations).argmax(dim=1)
         agree = float((greedy == data.actions.long().flatten()).float().mean())
-    return {"q_updates": float(updates), "bc_accuracy": agree}
+    return {"q_updates": float(done), "bc_accuracy": agree}
 
 
 def large_margin_loss(q: th.Tensor, actions: th.Tensor, margin: float) -> th.Tensor:
@@ -285,19 +300,31 @@ class WarmStartLogCallback(BaseCallback):
 
 
 def warm_start(model: Any, algo: str, agent: Any, settings: Mapping[str, Any], gamma: float,
-               slot_discount: bool) -> dict[str, Any]:
-    """Collect demonstrations of ``agent`` and pre-train ``model`` on them; a summary dict."""
+               slot_discount: bool, should_stop: Callable[[], bool] | None = None) -> dict[str, Any]:
+    """Collect demonstrations of ``agent`` and pre-train ``model`` on them; a summary dict.
+    ``should_stop()`` (a signal, the time budget) cuts both short: the summary then says
+    ``stopped``."""
     t0 = time.perf_counter()
-    demo = collect(model, agent, int(settings["steps"]), gamma, slot_discount)
+    stopped = False
+
+    def stop() -> bool:
+        nonlocal stopped
+        stopped = stopped or (should_stop is not None and bool(should_stop()))
+        return stopped
+
+    demo = collect(model, agent, int(settings["steps"]), gamma, slot_discount, stop)
     if algo == "dqn":
-        stats = pretrain_q(model, settings)
+        stats = pretrain_q(model, settings, stop)
         if hasattr(model, "margin_weight"):  # MarginDQN: keep the margin loss while training
             model.demonstrations = (demo.obs, demo.actions)
             model.margin = float(settings["margin"])
             model.margin_weight = float(settings["margin_weight"])
     else:
-        stats = clone_actor_critic(model, demo, settings, masked=algo == "maskable_ppo")
-    return {"agent": settings["agent"], "steps": len(demo.actions),
-            "episodes": len(demo.episode_costs),
-            "demo_mean_cost": float(np.mean(demo.episode_costs)) if demo.episode_costs else None,
-            "seconds": round(time.perf_counter() - t0, 1), **{k: round(v, 4) for k, v in stats.items()}}
+        stats = clone_actor_critic(model, demo, settings, masked=algo == "maskable_ppo", should_stop=stop)
+    summary = {"agent": settings["agent"], "steps": len(demo.actions),
+               "episodes": len(demo.episode_costs),
+               "demo_mean_cost": float(np.mean(demo.episode_costs)) if demo.episode_costs else None,
+               "seconds": round(time.perf_counter() - t0, 1), **{k: round(v, 4) for k, v in stats.items()}}
+    if stopped:
+        summary["stopped"] = True
+    return summary

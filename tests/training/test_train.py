@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from pathlib import Path
 
 import gymnasium as gym
@@ -392,3 +393,38 @@ def test_warm_start_in_subprocess_envs(tmp_path):
     summary = yaml.safe_load((run / "summary.yml").read_text())[-1]
     assert summary["end_timesteps"] == 128
     assert yaml.safe_load((run / "args.yml").read_text())["vec"] == "subproc"
+
+
+@pytest.mark.slow
+def test_time_budget_cuts_the_warm_start_short(tmp_path):
+    # 100k demonstration steps take far longer than the 1.2 s budget: the warm start stops,
+    # pre-trains on what it has, and the run still saves a model.
+    start = time.perf_counter()
+    run = run_train(tmp_path, "maskable_ppo", "warm_start={steps: 100000, epochs: 50}",
+                    "--max-minutes", "0.02", steps=256)
+    assert time.perf_counter() - start < 60
+    leg = yaml.safe_load((run / "summary.yml").read_text())[-1]
+    assert leg["warm_start"]["stopped"] is True and leg["warm_start"]["steps"] < 100000
+    assert leg["stopped_by_time_budget"] is True
+    assert (run / "model.zip").is_file()
+
+
+def test_a_stop_request_ends_collection_and_cloning_early():
+    from stable_baselines3.common.env_util import make_vec_env
+
+    from agents import make
+    from training.warm_start import DEFAULTS, warm_start
+    from training.wrappers import HorizonTerminal
+
+    venv = make_vec_env(lambda **kw: gym.make(ENV, **kw), n_envs=2, env_kwargs={"n_slots": 20},
+                        wrapper_class=HorizonTerminal, seed=0)
+    model = algo_class("maskable_ppo")("MlpPolicy", venv, seed=0, device="cpu", n_steps=32,
+                                       batch_size=32, policy_kwargs={"net_arch": [8]})
+    settings = {**DEFAULTS, "steps": 1000, "epochs": 5, "batch_size": 32}
+    calls: list[int] = []
+    stopped = warm_start(model, "maskable_ppo", make("lc"), settings, 0.99, True,
+                         should_stop=lambda: calls.append(1) or len(calls) > 10)
+    assert stopped["stopped"] is True and stopped["steps"] == 2 * 11  # 11 steps of 2 envs, then no epoch
+    full = warm_start(model, "maskable_ppo", make("lc"), {**settings, "steps": 40}, 0.99, True,
+                      should_stop=lambda: False)
+    assert "stopped" not in full and full["steps"] == 40
