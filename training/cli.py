@@ -212,7 +212,15 @@ def resolve(args: argparse.Namespace, folder: RunFolder) -> tuple[Any, dict[str,
             params = dict(stored["hyperparams"])
         else:
             params = load_hyperparams(args.algo, args.env, args.hyperparams_dir or HYPERPARAMS_DIR)
-            params.update(parse_overrides(args.hyperparams))
+            overrides = parse_overrides(args.hyperparams)
+            for key, value in overrides.items():  # a mapping replaces the YAML's whole mapping
+                dropped = sorted(set(params.get(key) or {}) - set(value)) \
+                    if isinstance(value, dict) and isinstance(params.get(key), dict) else []
+                if dropped:
+                    print(f"train.py: note: --hyperparams {key} replaces the YAML's {key} "
+                          f"{params[key]}: {', '.join(dropped)} not given, so not taken from the "
+                          "YAML", file=sys.stderr)
+            params.update(overrides)
         train_cfg, sb3_kwargs = split_hyperparams(algo_cls, params)
     except (ValueError, TypeError, FileNotFoundError) as e:
         fail(str(e))

@@ -428,3 +428,16 @@ def test_a_stop_request_ends_collection_and_cloning_early():
     full = warm_start(model, "maskable_ppo", make("lc"), {**settings, "steps": 40}, 0.99, True,
                       should_stop=lambda: False)
     assert "stopped" not in full and full["steps"] == 40
+
+
+def test_a_mapping_override_names_the_yaml_keys_it_drops(tmp_path, capsys):
+    (tmp_path / "ppo.yml").write_text(
+        "default: {n_envs: 2, n_steps: 32, batch_size: 32, n_epochs: 1, policy_kwargs: {net_arch: [8]},"
+        " warm_start: {agent: lfu, steps: 64, epochs: 1}}\n")
+    train.main(["--algo", "ppo", "--env", ENV, "--timesteps", "64", "--out", str(tmp_path / "runs"),
+                "--env-kwargs", SHORT, "--eval-freq", "0", "--checkpoint-freq", "0", "--no-progress-bar",
+                "--hyperparams-dir", str(tmp_path), "--hyperparams", "warm_start={steps: 32}"])
+    err = capsys.readouterr().err
+    assert "--hyperparams warm_start replaces the YAML's warm_start" in err
+    assert "agent, epochs not given" in err
+    assert "policy_kwargs" not in err  # not overridden: no note
