@@ -257,7 +257,6 @@ class Experiment:
     def _restore_eval_state(self) -> None:
         """Keep the best score, the evaluation history and the wall clock of the earlier legs."""
         cb, run = self.eval_cb, self.folder.path
-        cb.eval_at_start = False  # the previous leg evaluated this very model at its end
         npz = run / "evaluations.npz"
         history = load_evaluations(npz) if npz.is_file() else None
         if history is None:  # rebuild from eval_log.csv (the costs, one mean per evaluation)
@@ -276,6 +275,10 @@ class Experiment:
                 history["results"].append([-cost / self.s.reward_scale])
                 history["ep_lengths"].append([])
         cb.history = history
+        # A leg that ran to its end evaluated this very model there; one stopped by a signal or
+        # the budget may not have: then the curve gets a point where the resume starts.
+        done = [int(t) for t in history["timesteps"]]
+        cb.eval_at_start = not done or done[-1] != int(self.model.num_timesteps)
         means = [float(np.mean(r)) for r in history["results"] if len(r)]
         if means:
             cb.best_mean_reward = max(means)

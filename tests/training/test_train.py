@@ -441,3 +441,18 @@ def test_a_mapping_override_names_the_yaml_keys_it_drops(tmp_path, capsys):
     assert "--hyperparams warm_start replaces the YAML's warm_start" in err
     assert "agent, epochs not given" in err
     assert "policy_kwargs" not in err  # not overridden: no note
+
+
+@pytest.mark.slow
+def test_a_resume_after_a_stopped_leg_evaluates_where_it_starts(tmp_path):
+    # The budget stops the first leg between evaluations (here: during the warm start, so after
+    # one step); the resume evaluates the model it starts from before training on.
+    run = run_train(tmp_path, "maskable_ppo", "warm_start={steps: 100000, epochs: 50}",
+                    "--max-minutes", "0.02", steps=256)
+    first = yaml.safe_load((run / "summary.yml").read_text())[-1]["end_timesteps"]
+    assert 0 < first < 128
+    train.main(["--algo", "maskable_ppo", "--env", ENV, "--timesteps", "128", "--seed", "0",
+                "--n-envs", "2", "--out", str(tmp_path), "--env-kwargs", SHORT, "--eval-freq", "128",
+                "--eval-episodes", "2", "--checkpoint-freq", "0", "--no-progress-bar", "--resume"])
+    steps = [int(r["timesteps"]) for r in csv.DictReader((run / "eval_log.csv").open())]
+    assert steps[:2] == [0, first] and steps[-1] > first
