@@ -34,12 +34,16 @@ ENV_IDS: dict[str, dict[str, Any]] = {
 }
 
 # v1: the same scenarios with the capacity model on (issue 16). The calibrated capacity values
-# are passed as plain kwargs (benchmarks/calibration_v1.py checks them).
+# are passed as plain kwargs (benchmarks/calibration_v1.py checks them), as flat section fields:
+# gym.make merges its kwargs into the registered ones shallowly, so a registered
+# capacity={...} mapping would be replaced whole by a user's capacity={"gpu_throughput": 0.5},
+# silently turning the capacity model off; flat fields come first and a user's mapping merges
+# over them (make_config).
 CAPACITY_V1: dict[str, Any] = {"enabled": True, "gpu_throughput": 1.0}
 # The random env has no v1: its padding (edge_cache_env/padding.py) is of the v0 layout. (It
 # was registered with the plain env's entry point, so EdgePFMCache-Random-v1 silently played
 # the default scenario.)
-ENV_IDS.update({env_id.replace("-v0", "-v1"): {**kwargs, "capacity": dict(CAPACITY_V1)}
+ENV_IDS.update({env_id.replace("-v0", "-v1"): {**kwargs, **CAPACITY_V1}
                 for env_id, kwargs in list(ENV_IDS.items()) if env_id not in ENTRY_POINTS})
 
 
