@@ -138,8 +138,11 @@ def load_trained(algo: str, path: str | Path) -> TrainedAgent:
             model = cls.load(p, device="cpu")
         except (ModuleNotFoundError, AttributeError):
             model = cls.load(p, device="cpu", custom_objects=ACTING_ONLY)
-    except (ValueError, KeyError, RuntimeError) as e:
-        raise ValueError(f"{p} is not a loadable {algo} model ({cls.__name__}): {e}") from e
+    except (ValueError, KeyError, RuntimeError, TypeError, AttributeError) as e:
+        # TypeError / AttributeError: a custom policy of another algorithm (the generalist's
+        # set policy is a MaskablePPO policy) fails deep inside SB3.
+        raise ValueError(f"{p} is not a loadable {algo} model ({cls.__name__}): "
+                         f"{type(e).__name__}: {e}") from e
     norm_file = vecnormalize_path(p)
     vec_normalize = load_vecnormalize_stats(norm_file) if norm_file.is_file() else None
     return TrainedAgent(algo, model, vec_normalize, str(p))

@@ -64,6 +64,7 @@ from evaluation.validate import (
     check_seeds,
     check_suite,
     check_timeline_agent,
+    first_acting_agent,
     load_agents,
     parse_agents,
     parse_env_kwargs,
@@ -75,7 +76,7 @@ def format_table(summary: dict[str, Any]) -> str:
     """The comparison table: one row per agent (and the lower bound)."""
     lb = summary.get("lower_bound")
     has_lc = "lc" in summary["agents"]
-    w = max(16, *(len(name) + 1 for name in summary["agents"]))  # trained specs carry a path
+    w = max([16, *(len(name) + 1 for name in summary["agents"])])  # trained specs carry a path
     head = (f"{'agent':<{w}}{'cost':>9} {'±95%':>7}{'/LC':>7}{'/LB':>7} "
             + "".join(f"{t[:7]:>9}" for t in TERMS)
             + f"{'hit':>7}{'cloud%':>8}{'loads/h':>9}{'acc':>7}{'AoC':>7}{'inval':>7}")
@@ -190,9 +191,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         for v in values:
             check_env(env_id, {**env_kwargs, param: v}, f"--sweep {param}={json.dumps(v)}").close()
     make_agent = load_agents(agents)
-    tl_agent = args.timeline_agent or ("lc" if "lc" in agents else agents[0])
+    tl_agent = args.timeline_agent
     if not args.no_plots:
-        check_timeline_agent(tl_agent, env, make_agent)
+        if tl_agent is not None:  # asked for: it must be able to act
+            check_timeline_agent(tl_agent, env, make_agent)
+        else:  # the default: LC, else the first agent that can act on this env (none: no timeline)
+            tl_agent = first_acting_agent(["lc", *agents] if "lc" in agents else agents, env,
+                                          make_agent)
     env.close()
     out.mkdir(parents=True, exist_ok=True)
 
@@ -225,9 +230,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         from evaluation.plots import plot_costs, plot_sweep, plot_timeline
 
         plots: list[tuple[str, Callable[[], Path]]] = [("costs", lambda: plot_costs(summary, out / "costs.png"))]
-        plots.append(("timeline", lambda: plot_timeline(
-            record_timeline(env_id, tl_agent, seeds[0], env_kwargs), tl_agent,
-            out / f"timeline_{_safe(tl_agent)}.png")))
+        if tl_agent is not None:
+            plots.append(("timeline", lambda: plot_timeline(
+                record_timeline(env_id, tl_agent, seeds[0], env_kwargs), tl_agent,
+                out / f"timeline_{_safe(tl_agent)}.png")))
         if sweep:
             plots.append(("sweep", lambda: plot_sweep(summary["sweep"], out / f"sweep_{_safe(sweep[0])}.png")))
         written += _draw(plots, summary)
@@ -255,6 +261,9 @@ def _main_suite(args: argparse.Namespace, agents: list[str], seeds: list[int], o
                         ("--sweep-episodes", args.sweep_episodes), ("--timeline-agent", args.timeline_agent)):
         if value is not None:
             raise SystemExit(f"{flag}: not with --suite (each scenario sets its own env and kwargs)")
+    if args.ray is not None:
+        raise SystemExit("--ray: not with --suite (a suite runs in this process; run one scenario "
+                         "on Ray with --env and --env-kwargs)")
     version, scenarios = check_suite(args.suite, args.scenarios)
     for sc in scenarios:  # a scenario's env kwargs are checked like --env-kwargs
         if unavailable_reason(sc) is None:

@@ -46,6 +46,8 @@ def check_agent_spec(spec: str, flag: str) -> None:
             raise SystemExit(f"{flag}: unknown trained-agent algorithm {algo!r} in {spec!r}; "
                              f"known: {', '.join(TRAINED_ALGOS)} (as ALGO:PATH)")
         p = Path(path)
+        if not path or not p.name:
+            raise SystemExit(f"{flag}: {spec!r} names no model file (as ALGO:PATH)")
         if not (p.is_file() or (p.suffix != ".zip" and p.with_suffix(".zip").is_file())):
             raise SystemExit(f"{flag}: no trained model file at {path!r} (in {spec!r})")
     elif spec not in AGENTS and spec not in PRETRAINED_AGENTS:
@@ -155,6 +157,11 @@ def check_suite(name: str, scenarios: str | None) -> tuple[str, tuple[Scenario, 
         return version, select_scenarios(all_scenarios, names)
     except ValueError as e:
         raise SystemExit(f"--scenarios: {e}") from e
+
+
+def first_acting_agent(specs: list[str], env: gym.Env, make_agent: Callable[[str], Any]) -> str | None:
+    """The first of ``specs`` that can act on ``env`` (None if none can)."""
+    return next((s for s in specs if not_applicable(make_agent(s), env) is None), None)
 
 
 def check_timeline_agent(spec: str, env: gym.Env,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from agents.trained import PRETRAINED_DIR
 from evaluation import cli as evaluate
 from evaluation import engine
 
 SMALL = ["--env", "EdgePFMCache-Small-v0", "--quiet"]
+PRE = PRETRAINED_DIR  # absolute: the tests may run from any folder
 
 
 @pytest.fixture
@@ -38,6 +40,11 @@ def no_episodes(monkeypatch):
     (["--seed", "-1"], "--seed must be in the benchmark range 0..9999, got -1"),
     (["--seed", "9995", "--episodes", "10"], "--seed 9995 --episodes 10: seeds 9995..10004 leave"),
     (["--scenarios", "base"], "--scenarios: only with --suite"),
+    (["--agents", "lc,ppo:"], "--agents: 'ppo:' names no model file"),
+    (["--agents", f"lc,ppo:{PRE}/generalist.zip"],
+     "--agents: cannot load .*not a loadable ppo model .*TypeError"),
+    (["--agents", f"lc,dqn:{PRE}/generalist.zip"], "not a loadable dqn model .*AttributeError"),
+    (["--suite", "default", "--ray"], "--ray: not with --suite"),
     (["--suite", "nope"], "--suite: unknown suite 'nope'; valid: default, default-v1"),
     (["--suite", "default", "--scenarios", "base,nope"],
      r"--scenarios: unknown scenario\(s\) \['nope'\]; valid: base, gpu-40"),
@@ -75,3 +82,22 @@ def test_broken_trained_zip_fails_before_episodes(tmp_path, no_episodes):
     bad.write_bytes(b"not a zip")
     with pytest.raises(SystemExit, match="--agents: cannot load 'ppo:"):
         evaluate.main([*SMALL, "--agents", f"lc,ppo:{bad}", "--out", str(tmp_path / "o")])
+
+
+def test_only_inapplicable_agents_still_write_results(tmp_path):
+    # Every agent n/a: no table rows, but results.json (with the reasons) and no crash.
+    summary = evaluate.main(["--env", "EdgePFMCache-Large-v0", "--agents", "oracle", "--episodes", "1",
+                             "--no-bound", "--quiet", "--no-plots", "--out", str(tmp_path)])
+    assert summary["agents"] == {} and "oracle" in summary["not_applicable"]
+    assert (tmp_path / "results.json").is_file()
+
+
+def test_the_default_timeline_is_the_first_agent_that_can_act(tmp_path):
+    # The 10-model PPO cannot act on the 6-model catalog: the timeline goes to lru, not an error.
+    ppo = f"ppo:{PRE}/ppo.zip"
+    evaluate.main([*SMALL, "--agents", f"{ppo},lru", "--episodes", "1", "--no-bound",
+                   "--env-kwargs", '{"n_slots": 20}', "--out", str(tmp_path)])
+    assert (tmp_path / "timeline_lru.png").is_file()
+    with pytest.raises(SystemExit, match="--timeline-agent: 'ppo:.*ppo.zip' cannot act"):
+        evaluate.main([*SMALL, "--agents", f"{ppo},lru", "--episodes", "1", "--timeline-agent", ppo,
+                       "--out", str(tmp_path / "b")])
