@@ -307,6 +307,13 @@ class BenchmarkResult:
                 "lower_bound_na": self.lower_bound_na}
 
 
+def bound_unavailable(config: Any) -> str | None:
+    """Why the lower bound is not computed for ``config`` (None: it is tractable)."""
+    if is_tractable(config):
+        return None
+    return f"the lower bound's DP covers up to {MAX_MODELS} models; this catalog has {config.n_models}"
+
+
 def run_benchmark(env_id: str, agent_specs: Sequence[str], seeds: Sequence[int],
                   env_kwargs: dict[str, Any] | None = None, bound: bool = True,
                   progress: bool = True, make_agent: Callable[[str], Any] | None = None,
@@ -335,10 +342,7 @@ def run_benchmark(env_id: str, agent_specs: Sequence[str], seeds: Sequence[int],
         bar = _progress(len(agents) * len(seeds) + (len(seeds) if bound else 0), progress, env_id)
     bar.update(len(na) * len(seeds) + (len(seeds) if bound and not tractable else 0))
     bound_costs = bound_seconds = None
-    bound_na = None
-    if bound and not tractable:
-        bound_na = (f"the lower bound's DP covers up to {MAX_MODELS} models; this catalog has "
-                    f"{env.unwrapped.config.n_models}")
+    bound_na = bound_unavailable(env.unwrapped.config) if bound else None
     if bound and tractable:
         bound_costs, bound_seconds = [], []
         bar.set_postfix_str("lower bound")

@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from evaluation.engine import BenchmarkResult, _progress, run_episode
+from evaluation.engine import BenchmarkResult, _failure, _progress, bound_unavailable, not_applicable, run_episode
 
 
 def _episode(env_id: str, env_kwargs: dict[str, Any], spec: str, seed: int,
@@ -69,9 +69,16 @@ def run_benchmark_ray(env_id: str, agent_specs: Sequence[str], seeds: Sequence[i
 
     ray = require_ray()
     env_kwargs = dict(env_kwargs or {})
-    for spec in agent_specs:  # fail fast, before any task: bad names, missing files, bad kwargs
-        (make_agent or make)(spec)
-    gym.make(env_id, **env_kwargs).close()
+    # Fail fast, before any task (bad names, missing files, bad kwargs); agents that cannot act
+    # on this env and an intractable bound are reported as the local run reports them.
+    agents = {spec: (make_agent or make)(spec) for spec in agent_specs}
+    env = gym.make(env_id, **env_kwargs)
+    na = {spec: r for spec, a in agents.items() if (r := not_applicable(a, env)) is not None}
+    bound_na = bound_unavailable(env.unwrapped.config) if bound else None
+    bound = bound and bound_na is None
+    env.close()
+    agent_specs = [spec for spec in agent_specs if spec not in na]
+    failed: dict[str, str] = {}
     started = connect(address, num_cpus)
     try:
         episode = ray.remote(num_cpus=1)(_episode)
@@ -89,11 +96,19 @@ def run_benchmark_ray(env_id: str, agent_specs: Sequence[str], seeds: Sequence[i
         while pending:
             done, pending = ray.wait(pending, num_returns=1)
             for ref in done:
-                if ref in refs:
-                    spec, i = refs[ref]
-                    episodes[spec][i] = ray.get(ref)
-                else:
-                    bounds[bound_refs[ref]] = ray.get(ref)
+                try:
+                    if ref in refs:
+                        spec, i = refs[ref]
+                        episodes[spec][i] = ray.get(ref)
+                    else:
+                        i = bound_refs[ref]
+                        bounds[i] = ray.get(ref)
+                except Exception as e:  # noqa: BLE001  one agent's bug must not lose the others
+                    cause = getattr(e, "cause", None) or e  # a RayTaskError wraps the task's error
+                    if ref in refs:
+                        failed.setdefault(spec, _failure(cause, seeds[i]))
+                    else:
+                        bound_na = bound_na or _failure(cause, seeds[i])
                 bar.update()
         bar.close()
     finally:
@@ -103,4 +118,6 @@ def run_benchmark_ray(env_id: str, agent_specs: Sequence[str], seeds: Sequence[i
     if bound and all(b is not None for b in bounds):
         bound_costs = [float(b[0]) for b in bounds]
         bound_seconds = [float(b[1]) for b in bounds]
-    return BenchmarkResult(env_id, env_kwargs, list(seeds), episodes, bound_costs, bound_seconds)
+    episodes = {spec: eps for spec, eps in episodes.items() if spec not in failed}
+    return BenchmarkResult(env_id, env_kwargs, list(seeds), episodes, bound_costs, bound_seconds,
+                           not_applicable=na, failed=failed, lower_bound_na=bound_na)

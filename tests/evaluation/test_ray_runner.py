@@ -52,3 +52,17 @@ def test_bad_agent_fails_before_ray_starts():
 
     with pytest.raises(ValueError, match="unknown agent"):
         run_benchmark_ray("EdgePFMCache-Small-v0", ["nope"], [0], {"n_slots": 20}, progress=False)
+
+
+@pytest.mark.slow
+def test_ray_reports_inapplicable_agents_as_the_local_run_does(local_ray):
+    from agents.trained import PRETRAINED_DIR
+    from evaluation.ray_runner import run_benchmark_ray
+
+    # A 10-model policy on the 6-model catalog: n/a with its reason, the others scored.
+    args = ("EdgePFMCache-Small-v0", ["lc", f"ppo:{PRETRAINED_DIR / 'ppo.zip'}"], [0, 1], {"n_slots": 20})
+    local = run_benchmark(*args, bound=False, progress=False)
+    remote = run_benchmark_ray(*args, bound=False, progress=False)
+    assert remote.not_applicable == local.not_applicable and len(remote.not_applicable) == 1
+    assert list(remote.episodes) == ["lc"] and remote.failed == {}
+    assert _without_timings(remote.summary()) == _without_timings(local.summary())
