@@ -120,6 +120,9 @@ class GeneralistAgent:
         self._checks = PerScenario()  # per scenario met: the check (its "plays_learned")
         self.plays_learned = True
         self.last_check: dict[str, Any] | None = None  # the attached scenario's check, if any
+        # The capacity gate closed on the attached scenario: the network's learned part is
+        # multiplied by 0 there, so it plays cost_benefit exactly whatever plays_learned says.
+        self.gate_closed = False
 
     def attach(self, env: Any) -> None:
         """Learn the env's observation layout: on v1 the policy reads the v0 block it was trained
@@ -130,6 +133,7 @@ class GeneralistAgent:
         if self.advisor is not None:
             config = scenario_env(env).config
             self.advisor.set_scenario(config)
+            self.gate_closed = bool(self.policy.capacity_gate and not config.capacity.enabled)
             if self.verify:
                 self.plays_learned = self._verdict(config)
 
@@ -151,8 +155,10 @@ class GeneralistAgent:
 
     def report(self) -> dict[str, Any]:
         """What it played on the attached scenario, and the check that decided (None without
-        one): recorded by the benchmark engine beside the agent's figures."""
-        return {"plays_learned": self.plays_learned, "check": self.last_check}
+        one): recorded by the benchmark engine beside the agent's figures. ``gate_closed``: no
+        capacity model here, so the network is ``cost_benefit`` exactly."""
+        return {"plays_learned": self.plays_learned, "gate_closed": self.gate_closed,
+                "check": self.last_check}
 
     def verification_costs(self, config: EnvConfig) -> np.ndarray:
         """``[2, seed]`` costs of ``cost_benefit`` (row 0) and the learned policy (row 1) on the

@@ -70,10 +70,11 @@ def test_one_check_per_scenario_and_none_without_the_capacity_model(tmp_path, mo
     monkeypatch.setattr(agent, "verification_costs", lambda cfg: calls.append(cfg) or real(cfg))
     run_episode(gym.make("EdgePFMCache-Small-v0", **SHORT), agent, 1)
     assert calls == [] and agent.plays_learned  # the gate is closed there: the rule anyway
-    assert agent.report() == {"plays_learned": True, "check": None}
+    assert agent.report() == {"plays_learned": True, "gate_closed": True, "check": None}
     env = gym.make("EdgePFMCache-Small-v1", **SHORT)
     first = run_episode(env, agent, 2)
     assert len(calls) == 1
+    assert agent.report()["gate_closed"] is False
     check = agent.report()["check"]  # what the benchmark engine records
     assert check["plays_learned"] is agent.plays_learned and check["seeds"] == list(SEEDS)
     assert check["saving"] == pytest.approx(check["rule_cost"] - check["learned_cost"])
