@@ -185,6 +185,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     sweep = parse_sweep(args.sweep)
     if args.sweep_episodes is not None and not 1 <= args.sweep_episodes <= args.episodes:
         raise SystemExit(f"--sweep-episodes must be in 1..--episodes ({args.episodes}), got {args.sweep_episodes}")
+    if args.ray not in (None, "local"):  # a cluster that does not answer: said now, not hung on
+        from evaluation.ray_cluster import check_reachable
+
+        try:
+            check_reachable(args.ray)
+        except ConnectionError as e:
+            raise SystemExit(str(e)) from e
     env = check_env(env_id, env_kwargs, "--env-kwargs")
     if sweep:
         param, values = sweep

@@ -49,6 +49,21 @@ def connect(address: str | None = None, num_cpus: int | None = None) -> bool:
         # "local": always a fresh Ray of this process, never a stray cluster found on the machine.
         kwargs["address"], kwargs["num_cpus"] = "local", num_cpus
     else:
+        check_reachable(address)
         kwargs["address"] = address
     ray.init(**kwargs)
     return True
+
+
+def check_reachable(address: str, timeout_s: float = 10.0) -> None:
+    """A ``HOST:PORT`` cluster address must answer (ray.init waits for an unreachable one
+    without end); other forms ("auto", "ray://...") are left to Ray."""
+    import socket
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "//" in address:
+        return
+    try:
+        socket.create_connection((host, int(port)), timeout=timeout_s).close()
+    except OSError as e:
+        raise ConnectionError(f"--ray {address}: no Ray cluster answers there ({e})") from e

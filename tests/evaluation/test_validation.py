@@ -45,6 +45,7 @@ def no_episodes(monkeypatch):
      "--agents: cannot load .*not a loadable ppo model .*TypeError"),
     (["--agents", f"lc,dqn:{PRE}/generalist.zip"], "not a loadable dqn model .*AttributeError"),
     (["--suite", "default", "--ray"], "--ray: not with --suite"),
+    (["--ray", "127.0.0.1:1"], r"--ray 127.0.0.1:1: no Ray cluster answers there"),
     (["--suite", "nope"], "--suite: unknown suite 'nope'; valid: default, default-v1"),
     (["--suite", "default", "--scenarios", "base,nope"],
      r"--scenarios: unknown scenario\(s\) \['nope'\]; valid: base, gpu-40"),
