@@ -401,9 +401,11 @@ def record_timeline(env_id: str, agent_spec: str, seed: int, env_kwargs: dict[st
     from agents import make
 
     env = gym.make(env_id, **dict(env_kwargs or {}))
-    cfg = env.unwrapped.config
-    tl = Timeline(model_names=[m.name for m in cfg.models], gpu_gb=cfg.server.gpu_gb)
+    tl = Timeline(model_names=[])
     run_episode(env, make(agent_spec), seed, timeline=tl)
+    # The episode's own catalog and GPU, read after its reset (a random scenario per episode).
+    cfg = env.unwrapped.config
+    tl.model_names, tl.gpu_gb = [m.name for m in cfg.models], cfg.server.gpu_gb
     env.close()
     return tl
 

@@ -20,3 +20,17 @@ def test_an_agents_report_is_kept_beside_its_figures():
     agents = result.summary()["agents"]
     assert agents["tuned"]["report"] == {"setting": asdict(tuned.params)}
     assert "report" not in agents["lc"]  # LC has nothing to report
+
+
+def test_a_random_scenario_timeline_names_its_own_episode_catalog():
+    import gymnasium as gym
+
+    from evaluation.engine import record_timeline
+
+    for seed in (0, 1):
+        tl = record_timeline("EdgePFMCache-Random-v0", "lc", seed)
+        env = gym.make("EdgePFMCache-Random-v0")
+        env.reset(seed=seed)
+        cfg = env.unwrapped.config
+        assert tl.model_names == [m.name for m in cfg.models] and tl.gpu_gb == cfg.server.gpu_gb
+        assert len(tl.cached[0]) == len(tl.model_names)
