@@ -20,7 +20,8 @@ from evaluation.engine import BenchmarkResult, _failure, _progress, bound_unavai
 
 
 def _episode(env_id: str, env_kwargs: dict[str, Any], spec: str, seed: int,
-             make_agent: Callable[[str], Any] | None) -> dict[str, float]:
+             make_agent: Callable[[str], Any] | None) -> tuple[dict[str, float], Any]:
+    """One episode in a worker, and the agent's report of what it chose (None if it has none)."""
     import gymnasium as gym
 
     import edge_cache_env  # noqa: F401  (registers the ids in the worker)
@@ -28,7 +29,9 @@ def _episode(env_id: str, env_kwargs: dict[str, Any], spec: str, seed: int,
 
     env = gym.make(env_id, **env_kwargs)
     try:
-        return run_episode(env, (make_agent or make)(spec), seed)
+        agent = (make_agent or make)(spec)
+        episode = run_episode(env, agent, seed)
+        return episode, (agent.report() if hasattr(agent, "report") else None)
     finally:
         env.close()
 
@@ -79,6 +82,7 @@ def run_benchmark_ray(env_id: str, agent_specs: Sequence[str], seeds: Sequence[i
     env.close()
     agent_specs = [spec for spec in agent_specs if spec not in na]
     failed: dict[str, str] = {}
+    reports: dict[str, Any] = {}
     started = connect(address, num_cpus)
     try:
         episode = ray.remote(num_cpus=1)(_episode)
@@ -99,7 +103,9 @@ def run_benchmark_ray(env_id: str, agent_specs: Sequence[str], seeds: Sequence[i
                 try:
                     if ref in refs:
                         spec, i = refs[ref]
-                        episodes[spec][i] = ray.get(ref)
+                        episodes[spec][i], report = ray.get(ref)
+                        if report is not None and i == 0:  # a per-scenario choice: any seed's
+                            reports[spec] = report
                     else:
                         i = bound_refs[ref]
                         bounds[i] = ray.get(ref)
@@ -120,4 +126,5 @@ def run_benchmark_ray(env_id: str, agent_specs: Sequence[str], seeds: Sequence[i
         bound_seconds = [float(b[1]) for b in bounds]
     episodes = {spec: eps for spec, eps in episodes.items() if spec not in failed}
     return BenchmarkResult(env_id, env_kwargs, list(seeds), episodes, bound_costs, bound_seconds,
-                           not_applicable=na, failed=failed, lower_bound_na=bound_na)
+                           not_applicable=na, failed=failed, lower_bound_na=bound_na,
+                           reports={spec: r for spec, r in reports.items() if spec in episodes})

@@ -66,3 +66,13 @@ def test_ray_reports_inapplicable_agents_as_the_local_run_does(local_ray):
     assert remote.not_applicable == local.not_applicable and len(remote.not_applicable) == 1
     assert list(remote.episodes) == ["lc"] and remote.failed == {}
     assert _without_timings(remote.summary()) == _without_timings(local.summary())
+
+
+@pytest.mark.slow
+def test_ray_records_what_an_agent_chose_as_the_local_run_does(local_ray):
+    from evaluation.ray_runner import run_benchmark_ray
+
+    args = ("EdgePFMCache-Small-v0", ["lc", "cost_benefit_tuned"], [0, 1], {"n_slots": 20})
+    local = run_benchmark(*args, bound=False, progress=False)
+    remote = run_benchmark_ray(*args, bound=False, progress=False)
+    assert remote.reports == local.reports and "setting" in remote.reports["cost_benefit_tuned"]
