@@ -307,6 +307,14 @@ class BenchmarkResult:
                 "lower_bound_na": self.lower_bound_na}
 
 
+def merge_reports(per_seed: list[Any]) -> Any:
+    """An agent's reports over a run's seeds: the one report when every episode had the same
+    (one scenario), else ``{"per_seed": [...]}`` (a random scenario per episode)."""
+    if all(r == per_seed[0] for r in per_seed[1:]):
+        return per_seed[0]
+    return {"per_seed": per_seed}
+
+
 def bound_unavailable(config: Any) -> str | None:
     """Why the lower bound is not computed for ``config`` (None: it is tractable)."""
     if is_tractable(config):
@@ -375,10 +383,12 @@ def run_benchmark(env_id: str, agent_specs: Sequence[str], seeds: Sequence[int],
             episodes[spec] = batched[spec]
             continue
         bar.set_postfix_str(spec)
-        eps = []
+        eps, chosen = [], []
         for i, s in enumerate(seeds):
             try:
                 eps.append(run_episode(env, agent, s))
+                if hasattr(agent, "report"):  # after the episode: attached to its scenario
+                    chosen.append(agent.report())
             except Exception as e:  # one agent's bug must not lose the others' results
                 failed[spec] = _failure(e, s)
                 bar.update(len(seeds) - i)
@@ -386,8 +396,8 @@ def run_benchmark(env_id: str, agent_specs: Sequence[str], seeds: Sequence[int],
             bar.update()
         if spec not in failed:
             episodes[spec] = eps
-            if hasattr(agent, "report"):  # after its episodes: attached to this scenario
-                reports[spec] = agent.report()
+            if chosen:
+                reports[spec] = merge_reports(chosen)
     if own_bar:
         bar.close()
     env.close()

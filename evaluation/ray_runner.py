@@ -16,7 +16,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from evaluation.engine import BenchmarkResult, _failure, _progress, bound_unavailable, not_applicable, run_episode
+from evaluation.engine import (
+    BenchmarkResult,
+    _failure,
+    _progress,
+    bound_unavailable,
+    merge_reports,
+    not_applicable,
+    run_episode,
+)
 
 
 def _episode(env_id: str, env_kwargs: dict[str, Any], spec: str, seed: int,
@@ -104,8 +112,8 @@ def run_benchmark_ray(env_id: str, agent_specs: Sequence[str], seeds: Sequence[i
                     if ref in refs:
                         spec, i = refs[ref]
                         episodes[spec][i], report = ray.get(ref)
-                        if report is not None and i == 0:  # a per-scenario choice: any seed's
-                            reports[spec] = report
+                        if report is not None:
+                            reports.setdefault(spec, [None] * len(seeds))[i] = report
                     else:
                         i = bound_refs[ref]
                         bounds[i] = ray.get(ref)
@@ -127,4 +135,4 @@ def run_benchmark_ray(env_id: str, agent_specs: Sequence[str], seeds: Sequence[i
     episodes = {spec: eps for spec, eps in episodes.items() if spec not in failed}
     return BenchmarkResult(env_id, env_kwargs, list(seeds), episodes, bound_costs, bound_seconds,
                            not_applicable=na, failed=failed, lower_bound_na=bound_na,
-                           reports={spec: r for spec, r in reports.items() if spec in episodes})
+                           reports={spec: merge_reports(r) for spec, r in reports.items() if spec in episodes})

@@ -34,3 +34,28 @@ def test_a_random_scenario_timeline_names_its_own_episode_catalog():
         cfg = env.unwrapped.config
         assert tl.model_names == [m.name for m in cfg.models] and tl.gpu_gb == cfg.server.gpu_gb
         assert len(tl.cached[0]) == len(tl.model_names)
+
+
+def test_reports_that_differ_by_episode_are_kept_per_seed():
+    from evaluation.engine import merge_reports
+
+    class Counting:  # LC that reports how many episodes it has played (a per-episode choice)
+        def __init__(self) -> None:
+            self.lc, self.episodes = make("lc"), 0
+
+        def __getattr__(self, name: str):
+            return getattr(self.lc, name)
+
+        def reset(self, *args, **kwargs):
+            self.episodes += 1
+            return self.lc.reset(*args, **kwargs)
+
+        def report(self) -> dict:
+            return {"episodes": self.episodes}
+
+    counting = Counting()
+    result = run_benchmark("EdgePFMCache-Small-v0", ["lc", "counting"], seeds=[0, 1],
+                           env_kwargs={"n_slots": 20}, bound=False, progress=False, vectorize=False,
+                           make_agent=lambda spec: counting if spec == "counting" else make(spec))
+    assert result.reports["counting"] == {"per_seed": [{"episodes": 1}, {"episodes": 2}]}
+    assert merge_reports([{"a": 1}, {"a": 1}]) == {"a": 1}
