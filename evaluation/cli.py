@@ -150,7 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="first seed (benchmark seeds: 0..9999)")
     p.add_argument("--out", default="results", help="output folder")
     p.add_argument("--env-kwargs", default=None, help='JSON overrides, e.g. \'{"gpu_gb": 48}\'')
-    p.add_argument("--sweep", default=None, help="PARAM=V1,V2,... e.g. gpu_gb=40,60,80,120")
+    p.add_argument("--sweep", default=None,
+                   help="PARAM=V1,V2,... e.g. gpu_gb=40,60,80,120, or PARAM=[JSON list] for values with commas")
     p.add_argument("--sweep-episodes", type=int, default=None, help="episodes per sweep point (default: --episodes)")
     p.add_argument("--timeline-agent", default=None, help="agent whose first episode is plotted (default: lc)")
     p.add_argument("--suite", default=None,

@@ -114,9 +114,15 @@ def parse_sweep(text: str | None) -> tuple[str, list[Any]] | None:
     if not param:
         raise SystemExit(f"--sweep: no parameter name before '=' in {text!r}")
     try:
-        parsed = [json.loads(v) for v in values.split(",") if v.strip()]
+        if values.lstrip().startswith("["):  # a JSON list: values that contain commas themselves
+            parsed = json.loads(values)
+            if not isinstance(parsed, list):
+                raise json.JSONDecodeError("not a list", values, 0)
+        else:
+            parsed = [json.loads(v) for v in values.split(",") if v.strip()]
     except json.JSONDecodeError as e:
-        raise SystemExit(f"--sweep values must be numbers or JSON: {values!r} ({e})") from e
+        raise SystemExit(f"--sweep values must be numbers or JSON (V1,V2,... or a JSON list "
+                         f"[V1, V2, ...] for values with commas): {values!r} ({e})") from e
     if not parsed:
         raise SystemExit(f"--sweep {param}: no values given")
     return param, parsed

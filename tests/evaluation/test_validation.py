@@ -102,3 +102,13 @@ def test_the_default_timeline_is_the_first_agent_that_can_act(tmp_path):
     with pytest.raises(SystemExit, match="--timeline-agent: 'ppo:.*ppo.zip' cannot act"):
         evaluate.main([*SMALL, "--agents", f"{ppo},lru", "--episodes", "1", "--timeline-agent", ppo,
                        "--out", str(tmp_path / "b")])
+
+
+def test_sweep_values_with_commas_as_a_json_list():
+    from evaluation.validate import parse_sweep
+
+    assert parse_sweep("gpu_gb=40,80") == ("gpu_gb", [40, 80])
+    assert parse_sweep('capacity=[{"enabled": true, "gpu_throughput": 0.5}, {"gpu_throughput": 2}]') == \
+        ("capacity", [{"enabled": True, "gpu_throughput": 0.5}, {"gpu_throughput": 2}])
+    with pytest.raises(SystemExit, match="a JSON list"):
+        parse_sweep("capacity=[1, 2")
