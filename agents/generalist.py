@@ -140,8 +140,8 @@ class GeneralistAgent:
     def _verdict(self, config: EnvConfig) -> bool:
         """Whether the learned policy plays on ``config`` (see the class docstring)."""
         self.last_check = None
-        if self.policy.capacity_gate and not config.capacity.enabled:
-            return True  # the gate is closed there: the learned policy is the rule
+        if self.gate_closed:
+            return True  # the learned policy is the rule there
         self.last_check = self._checks.get(config, self._check)
         return self.last_check["plays_learned"]
 

@@ -169,8 +169,7 @@ def check_resume(folder: RunFolder, args: argparse.Namespace) -> dict[str, Any]:
     return stored
 
 
-def check_combination(args: argparse.Namespace, train_cfg: dict[str, Any], sb3_kwargs: dict[str, Any]
-                      ) -> None:
+def check_combination(args: argparse.Namespace, train_cfg: dict[str, Any]) -> None:
     """Flags and hyperparameters that are each valid but do not work together: named before
     any run folder or training."""
     import gymnasium as gym
@@ -224,7 +223,7 @@ def resolve(args: argparse.Namespace, folder: RunFolder) -> tuple[Any, dict[str,
         train_cfg, sb3_kwargs = split_hyperparams(algo_cls, params)
     except (ValueError, TypeError, FileNotFoundError) as e:
         fail(str(e))
-    check_combination(args, train_cfg, sb3_kwargs)
+    check_combination(args, train_cfg)
     try:
         probe = gym.make(args.env, **env_kwargs)
         probe.reset(seed=0)  # a trace source reads its file here

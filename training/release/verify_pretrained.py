@@ -3,9 +3,10 @@ shipped file, weight by weight.
 
     python -m training.release.verify_pretrained generalist [--workdir DIR]
 
-Training is deterministic on the CPU for a seed and a step count (:mod:`training.release.
-ship_pretrained`), so the ``reproduce`` command of ``agents/pretrained/manifest.json`` should
-rebuild the shipped network bit for bit: this runs it (``--out`` redirected to ``--workdir``),
+Training is deterministic for a seed and a step count on one machine and library stack, so
+the ``reproduce`` command of ``agents/pretrained/manifest.json`` rebuilds the shipped network bit
+for bit there (on another machine the results, not always the bits: README, "To check a shipped
+model"). This runs it (``--out`` redirected to ``--workdir``),
 takes the run's model the shipped file came from (``best_model``, or the one
 :mod:`training.release.select_checkpoint` chose) and compares every tensor of the policy (and
 the VecNormalize statistics, if shipped). It writes ``verify.json`` into the rebuilt run and
@@ -54,13 +55,15 @@ def manifest_entry(name: str, directory: Path) -> dict[str, Any]:
     return entry
 
 
-def reproduce_argv(command: str, out: Path) -> list[str]:
-    """train.py's arguments of ``command`` (``python train.py ...``) with ``--out`` set to
-    ``out``."""
+def reproduce_argv(command: str, out: Path | None = None) -> list[str]:
+    """train.py's arguments of ``command`` (``python train.py ...``), with ``--out`` set to
+    ``out`` if given."""
     args = shlex.split(command)
     if args[:2] != _PREFIX:
         fail(f"reproduce command does not start with {' '.join(_PREFIX)!r}: {command}")
     args = args[2:]
+    if out is None:
+        return args
     if "--out" in args:
         i = args.index("--out")
         args[i + 1] = str(out)
@@ -121,8 +124,9 @@ def version_differences(entry: dict[str, Any]) -> dict[str, tuple[str, str]]:
     now = versions()
     changed = {k: (v, now.get(k, "missing")) for k, v in entry.get("versions", {}).items()
                if now.get(k) != v}
-    if entry.get("commit") and entry["commit"] != code_commit():
-        changed["code commit"] = (entry["commit"], code_commit() or "unknown")
+    commit = code_commit() if entry.get("commit") else None
+    if commit != entry.get("commit"):
+        changed["code commit"] = (entry["commit"], commit or "unknown")
     return changed
 
 
@@ -132,7 +136,7 @@ def verify(name: str, directory: Path = PRETRAINED_DIR, workdir: Path | None = N
     shipped = directory / entry["file"]
     if not shipped.is_file():
         fail(f"{shipped} does not exist")
-    reproduce_argv(entry["reproduce"], Path())  # a train.py command: checked before any folder
+    reproduce_argv(entry["reproduce"])  # a train.py command: checked before any folder
     workdir = Path(tempfile.mkdtemp(prefix=f"verify-{name}-")) if workdir is None else workdir
     argv = reproduce_argv(entry["reproduce"], workdir)
     changed = version_differences(entry)
