@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -61,12 +62,19 @@ def plot_sweep(sweep: dict[str, Any], path: Path) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     values = sweep["values"]
+    # Numbers go on a numeric axis; anything else (a mapping such as a capacity setting, a
+    # name) at evenly spaced positions labelled with its compact JSON.
+    numeric = all(isinstance(v, int | float) and not isinstance(v, bool) for v in values)
+    x = values if numeric else list(range(len(values)))
     for name, row in sweep["agents"].items():  # None (n/a or failed at that value) -> a gap
         mean = [np.nan if v is None else v for v in row["mean_cost"]]
         err = [np.nan if v is None else v for v in row["ci95"]]
-        ax.errorbar(values, mean, yerr=err, marker="o", capsize=3, label=name)
+        ax.errorbar(x, mean, yerr=err, marker="o", capsize=3, label=name)
     if sweep.get("lower_bound") and all(v is not None for v in sweep["lower_bound"]):
-        ax.plot(values, sweep["lower_bound"], "k--", marker="x", label="lower bound")
+        ax.plot(x, sweep["lower_bound"], "k--", marker="x", label="lower bound")
+    if not numeric:
+        labels = [v if isinstance(v, str) else json.dumps(v, separators=(",", ":")) for v in values]
+        ax.set_xticks(x, labels, fontsize=8, rotation=15 if max(map(len, labels)) > 12 else 0)
     ax.set_xlabel(sweep["param"])
     ax.set_ylabel("episode cost (mean, 95% CI)")
     ax.set_title(f"{sweep['env']}: cost vs {sweep['param']}")
