@@ -382,6 +382,57 @@ def config_from_dict(data: Mapping[str, Any]) -> EnvConfig:
     return make_config(catalog=None, **data)
 
 
+def resolve_config(catalog: str | None, config: EnvConfig | Mapping[str, Any] | None,
+                   overrides: Mapping[str, Any]) -> EnvConfig:
+    """An env's config from its arguments: ``config`` (an :class:`EnvConfig` or its
+    :meth:`~EnvConfig.to_dict` form) as it is, else ``catalog`` with ``overrides``.
+
+    A registered id's kwargs reach the env as overrides (v1's capacity fields, a trace's
+    ``source``), so ``gym.make(id, config=...)`` brings both: they are accepted when every
+    override agrees with ``config`` (``env.config`` of an env of that id always does), and are
+    an error naming each disagreeing field otherwise, never silently applied or dropped."""
+    if config is None:
+        return make_config(catalog, **overrides)
+    if isinstance(config, Mapping):  # the plain form a spec's JSON stores
+        config = config_from_dict(config)
+    elif not isinstance(config, EnvConfig):
+        raise TypeError(f"config = {config!r} is invalid: must be an EnvConfig (build one with "
+                        f"make_config(...)) or its to_dict() form, or pass overrides as keyword "
+                        f"arguments")
+    if not overrides:
+        return config
+    data = config.to_dict()
+    extra: dict[str, Any] = {}
+    for key, value in overrides.items():
+        if key in SECTIONS and isinstance(value, Mapping):
+            data[key] = {**data[key], **value}
+        elif key in TOP_LEVEL or key == "models":
+            data[key] = value
+        elif (owner := _flat_owner(key)) is not None:
+            data[owner] = {**data[owner], key: value}
+        else:  # model_overrides, or an unknown key (make_config names it)
+            extra[key] = value
+    merged = make_config(catalog=None, **data, **extra).to_dict()
+    wanted = config.to_dict()
+    differ = [f"{where}: config has {have!r}, the overrides {want!r}"
+              for where, have, want in _differences(wanted, merged)]
+    if differ:
+        raise ValueError(f"config= and the keyword overrides {sorted(overrides)} disagree ("
+                         f"{'; '.join(differ)}). A registered id passes its own kwargs as "
+                         f"overrides (gym.spec(id).kwargs): give a config that agrees with them, "
+                         f"or use an id without them (e.g. EdgePFMCache-v0)")
+    return config
+
+
+def _differences(a: Any, b: Any, where: str = "config") -> list[tuple[str, Any, Any]]:
+    """Leaves where two ``to_dict()`` forms differ: (dotted path, value in a, value in b)."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return [d for k in a for d in _differences(a[k], b.get(k), f"{where}.{k}")]
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in _differences(x, y, f"{where}[{i}]")]
+    return [] if a == b else [(where, a, b)]
+
+
 def load_config_yaml(path: str | Path, catalog: str | None = "default") -> EnvConfig:
     """Read overrides from a YAML file (same keys as :func:`make_config`)."""
     import yaml  # optional: only needed for YAML configs

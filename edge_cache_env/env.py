@@ -10,7 +10,7 @@ import numpy as np
 from gymnasium import spaces
 
 from edge_cache_env.actions import SERVE, decode_action, n_actions
-from edge_cache_env.config import MB_PER_GB, EnvConfig, config_from_dict, make_config
+from edge_cache_env.config import MB_PER_GB, EnvConfig, resolve_config
 from edge_cache_env.costs import TERMS
 from edge_cache_env.observation import ObservationBuilder, observation_size
 from edge_cache_env.render import render_ansi, render_rgb
@@ -91,15 +91,7 @@ class EdgePFMCacheEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode={render_mode!r} is not supported; "
                              f"use one of {self.metadata['render_modes']} or None")
-        if config is not None and overrides:
-            raise TypeError("pass either config=EnvConfig(...) or overrides, not both")
-        if isinstance(config, dict):  # the plain form a spec's JSON stores
-            config = config_from_dict(config)
-        elif config is not None and not isinstance(config, EnvConfig):
-            raise TypeError(f"config = {config!r} is invalid: must be an EnvConfig (build one with "
-                            f"make_config(...)) or its to_dict() form, or pass overrides as keyword "
-                            f"arguments")
-        self.config = config if config is not None else make_config(catalog, **overrides)
+        self.config = resolve_config(catalog, config, overrides)
         self.render_mode = render_mode
         n = self.config.n_models
         self.n_models = n

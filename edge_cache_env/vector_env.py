@@ -30,7 +30,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from edge_cache_env.actions import SERVE, evict_action, load_action, n_actions
-from edge_cache_env.config import MB_PER_GB, EnvConfig, make_config
+from edge_cache_env.config import MB_PER_GB, EnvConfig, resolve_config
 from edge_cache_env.costs import TERMS
 from edge_cache_env.observation import BatchObservation, observation_size
 from edge_cache_env.simulator import BatchSimulator
@@ -51,7 +51,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, catalog: str = "default",
-                 config: EnvConfig | None = None,
+                 config: EnvConfig | dict[str, Any] | None = None,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
                  **overrides: Any) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
@@ -59,8 +59,6 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         if render_mode is not None:
             raise ValueError(f"render_mode={render_mode!r} is not supported by the vector env; "
                              "use None (render a single env from gym.make instead)")
-        if config is not None and overrides:
-            raise TypeError("pass either config=EnvConfig(...) or overrides, not both")
         modes = (AutoresetMode.NEXT_STEP, AutoresetMode.DISABLED)
         mode = autoreset_mode
         if isinstance(mode, str):
@@ -70,7 +68,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
                              f"{[m.value for m in modes]}")
         self.metadata = {**self.metadata, "autoreset_mode": mode}
         self._reset_ended = mode == AutoresetMode.NEXT_STEP
-        self.config = cfg = config if config is not None else make_config(catalog, **overrides)
+        self.config = cfg = resolve_config(catalog, config, overrides)
         self.num_envs = b = int(num_envs)
         self.render_mode = None
         n = self.n_models = cfg.n_models

@@ -7,7 +7,7 @@ import json
 import gymnasium as gym
 import pytest
 
-from edge_cache_env.config import AoCConfig, config_from_dict, load_config_yaml, make_config
+from edge_cache_env.config import AoCConfig, config_from_dict, load_config_yaml, make_config, resolve_config
 
 
 @pytest.mark.parametrize(
@@ -99,3 +99,31 @@ def test_yaml_overrides(tmp_path):
     bad.write_text("gpu_gbb: 1\n")
     with pytest.raises(TypeError, match="gpu_gbb"):
         load_config_yaml(bad)
+
+
+def test_a_config_works_with_every_id_whose_registration_it_agrees_with():
+    """gym.make(id, config=...) with a v1 or trace id: the id's kwargs arrive as overrides; they
+    agree with the config of an env of that id (single and vector env, object and dict form)."""
+    for env_id in ("EdgePFMCache-v1", "EdgePFMCache-ServeGen-v0", "EdgePFMCache-Mooncake-v1"):
+        config = gym.make(env_id).unwrapped.config
+        assert gym.make(env_id, config=config).unwrapped.config == config
+        assert gym.make(env_id, config=config.to_dict()).unwrapped.config == config
+        venv = gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point",
+                            config=config.to_dict())
+        assert venv.unwrapped.config == config
+
+
+def test_a_config_that_disagrees_with_the_overrides_names_each_field():
+    plain = make_config("default")
+    with pytest.raises(ValueError, match=r"config\.capacity\.enabled: config has False, the "
+                                         r"overrides True"):
+        gym.make("EdgePFMCache-v1", config=plain)
+    with pytest.raises(ValueError, match=r"config\.workload\.source: config has 'synthetic'"):
+        gym.make_vec("EdgePFMCache-ServeGen-v0", num_envs=2,
+                     vectorization_mode="vector_entry_point", config=plain)
+    with pytest.raises(ValueError, match=r"config\.server\.gpu_gb: config has 80\.0, the "
+                                         r"overrides 40"):
+        resolve_config("default", plain, {"gpu_gb": 40})
+    assert resolve_config("default", plain, {"server": {"gpu_gb": 80}}) is plain
+    with pytest.raises(TypeError, match="must be an EnvConfig"):
+        resolve_config("default", 42, {})

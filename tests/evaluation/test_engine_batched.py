@@ -41,3 +41,19 @@ def test_batched_seconds_share_the_batch_wall_time():
     elapsed = time.perf_counter() - t0
     seconds = [e["seconds"] for eps in out.values() for e in eps]
     assert all(s > 0 for s in seconds) and sum(seconds) <= elapsed
+
+
+def test_a_failing_batched_run_is_said_and_the_loop_gives_the_figures(monkeypatch):
+    """Falling back to the per-episode loop is not silent (it hid a vector-env bug once)."""
+    import evaluation.engine as engine
+
+    def broken(*args, **kwargs):
+        raise AttributeError("'dict' object has no attribute 'n_models'")
+
+    loop = run_benchmark("EdgePFMCache-Small-v0", ["lc"], [0], {"n_slots": 20}, bound=False,
+                         progress=False, vectorize=False)
+    monkeypatch.setattr(engine, "run_episodes_batched", broken)
+    with pytest.warns(RuntimeWarning, match=r"batched run of \['lc'\] failed \(AttributeError"):
+        res = run_benchmark("EdgePFMCache-Small-v0", ["lc"], [0], {"n_slots": 20}, bound=False,
+                            progress=False)
+    assert res.episodes["lc"][0]["episode_cost"] == loop.episodes["lc"][0]["episode_cost"]
