@@ -56,4 +56,4 @@ def test_a_failing_batched_run_is_said_and_the_loop_gives_the_figures(monkeypatc
     with pytest.warns(RuntimeWarning, match=r"batched run of \['lc'\] failed \(AttributeError"):
         res = run_benchmark("EdgePFMCache-Small-v0", ["lc"], [0], {"n_slots": 20}, bound=False,
                             progress=False)
-    assert res.episodes["lc"][0]["episode_cost"] == loop.episodes["lc"][0]["episode_cost"]
+    assert res.episodes["lc"][0]["cost"] == loop.episodes["lc"][0]["cost"]
