@@ -83,14 +83,14 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         self._mask[:, SERVE] = True  # always valid (BatchSimulator.masks leaves it)
         self._autoreset = np.zeros(b, dtype=bool)
         self._started = False
-        self._all = np.ones(b, dtype=bool)
-        # The per-step info's keys in order; every sub-env has them (read-only "_" masks).
-        self._all.flags.writeable = False
+        # What a copy is rebuilt from (see __getstate__): the resolved config, not the overrides.
+        self._init_args = {"num_envs": b, "config": cfg, "autoreset_mode": mode}
+        # The per-step info's keys in order; every sub-env has them (their "_" masks all True,
+        # fresh at each step: a user or a wrapper may write into an info's arrays).
         self._info_template: dict[str, Any] = {}
-        for k in (*COST_KEYS, "action_mask"):
-            self._info_template.update({k: None, "_" + k: self._all})
-        self._info_template.update({"slot": None, "memory_used_gb": None, "_slot": self._all,
-                                    "_memory_used_gb": self._all})
+        for k in (*COST_KEYS, "action_mask", "slot", "memory_used_gb"):
+            self._info_template.update({k: None, "_" + k: None})
+        self._every_env_keys = tuple(k for k in self._info_template if k.startswith("_"))
         self.workload = make_workload(cfg)
         self._rngs: list[np.random.Generator | None] = [None] * b
         self.sim = BatchSimulator(cfg, b)
@@ -149,11 +149,22 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         a = np.asarray(actions)
         b = self.num_envs
         if a.shape != (b,) or a.dtype.kind not in "iu":
-            if a.shape == (b,) and a.dtype.kind == "f" and np.all(a == np.round(a)):
-                a = a.astype(np.int64)
-            else:
+            if a.shape != (b,) or a.dtype.kind != "f":
                 raise ValueError(f"actions must be {b} integers (one per sub-env), got shape "
                                  f"{a.shape} dtype {a.dtype}")
+            # Integral floats (a policy's output) are taken; a fraction, nan or inf is not, and
+            # nothing out of range is cast (the cast would make up an action).
+            whole = np.isfinite(a) & (a == np.round(a))
+            if not whole.all():
+                bad = int(np.flatnonzero(~whole)[0])
+                raise ValueError(f"actions must be {b} integers (one per sub-env): sub-env {bad} "
+                                 f"got {a[bad]!r}")
+            outside = (a < 0) | (a >= self._n_actions)
+            if outside.any():
+                bad = int(np.flatnonzero(outside)[0])
+                raise ValueError(f"action {a[bad]!r} of sub-env {bad} outside "
+                                 f"Discrete({self._n_actions})")
+            a = a.astype(np.int64)
         if a.dtype != np.int64:
             a = a.astype(np.int64)
         if a.view(np.uint64).max() >= self._n_actions:  # negatives wrap to huge values
@@ -199,6 +210,26 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         """``[B, 2N + 1]``: the valid actions of every sub-env now (SERVE always)."""
         return self._mask.copy()
 
+    # ------------------------------------------------------------- copy / pickle
+    def _parts(self) -> dict[str, Any]:
+        return {"env": self, "sim": self.sim, "context": self.sim.context, "obs": self._obs}
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The batch's state lives in a few arrays that many attributes view (the simulator's
+        # state rows, counters and metrics, the context rows, the observation buffer); pickle and
+        # deepcopy copy each view apart, and the copy's steps would write arrays nothing reads.
+        # So a copy is built afresh from the constructor's arguments and the saved values are
+        # copied into its arrays, views included (__setstate__).
+        return {"init": self._init_args,
+                "parts": {name: dict(part.__dict__) for name, part in self._parts().items()}}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(**state["init"])
+        parts = self._parts()
+        wiring = tuple(type(p) for p in parts.values())
+        for name, saved in state["parts"].items():
+            _copy_values_into(parts[name], saved, wiring)
+
     # --------------------------------------------------------------- helpers
     def _reset_rows(self, rows: np.ndarray, seeds: list[int | None]) -> None:
         """Reset sub-envs ``rows``: as ``EdgePFMCacheEnv.reset(seed=s)`` each (a None seed keeps
@@ -215,7 +246,9 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         return self._obs.full().copy()
 
     def _step_info(self, costs: dict[str, np.ndarray], ended: np.ndarray | None) -> dict[str, Any]:
-        info = self._info_template.copy()  # every key in order, the "_" masks filled in
+        info = self._info_template.copy()  # every key in order
+        info.update(zip(self._every_env_keys, np.ones((len(self._every_env_keys), self.num_envs),
+                                                      dtype=bool), strict=True))
         info.update(costs)
         info["action_mask"] = self._mask.copy()
         info["slot"] = self.sim.t.copy()
@@ -231,3 +264,29 @@ class EdgePFMCacheVectorEnv(VectorEnv):
                 info[k] = v
                 info["_" + k] = ended
         return info
+
+
+def _copy_values_into(obj: Any, saved: dict[str, Any], wiring: tuple[type, ...]) -> None:
+    """``obj``'s attributes take the values of ``saved`` (another instance's ``__dict__``): an
+    array (or a dict of arrays, such as the running metrics' column views) is copied into
+    ``obj``'s own array, so views keep viewing their base; links between the parts
+    (``wiring`` types) stay ``obj``'s; anything else is taken as it is."""
+    own = obj.__dict__
+    for key, value in saved.items():
+        if isinstance(value, wiring):
+            continue
+        current = own.get(key)
+        if _copyable(current, value):
+            np.copyto(current, value)
+        elif isinstance(current, dict) and isinstance(value, dict) and current.keys() == value.keys():
+            for k in current:  # column views are copied into; fixed entries stay as built
+                if _copyable(current[k], value[k]):
+                    np.copyto(current[k], value[k])
+        elif not (isinstance(current, np.ndarray) and not current.flags.writeable):
+            own[key] = value  # scalars, random generators, per-step tuples; read-only: as built
+
+
+def _copyable(current: Any, value: Any) -> bool:
+    return (isinstance(current, np.ndarray) and isinstance(value, np.ndarray)
+            and current.shape == value.shape and current.dtype == value.dtype
+            and current.flags.writeable)

@@ -145,6 +145,11 @@ def test_bad_arguments_are_clear_errors():
         venv.step(np.zeros(3, dtype=np.int64))
     with pytest.raises(ValueError, match="sub-env 1 outside Discrete"):
         venv.step(np.array([0, 99]))
+    for bad in (np.inf, np.nan, 1.5):  # not cast into a made-up action
+        with pytest.raises(ValueError, match=f"2 integers .*sub-env 1 got .*{bad!r}"):
+            venv.step(np.array([0.0, bad]))
+    with pytest.raises(ValueError, match="sub-env 1 outside Discrete"):
+        venv.step(np.array([0.0, 1e20]))
     with pytest.raises(ValueError, match="seeds for num_envs=2"):
         venv.reset(seed=[1, 2, 3])
     with pytest.raises(ValueError, match="unknown keys"):
@@ -170,3 +175,30 @@ def test_disabled_autoreset_keeps_ended_sub_envs_until_reset_mask(env_id):
     assert not trunc3.any()
     with pytest.raises(ValueError, match="autoreset_mode"):
         make_vec(env_id, 2, autoreset_mode="SameStep")
+
+
+@pytest.mark.parametrize("env_id", ["EdgePFMCache-Small-v0", "EdgePFMCache-Small-v1"])
+def test_a_copied_or_pickled_vector_env_continues_as_the_original(env_id):
+    """deepcopy / pickle mid-episode: the copy steps exactly as the original, across autoresets
+    (the state arrays are views of a few blocks; a naive copy split them apart)."""
+    import copy
+    import pickle
+
+    kwargs = {"n_slots": 20} if env_id.endswith("v0") else {"n_slots": 20, "requests_per_slot": 8}
+    venv = make_vec(env_id, 3, **kwargs)
+    venv.reset(seed=0)
+    rng = np.random.default_rng(1)
+    for _ in range(37):
+        venv.step(masked_random(rng, venv.action_masks()))
+    copies = [copy.deepcopy(venv), pickle.loads(pickle.dumps(venv))]
+    for _ in range(150):  # the episodes (20 slots) end and autoreset within this
+        actions = masked_random(rng, venv.action_masks())
+        want = venv.step(actions)
+        for c in copies:
+            got = c.step(actions)
+            for x, y in zip(want[:4], got[:4], strict=True):
+                np.testing.assert_array_equal(x, y)
+            assert want[4].keys() == got[4].keys()
+            for k in want[4]:
+                np.testing.assert_array_equal(want[4][k], got[4][k], err_msg=k)
+            np.testing.assert_array_equal(c.action_masks(), venv.action_masks())
