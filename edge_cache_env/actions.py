@@ -7,7 +7,8 @@ encode with :func:`load_action` / :func:`evict_action` (scalars or numpy arrays 
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+import numbers
+from typing import Any, Literal, TypeVar
 
 import numpy as np
 
@@ -38,3 +39,15 @@ def decode_action(action: int, n_models: int) -> tuple[ActionKind, int]:
     if action <= n_models:
         return "load", action - 1
     return "evict", action - n_models - 1
+
+
+def integer_action(action: Any, n: int) -> int:
+    """``action`` as an int, if it is an integer (numpy integers and 0-d integer arrays too);
+    anything else is a ``TypeError`` naming ``Discrete(n)``: truncating 1.7 to LOAD model 0, or
+    reading ``True`` as 1, would hide a bug. (The range is the caller's to check.)"""
+    if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
+        return int(action)
+    if isinstance(action, numbers.Integral) and not isinstance(action, (bool, np.bool_)):
+        return int(action)
+    raise TypeError(f"action {action!r} ({type(action).__name__}) is invalid: must be an "
+                    f"integer in Discrete({n}) (0 = SERVE, 1..N = LOAD, N+1..2N = EVICT)")

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from edge_cache_env.actions import SERVE, decode_action, n_actions
+from edge_cache_env.actions import SERVE, decode_action, integer_action, n_actions
 from edge_cache_env.config import MB_PER_GB, EnvConfig, resolve_config
 from edge_cache_env.costs import TERMS
 from edge_cache_env.observation import ObservationBuilder, observation_size
@@ -120,7 +119,7 @@ class EdgePFMCacheEnv(gym.Env):
             raise RuntimeError("step() called before reset(); call reset() first")
         if self.sim.done:
             raise RuntimeError("step() called after the episode ended; call reset()")
-        a = action if type(action) is int else self._integer_action(action)
+        a = action if type(action) is int else integer_action(action, self._n_actions)
         n = self.n_models
         if not 0 <= a < self._n_actions:
             raise ValueError(f"action {action!r} outside Discrete({self._n_actions})")
@@ -154,17 +153,6 @@ class EdgePFMCacheEnv(gym.Env):
         return None
 
     # --------------------------------------------------------------- helpers
-    def _integer_action(self, action: Any) -> int:
-        """An integer action (numpy integers and 0-d integer arrays too); anything else is an
-        error: truncating 1.7 to LOAD model 0, or reading ``True`` as 1, would hide a bug."""
-        if isinstance(action, np.ndarray) and action.shape == () and action.dtype.kind in "iu":
-            return int(action)
-        if isinstance(action, numbers.Integral) and not isinstance(action, (bool, np.bool_)):
-            return int(action)
-        raise TypeError(f"action {action!r} ({type(action).__name__}) is invalid: must be an "
-                        f"integer in Discrete({self._n_actions}) (0 = SERVE, 1..N = LOAD, "
-                        f"N+1..2N = EVICT)")
-
     @property
     def requests(self) -> EpisodeRequests:
         """The realised request sequence of the episode (for clairvoyant references)."""

@@ -20,7 +20,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from edge_cache_env.actions import SERVE, decode_action, evict_action, load_action, n_actions
+from edge_cache_env.actions import SERVE, decode_action, evict_action, integer_action, load_action, n_actions
 from edge_cache_env.observation import MODEL_FEATURE, n_models_of, observation_size, split_observation
 
 #: Model slots of the padded spaces: the randomised env and the generalist agent use this.
@@ -128,7 +128,7 @@ class V0Observation(gym.ObservationWrapper):
         return observation[..., :self.size]
 
     def action_masks(self) -> np.ndarray:
-        return self.env.unwrapped.action_masks()
+        return self.env.get_wrapper_attr("action_masks")()
 
 
 class PadModels(gym.Wrapper):
@@ -153,7 +153,7 @@ class PadModels(gym.Wrapper):
         return pad_observation(obs, self.n_max), self._pad_info(info)
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
-        a = int(action)
+        a = integer_action(action, self.action_space.n)
         if not 0 <= a < self.action_space.n:
             raise ValueError(f"action {action!r} outside Discrete({self.action_space.n})")
         inner = unpad_action(a, self.n_models, self.n_max)
@@ -163,11 +163,12 @@ class PadModels(gym.Wrapper):
         return pad_observation(obs, self.n_max), reward, terminated, truncated, self._pad_info(info)
 
     def action_masks(self) -> np.ndarray:
-        return pad_mask(self.env.unwrapped.action_masks(), self.n_max)
+        # The wrapped chain's mask (another wrapper may change it), not the base env's.
+        return pad_mask(self.env.get_wrapper_attr("action_masks")(), self.n_max)
 
     def _invalid_operation(self) -> int:
         """An operation the inner env masks out now (model 0 cannot be both loaded and evicted)."""
-        mask = self.env.unwrapped.action_masks()
+        mask = self.env.get_wrapper_attr("action_masks")()
         ev = evict_action(0, self.n_models)
         return ev if not mask[ev] else load_action(0)
 

@@ -34,7 +34,7 @@ class ActionMaskObservation(gym.ObservationWrapper, gym.utils.RecordConstructorA
         })
 
     def observation(self, observation: np.ndarray) -> dict[str, np.ndarray]:
-        return {OBS_KEY: observation, MASK_KEY: self.env.unwrapped.action_masks().astype(np.float32)}
+        return {OBS_KEY: observation, MASK_KEY: self.env.get_wrapper_attr("action_masks")().astype(np.float32)}
 
 
 def make_masked(env_id: str, **env_kwargs: Any) -> ActionMaskObservation:

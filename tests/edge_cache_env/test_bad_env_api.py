@@ -31,6 +31,20 @@ def test_non_integer_actions_are_rejected(action):
         env.step(action)
 
 
+@pytest.mark.parametrize("action", [1.7, "2", True, np.float64(1)])
+def test_the_padded_and_random_envs_reject_non_integer_actions_too(action):
+    """PadModels (and so Random-v0) read actions as the env does, not with int(action)."""
+    import gymnasium as gym
+
+    from edge_cache_env.padding import PadModels
+
+    for env in (PadModels(gym.make("EdgePFMCache-Small-v0", n_slots=20), 8),
+                gym.make("EdgePFMCache-Random-v0", n_slots=20)):
+        env.reset(seed=0)
+        with pytest.raises(TypeError, match=r"must be an integer in Discrete"):
+            env.step(action)
+
+
 @pytest.mark.parametrize("action", [1, np.int64(1), np.int32(1), np.uint8(1), np.array(1)])
 def test_integer_actions_are_accepted(action):
     env = fresh()

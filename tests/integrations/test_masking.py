@@ -31,3 +31,14 @@ def test_check_env_on_the_wrapped_env():
 def test_refuses_an_env_without_masks():
     with pytest.raises(TypeError, match="action_masks"):
         ActionMaskObservation(gym.make("CartPole-v1"))
+
+
+def test_the_mask_comes_through_the_wrappers_it_wraps():
+    """Over PadModels the observation's mask is the padded one (was the base env's: 13 of 65
+    entries, outside the observation space)."""
+    from edge_cache_env.padding import PadModels
+
+    env = ActionMaskObservation(PadModels(gym.make("EdgePFMCache-Small-v0", n_slots=20), 32))
+    obs, _ = env.reset(seed=0)
+    assert obs[MASK_KEY].shape == (65,) and env.observation_space.contains(obs)
+    np.testing.assert_array_equal(obs[MASK_KEY], env.env.action_masks().astype(np.float32))
