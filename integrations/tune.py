@@ -65,6 +65,25 @@ def read_eval_log(path: Path) -> list[dict[str, float]]:
              METRIC: float(r["ratio_to_reference"])} for r in rows if r.get("ratio_to_reference")]
 
 
+# The train.py flags a trial sets itself (train_trial), which --train-args may not repeat.
+SWEEP_FLAGS = ("--algo", "--env", "--seed", "--timesteps", "--out", "--run-name", "--eval-freq",
+               "--eval-episodes", "--checkpoint-freq", "--reference", "--hyperparams")
+NO_MAX_EVALS = 1_000_000  # ASHA's max_t: see sweep()
+
+
+def sweep_flag(token: str) -> str | None:
+    """The sweep's flag that a train.py argument sets, if any: ``--seed``, ``--seed=3`` and
+    an abbreviation argparse would expand (``--see 3``) alike."""
+    if not token.startswith("--"):
+        return None
+    name = token.split("=", 1)[0]
+    from training.cli import build_parser
+
+    known = [o for a in build_parser()._actions for o in a.option_strings if o.startswith("--")]
+    matches = [o for o in known if o == name] or [o for o in known if o.startswith(name)]
+    return matches[0] if len(matches) == 1 and matches[0] in SWEEP_FLAGS else None
+
+
 def train_trial(config: dict[str, Any], *, algo: str, env_id: str, timesteps: int, eval_freq: int,
                 eval_episodes: int, runs: str, train_args: list[str], poll_s: float = 2.0) -> None:
     """One Tune trial: train.py in a subprocess; every new eval_log.csv row is a Tune report."""
@@ -135,9 +154,11 @@ def sweep(algo: str, env_id: str, seeds: list[int], grid: dict[str, list[Any]], 
                                  eval_freq=eval_freq, eval_episodes=eval_episodes,
                                  runs=str(out / "runs"), train_args=list(train_args or [])),
             {"cpu": cpus_per_trial})
-        max_t = max(timesteps // eval_freq + 1, grace_evals)  # + the evaluation at the start
-        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=max_t, grace_period=grace_evals,
-                                  reduction_factor=2)
+        # ASHA stops a trial that reaches max_t. How many evaluations train.py makes depends on
+        # how SB3 rounds the budget up to whole rollouts and on --n-envs, so no count made here
+        # is safe: a trial ends when its train.py does, and max_t is out of reach.
+        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=NO_MAX_EVALS,
+                                  grace_period=grace_evals, reduction_factor=2)
         tuner = tune.Tuner(
             trainable, param_space=space,
             tune_config=tune.TuneConfig(metric=METRIC, mode="min", scheduler=scheduler,
@@ -191,9 +212,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     except ValueError as e:
         p.error(str(e))
     train_args = shlex.split(args.train_args)
-    for flag in ("--seed", "--algo", "--env", "--timesteps", "--out", "--run-name", "--hyperparams"):
-        if flag in train_args:
-            p.error(f"--train-args must not set {flag} (the sweep sets it)")
+    for token in train_args:
+        flag = sweep_flag(token)
+        if flag:
+            p.error(f"--train-args must not set {flag} ({token!r}): the sweep sets it")
     try:
         summary = sweep(args.algo, args.env, seeds, grid, args.timesteps, args.eval_freq, args.out,
                         args.eval_episodes, train_args, args.address, args.cpus_per_trial, args.grace_evals,

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("ray.tune")  # the [ray] extra, installed by `make test`
 
-from integrations.tune import parse_grid  # noqa: E402
+from integrations.tune import parse_grid, sweep_flag  # noqa: E402
 
 
 def test_parse_grid():
@@ -21,6 +21,43 @@ def test_parse_grid():
         parse_grid(["learning_rate"])
     with pytest.raises(ValueError, match="--seeds"):
         parse_grid(["seed=1,2"])
+
+
+def test_train_args_may_not_set_what_the_sweep_sets(capsys):
+    """Exact, '=' and abbreviated forms (train.py's argparse expands '--see' to '--seed')."""
+    from integrations.tune import main
+
+    assert [sweep_flag(t) for t in ("--seed", "--seed=3", "--see", "--eval-freq=9", "--ref")] == \
+        ["--seed", "--seed", "--seed", "--eval-freq", "--reference"]
+    assert [sweep_flag(t) for t in ("--n-envs", "--threads", "2", "--ev")] == [None] * 4
+    for bad in ("--seed=3", "--eval-freq 100", "--see 3"):
+        with pytest.raises(SystemExit):
+            main(["--algo", "ppo", "--timesteps", "64", "--eval-freq", "64", f"--train-args={bad}"])
+        assert "--train-args must not set" in capsys.readouterr().err
+
+
+def test_asha_never_cuts_a_trial_short_of_its_train_py(monkeypatch, tmp_path):
+    """max_t is out of reach: a trial ends when train.py does (a count of evaluations made here
+    missed SB3's rounding up to whole rollouts, and ASHA killed train.py before its end)."""
+    import ray.tune.schedulers
+
+    from integrations import tune as integration
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def capture(**kwargs):
+        seen.update(kwargs)
+        raise Stop
+
+    monkeypatch.setattr(ray.tune.schedulers, "ASHAScheduler", capture)
+    monkeypatch.setattr("evaluation.ray_cluster.connect", lambda address: False)
+    with pytest.raises(Stop):
+        integration.sweep("ppo", "EdgePFMCache-Small-v0", [0], {}, timesteps=1500, eval_freq=512,
+                          out=tmp_path)
+    assert seen["max_t"] >= 1000 * (1500 // 512 + 1)
 
 
 class _Running:
