@@ -27,8 +27,8 @@ TRAIN_KEYS = {
     "n_timesteps": "training steps when --timesteps is not given",
     "n_envs": "parallel training envs when --n-envs is not given",
     "normalize": "false, true, or VecNormalize keyword arguments (norm_obs, norm_reward, ...)",
-    "slot_discount": "true: gamma per served slot, not per env step (agents/slot_discount.py)",
-    "warm_start": "imitate a heuristic before RL: false, true or settings (agents/warm_start.py)",
+    "slot_discount": "true: gamma per served slot, not per env step (training/slot_discount.py)",
+    "warm_start": "imitate a heuristic before RL: false, true or settings (training/warm_start.py)",
 }
 # SB3 arguments train.py sets from its own flags; in YAML they would be silently overridden.
 RESERVED = {"env": "--env", "seed": "--seed", "tensorboard_log": "--tensorboard",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from agents import make
 from agents.trained import load_trained
 from edge_cache_env.scenarios import Scenario
 from evaluation import seeds, validate
-from training.release import select_checkpoint, ship_pretrained
+from training.release import select_checkpoint, ship_pretrained, verify_pretrained
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_train import run_train  # noqa: E402
@@ -40,7 +41,9 @@ def test_select_scores_every_model_on_eval_seeds_and_ship_records_it(tmp_path, c
 
     dest = tmp_path / "pretrained"
     entry = ship_pretrained.ship(run, dest, model="selected")
-    assert (dest / "maskable_ppo.zip").read_bytes() == (run / "selected_model.zip").read_bytes()
+    assert verify_pretrained.compare(dest / "maskable_ppo.zip", run / "selected_model.zip")["identical"]
+    with zipfile.ZipFile(dest / "maskable_ppo.zip") as z:  # no path of the training machine
+        assert json.loads(z.read("data"))["tensorboard_log"] is None
     assert entry["selected"]["model"] == table[0]["model"]
     assert entry["selected"]["command"].startswith("python -m training.release.select_checkpoint ")
     manifest = json.loads((dest / "manifest.json").read_text())
@@ -138,3 +141,18 @@ def test_ties_go_to_the_candidate_trained_longest():
     assert select_checkpoint.trained_steps("ckpt_250000_steps") == 250000
     assert select_checkpoint.trained_steps("model") == float("inf")
     assert select_checkpoint.trained_steps("best_model") == -1
+
+
+def test_a_shipped_zip_keeps_no_path_of_the_training_machine(tmp_path):
+    """The generalist was shipped with its run's absolute TensorBoard folder in its data."""
+    source = tmp_path / "best_model.zip"
+    with zipfile.ZipFile(source, "w") as z:
+        z.writestr("data", json.dumps({"tensorboard_log": "/work/runs/x/tb", "gamma": 0.99}))
+        z.writestr("policy.pth", b"\x00weights\x01")
+    ship_pretrained.copy_without_local_paths(source, tmp_path / "shipped.zip")
+    with zipfile.ZipFile(tmp_path / "shipped.zip") as z:
+        assert json.loads(z.read("data")) == {"tensorboard_log": None, "gamma": 0.99}
+        assert z.read("policy.pth") == b"\x00weights\x01"
+    for shipped in Path(ship_pretrained.PRETRAINED_DIR).glob("*.zip"):
+        with zipfile.ZipFile(shipped) as z:
+            assert not str(json.loads(z.read("data")).get("tensorboard_log") or "").startswith("/")

@@ -17,6 +17,7 @@ import json
 import pickle
 import shlex
 import shutil
+import zipfile
 from pathlib import Path
 
 import yaml
@@ -50,6 +51,21 @@ def reproduce_command(commands: list[str], legs: list[dict]) -> str | None:
     return shlex.join(out)
 
 
+def copy_without_local_paths(source: Path, target: Path) -> None:
+    """Copy an SB3 zip, dropping the training run's TensorBoard folder from its saved
+    attributes: a path of the machine it was trained on (an absolute one once), meaningless in
+    a clone. Nothing else changes (the policy's tensors are the same bytes)."""
+    with zipfile.ZipFile(source) as src, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for item in src.infolist():
+            payload = src.read(item)
+            if item.filename == "data":
+                data = json.loads(payload)
+                if data.get("tensorboard_log") is not None:
+                    data["tensorboard_log"] = None
+                    payload = json.dumps(data, indent=4).encode()
+            out.writestr(item, payload)
+
+
 def ship(run: Path, dest: Path = PRETRAINED_DIR, model: str = "best", name: str | None = None) -> dict:
     """Copy ``<run>/<model>_model.zip`` (``best`` or ``selected``) and record it in the manifest
     as ``<name>.zip`` (default: the algorithm's name, e.g. ``maskable_ppo.zip``)."""
@@ -65,7 +81,7 @@ def ship(run: Path, dest: Path = PRETRAINED_DIR, model: str = "best", name: str 
     if model == "selected":
         selection = json.loads((run / "selected.json").read_text())
     dest.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(source, dest / f"{name}.zip")
+    copy_without_local_paths(source, dest / f"{name}.zip")
     norm = run / f"{model}_model_vecnormalize.pkl"
     stats = dest / f"{name}_vecnormalize.pkl"
     if stats.exists():
