@@ -4,7 +4,7 @@ Every agent follows Stable-Baselines3's ``predict(obs, state=None, episode_start
 deterministic=True) -> (actions, state)``, batched over a leading dimension (a single
 observation gives a single action), so ``evaluate.py`` treats all of them alike.
 
-Reference agents (``static``, ``clairvoyant``) read the realised request sequence of the
+Reference agents (``static``, ``clairvoyant``, ``oracle``) read the realised request sequence of the
 episode. They are bound to an env with :meth:`Agent.attach`, which the evaluator calls after
 every ``env.reset(seed=...)``; reactive heuristics ignore it.
 """

@@ -71,8 +71,8 @@ class CostWeights:
     """Weights of the five cost families; each multiplies a term in its own unit.
 
     Calibrated (README "Calibration", ``benchmarks/calibration.py``) so that on the default
-    scenario under LC every term is 6-9% of the total except accuracy (~70%, the paper's
-    focus), and an episode costs ~2,500 units (return ~ -250 at ``reward_scale`` 10).
+    scenario under LC every other term is about 6-9% of the total (cloud 5.8%) and accuracy ~70% (the
+    paper's focus), and an episode costs ~2,500 units (return ~ -250 at ``reward_scale`` 10).
     One unit is about what a user loses waiting 20 s.
     """
 
@@ -168,8 +168,28 @@ class WorkloadConfig:
                 check(value in (None, {}), "workload", name, value,
                       f"unset with source='synthetic' (it only applies to a trace source; set "
                       f"source to one of {sources[1:]})")
+        else:  # the generator's fields a trace reader takes from its file instead
+            reads = TRACE_READS.get(self.source, ())
+            for name in GENERATOR_FIELDS:
+                value, default = getattr(self, name), getattr(WorkloadConfig, name)
+                check(name in reads or value == default, "workload", name, value,
+                      f"left at its default ({default!r}) with source={self.source!r}: the trace "
+                      f"gives it, so it would have no effect (it applies to source='synthetic'"
+                      + (" and 'servegen')" if name in TRACE_READS["servegen"] else ")"))
         # A frozen dataclass must stay hashable-free but picklable; keep a plain dict copy.
         object.__setattr__(self, "trace_options", dict(self.trace_options))
+
+
+# WorkloadConfig's fields of the synthetic generator, and those a trace reader reads as well
+# (ServeGen's file has rates and no tokens: its rate scale and its token draws); the other
+# readers take all of them from their file, so setting one there would be silently ignored.
+GENERATOR_FIELDS = ("requests_per_slot", "zipf_models", "zipf_tasks", "shift_every_slots",
+                    "shift_fraction", "input_tokens_median", "input_tokens_sigma",
+                    "output_tokens_median", "output_tokens_sigma", "max_tokens")
+TRACE_READS: dict[str, tuple[str, ...]] = {
+    "servegen": ("requests_per_slot", "input_tokens_median", "input_tokens_sigma",
+                 "output_tokens_median", "output_tokens_sigma", "max_tokens"),
+}
 
 
 @dataclass(frozen=True)
@@ -219,6 +239,12 @@ class CapacityConfig:
                   "a number >= 1 (inf: no limit)")
             in_range("capacity", f"{kind}_batch_alpha", getattr(self, f"{kind}_batch_alpha"), 0, 1)
         non_negative("capacity", self, "offload_wait_factor")
+        if not self.enabled:  # the v0 dynamics read none of them: a change would do nothing
+            for f in fields(self):
+                value = getattr(self, f.name)
+                check(f.name == "enabled" or value == f.default, "capacity", f.name, value,
+                      f"left at its default ({f.default!r}) while capacity.enabled is False: it "
+                      f"would have no effect; set enabled=True (or use a -v1 id)")
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ class EdgePFMCacheEnv(gym.Env):
     ## Description
     An edge server with one GPU (``gpu_gb``) is asked, slot after slot, to serve requests for a
     catalog of N pretrained foundation models (LLMs, image and speech models) that together need
-    about twice its memory. The agent decides which models to load and evict. Requests for
+    about 2.5 times its memory. The agent decides which models to load and evict. Requests for
     cached models are served at the edge, where the model's in-context examples (its Age of
     Context, AoC) raise accuracy; the others go to the cloud (more latency, a price, zero-shot
     accuracy). Evicting a model throws its context away. See ``docs/model.md`` for the system model.

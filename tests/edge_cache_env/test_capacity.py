@@ -127,7 +127,7 @@ def test_bad_capacity_values_name_the_field(field, value):
 
 
 def test_capacity_accepts_numpy_scalars_and_unlimited_values():
-    cap = make_config("small", capacity={"gpu_throughput": np.float32(2.0),
+    cap = make_config("small", capacity={"enabled": True, "gpu_throughput": np.float32(2.0),
                                          "llm_batch_max": float("inf")}).capacity
     assert type(cap.gpu_throughput) is float and cap.gpu_throughput == 2.0
     assert cap.llm_batch_max == float("inf")

@@ -127,3 +127,21 @@ def test_a_config_that_disagrees_with_the_overrides_names_each_field():
     assert resolve_config("default", plain, {"server": {"gpu_gb": 80}}) is plain
     with pytest.raises(TypeError, match="must be an EnvConfig"):
         resolve_config("default", 42, {})
+
+
+def test_a_field_that_would_do_nothing_is_an_error_naming_it():
+    """Capacity fields while the capacity model is off, and the synthetic generator's fields
+    with a trace source that takes them from its file, were silently ignored."""
+    with pytest.raises(ValueError, match=r"capacity\.gpu_throughput = 0\.01 .* while "
+                                         r"capacity\.enabled is False"):
+        gym.make("EdgePFMCache-v0", gpu_throughput=0.01)
+    with pytest.raises(ValueError, match=r"workload\.requests_per_slot = 50 .* source='azure'"):
+        gym.make("EdgePFMCache-Azure-v0", requests_per_slot=50)
+    with pytest.raises(ValueError, match=r"workload\.zipf_models = 3 .* source='servegen'"):
+        gym.make("EdgePFMCache-ServeGen-v0", zipf_models=3)
+    with pytest.raises(ValueError, match=r"workload\.max_tokens = 10 .* source='csv'"):
+        make_config("default", source="csv", trace_path="examples/trace_example.csv", max_tokens=10)
+    # What the source reads is taken: ServeGen's rate scale and token sizes, v1's capacity.
+    assert make_config("default", source="servegen", requests_per_slot=4.0,
+                       max_tokens=10).workload.requests_per_slot == 4.0
+    assert gym.make("EdgePFMCache-v1", gpu_throughput=0.5).unwrapped.config.capacity.gpu_throughput == 0.5
