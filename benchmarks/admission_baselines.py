@@ -18,6 +18,9 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a clone
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_args, beside this script
+
+from bench_args import check_episodes, check_names, check_seed  # noqa: E402
 
 from agents.bounds import MAX_PLAN_MODELS  # noqa: E402
 from edge_cache_env.config import make_config  # noqa: E402
@@ -53,11 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help=f"subset of {list(SCENARIOS)}")
     args = p.parse_args(argv)
     names = args.scenarios.split(",")
-    unknown = [n for n in names if n not in SCENARIOS]
-    if unknown:
-        p.error(f"--scenarios: unknown {unknown}; known: {list(SCENARIOS)}")
-    if args.episodes < 1:
-        p.error(f"--episodes {args.episodes}: must be >= 1")
+    check_names(p, names, SCENARIOS, "--scenarios")
+    check_episodes(p, args.episodes)
+    check_seed(p, args.seed)
     seeds = list(range(args.seed, args.seed + args.episodes))
     print(f"seeds {seeds[0]}..{seeds[-1]}; mean cost / LC's (paired)")
     print("| scenario | LC cost | " + " | ".join(AGENTS[1:]) + " | oracle | cost_benefit <= 1.00 |")

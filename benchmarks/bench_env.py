@@ -46,6 +46,9 @@ import gymnasium as gym
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this clone's code, not an installed one
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_args, beside this script
+
+from bench_args import out_folder, write_text  # noqa: E402
 
 import edge_cache_env  # noqa: E402,F401  (registers the ids)
 from edge_cache_env.catalog import DEFAULT_MODELS  # noqa: E402
@@ -473,9 +476,8 @@ def measure_native_memory(b: int, long_steps: int) -> dict[str, float]:
         return pool.apply(_native_memory_child, (b, long_steps))
 
 
-def main_native(args: argparse.Namespace) -> dict[str, Any]:
+def main_native(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     q = args.quick
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {}
     report["single_env"] = measure_single_before_after(args.baseline_tree, 5_000 if q else 60_000)
@@ -484,7 +486,7 @@ def main_native(args: argparse.Namespace) -> dict[str, Any]:
     report["suite"] = measure_suite_timing(5 if q else args.episodes, q)
     report["memory"] = measure_native_memory(256, 20_000 if q else 1_000_000)
     print("memory:", {k: round(v, 4) for k, v in report["memory"].items()})
-    (out / "native.json").write_text(json.dumps(report, indent=1))
+    write_text(out / "native.json", json.dumps(report, indent=1))
     print(f"wrote {out / 'native.json'}")
     return report
 
@@ -511,17 +513,16 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         parser.error(f"--baseline-tree {args.baseline_tree}: no edge_cache_env/ package there")
     if args.native and args.suite_timing:
         parser.error("--native and --suite-timing: pick one")
+    out = out_folder(parser, args.out)
     if args.native:
-        return main_native(args)
+        return main_native(args, out)
     if args.suite_timing:
-        out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         report = measure_suite_timing(args.episodes, args.quick)
-        (out / "suite_timing.json").write_text(json.dumps(report, indent=1))
+        write_text(out / "suite_timing.json", json.dumps(report, indent=1))
         print(f"wrote {out / 'suite_timing.json'}")
         return report
     q = args.quick
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {}
     report["headline"] = measure_headline(5_000 if q else 50_000)
@@ -541,7 +542,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         print("SB3 PPO fps:", {k: round(v, 3) for k, v in report["ppo"].items()})
     report["memory"] = measure_memory(20_000 if q else 1_000_000)
     print("memory:", {k: round(v, 4) for k, v in report["memory"].items()})
-    (out / "bench.json").write_text(json.dumps(report, indent=1))
+    write_text(out / "bench.json", json.dumps(report, indent=1))
     plot_scaling(report["scaling"], out / "scaling.png")
     print(f"wrote {out / 'bench.json'} and {out / 'scaling.png'}")
     return report

@@ -22,6 +22,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from a clone
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_args, beside this script
+
+from bench_args import check_episodes, check_seed  # noqa: E402
 
 from agents import AGENTS  # noqa: E402
 from evaluation.engine import ci95, run_benchmark  # noqa: E402
@@ -73,6 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
+    check_episodes(p, args.episodes)
+    check_seed(p, args.seed)
     seeds = list(range(args.seed, args.seed + args.episodes))
     checks: list[tuple[str, bool]] = []
 

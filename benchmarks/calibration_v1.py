@@ -26,6 +26,7 @@ import agents  # noqa: E402
 from evaluation.engine import run_benchmark, run_episode  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_args import check_episodes, check_seed, make_env  # noqa: E402
 from calibration import BASELINES, check_term_shares, lru_minus_lc, print_against_lc, report  # noqa: E402
 
 ENV_ID = "EdgePFMCache-v1"
@@ -54,6 +55,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--env", default=ENV_ID)
     args = p.parse_args(argv)
+    check_episodes(p, args.episodes)
+    check_seed(p, args.seed)
+    with make_env(p, args.env) as env:
+        if not env.unwrapped.config.capacity.enabled:
+            p.error(f"--env {args.env}: the capacity model is off in this env, so it has no GPU "
+                    f"load to check; give an id with it on (the -v1 ids, e.g. {ENV_ID})")
     seeds = list(range(args.seed, args.seed + args.episodes))
     checks: list[tuple[str, bool]] = []
     load = lc_load(args.env, seeds)

@@ -30,10 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from agents import make
-from agents.trained import PRETRAINED_DIR, pretrained_specs
-from edge_cache_env.catalog import DEFAULT_MODELS
-from evaluation.engine import ci95, run_benchmark
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_args, beside this script
+
+from bench_args import check_agents, check_episodes, check_names, check_seed, out_file, write_text  # noqa: E402
+
+from agents import make  # noqa: E402
+from agents.trained import PRETRAINED_DIR, pretrained_specs  # noqa: E402
+from edge_cache_env.catalog import DEFAULT_MODELS  # noqa: E402
+from evaluation.engine import ci95, run_benchmark  # noqa: E402
 
 
 def _variants() -> list[dict[str, Any]]:
@@ -105,22 +109,25 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                    help="also report the share of steps on which the generalist acts as cost_benefit")
     p.add_argument("--out", type=Path, default=None, help="JSON file for every number")
     args = p.parse_args(argv)
+    # Every argument checked before any work.
     names = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-    unknown = [s for s in names if s not in SCENARIOS]
-    if unknown:
-        sys.exit(f"error: --scenarios: unknown {unknown}; known: {list(SCENARIOS)}")
+    check_names(p, names, SCENARIOS, "--scenarios")
+    check_episodes(p, args.episodes)
+    check_seed(p, args.seed)
     if not args.model.is_file():
-        sys.exit(f"error: --model: no file {args.model}")
+        p.error(f"--model: no file {args.model}")
+    specialists = {s.split(":", 1)[0]: s for s in pretrained_specs("EdgePFMCache-v0")}
+    baselines = [b.strip() for b in args.agents.split(",") if b.strip()]
+    if "lc" not in baselines:
+        baselines.insert(0, "lc")
+    check_agents(p, baselines, also=specialists)
+    out = out_file(p, args.out) if args.out is not None else None
     import torch
 
     from agents.generalist import GeneralistAgent
 
     torch.set_num_threads(1)
     generalist = GeneralistAgent(args.model)
-    specialists = {s.split(":", 1)[0]: s for s in pretrained_specs("EdgePFMCache-v0")}
-    baselines = [b.strip() for b in args.agents.split(",") if b.strip()]
-    if "lc" not in baselines:
-        baselines.insert(0, "lc")
 
     def make_agent(spec: str) -> Any:
         if spec == "generalist":
@@ -163,9 +170,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             share = agreement(gym.make(env_id, **env_kwargs_of(kwargs)), generalist, seeds)
             results["scenarios"][name]["agrees_with_cost_benefit"] = share
             print(f"{name:<15}generalist's greedy action = cost_benefit's on {100 * share:.2f}% of its steps")
-    if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+    if out is not None:
+        write_text(out, json.dumps(results, indent=2) + "\n")
     return results
 
 

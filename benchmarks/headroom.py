@@ -14,19 +14,24 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
-import agents
-import edge_cache_env  # noqa: F401  (registers the env ids)
-from agents.bounds import lower_bound
-from agents.exact import check_tractable, exact_optimum
-from agents.planner import plan_episode
-from edge_cache_env.config import make_config
-from evaluation.engine import run_episode
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_args, beside this script
+
+from bench_args import check_episodes, check_seed, out_folder, write_text  # noqa: E402
+
+import agents  # noqa: E402
+import edge_cache_env  # noqa: E402,F401  (registers the env ids)
+from agents.bounds import lower_bound  # noqa: E402
+from agents.exact import check_tractable, exact_optimum  # noqa: E402
+from agents.planner import plan_episode  # noqa: E402
+from edge_cache_env.config import make_config  # noqa: E402
+from evaluation.engine import run_episode  # noqa: E402
 
 _SMALL = {m.name: m for m in make_config("small").models}
 
@@ -110,16 +115,15 @@ def main(argv: list[str] | None = None) -> None:
                    help="'all' or comma-separated indices into INSTANCES")
     p.add_argument("--out", default="results")
     a = p.parse_args(argv)
-    if a.seeds < 1:
-        p.error(f"--seeds must be >= 1, got {a.seeds}")
+    check_episodes(p, a.seeds, "--seeds")
+    check_seed(p, a.seed)
     names = list(INSTANCES)
     if a.instances != "all":
-        try:
-            names = [names[int(i)] for i in a.instances.split(",")]
-        except (ValueError, IndexError):
+        parts = a.instances.split(",")  # digits only: -1 would pick the last one, silently
+        if not all(i.strip().isdigit() and int(i) < len(names) for i in parts):
             p.error(f"--instances: 'all' or indices in 0..{len(INSTANCES) - 1}, got {a.instances!r}")
-    out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+        names = [names[int(i)] for i in parts]
+    out = out_folder(p, a.out)
     results = {}
     for name in names:
         start = time.perf_counter()
@@ -127,8 +131,8 @@ def main(argv: list[str] | None = None) -> None:
         print(f"{name}: {time.perf_counter() - start:.0f} s", flush=True)
     text = table(results)
     print(text)
-    (out / "headroom.json").write_text(json.dumps(results, indent=1))
-    (out / "headroom.md").write_text(text + "\n")
+    write_text(out / "headroom.json", json.dumps(results, indent=1))
+    write_text(out / "headroom.md", text + "\n")
     print(f"wrote {out / 'headroom.json'} and {out / 'headroom.md'}")
 
 

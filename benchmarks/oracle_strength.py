@@ -12,15 +12,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
 
-import agents
-import edge_cache_env  # noqa: F401  (registers the env ids)
-from agents.planner import plan_episode
-from evaluation.engine import run_episode
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_args, beside this script
+
+from bench_args import check_agents, check_episodes, check_names, check_seed, out_folder, write_text  # noqa: E402
+
+import agents  # noqa: E402
+import edge_cache_env  # noqa: E402,F401  (registers the env ids)
+from agents.planner import plan_episode  # noqa: E402
+from evaluation.engine import run_episode  # noqa: E402
 
 SCENARIOS: dict[str, tuple[str, dict]] = {
     "default": ("EdgePFMCache-v0", {}),
@@ -51,16 +56,14 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", default="results")
     a = p.parse_args(argv)
     names = [s for s in a.scenarios.split(",") if s]
-    unknown = [s for s in names if s not in SCENARIOS]
-    if unknown:
-        p.error(f"--scenarios: unknown {unknown}; known: {list(SCENARIOS)}")
+    check_names(p, names, SCENARIOS, "--scenarios")
     specs = [s for s in a.agents.split(",") if s]
-    for s in specs:
-        agents.make(s)  # unknown names fail before any work
+    check_agents(p, specs)  # unknown names fail before any work
     if "lc" not in specs:
-        p.error("--agents must include lc (the ratios are to LC)")
-    if a.episodes < 1:
-        p.error(f"--episodes must be >= 1, got {a.episodes}")
+        p.error(f"--agents {a.agents}: must include lc (the ratios are to LC)")
+    check_episodes(p, a.episodes)
+    check_seed(p, a.seed)
+    path = out_folder(p, a.out) / "oracle_strength.json"
     seeds = range(a.seed, a.seed + a.episodes)
     out: dict[str, dict] = {}
     for name in names:
@@ -80,9 +83,7 @@ def main(argv: list[str] | None = None) -> None:
         best = min((s for s in specs if s not in agents.REFERENCE_AGENTS), key=lambda s: row[s]["mean_cost"])
         print(f"{name:24s} " + "  ".join(f"{s} {v['ratio_to_lc']:.3f}" for s, v in row.items())
               + f"   best reactive: {best}", flush=True)
-    Path(a.out).mkdir(parents=True, exist_ok=True)
-    path = Path(a.out) / "oracle_strength.json"
-    path.write_text(json.dumps(out, indent=1))
+    write_text(path, json.dumps(out, indent=1))
     print(f"wrote {path}")
 
 

@@ -3,7 +3,8 @@
     python benchmarks/probe_bad_inputs.py [--fast] [--verbose]
 
 Surfaces: config (make_config / gym.make kwargs), env API (the raw env class), trace files
-(generic CSV), train CLI (training.cli.main), run folders (tiny training runs, resumes).
+(generic CSV), train CLI (training.cli.main), benchmark scripts (their ``main(argv)``: a bad
+flag or ``--out`` is an error before any work), run folders (tiny training runs, resumes).
 Each probe has an expected outcome: an error whose message names the field/flag/file
 (``error``), a warning naming the problem (``warn``), or acceptance with a correct result
 (``ok``). What happened is one of:
@@ -348,6 +349,46 @@ for _name, _extra, _keys in CLI_ERRORS:
 def _out_file() -> str:
     f = _write("a_file", "x")
     return expect_error(lambda: _cli(*cli_base(f)), "--out", "a_file")
+
+
+# ------------------------------------------------------------------------------ benchmark scripts
+def _bench(script: str, argv: list[str]) -> Any:
+    import importlib
+
+    return importlib.import_module(script).main(argv)  # benchmarks/ is on sys.path (this folder)
+
+
+# (name, script, argv, keywords the error must name); {file} is an existing file.
+BENCH_ERRORS = [
+    ("calibration --episodes 0", "calibration", ["--episodes", "0"], ("--episodes", "0")),
+    ("calibration --seed -5", "calibration", ["--seed", "-5", "--episodes", "1"], ("--seed", "-5")),
+    ("calibration_v1 --episodes 0", "calibration_v1", ["--episodes", "0"], ("--episodes", "0")),
+    ("calibration_v1 --env Bogus-v0", "calibration_v1", ["--env", "Bogus-v0"], ("--env", "Bogus-v0")),
+    ("calibration_v1 --env without the capacity model", "calibration_v1", ["--env", "EdgePFMCache-v0"],
+     ("--env", "EdgePFMCache-v0", "capacity")),
+    ("admission_baselines --seed -1", "admission_baselines",
+     ["--seed", "-1", "--episodes", "1", "--scenarios", "small"], ("--seed", "-1")),
+    ("generalist --episodes 0", "generalist", ["--episodes", "0"], ("--episodes", "0")),
+    ("generalist --seed -3", "generalist", ["--seed", "-3"], ("--seed", "-3")),
+    ("generalist --out under a file", "generalist",
+     ["--episodes", "1", "--scenarios", "small", "--agents", "lc", "--out", "{file}/x.json"], ("--out", "a_file")),
+    ("oracle_strength --seed -1", "oracle_strength", ["--seed", "-1"], ("--seed", "-1")),
+    ("oracle_strength --agents bogus", "oracle_strength", ["--agents", "lc,bogus"], ("--agents", "bogus")),
+    ("oracle_strength --out is a file", "oracle_strength", ["--episodes", "1", "--out", "{file}"],
+     ("--out", "a_file")),
+    ("headroom --instances=-1", "headroom", ["--instances=-1"], ("--instances", "-1")),
+    ("suite_on_eval_seeds --out under a file", "suite_on_eval_seeds",
+     ["--agents", "lru", "--scenarios", "catalog-small", "--episodes", "1", "--out", "{file}/x.json"],
+     ("--out", "a_file")),
+    ("train_targets --episodes 0", "train_targets", ["--episodes", "0"], ("--episodes", "0")),
+    ("train_targets --out under a file", "train_targets", ["--episodes", "1", "--out", "{file}/tt.json"],
+     ("--out", "a_file")),
+]
+for _name, _script, _argv, _keys in BENCH_ERRORS:
+    def _bench_err(script: str = _script, argv: list[str] = _argv, keys: tuple[str, ...] = _keys) -> str:
+        f = _write("a_file", "x")
+        return expect_error(lambda: _bench(script, [a.replace("{file}", str(f)) for a in argv]), *keys)
+    probe("bench", _name)(_bench_err)
 
 
 # ------------------------------------------------------------------------------ run folders

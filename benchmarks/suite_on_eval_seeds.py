@@ -20,6 +20,9 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # this clone's code
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_args, beside this script
+
+from bench_args import out_file, write_text  # noqa: E402
 
 from agents import make  # noqa: E402
 from evaluation.engine import run_benchmark  # noqa: E402
@@ -53,6 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
             make(spec)
         except (ValueError, FileNotFoundError) as e:
             p.error(f"--agents: {e}")
+    out = out_file(p, args.out) if args.out is not None else None
     costs: dict[str, dict[str, float]] = {}
     for sc in scenarios:
         r = run_benchmark(sc.env_id, [*BASE, *specs], seeds, dict(sc.env_kwargs), bound=False,
@@ -75,9 +79,8 @@ def main(argv: list[str] | None = None) -> dict:
     record = {"suite": suite, "seeds": [seeds[0], seeds[-1]], "agents": specs, "mean_costs": costs,
               "summary": summary, "command": "python benchmarks/suite_on_eval_seeds.py " + " ".join(
                   sys.argv[1:] if argv is None else argv)}
-    if args.out is not None:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(record, indent=1) + "\n")
+    if out is not None:
+        write_text(out, json.dumps(record, indent=1) + "\n")
     return record
 
 

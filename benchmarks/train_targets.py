@@ -24,10 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-from agents import AGENTS
-from agents.trained import ALGOS
-from agents.trained import PRETRAINED_DIR as PRETRAINED
-from evaluation.engine import run_benchmark
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench_args, beside this script
+
+from bench_args import check_agents, check_episodes, check_seed, out_file, write_text  # noqa: E402
+
+from agents import AGENTS  # noqa: E402
+from agents.trained import ALGOS  # noqa: E402
+from agents.trained import PRETRAINED_DIR as PRETRAINED  # noqa: E402
+from evaluation.engine import run_benchmark  # noqa: E402
 
 # every agent but the random victim (noise) and the oracle (its own row in the README)
 HEURISTICS = tuple(a for a in AGENTS if a not in ("random", "oracle"))
@@ -58,15 +62,25 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--pretrained", type=Path, default=PRETRAINED)
     p.add_argument("--out", type=Path, default=PRETRAINED / "targets.json")
     args = p.parse_args(argv)
-
-    manifest = json.loads((args.pretrained / "manifest.json").read_text())["models"]
-    # The specialists of one env (the generalist plays every env: benchmarks/generalist.py).
-    manifest = {algo: m for algo, m in manifest.items() if algo in ALGOS}
-    env_ids = {m["env_id"] for m in manifest.values()}
+    # Every argument checked before any work.
+    check_episodes(p, args.episodes)
+    check_seed(p, args.seed)
+    out_path = out_file(p, args.out)
+    manifest_file = args.pretrained / "manifest.json"
+    try:
+        manifest = json.loads(manifest_file.read_text())["models"]
+        # The specialists of one env (the generalist plays every env: benchmarks/generalist.py).
+        manifest = {algo: m for algo, m in manifest.items() if algo in ALGOS}
+        env_ids = {m["env_id"] for m in manifest.values()}
+        specs = {algo: f"{algo}:{args.pretrained / m['file']}" for algo, m in manifest.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        p.error(f"--pretrained {args.pretrained}: cannot read the models of {manifest_file}: "
+                f"{type(e).__name__}: {e}")
     if len(env_ids) != 1:
-        raise ValueError(f"the shipped models were trained on different envs: {sorted(env_ids)}")
+        p.error(f"--pretrained {args.pretrained}: the shipped models were trained on different envs "
+                f"(or none is listed): {sorted(env_ids)}")
+    check_agents(p, specs.values(), "--pretrained")  # each model file there
     env_id = env_ids.pop()
-    specs = {algo: f"{algo}:{args.pretrained / m['file']}" for algo, m in manifest.items()}
     seeds = list(range(args.seed, args.seed + args.episodes))
     result = run_benchmark(env_id, [*HEURISTICS, *specs.values()], seeds, progress=sys.stderr.isatty())
     summary = result.summary()
@@ -100,8 +114,8 @@ def main(argv: list[str] | None = None) -> None:
            "paired_diff_to_lc": {k: {"mean": diffs[k], **rows[k].get("diff_vs_lc", {})} for k in specs},
            "training": {k: {"wall_clock_s": m["wall_clock_s"], "timesteps": m["timesteps"],
                             "commands": m["commands"]} for k, m in manifest.items()}}
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"\n{args.out}")
+    write_text(out_path, json.dumps(out, indent=2) + "\n")
+    print(f"\n{out_path}")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,13 @@ def json_safe(value: Any) -> Any:
     return value
 
 
+def _new_file_mode() -> int:
+    """The mode ``open()`` gives a new file: 0666 less the process's umask."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 @contextmanager
 def atomic_open(path: str | Path, newline: str | None = None) -> Iterator[IO[str]]:
     """A text file that appears at ``path`` only once fully written (temp file + rename in the
@@ -37,6 +44,7 @@ def atomic_open(path: str | Path, newline: str | None = None) -> Iterator[IO[str
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, _new_file_mode())  # mkstemp's is 0600: give the mode of any new file
         with os.fdopen(fd, "w", newline=newline) as f:
             yield f
             f.flush()

@@ -7,6 +7,7 @@ costs seconds, never a half-finished benchmark.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -142,13 +143,32 @@ def check_seeds(seed: int, episodes: int) -> list[int]:
     return list(range(seed, seed + episodes))
 
 
-def check_out(out: str) -> Path:
+def _check_creatable(folder: Path, out: str, flag: str) -> None:
+    """``folder`` is, or can be made, a writable folder: every existing path on the way is a
+    folder and the nearest existing one is writable (the missing ones are created later)."""
+    for d in (folder, *folder.parents):  # a file on the way down would make mkdir fail later
+        if d.exists() and not d.is_dir():
+            raise SystemExit(f"{flag}: {str(d)!r} in {out!r} is a file, not a folder")
+    existing = next(d for d in (folder, *folder.parents) if d.exists())
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise SystemExit(f"{flag}: cannot write in {str(existing)!r} (for {out!r}): permission denied")
+
+
+def check_out(out: str, flag: str = "--out") -> Path:
+    """An output folder (created if missing), checked before any work."""
     p = Path(out)
     if p.exists() and not p.is_dir():
-        raise SystemExit(f"--out: {out!r} is an existing file; give a folder (created if missing)")
-    for parent in p.parents:  # a file on the way down would make mkdir fail later
-        if parent.exists() and not parent.is_dir():
-            raise SystemExit(f"--out: {str(parent)!r} in {out!r} is a file, not a folder")
+        raise SystemExit(f"{flag}: {out!r} is an existing file; give a folder (created if missing)")
+    _check_creatable(p, out, flag)
+    return p
+
+
+def check_out_file(out: str | Path, flag: str = "--out") -> Path:
+    """An output file (its missing folders created when it is written), checked before any work."""
+    p = Path(out)
+    if not p.name or p.is_dir():
+        raise SystemExit(f"{flag}: {str(out)!r} is a folder; give a file name")
+    _check_creatable(p.parent, str(out), flag)
     return p
 
 

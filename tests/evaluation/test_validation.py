@@ -112,3 +112,36 @@ def test_sweep_values_with_commas_as_a_json_list():
         ("capacity", [{"enabled": True, "gpu_throughput": 0.5}, {"gpu_throughput": 2}])
     with pytest.raises(SystemExit, match="a JSON list"):
         parse_sweep("capacity=[1, 2")
+
+
+def test_out_file_is_checked_before_work(tmp_path, monkeypatch):
+    from evaluation import validate
+
+    f = tmp_path / "a_file"
+    f.write_text("keep me")
+    with pytest.raises(SystemExit, match=r"--out: .*a_file' in .*x.json' is a file, not a folder"):
+        validate.check_out_file(f / "sub" / "x.json")
+    with pytest.raises(SystemExit, match=r"--json: .* is a folder; give a file name"):
+        validate.check_out_file(tmp_path, "--json")
+    assert validate.check_out_file(tmp_path / "new" / "x.json") == tmp_path / "new" / "x.json"
+    assert not (tmp_path / "new").exists()  # created when written, not when checked
+    monkeypatch.setattr(validate.os, "access", lambda *a: False)  # (root may write anywhere)
+    with pytest.raises(SystemExit, match=r"--out: cannot write in .* permission denied"):
+        validate.check_out_file(tmp_path / "new" / "x.json")
+    with pytest.raises(SystemExit, match=r"--out: cannot write in .* permission denied"):
+        validate.check_out(str(tmp_path / "o"))
+    assert f.read_text() == "keep me"
+
+
+def test_atomic_files_get_the_usual_mode(tmp_path):
+    import os
+
+    from evaluation.output import write_json
+
+    umask = os.umask(0o022)
+    try:
+        path = write_json(tmp_path / "r.json", {"a": 1})
+    finally:
+        os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o644  # not mkstemp's 0600
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # no temporary left
