@@ -28,12 +28,12 @@ from edge_cache_env.traces.replay import (
     CsvTable,
     ReplayWorkload,
     RequestTable,
-    check_non_negative,
     check_options,
     line_error,
     load_cached,
     model_indices,
     read_csv_table,
+    token_counts,
     zipf_mapping,
 )
 
@@ -55,29 +55,36 @@ class AzureFile:
     output_tokens: np.ndarray
 
 
+def _is_time(text: str) -> bool:
+    try:
+        return not np.isnat(np.datetime64(text, "us"))  # '' and 'NaT' parse as NaT
+    except ValueError:
+        return False
+
+
 def _timestamps(tab: CsvTable) -> np.ndarray:
     col = tab.text("TIMESTAMP")
     try:
-        return col.astype("datetime64[us]")
+        time = col.astype("datetime64[us]")
+        suspects = np.flatnonzero(np.isnat(time)).tolist()
     except ValueError:
-        for i, v in enumerate(col.tolist()):
-            try:
-                np.datetime64(v, "us")
-            except ValueError:
-                raise line_error(tab.path, i + 2, f"TIMESTAMP {v!r} is not 'YYYY-MM-DD "
-                                 f"HH:MM:SS.fffffff'") from None
-        raise
+        time, suspects = None, range(len(col))
+    for i in suspects:
+        if not _is_time(str(col[i])):
+            raise line_error(tab.path, i + 2, f"TIMESTAMP {str(col[i])!r} is not 'YYYY-MM-DD "
+                             f"HH:MM:SS.fffffff'")
+    if time is None:
+        raise line_error(tab.path, 2, "the TIMESTAMP column is not 'YYYY-MM-DD HH:MM:SS.fffffff'")
+    return time
 
 
 def parse_azure(path: Path) -> AzureFile:
     """Read one Azure LLM CSV, plain or ``.gz`` (vectorised; errors name the file and line)."""
     tab = read_csv_table(path, read_trace_text(path), COLUMNS)
     time = _timestamps(tab)
-    inp = tab.column("ContextTokens", np.int64)
-    out = tab.column("GeneratedTokens", np.int64)
-    lines = np.arange(2, len(inp) + 2)
-    check_non_negative(path, inp, "ContextTokens", lines)
-    check_non_negative(path, out, "GeneratedTokens", lines)
+    lines = np.arange(2, len(tab) + 2)
+    inp = token_counts(path, tab.column("ContextTokens", np.int64), "ContextTokens", lines)
+    out = token_counts(path, tab.column("GeneratedTokens", np.int64), "GeneratedTokens", lines)
     return AzureFile(time=time, input_tokens=inp, output_tokens=out)
 
 

@@ -23,11 +23,12 @@ from edge_cache_env.traces.paths import read_trace_text
 from edge_cache_env.traces.replay import (
     ReplayWorkload,
     RequestTable,
-    check_non_negative,
+    check_finite,
     check_options,
     line_error,
     load_cached,
     read_csv_table,
+    token_counts,
 )
 
 COLUMNS = ("t_seconds", "model", "task", "input_tokens", "output_tokens")
@@ -45,16 +46,11 @@ class CsvTrace:
 def parse_csv_trace(path: Path) -> CsvTrace:
     """Read a generic CSV trace, plain or ``.gz`` (vectorised; errors name the file and line)."""
     tab = read_csv_table(path, read_trace_text(path), COLUMNS, exact=True)
-    t = tab.column("t_seconds", np.float64)
-    lines = np.arange(2, len(t) + 2)
-    bad = np.flatnonzero(~np.isfinite(t))
-    if bad.size:
-        raise line_error(path, int(lines[bad[0]]), f"t_seconds {t[bad[0]]} is not finite")
+    lines = np.arange(2, len(tab) + 2)
+    t = check_finite(path, tab.column("t_seconds", np.float64), "t_seconds", lines)
     task = tab.column("task", np.int64)
-    inp = tab.column("input_tokens", np.int64)
-    out = tab.column("output_tokens", np.int64)
-    check_non_negative(path, inp, "input_tokens", lines)
-    check_non_negative(path, out, "output_tokens", lines)
+    inp = token_counts(path, tab.column("input_tokens", np.int64), "input_tokens", lines)
+    out = token_counts(path, tab.column("output_tokens", np.int64), "output_tokens", lines)
     bad = np.flatnonzero(task < 0)
     if bad.size:
         raise line_error(path, int(lines[bad[0]]), f"negative task ({task[bad[0]]})")

@@ -33,13 +33,15 @@ from edge_cache_env.traces.replay import (
     ReplayWorkload,
     RequestTable,
     TraceFormatError,
-    check_non_negative,
+    check_finite,
     check_options,
     line_error,
     load_cached,
     model_indices,
+    token_counts,
     zipf_mapping,
 )
+from edge_cache_env.validation import is_integer, is_number
 
 SOURCE = "https://github.com/kvcache-ai/Mooncake (FAST25-release/traces/)"
 FILES = {
@@ -74,9 +76,9 @@ def parse_mooncake(path: Path) -> MooncakeTrace:
         except (KeyError, TypeError):
             raise line_error(path, no, f"expected an object with fields {list(FIELDS)}") from None
         t, i, o, h = row
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (t, i, o)):
+        if not all(is_number(v) for v in (t, i, o)):
             raise line_error(path, no, "timestamp, input_length and output_length must be numbers")
-        if not isinstance(h, list) or not all(isinstance(x, int) for x in h):
+        if not isinstance(h, list) or not all(is_integer(x) for x in h):
             raise line_error(path, no, "hash_ids must be a list of integers")
         ts.append(t)
         inp.append(i)
@@ -85,11 +87,10 @@ def parse_mooncake(path: Path) -> MooncakeTrace:
         nos.append(no)
     if not ts:
         raise TraceFormatError(f"{path}: no requests")
-    t_s = np.asarray(ts, dtype=np.float64) / 1000.0
     lines = np.asarray(nos, dtype=np.int64)
-    inp_a, out_a = np.asarray(inp, dtype=np.int64), np.asarray(out, dtype=np.int64)
-    check_non_negative(path, inp_a, "input_length", lines)
-    check_non_negative(path, out_a, "output_length", lines)
+    t_s = check_finite(path, ts, "timestamp", lines) / 1000.0
+    inp_a = token_counts(path, inp, "input_length", lines)
+    out_a = token_counts(path, out, "output_length", lines)
     order = np.argsort(t_s, kind="stable")
     common = _common_prefix(hashes)
     table = RequestTable(path=path, t_s=t_s[order], group=np.zeros(len(ts), dtype=np.int64),

@@ -5,6 +5,7 @@ replay of a time window of timestamped requests as one episode.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -111,12 +112,43 @@ def read_csv_table(path: Path, text: str, required: Sequence[str], exact: bool =
     return CsvTable(path=path, header=header, columns={h: flat[j::n] for j, h in enumerate(header)})
 
 
-def check_non_negative(path: Path, values: np.ndarray, name: str, lines: np.ndarray) -> None:
-    """Token counts must be >= 0; the first bad one is reported with its line."""
-    bad = np.flatnonzero(values < 0)
+# ------------------------------------------------------------------ values
+MAX_TOKENS = 10**9  # per request: 100x the longest context windows (~10**7 tokens)
+
+
+def _floats(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except OverflowError:  # a Python int beyond the float range (JSON allows any digits)
+        return np.array([v if abs(v) < 1e308 else math.inf if v > 0 else -math.inf for v in values])
+
+
+def _show(value: Any) -> str:
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def check_finite(path: Path, values: Sequence[float] | np.ndarray, name: str,
+                 lines: np.ndarray) -> np.ndarray:
+    """``values`` as float64, each finite (not nan or inf); else names the first bad one's line."""
+    x = _floats(values)
+    bad = np.flatnonzero(~np.isfinite(x))
     if bad.size:
         i = int(bad[0])
-        raise line_error(path, int(lines[i]), f"negative {name} ({values[i]})")
+        raise line_error(path, int(lines[i]), f"{name} {_show(values[i])} is not a finite number")
+    return x
+
+
+def token_counts(path: Path, values: Sequence[float] | np.ndarray, name: str,
+                 lines: np.ndarray) -> np.ndarray:
+    """``values`` as int64 token counts, each an integer in ``0 .. MAX_TOKENS``; else names the
+    first bad one's line (a nan, a fraction, a negative or an absurd count)."""
+    x = _floats(values)
+    bad = np.flatnonzero(~((x >= 0) & (x <= MAX_TOKENS) & (x == np.floor(x))))  # nan: all False
+    if bad.size:
+        i = int(bad[0])
+        raise line_error(path, int(lines[i]), f"{name} {_show(values[i])} is not a token count "
+                         f"(an integer in 0..{MAX_TOKENS:,})")
+    return x.astype(np.int64)
 
 
 # ------------------------------------------------------------------ options

@@ -107,7 +107,7 @@ def test_servegen_split_is_ten_days():
     (HEADER + "1.0,Mistral-7B,0,10,5\n2.0,Mistral-7B,0,10\n", r"t\.csv, line 3: 4 fields"),
     (HEADER + "1.0,Mistral-7B,0,10,5\nx,Mistral-7B,0,10,5\n", r"line 3: column 't_seconds'"),
     (HEADER + "1.0,Mistral-7B,0,ten,5\n", r"line 2: column 'input_tokens'"),
-    (HEADER + "1.0,Mistral-7B,0,10,5\n2.0,Mistral-7B,0,10,-1\n", r"line 3: negative output_tokens"),
+    (HEADER + "1.0,Mistral-7B,0,10,5\n2.0,Mistral-7B,0,10,-1\n", r"line 3: output_tokens -1 is not a token count"),
     (HEADER + "1.0,Mistral-7B,-2,10,5\n", r"line 2: negative task"),
     (HEADER, r"t\.csv: no requests"),
     ("", r"line 1: missing header"),
@@ -169,7 +169,7 @@ def test_malformed_jsonl_and_negative_tokens_name_the_line(tmp_path):
     cases = [(good + '{"timestamp": 5, "input_length": 5\n', r"m\.jsonl, line 2: not valid JSON"),
              (good + '{"timestamp": 5}\n', r"line 2: expected an object with fields"),
              (good * 2 + '{"timestamp": 5, "input_length": -5, "output_length": 1, "hash_ids": [2]}\n',
-              r"line 3: negative input_length"),
+              r"line 3: input_length -5 is not a token count"),
              (good + '{"timestamp": 5, "input_length": 5, "output_length": 1, "hash_ids": "x"}\n',
               r"line 2: hash_ids must be a list")]
     for i, (body, message) in enumerate(cases):
@@ -182,7 +182,7 @@ def test_malformed_jsonl_and_negative_tokens_name_the_line(tmp_path):
 def test_azure_bad_timestamp_and_negative_tokens(tmp_path):
     head = "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9799600,10,2\n"
     for body, message in [(head + "yesterday,10,2\n", r"line 3: TIMESTAMP 'yesterday'"),
-                          (head + "2023-11-16 18:17:04.0,10,-3\n", r"line 3: negative GeneratedTokens")]:
+                          (head + "2023-11-16 18:17:04.0,10,-3\n", r"line 3: GeneratedTokens -3 is not a token count")]:
         p = write(tmp_path, body, "AzureLLMInferenceTrace_code.csv")
         with pytest.raises(TraceFormatError, match=message):
             AzureWorkload(make_config("default", source="azure", trace_path=str(p)))
