@@ -6,12 +6,14 @@ Format (a header, then one request a line; rows in any order)::
     0.52,Llama-3.1-8B,0,412,96
 
 ``t_seconds``: arrival time in seconds (any origin); ``model``: a catalog model name;
-``task``: an integer in ``0 .. aoc.tasks_per_model - 1``; token counts: integers >= 0.
+``task``: an integer in ``0 .. aoc.tasks_per_model - 1``; token counts: integers in
+``0 .. 10**9``. A field with a comma is quoted (``"Llama,8B"``, CSV quoting).
 :func:`write_csv_trace` writes this format (``examples/trace_example.csv`` was made with it).
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -109,7 +111,7 @@ def write_csv_trace(path: str | Path, requests: EpisodeRequests, model_names: li
     order = np.argsort(t, kind="stable")  # rows in time order (readers accept any order)
     names = np.asarray(model_names)[requests.model]
     cols = (t, names, requests.task, requests.input_tokens, requests.output_tokens)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(",".join(COLUMNS) + "\n")
-        for row in zip(*(c[order] for c in cols)):
-            f.write(f"{row[0]:.3f},{row[1]},{row[2]},{row[3]},{row[4]}\n")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        out = csv.writer(f, lineterminator="\n")  # quotes a name with a comma or a quote
+        out.writerow(COLUMNS)
+        out.writerows((f"{row[0]:.3f}", *row[1:]) for row in zip(*(c[order] for c in cols)))

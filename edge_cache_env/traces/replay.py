@@ -5,6 +5,7 @@ replay of a time window of timestamped requests as one episode.
 
 from __future__ import annotations
 
+import csv
 import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -80,14 +81,19 @@ class CsvTable:
 
 
 def read_csv_table(path: Path, text: str, required: Sequence[str], exact: bool = False) -> CsvTable:
-    """Split ``text`` (a CSV with a header, no quoted fields) into columns, vectorised.
+    """Split ``text`` (a CSV with a header) into columns: vectorised, or with the csv module
+    when it holds quoted fields (a quoted field must end on its line).
 
     A line with the wrong number of fields raises with its line number.
     """
     head, _, body = text.removeprefix("\ufeff").replace("\r", "").partition("\n")  # BOM: Excel
     if not head.strip():
         raise line_error(path, 1, f"missing header (expected columns {', '.join(required)})")
-    header = tuple(h.strip() for h in head.split(","))
+    quoted = '"' in text
+    header = tuple(h.strip() for h in (_quoted_rows(path, head, 1)[0] if quoted else head.split(",")))
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise line_error(path, 1, f"header {list(header)} has column(s) {twice} more than once")
     missing = [c for c in required if c not in header]
     if missing:
         raise line_error(path, 1, f"header {list(header)} lacks column(s) {missing}")
@@ -97,19 +103,35 @@ def read_csv_table(path: Path, text: str, required: Sequence[str], exact: bool =
     body = body.rstrip("\n")  # trailing blank lines are harmless
     if not body.strip():
         raise TraceFormatError(f"{path}: no requests (only a header)")
-    # Fields per line from the positions of commas and newlines (fast on large files).
-    raw = np.frombuffer(body.encode(), dtype=np.uint8)
-    ends = np.concatenate([[0], np.flatnonzero(raw == 10), [len(raw)]])
-    fields = np.diff(np.searchsorted(np.flatnonzero(raw == 44), ends)) + 1
-    bad = np.flatnonzero(fields != len(header))
+    n = len(header)
+    if quoted:
+        rows = _quoted_rows(path, body, 2)
+        fields = np.array([len(r) for r in rows])
+    else:  # fields per line from the positions of commas and newlines (fast on large files)
+        raw = np.frombuffer(body.encode(), dtype=np.uint8)
+        ends = np.concatenate([[0], np.flatnonzero(raw == 10), [len(raw)]])
+        fields = np.diff(np.searchsorted(np.flatnonzero(raw == 44), ends)) + 1
+    bad = np.flatnonzero(fields != n)
     if bad.size:
         i = int(bad[0])
         line = body.split("\n")[i]
-        raise line_error(path, i + 2, f"{fields[i]} fields, expected {len(header)} "
+        raise line_error(path, i + 2, f"{fields[i]} fields, expected {n} "
                          f"({','.join(header)}): {line!r}")
+    if quoted:
+        return CsvTable(path=path, header=header,
+                        columns={h: [r[j] for r in rows] for j, h in enumerate(header)})
     flat = body.replace("\n", ",").split(",")
-    n = len(header)
     return CsvTable(path=path, header=header, columns={h: flat[j::n] for j, h in enumerate(header)})
+
+
+def _quoted_rows(path: Path, text: str, first_line: int) -> list[list[str]]:
+    """The fields of each line of ``text`` (csv quoting; the first is file line ``first_line``)."""
+    rows: list[list[str]] = []
+    try:
+        rows.extend(csv.reader(text.split("\n"), strict=True))
+    except csv.Error as e:  # strict: a quote left open at the end of its line, too
+        raise line_error(path, first_line + len(rows), f"bad CSV quoting ({e})") from None
+    return rows
 
 
 # ------------------------------------------------------------------ values

@@ -56,6 +56,20 @@ def test_round_trip_through_the_generic_format(tmp_path, jitter):
     assert key(back, slice(None)) == key(original, first)
 
 
+def test_model_names_with_commas_and_quotes_round_trip(tmp_path):
+    # was: written unquoted, so 'Llama,8B' made a line of 6 fields that the reader rejected
+    cfg = make_config("default", n_slots=40, requests_per_slot=8.0)
+    requests = SyntheticWorkload(cfg).sample_episode(np.random.default_rng(5))
+    names = [f"{m.name},v2" for m in cfg.models]
+    names[0] = 'say "hi", 8B'
+    path = tmp_path / "t.csv"
+    write_csv_trace(path, requests, names, s_per_slot=10.0)
+    trace = parse_csv_trace(path)
+    assert sorted(trace.model_names) == sorted(set(np.asarray(names)[requests.model]))
+    np.testing.assert_array_equal(trace.model_names[trace.model_code],
+                                  np.asarray(names)[requests.model][np.argsort(requests.slot, kind="stable")])
+
+
 def test_the_example_trace_is_what_its_script_makes(tmp_path):
     import runpy
 
@@ -113,6 +127,9 @@ def test_servegen_split_is_ten_days():
     ("", r"line 1: missing header"),
     ("t_seconds,model,task,input_tokens\n1,Mistral-7B,0,3\n", r"line 1: header .* lacks .*output_tokens"),
     (HEADER.strip() + ",user\n1,Mistral-7B,0,3,4,u\n", r"line 1: unknown column\(s\) \['user'\]"),
+    (HEADER.strip() + ",task\n1,Mistral-7B,0,3,4,0\n", r"line 1: header .* has column\(s\) \['task'\] more "
+                                                       r"than once"),  # was: 'unknown column(s) []'
+    (HEADER + '1,"Mistral-7B,0,3,4\n', r"t\.csv, line 2: bad CSV quoting"),
 ])
 def test_malformed_csv_names_file_and_line(tmp_path, body, message):
     with pytest.raises(TraceFormatError, match=message):
