@@ -56,6 +56,8 @@ COLUMNS = ("model_group", "client", "t_seconds", "rate_rps", "cv", "pattern", "p
 GROUPS = ("m-small", "m-mid", "m-large", "mm-image", "deepseek-r1")
 PATTERNS = ("Gamma", "Weibull")
 WINDOW_S = 600.0
+MAX_RATE_RPS = 1e6  # per client and window; ServeGen's busiest sends ~2,900 requests/s
+MAX_T_S = 366 * 86400.0  # ServeGen's windows span 14 days; a far later one stretches the trace
 OPTIONS = ("model_map", "group_share", "arrivals", "train_days")
 
 # Open models of the default catalog that fit each group: small/mid/large language models by
@@ -95,14 +97,16 @@ def parse_servegen(path: Path) -> ServeGenTrace:
     rate = tab.column("rate_rps", np.float64)
     shape = tab.column("param1", np.float64)
     pattern = tab.text("pattern")
-    for name, values, ok in (("rate_rps", rate, rate > 0), ("param1", shape, shape > 0),
-                             ("t_seconds", t_s, t_s >= 0)):
-        bad = np.flatnonzero(~(np.isfinite(values) & ok))
-        if bad.size:  # a window without traffic, a bad shape or a negative time
+    # A window without traffic, a bad shape, a negative time; an absurd rate or time, which
+    # would set the trace-wide scale (one outlier: every other window ~empty, or a huge one).
+    for name, ok, rule in (
+            ("rate_rps", (rate > 0) & (rate <= MAX_RATE_RPS), f"> 0 and <= {MAX_RATE_RPS:g}"),
+            ("param1", shape > 0, "> 0"),
+            ("t_seconds", (t_s >= 0) & (t_s <= MAX_T_S), f">= 0 and <= {MAX_T_S:g} (366 days)")):
+        bad = np.flatnonzero(~ok)  # nan fails every comparison
+        if bad.size:
             i = int(bad[0])
-            rule = ">= 0" if name == "t_seconds" else "> 0"
-            raise line_error(path, i + 2, f"{name} must be {rule} and finite, got "
-                             f"{tab.columns[name][i]!r}")
+            raise line_error(path, i + 2, f"{name} must be {rule}, got {tab.columns[name][i]!r}")
     bad = np.flatnonzero(~np.isin(pattern, PATTERNS))
     if bad.size:
         raise line_error(path, int(bad[0]) + 2, f"pattern {str(pattern[bad[0]])!r} is not one of "
@@ -207,12 +211,12 @@ class ServeGenWorkload:
         model_map = _resolve_model_map(config, opts.get("model_map"), trace)
         mult = _group_multipliers(opts.get("group_share", "volume"), trace)
         # Clients are identified within their group: (group, client) -> one id per client.
-        span = int(trace.client.max()) + 1
-        keys, cid = np.unique(trace.group * span + trace.client, return_inverse=True)
+        keys, cid = np.unique(np.stack([trace.group, trace.client], axis=1), axis=0,
+                              return_inverse=True)
         cid = cid.ravel()
         volume = np.bincount(cid, weights=trace.rate_rps * mult[trace.group])
         client_model = np.full(len(keys), -1, dtype=np.int64)
-        key_group = keys // span
+        key_group = keys[:, 0]
         for gi, g in enumerate(trace.group_names.tolist()):
             members = np.flatnonzero(key_group == gi)
             if model_map[g]:
@@ -241,8 +245,10 @@ class ServeGenWorkload:
                                                    config.workload.split, self.episode_s, str(path))
         lo = np.searchsorted(self.t_s, self.start_lo - WINDOW_S, side="right")
         hi = np.searchsorted(self.t_s, self.start_hi + self.episode_s, side="left")
-        if hi <= lo:  # no window of the kept groups overlaps the split
-            raise ValueError(f"{path}: no requests in the {config.workload.split} split")
+        if not np.any(self.expected[lo:hi] > 0):  # no window of a kept, weighted group
+            raise ValueError(f"{path}: no requests in the {config.workload.split} split: none of "
+                             f"its windows is of a model group kept by trace_options.model_map "
+                             f"and weighted > 0 by trace_options.group_share")
 
     def draw_start(self, np_random: np.random.Generator) -> float:
         return draw_start(np_random, self.start_lo, self.start_hi)

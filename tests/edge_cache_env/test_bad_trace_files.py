@@ -140,3 +140,51 @@ def test_absurd_token_count_in_a_generic_csv_names_line_and_field(tmp_path):
     with pytest.raises(TraceFormatError, match=r"big\.csv, line 574: output_tokens 9000000000000000000 "
                                                r"is not a token count"):
         env_on(p)
+
+
+# ----------------------------------------------------------------------------- ServeGen
+SERVEGEN_HEADER = "model_group,client,t_seconds,rate_rps,cv,pattern,param1,param2\n"
+
+
+def servegen_rows(group: str, days: range, client: int = 0) -> str:
+    return "".join(f"{group},{client},{t},1.0,1.0,Gamma,1.0,1.0\n"
+                   for t in range(days.start * 86400, days.stop * 86400, 600))
+
+
+def servegen_env(path: Path, **kw) -> EdgePFMCacheEnv:
+    clear_cache()
+    return EdgePFMCacheEnv(catalog="default", n_slots=60, source="servegen", trace_path=str(path),
+                           **kw)
+
+
+@pytest.mark.parametrize("row, message", [
+    # was: the trace span reached 3e7 years, so reset() tried to allocate 5.6 TiB
+    ("m-small,1,1e15,1.0,1.0,Gamma,1.0,1.0", r"t_seconds must be >= 0 and <= 3\.16224e\+07 \(366 days\), "
+                                            r"got '1e15'"),
+    # was: this one window set the scale, every episode elsewhere came out empty
+    ("m-small,1,600,1e300,1.0,Gamma,1.0,1.0", r"rate_rps must be > 0 and <= 1e\+06, got '1e300'"),
+])
+def test_servegen_absurd_time_or_rate_names_file_and_line(tmp_path, row, message):
+    p = write(tmp_path, "sg.csv", SERVEGEN_HEADER + servegen_rows("m-small", range(2)) + row + "\n")
+    with pytest.raises(TraceFormatError, match=rf"sg\.csv, line 290: {message}"):
+        servegen_env(p, trace_options={"train_days": 1})
+
+
+def test_servegen_split_without_weighted_traffic_is_an_error(tmp_path):
+    # mm-image on day 0 only: weighting it alone leaves the test split (day 1) without traffic
+    # (was: every test episode empty, silently; the split still held rows of weight 0)
+    p = write(tmp_path, "sg.csv", SERVEGEN_HEADER + servegen_rows("m-small", range(2))
+              + servegen_rows("mm-image", range(1)))
+    opts = {"train_days": 1, "group_share": {"mm-image": 1.0}}
+    with pytest.raises(ValueError, match=r"sg\.csv: no requests in the test split: .*"
+                                         r"trace_options\.group_share"):
+        servegen_env(p, split="test", trace_options=opts)
+    assert servegen_env(p, split="train", trace_options=opts).reset(seed=0)[1] is not None
+
+
+def test_servegen_negative_client_ids_stay_distinct_clients(tmp_path):
+    # m-small's client -1 was keyed as m-mid's client 3 (group * (max client + 1) + client)
+    p = write(tmp_path, "sg.csv", SERVEGEN_HEADER + servegen_rows("m-mid", range(2), client=3)
+              + servegen_rows("m-small", range(2), client=-1))
+    w = servegen_env(p, trace_options={"train_days": 1}).workload
+    assert len(w.client_model) == 2
