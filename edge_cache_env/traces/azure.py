@@ -31,11 +31,13 @@ from edge_cache_env.traces.replay import (
     check_options,
     line_error,
     load_cached,
+    mapping_options,
     model_indices,
     read_csv_table,
     token_counts,
     zipf_mapping,
 )
+from edge_cache_env.validation import check
 
 SOURCE = "https://github.com/Azure/AzurePublicDataset (data/AzureLLMInferenceTrace_*.csv)"
 FILES = {
@@ -94,14 +96,16 @@ class AzureWorkload(ReplayWorkload):
     def __init__(self, config: EnvConfig) -> None:
         opts = config.workload.trace_options
         check_options(opts, OPTIONS, "azure")
+        zipf, seed = mapping_options(opts)
+        services = opts.get("services", ["code", "conv"])
+        check(isinstance(services, (list, tuple)) and len(services) > 0
+              and all(isinstance(s, str) and s in FILES for s in services)
+              and len(set(services)) == len(services), "trace_options", "services", services,
+              f"a non-empty list of distinct names from {sorted(FILES)}")
         trace_path = config.workload.trace_path
         if trace_path is not None and Path(trace_path).expanduser().is_file():
             paths = [Path(trace_path).expanduser()]  # one file: one service
         else:
-            services = opts.get("services", ["code", "conv"])
-            if isinstance(services, str) or not services or any(s not in FILES for s in services):
-                raise ValueError(f"trace_options['services'] = {services!r} is invalid: must be a "
-                                 f"non-empty list from {sorted(FILES)}")
             paths = [resolve_trace_file(trace_path, FILES[s], "Azure LLM 2023") for s in services]
         files = [load_cached("azure", p, parse_azure) for p in paths]
         time = np.concatenate([f.time for f in files])
@@ -117,5 +121,5 @@ class AzureWorkload(ReplayWorkload):
             output_tokens=np.concatenate([f.output_tokens for f in files])[order],
             line=line[order])
         models = model_indices(config, opts.get("models"), ("llm",), "azure")
-        model = zipf_mapping(len(t_s), models, opts.get("zipf", 1.0), int(opts.get("mapping_seed", 0)))
+        model = zipf_mapping(len(t_s), models, zipf, seed)
         super().__init__(config, table, model, where=", ".join(str(p) for p in paths))

@@ -37,11 +37,12 @@ from edge_cache_env.traces.replay import (
     check_options,
     line_error,
     load_cached,
+    mapping_options,
     model_indices,
     token_counts,
     zipf_mapping,
 )
-from edge_cache_env.validation import is_integer, is_number
+from edge_cache_env.validation import check, integer, is_integer, is_number
 
 SOURCE = "https://github.com/kvcache-ai/Mooncake (FAST25-release/traces/)"
 FILES = {
@@ -127,19 +128,16 @@ class MooncakeWorkload(ReplayWorkload):
         opts = config.workload.trace_options
         check_options(opts, OPTIONS, "mooncake")
         which = opts.get("file", "conversation")
-        if which not in FILES:
-            raise ValueError(f"trace_options['file'] = {which!r} is invalid: must be one of "
-                             f"{sorted(FILES)}")
+        check(isinstance(which, str) and which in FILES, "trace_options", "file", which,
+              f"one of {sorted(FILES)}")
         blocks = opts.get("prefix_blocks", 1)
-        if not (isinstance(blocks, int) and blocks >= 1):
-            raise ValueError(f"trace_options['prefix_blocks'] = {blocks!r} is invalid: must be an "
-                             f"integer >= 1")
+        integer("trace_options", "prefix_blocks", blocks, 1)
+        zipf, seed = mapping_options(opts)
         path = resolve_trace_file(config.workload.trace_path, FILES[which], "Mooncake")
         trace = load_cached("mooncake", path, parse_mooncake)
         group = prefix_groups(trace, blocks)
         models = model_indices(config, opts.get("models"), ("llm",), "mooncake")
-        group_model = zipf_mapping(int(group.max()) + 1, models, opts.get("zipf", 1.0),
-                                   int(opts.get("mapping_seed", 0)))
+        group_model = zipf_mapping(int(group.max()) + 1, models, zipf, seed)
         table = RequestTable(path=path, t_s=trace.table.t_s, group=group,
                              input_tokens=trace.table.input_tokens,
                              output_tokens=trace.table.output_tokens, line=trace.table.line)

@@ -17,6 +17,7 @@ import numpy as np
 
 from edge_cache_env.config import EnvConfig
 from edge_cache_env.requests import EpisodeRequests
+from edge_cache_env.validation import check, integer, number
 
 TRAIN_FRACTION = 0.7  # train episodes lie in the first 70% of a trace's time span, test in the rest
 
@@ -194,6 +195,8 @@ def model_indices(config: EnvConfig, names: Sequence[str] | None, kinds: Sequenc
     if isinstance(names, str) or not names:
         raise TypeError(f"{where}: trace_options['models'] must be a non-empty list of catalog "
                         f"model names, got {names!r}")
+    check(all(isinstance(n, str) for n in names) and len(set(names)) == len(names),
+          "trace_options", "models", names, "a list of distinct catalog model names")
     unknown = [n for n in names if n not in catalog]
     if unknown:
         raise ValueError(f"{where}: unknown model(s) {unknown} in trace_options['models']; "
@@ -201,11 +204,20 @@ def model_indices(config: EnvConfig, names: Sequence[str] | None, kinds: Sequenc
     return np.array([catalog.index(n) for n in names], dtype=np.int64)
 
 
+def mapping_options(options: Mapping[str, Any]) -> tuple[float, int]:
+    """``zipf`` (default 1.0, a finite number >= 0) and ``mapping_seed`` (default 0, an integer
+    >= 0) of ``trace_options``, checked."""
+    zipf, seed = options.get("zipf", 1.0), options.get("mapping_seed", 0)
+    number("trace_options", "zipf", zipf)
+    check(zipf >= 0, "trace_options", "zipf", zipf, ">= 0")
+    integer("trace_options", "mapping_seed", seed, 0)
+    return float(zipf), int(seed)
+
+
 def zipf_mapping(n_items: int, models: np.ndarray, exponent: float, seed: int) -> np.ndarray:
     """Assign each of ``n_items`` to a model: Zipf(``exponent``) popularity over a seeded
-    permutation of ``models`` (AlpaServe's way of spreading one trace over many models)."""
-    if not (isinstance(exponent, (int, float)) and exponent >= 0):
-        raise ValueError(f"trace_options['zipf'] = {exponent!r} is invalid: must be >= 0")
+    permutation of ``models`` (AlpaServe's way of spreading one trace over many models);
+    ``exponent`` and ``seed`` as :func:`mapping_options` returns them."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(models)
     w = 1.0 / np.arange(1, len(order) + 1, dtype=np.float64) ** exponent

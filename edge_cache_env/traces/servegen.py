@@ -28,6 +28,7 @@ fitted inter-arrival distribution (Gamma or Weibull, shape ``param1``). Replay:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ from edge_cache_env.traces.replay import (
     slot_seconds,
     start_range,
 )
+from edge_cache_env.validation import check, is_number, number
 
 FILE = TraceFile("servegen", "servegen_client_rates.csv.gz",
                  "https://github.com/alibaba/ServeGen (data/*/*/chunk-*-trace.csv, one file per "
@@ -139,6 +141,9 @@ def _resolve_model_map(config: EnvConfig, given: Any, trace: ServeGenTrace) -> d
             if g not in GROUPS:
                 raise ValueError(f"trace_options['model_map']: unknown model group {g!r}; "
                                  f"ServeGen groups: {list(GROUPS)}")
+            check(names is None or isinstance(names, str) or (isinstance(names, (list, tuple))
+                  and all(isinstance(n, str) for n in names)), "trace_options", f"model_map[{g!r}]",
+                  names, "a catalog model name, a list of names or None")
             names = [] if names is None else [names] if isinstance(names, str) else list(names)
             unknown = [n for n in names if n not in catalog]
             if unknown:
@@ -166,6 +171,9 @@ def _group_multipliers(share: Any, trace: ServeGenTrace) -> np.ndarray:
         if unknown:
             raise ValueError(f"trace_options['group_share']: unknown model group(s) {unknown}; "
                              f"groups in the file: {names}")
+        for g, w in share.items():
+            check(is_number(w) and math.isfinite(w) and w >= 0, "trace_options",
+                  f"group_share[{g!r}]", w, "a finite number >= 0")
         weights = {g: float(share.get(g, 0.0)) for g in names}
         if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
             raise ValueError(f"trace_options['group_share'] = {share!r}: weights must be >= 0, "
@@ -199,12 +207,11 @@ class ServeGenWorkload:
         opts = config.workload.trace_options
         check_options(opts, OPTIONS, "servegen")
         self.arrivals = opts.get("arrivals", "pattern")
-        if self.arrivals not in ("pattern", "poisson"):
-            raise ValueError(f"trace_options['arrivals'] = {self.arrivals!r} is invalid: must be "
-                             f"'pattern' or 'poisson'")
+        check(self.arrivals in ("pattern", "poisson"), "trace_options", "arrivals", self.arrivals,
+              "'pattern' or 'poisson'")
         train_days = opts.get("train_days", 10)
-        if not (isinstance(train_days, (int, float)) and train_days > 0):
-            raise ValueError(f"trace_options['train_days'] = {train_days!r} is invalid: must be > 0")
+        number("trace_options", "train_days", train_days)
+        check(train_days > 0, "trace_options", "train_days", train_days, "> 0")
         path = resolve_trace_file(config.workload.trace_path, FILE, "ServeGen")
         trace = load_cached("servegen", path, parse_servegen)
         self.config, self.trace = config, trace

@@ -15,7 +15,7 @@ from edge_cache_env.traces import TraceFormatError, make_trace_workload, parse_c
 from edge_cache_env.traces.azure import AzureWorkload
 from edge_cache_env.traces.generic_csv import CsvWorkload
 from edge_cache_env.traces.mooncake import MooncakeWorkload
-from edge_cache_env.traces.paths import ENV_VAR
+from edge_cache_env.traces.paths import DATA_DIR, ENV_VAR
 from edge_cache_env.traces.servegen import ServeGenWorkload
 from edge_cache_env.workload import SyntheticWorkload
 
@@ -249,3 +249,45 @@ def test_bad_trace_options_are_errors():
         gym.make("EdgePFMCache-ServeGen-v0", catalog="small")
     with pytest.raises(ValueError, match=r"prefix_blocks"):
         gym.make("EdgePFMCache-Mooncake-v0", trace_options={"prefix_blocks": 0})
+
+
+AZURE_CODE = DATA_DIR / "azure-llm-2023" / "AzureLLMInferenceTrace_code.csv.gz"
+
+
+@pytest.mark.parametrize("env_id, kwargs, message", [
+    # was: 'expected non-negative integer', "invalid literal for int()", 1.7 read as 1
+    ("EdgePFMCache-Azure-v0", {"trace_options": {"mapping_seed": -1}},
+     r"trace_options\.mapping_seed = -1 is invalid: must be an integer >= 0"),
+    ("EdgePFMCache-Mooncake-v0", {"trace_options": {"mapping_seed": "abc"}},
+     r"trace_options\.mapping_seed = 'abc' is invalid: must be an integer >= 0"),
+    ("EdgePFMCache-Azure-v0", {"trace_options": {"mapping_seed": 1.7}},
+     r"trace_options\.mapping_seed = 1\.7 is invalid: must be an integer >= 0"),
+    ("EdgePFMCache-Azure-v0", {"trace_options": {"zipf": float("nan")}},
+     r"trace_options\.zipf = nan is invalid: must be finite"),
+    # was: 'lam value too large', 'could not convert string to float'
+    ("EdgePFMCache-ServeGen-v0", {"trace_options": {"group_share": {"m-small": float("inf")}}},
+     r"trace_options\.group_share\['m-small'\] = inf is invalid: must be a finite number >= 0"),
+    ("EdgePFMCache-ServeGen-v0", {"trace_options": {"group_share": {"m-small": "x"}}},
+     r"trace_options\.group_share\['m-small'\] = 'x' is invalid"),
+    # was: "TypeError: 'int' object is not iterable"
+    ("EdgePFMCache-ServeGen-v0", {"trace_options": {"model_map": {"m-small": 5}}},
+     r"trace_options\.model_map\['m-small'\] = 5 is invalid: must be a catalog model name"),
+    # was: 'expected str, bytes or os.PathLike object, not int'
+    ("EdgePFMCache-v0", {"source": "csv", "trace_path": 123},
+     r"workload\.trace_path = 123 is invalid: must be a file or folder path"),
+    # was: every code request replayed twice; 'bogus' unchecked next to a file
+    ("EdgePFMCache-Azure-v0", {"trace_options": {"services": ["code", "code"]}},
+     r"trace_options\.services = \['code', 'code'\] is invalid: must be a non-empty list of distinct"),
+    ("EdgePFMCache-Azure-v0", {"trace_path": str(AZURE_CODE), "trace_options": {"services": "bogus"}},
+     r"trace_options\.services = 'bogus' is invalid"),
+    ("EdgePFMCache-Azure-v0", {"trace_options": {"models": ["Llama-3.1-8B", "Llama-3.1-8B"]}},
+     r"trace_options\.models = .* is invalid: must be a list of distinct catalog model names"),
+    # was: accepted (True as 1), although the config's checks reject a boolean as a number
+    ("EdgePFMCache-Mooncake-v0", {"trace_options": {"prefix_blocks": True}},
+     r"trace_options\.prefix_blocks = True is invalid: must be an integer >= 1, not bool"),
+    ("EdgePFMCache-ServeGen-v0", {"trace_options": {"train_days": True}},
+     r"trace_options\.train_days = True is invalid: must be a number, not bool"),
+])
+def test_bad_trace_option_values_name_the_option_when_the_env_is_built(env_id, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        gym.make(env_id, **kwargs)
