@@ -9,6 +9,7 @@ or from YAML; unknown keys are errors, never silently ignored.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -158,6 +159,8 @@ class WorkloadConfig:
         in_range("workload", "shift_fraction", self.shift_fraction, 0, 1)
         integer("workload", "max_tokens", self.max_tokens, 1)
         check(self.split in ("train", "test"), "workload", "split", self.split, "'train' or 'test'")
+        check(self.trace_path is None or isinstance(self.trace_path, (str, os.PathLike)), "workload",
+              "trace_path", self.trace_path, "a file or folder path (str)")
         if self.trace_s_per_slot is not None:
             positive("workload", self, "trace_s_per_slot")
         check(isinstance(self.trace_options, Mapping), "workload", "trace_options",

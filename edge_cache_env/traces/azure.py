@@ -28,14 +28,16 @@ from edge_cache_env.traces.replay import (
     CsvTable,
     ReplayWorkload,
     RequestTable,
-    check_non_negative,
     check_options,
     line_error,
     load_cached,
+    mapping_options,
     model_indices,
     read_csv_table,
+    token_counts,
     zipf_mapping,
 )
+from edge_cache_env.validation import check
 
 SOURCE = "https://github.com/Azure/AzurePublicDataset (data/AzureLLMInferenceTrace_*.csv)"
 FILES = {
@@ -55,29 +57,36 @@ class AzureFile:
     output_tokens: np.ndarray
 
 
+def _is_time(text: str) -> bool:
+    try:
+        return not np.isnat(np.datetime64(text, "us"))  # '' and 'NaT' parse as NaT
+    except ValueError:
+        return False
+
+
 def _timestamps(tab: CsvTable) -> np.ndarray:
     col = tab.text("TIMESTAMP")
     try:
-        return col.astype("datetime64[us]")
+        time = col.astype("datetime64[us]")
+        suspects = np.flatnonzero(np.isnat(time)).tolist()
     except ValueError:
-        for i, v in enumerate(col.tolist()):
-            try:
-                np.datetime64(v, "us")
-            except ValueError:
-                raise line_error(tab.path, i + 2, f"TIMESTAMP {v!r} is not 'YYYY-MM-DD "
-                                 f"HH:MM:SS.fffffff'") from None
-        raise
+        time, suspects = None, range(len(col))
+    for i in suspects:
+        if not _is_time(str(col[i])):
+            raise line_error(tab.path, i + 2, f"TIMESTAMP {str(col[i])!r} is not 'YYYY-MM-DD "
+                             f"HH:MM:SS.fffffff'")
+    if time is None:
+        raise line_error(tab.path, 2, "the TIMESTAMP column is not 'YYYY-MM-DD HH:MM:SS.fffffff'")
+    return time
 
 
 def parse_azure(path: Path) -> AzureFile:
     """Read one Azure LLM CSV, plain or ``.gz`` (vectorised; errors name the file and line)."""
     tab = read_csv_table(path, read_trace_text(path), COLUMNS)
     time = _timestamps(tab)
-    inp = tab.column("ContextTokens", np.int64)
-    out = tab.column("GeneratedTokens", np.int64)
-    lines = np.arange(2, len(inp) + 2)
-    check_non_negative(path, inp, "ContextTokens", lines)
-    check_non_negative(path, out, "GeneratedTokens", lines)
+    lines = np.arange(2, len(tab) + 2)
+    inp = token_counts(path, tab.column("ContextTokens", np.int64), "ContextTokens", lines)
+    out = token_counts(path, tab.column("GeneratedTokens", np.int64), "GeneratedTokens", lines)
     return AzureFile(time=time, input_tokens=inp, output_tokens=out)
 
 
@@ -87,14 +96,16 @@ class AzureWorkload(ReplayWorkload):
     def __init__(self, config: EnvConfig) -> None:
         opts = config.workload.trace_options
         check_options(opts, OPTIONS, "azure")
+        zipf, seed = mapping_options(opts)
+        services = opts.get("services", ["code", "conv"])
+        check(isinstance(services, (list, tuple)) and len(services) > 0
+              and all(isinstance(s, str) and s in FILES for s in services)
+              and len(set(services)) == len(services), "trace_options", "services", services,
+              f"a non-empty list of distinct names from {sorted(FILES)}")
         trace_path = config.workload.trace_path
         if trace_path is not None and Path(trace_path).expanduser().is_file():
             paths = [Path(trace_path).expanduser()]  # one file: one service
         else:
-            services = opts.get("services", ["code", "conv"])
-            if isinstance(services, str) or not services or any(s not in FILES for s in services):
-                raise ValueError(f"trace_options['services'] = {services!r} is invalid: must be a "
-                                 f"non-empty list from {sorted(FILES)}")
             paths = [resolve_trace_file(trace_path, FILES[s], "Azure LLM 2023") for s in services]
         files = [load_cached("azure", p, parse_azure) for p in paths]
         time = np.concatenate([f.time for f in files])
@@ -110,5 +121,5 @@ class AzureWorkload(ReplayWorkload):
             output_tokens=np.concatenate([f.output_tokens for f in files])[order],
             line=line[order])
         models = model_indices(config, opts.get("models"), ("llm",), "azure")
-        model = zipf_mapping(len(t_s), models, opts.get("zipf", 1.0), int(opts.get("mapping_seed", 0)))
+        model = zipf_mapping(len(t_s), models, zipf, seed)
         super().__init__(config, table, model, where=", ".join(str(p) for p in paths))

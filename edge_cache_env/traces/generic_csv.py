@@ -6,12 +6,14 @@ Format (a header, then one request a line; rows in any order)::
     0.52,Llama-3.1-8B,0,412,96
 
 ``t_seconds``: arrival time in seconds (any origin); ``model``: a catalog model name;
-``task``: an integer in ``0 .. aoc.tasks_per_model - 1``; token counts: integers >= 0.
+``task``: an integer in ``0 .. aoc.tasks_per_model - 1``; token counts: integers in
+``0 .. 10**9``. A field with a comma is quoted (``"Llama,8B"``, CSV quoting).
 :func:`write_csv_trace` writes this format (``examples/trace_example.csv`` was made with it).
 """
 
 from __future__ import annotations
 
+import csv
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,11 +25,12 @@ from edge_cache_env.traces.paths import read_trace_text
 from edge_cache_env.traces.replay import (
     ReplayWorkload,
     RequestTable,
-    check_non_negative,
+    check_finite,
     check_options,
     line_error,
     load_cached,
     read_csv_table,
+    token_counts,
 )
 
 COLUMNS = ("t_seconds", "model", "task", "input_tokens", "output_tokens")
@@ -45,16 +48,11 @@ class CsvTrace:
 def parse_csv_trace(path: Path) -> CsvTrace:
     """Read a generic CSV trace, plain or ``.gz`` (vectorised; errors name the file and line)."""
     tab = read_csv_table(path, read_trace_text(path), COLUMNS, exact=True)
-    t = tab.column("t_seconds", np.float64)
-    lines = np.arange(2, len(t) + 2)
-    bad = np.flatnonzero(~np.isfinite(t))
-    if bad.size:
-        raise line_error(path, int(lines[bad[0]]), f"t_seconds {t[bad[0]]} is not finite")
+    lines = np.arange(2, len(tab) + 2)
+    t = check_finite(path, tab.column("t_seconds", np.float64), "t_seconds", lines)
     task = tab.column("task", np.int64)
-    inp = tab.column("input_tokens", np.int64)
-    out = tab.column("output_tokens", np.int64)
-    check_non_negative(path, inp, "input_tokens", lines)
-    check_non_negative(path, out, "output_tokens", lines)
+    inp = token_counts(path, tab.column("input_tokens", np.int64), "input_tokens", lines)
+    out = token_counts(path, tab.column("output_tokens", np.int64), "output_tokens", lines)
     bad = np.flatnonzero(task < 0)
     if bad.size:
         raise line_error(path, int(lines[bad[0]]), f"negative task ({task[bad[0]]})")
@@ -113,7 +111,7 @@ def write_csv_trace(path: str | Path, requests: EpisodeRequests, model_names: li
     order = np.argsort(t, kind="stable")  # rows in time order (readers accept any order)
     names = np.asarray(model_names)[requests.model]
     cols = (t, names, requests.task, requests.input_tokens, requests.output_tokens)
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(",".join(COLUMNS) + "\n")
-        for row in zip(*(c[order] for c in cols)):
-            f.write(f"{row[0]:.3f},{row[1]},{row[2]},{row[3]},{row[4]}\n")
+    with open(path, "w", encoding="utf-8", newline="") as f:
+        out = csv.writer(f, lineterminator="\n")  # quotes a name with a comma or a quote
+        out.writerow(COLUMNS)
+        out.writerows((f"{row[0]:.3f}", *row[1:]) for row in zip(*(c[order] for c in cols)))

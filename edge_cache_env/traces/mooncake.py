@@ -33,13 +33,16 @@ from edge_cache_env.traces.replay import (
     ReplayWorkload,
     RequestTable,
     TraceFormatError,
-    check_non_negative,
+    check_finite,
     check_options,
     line_error,
     load_cached,
+    mapping_options,
     model_indices,
+    token_counts,
     zipf_mapping,
 )
+from edge_cache_env.validation import check, integer, is_integer, is_number
 
 SOURCE = "https://github.com/kvcache-ai/Mooncake (FAST25-release/traces/)"
 FILES = {
@@ -74,9 +77,9 @@ def parse_mooncake(path: Path) -> MooncakeTrace:
         except (KeyError, TypeError):
             raise line_error(path, no, f"expected an object with fields {list(FIELDS)}") from None
         t, i, o, h = row
-        if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in (t, i, o)):
+        if not all(is_number(v) for v in (t, i, o)):
             raise line_error(path, no, "timestamp, input_length and output_length must be numbers")
-        if not isinstance(h, list) or not all(isinstance(x, int) for x in h):
+        if not isinstance(h, list) or not all(is_integer(x) for x in h):
             raise line_error(path, no, "hash_ids must be a list of integers")
         ts.append(t)
         inp.append(i)
@@ -85,11 +88,10 @@ def parse_mooncake(path: Path) -> MooncakeTrace:
         nos.append(no)
     if not ts:
         raise TraceFormatError(f"{path}: no requests")
-    t_s = np.asarray(ts, dtype=np.float64) / 1000.0
     lines = np.asarray(nos, dtype=np.int64)
-    inp_a, out_a = np.asarray(inp, dtype=np.int64), np.asarray(out, dtype=np.int64)
-    check_non_negative(path, inp_a, "input_length", lines)
-    check_non_negative(path, out_a, "output_length", lines)
+    t_s = check_finite(path, ts, "timestamp", lines) / 1000.0
+    inp_a = token_counts(path, inp, "input_length", lines)
+    out_a = token_counts(path, out, "output_length", lines)
     order = np.argsort(t_s, kind="stable")
     common = _common_prefix(hashes)
     table = RequestTable(path=path, t_s=t_s[order], group=np.zeros(len(ts), dtype=np.int64),
@@ -126,19 +128,16 @@ class MooncakeWorkload(ReplayWorkload):
         opts = config.workload.trace_options
         check_options(opts, OPTIONS, "mooncake")
         which = opts.get("file", "conversation")
-        if which not in FILES:
-            raise ValueError(f"trace_options['file'] = {which!r} is invalid: must be one of "
-                             f"{sorted(FILES)}")
+        check(isinstance(which, str) and which in FILES, "trace_options", "file", which,
+              f"one of {sorted(FILES)}")
         blocks = opts.get("prefix_blocks", 1)
-        if not (isinstance(blocks, int) and blocks >= 1):
-            raise ValueError(f"trace_options['prefix_blocks'] = {blocks!r} is invalid: must be an "
-                             f"integer >= 1")
+        integer("trace_options", "prefix_blocks", blocks, 1)
+        zipf, seed = mapping_options(opts)
         path = resolve_trace_file(config.workload.trace_path, FILES[which], "Mooncake")
         trace = load_cached("mooncake", path, parse_mooncake)
         group = prefix_groups(trace, blocks)
         models = model_indices(config, opts.get("models"), ("llm",), "mooncake")
-        group_model = zipf_mapping(int(group.max()) + 1, models, opts.get("zipf", 1.0),
-                                   int(opts.get("mapping_seed", 0)))
+        group_model = zipf_mapping(int(group.max()) + 1, models, zipf, seed)
         table = RequestTable(path=path, t_s=trace.table.t_s, group=group,
                              input_tokens=trace.table.input_tokens,
                              output_tokens=trace.table.output_tokens, line=trace.table.line)

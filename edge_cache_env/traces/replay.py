@@ -5,6 +5,8 @@ replay of a time window of timestamped requests as one episode.
 
 from __future__ import annotations
 
+import csv
+import math
 import warnings
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -15,6 +17,7 @@ import numpy as np
 
 from edge_cache_env.config import EnvConfig
 from edge_cache_env.requests import EpisodeRequests
+from edge_cache_env.validation import check, integer, number
 
 TRAIN_FRACTION = 0.7  # train episodes lie in the first 70% of a trace's time span, test in the rest
 
@@ -79,14 +82,19 @@ class CsvTable:
 
 
 def read_csv_table(path: Path, text: str, required: Sequence[str], exact: bool = False) -> CsvTable:
-    """Split ``text`` (a CSV with a header, no quoted fields) into columns, vectorised.
+    """Split ``text`` (a CSV with a header) into columns: vectorised, or with the csv module
+    when it holds quoted fields (a quoted field must end on its line).
 
     A line with the wrong number of fields raises with its line number.
     """
     head, _, body = text.removeprefix("\ufeff").replace("\r", "").partition("\n")  # BOM: Excel
     if not head.strip():
         raise line_error(path, 1, f"missing header (expected columns {', '.join(required)})")
-    header = tuple(h.strip() for h in head.split(","))
+    quoted = '"' in text
+    header = tuple(h.strip() for h in (_quoted_rows(path, head, 1)[0] if quoted else head.split(",")))
+    twice = sorted({h for h in header if header.count(h) > 1})
+    if twice:
+        raise line_error(path, 1, f"header {list(header)} has column(s) {twice} more than once")
     missing = [c for c in required if c not in header]
     if missing:
         raise line_error(path, 1, f"header {list(header)} lacks column(s) {missing}")
@@ -96,27 +104,74 @@ def read_csv_table(path: Path, text: str, required: Sequence[str], exact: bool =
     body = body.rstrip("\n")  # trailing blank lines are harmless
     if not body.strip():
         raise TraceFormatError(f"{path}: no requests (only a header)")
-    # Fields per line from the positions of commas and newlines (fast on large files).
-    raw = np.frombuffer(body.encode(), dtype=np.uint8)
-    ends = np.concatenate([[0], np.flatnonzero(raw == 10), [len(raw)]])
-    fields = np.diff(np.searchsorted(np.flatnonzero(raw == 44), ends)) + 1
-    bad = np.flatnonzero(fields != len(header))
+    n = len(header)
+    if quoted:
+        rows = _quoted_rows(path, body, 2)
+        fields = np.array([len(r) for r in rows])
+    else:  # fields per line from the positions of commas and newlines (fast on large files)
+        raw = np.frombuffer(body.encode(), dtype=np.uint8)
+        ends = np.concatenate([[0], np.flatnonzero(raw == 10), [len(raw)]])
+        fields = np.diff(np.searchsorted(np.flatnonzero(raw == 44), ends)) + 1
+    bad = np.flatnonzero(fields != n)
     if bad.size:
         i = int(bad[0])
         line = body.split("\n")[i]
-        raise line_error(path, i + 2, f"{fields[i]} fields, expected {len(header)} "
+        raise line_error(path, i + 2, f"{fields[i]} fields, expected {n} "
                          f"({','.join(header)}): {line!r}")
+    if quoted:
+        return CsvTable(path=path, header=header,
+                        columns={h: [r[j] for r in rows] for j, h in enumerate(header)})
     flat = body.replace("\n", ",").split(",")
-    n = len(header)
     return CsvTable(path=path, header=header, columns={h: flat[j::n] for j, h in enumerate(header)})
 
 
-def check_non_negative(path: Path, values: np.ndarray, name: str, lines: np.ndarray) -> None:
-    """Token counts must be >= 0; the first bad one is reported with its line."""
-    bad = np.flatnonzero(values < 0)
+def _quoted_rows(path: Path, text: str, first_line: int) -> list[list[str]]:
+    """The fields of each line of ``text`` (csv quoting; the first is file line ``first_line``)."""
+    rows: list[list[str]] = []
+    try:
+        rows.extend(csv.reader(text.split("\n"), strict=True))
+    except csv.Error as e:  # strict: a quote left open at the end of its line, too
+        raise line_error(path, first_line + len(rows), f"bad CSV quoting ({e})") from None
+    return rows
+
+
+# ------------------------------------------------------------------ values
+MAX_TOKENS = 10**9  # per request: 100x the longest context windows (~10**7 tokens)
+
+
+def _floats(values: Sequence[float] | np.ndarray) -> np.ndarray:
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except OverflowError:  # a Python int beyond the float range (JSON allows any digits)
+        return np.array([v if abs(v) < 1e308 else math.inf if v > 0 else -math.inf for v in values])
+
+
+def _show(value: Any) -> str:
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def check_finite(path: Path, values: Sequence[float] | np.ndarray, name: str,
+                 lines: np.ndarray) -> np.ndarray:
+    """``values`` as float64, each finite (not nan or inf); else names the first bad one's line."""
+    x = _floats(values)
+    bad = np.flatnonzero(~np.isfinite(x))
     if bad.size:
         i = int(bad[0])
-        raise line_error(path, int(lines[i]), f"negative {name} ({values[i]})")
+        raise line_error(path, int(lines[i]), f"{name} {_show(values[i])} is not a finite number")
+    return x
+
+
+def token_counts(path: Path, values: Sequence[float] | np.ndarray, name: str,
+                 lines: np.ndarray) -> np.ndarray:
+    """``values`` as int64 token counts, each an integer in ``0 .. MAX_TOKENS``; else names the
+    first bad one's line (a nan, a fraction, a negative or an absurd count)."""
+    x = _floats(values)
+    bad = np.flatnonzero(~((x >= 0) & (x <= MAX_TOKENS) & (x == np.floor(x))))  # nan: all False
+    if bad.size:
+        i = int(bad[0])
+        raise line_error(path, int(lines[i]), f"{name} {_show(values[i])} is not a token count "
+                         f"(an integer in 0..{MAX_TOKENS:,})")
+    return x.astype(np.int64)
 
 
 # ------------------------------------------------------------------ options
@@ -140,6 +195,8 @@ def model_indices(config: EnvConfig, names: Sequence[str] | None, kinds: Sequenc
     if isinstance(names, str) or not names:
         raise TypeError(f"{where}: trace_options['models'] must be a non-empty list of catalog "
                         f"model names, got {names!r}")
+    check(all(isinstance(n, str) for n in names) and len(set(names)) == len(names),
+          "trace_options", "models", names, "a list of distinct catalog model names")
     unknown = [n for n in names if n not in catalog]
     if unknown:
         raise ValueError(f"{where}: unknown model(s) {unknown} in trace_options['models']; "
@@ -147,11 +204,20 @@ def model_indices(config: EnvConfig, names: Sequence[str] | None, kinds: Sequenc
     return np.array([catalog.index(n) for n in names], dtype=np.int64)
 
 
+def mapping_options(options: Mapping[str, Any]) -> tuple[float, int]:
+    """``zipf`` (default 1.0, a finite number >= 0) and ``mapping_seed`` (default 0, an integer
+    >= 0) of ``trace_options``, checked."""
+    zipf, seed = options.get("zipf", 1.0), options.get("mapping_seed", 0)
+    number("trace_options", "zipf", zipf)
+    check(zipf >= 0, "trace_options", "zipf", zipf, ">= 0")
+    integer("trace_options", "mapping_seed", seed, 0)
+    return float(zipf), int(seed)
+
+
 def zipf_mapping(n_items: int, models: np.ndarray, exponent: float, seed: int) -> np.ndarray:
     """Assign each of ``n_items`` to a model: Zipf(``exponent``) popularity over a seeded
-    permutation of ``models`` (AlpaServe's way of spreading one trace over many models)."""
-    if not (isinstance(exponent, (int, float)) and exponent >= 0):
-        raise ValueError(f"trace_options['zipf'] = {exponent!r} is invalid: must be >= 0")
+    permutation of ``models`` (AlpaServe's way of spreading one trace over many models);
+    ``exponent`` and ``seed`` as :func:`mapping_options` returns them."""
     rng = np.random.default_rng(seed)
     order = rng.permutation(models)
     w = 1.0 / np.arange(1, len(order) + 1, dtype=np.float64) ** exponent

@@ -28,6 +28,7 @@ fitted inter-arrival distribution (Gamma or Weibull, shape ``param1``). Replay:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,7 @@ from edge_cache_env.traces.replay import (
     slot_seconds,
     start_range,
 )
+from edge_cache_env.validation import check, is_number, number
 
 FILE = TraceFile("servegen", "servegen_client_rates.csv.gz",
                  "https://github.com/alibaba/ServeGen (data/*/*/chunk-*-trace.csv, one file per "
@@ -56,6 +58,8 @@ COLUMNS = ("model_group", "client", "t_seconds", "rate_rps", "cv", "pattern", "p
 GROUPS = ("m-small", "m-mid", "m-large", "mm-image", "deepseek-r1")
 PATTERNS = ("Gamma", "Weibull")
 WINDOW_S = 600.0
+MAX_RATE_RPS = 1e6  # per client and window; ServeGen's busiest sends ~2,900 requests/s
+MAX_T_S = 366 * 86400.0  # ServeGen's windows span 14 days; a far later one stretches the trace
 OPTIONS = ("model_map", "group_share", "arrivals", "train_days")
 
 # Open models of the default catalog that fit each group: small/mid/large language models by
@@ -95,14 +99,16 @@ def parse_servegen(path: Path) -> ServeGenTrace:
     rate = tab.column("rate_rps", np.float64)
     shape = tab.column("param1", np.float64)
     pattern = tab.text("pattern")
-    for name, values, ok in (("rate_rps", rate, rate > 0), ("param1", shape, shape > 0),
-                             ("t_seconds", t_s, t_s >= 0)):
-        bad = np.flatnonzero(~(np.isfinite(values) & ok))
-        if bad.size:  # a window without traffic, a bad shape or a negative time
+    # A window without traffic, a bad shape, a negative time; an absurd rate or time, which
+    # would set the trace-wide scale (one outlier: every other window ~empty, or a huge one).
+    for name, ok, rule in (
+            ("rate_rps", (rate > 0) & (rate <= MAX_RATE_RPS), f"> 0 and <= {MAX_RATE_RPS:g}"),
+            ("param1", shape > 0, "> 0"),
+            ("t_seconds", (t_s >= 0) & (t_s <= MAX_T_S), f">= 0 and <= {MAX_T_S:g} (366 days)")):
+        bad = np.flatnonzero(~ok)  # nan fails every comparison
+        if bad.size:
             i = int(bad[0])
-            rule = ">= 0" if name == "t_seconds" else "> 0"
-            raise line_error(path, i + 2, f"{name} must be {rule} and finite, got "
-                             f"{tab.columns[name][i]!r}")
+            raise line_error(path, i + 2, f"{name} must be {rule}, got {tab.columns[name][i]!r}")
     bad = np.flatnonzero(~np.isin(pattern, PATTERNS))
     if bad.size:
         raise line_error(path, int(bad[0]) + 2, f"pattern {str(pattern[bad[0]])!r} is not one of "
@@ -135,6 +141,9 @@ def _resolve_model_map(config: EnvConfig, given: Any, trace: ServeGenTrace) -> d
             if g not in GROUPS:
                 raise ValueError(f"trace_options['model_map']: unknown model group {g!r}; "
                                  f"ServeGen groups: {list(GROUPS)}")
+            check(names is None or isinstance(names, str) or (isinstance(names, (list, tuple))
+                  and all(isinstance(n, str) for n in names)), "trace_options", f"model_map[{g!r}]",
+                  names, "a catalog model name, a list of names or None")
             names = [] if names is None else [names] if isinstance(names, str) else list(names)
             unknown = [n for n in names if n not in catalog]
             if unknown:
@@ -162,6 +171,9 @@ def _group_multipliers(share: Any, trace: ServeGenTrace) -> np.ndarray:
         if unknown:
             raise ValueError(f"trace_options['group_share']: unknown model group(s) {unknown}; "
                              f"groups in the file: {names}")
+        for g, w in share.items():
+            check(is_number(w) and math.isfinite(w) and w >= 0, "trace_options",
+                  f"group_share[{g!r}]", w, "a finite number >= 0")
         weights = {g: float(share.get(g, 0.0)) for g in names}
         if any(w < 0 for w in weights.values()) or not any(w > 0 for w in weights.values()):
             raise ValueError(f"trace_options['group_share'] = {share!r}: weights must be >= 0, "
@@ -195,24 +207,23 @@ class ServeGenWorkload:
         opts = config.workload.trace_options
         check_options(opts, OPTIONS, "servegen")
         self.arrivals = opts.get("arrivals", "pattern")
-        if self.arrivals not in ("pattern", "poisson"):
-            raise ValueError(f"trace_options['arrivals'] = {self.arrivals!r} is invalid: must be "
-                             f"'pattern' or 'poisson'")
+        check(self.arrivals in ("pattern", "poisson"), "trace_options", "arrivals", self.arrivals,
+              "'pattern' or 'poisson'")
         train_days = opts.get("train_days", 10)
-        if not (isinstance(train_days, (int, float)) and train_days > 0):
-            raise ValueError(f"trace_options['train_days'] = {train_days!r} is invalid: must be > 0")
+        number("trace_options", "train_days", train_days)
+        check(train_days > 0, "trace_options", "train_days", train_days, "> 0")
         path = resolve_trace_file(config.workload.trace_path, FILE, "ServeGen")
         trace = load_cached("servegen", path, parse_servegen)
         self.config, self.trace = config, trace
         model_map = _resolve_model_map(config, opts.get("model_map"), trace)
         mult = _group_multipliers(opts.get("group_share", "volume"), trace)
         # Clients are identified within their group: (group, client) -> one id per client.
-        span = int(trace.client.max()) + 1
-        keys, cid = np.unique(trace.group * span + trace.client, return_inverse=True)
+        keys, cid = np.unique(np.stack([trace.group, trace.client], axis=1), axis=0,
+                              return_inverse=True)
         cid = cid.ravel()
         volume = np.bincount(cid, weights=trace.rate_rps * mult[trace.group])
         client_model = np.full(len(keys), -1, dtype=np.int64)
-        key_group = keys // span
+        key_group = keys[:, 0]
         for gi, g in enumerate(trace.group_names.tolist()):
             members = np.flatnonzero(key_group == gi)
             if model_map[g]:
@@ -241,8 +252,10 @@ class ServeGenWorkload:
                                                    config.workload.split, self.episode_s, str(path))
         lo = np.searchsorted(self.t_s, self.start_lo - WINDOW_S, side="right")
         hi = np.searchsorted(self.t_s, self.start_hi + self.episode_s, side="left")
-        if hi <= lo:  # no window of the kept groups overlaps the split
-            raise ValueError(f"{path}: no requests in the {config.workload.split} split")
+        if not np.any(self.expected[lo:hi] > 0):  # no window of a kept, weighted group
+            raise ValueError(f"{path}: no requests in the {config.workload.split} split: none of "
+                             f"its windows is of a model group kept by trace_options.model_map "
+                             f"and weighted > 0 by trace_options.group_share")
 
     def draw_start(self, np_random: np.random.Generator) -> float:
         return draw_start(np_random, self.start_lo, self.start_hi)

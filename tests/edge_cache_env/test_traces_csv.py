@@ -15,7 +15,7 @@ from edge_cache_env.traces import TraceFormatError, make_trace_workload, parse_c
 from edge_cache_env.traces.azure import AzureWorkload
 from edge_cache_env.traces.generic_csv import CsvWorkload
 from edge_cache_env.traces.mooncake import MooncakeWorkload
-from edge_cache_env.traces.paths import ENV_VAR
+from edge_cache_env.traces.paths import DATA_DIR, ENV_VAR
 from edge_cache_env.traces.servegen import ServeGenWorkload
 from edge_cache_env.workload import SyntheticWorkload
 
@@ -54,6 +54,20 @@ def test_round_trip_through_the_generic_format(tmp_path, jitter):
     key = lambda r, keep: sorted(zip(r.slot[keep], r.model[keep], r.task[keep],  # noqa: E731
                                      r.input_tokens[keep], r.output_tokens[keep]))
     assert key(back, slice(None)) == key(original, first)
+
+
+def test_model_names_with_commas_and_quotes_round_trip(tmp_path):
+    # was: written unquoted, so 'Llama,8B' made a line of 6 fields that the reader rejected
+    cfg = make_config("default", n_slots=40, requests_per_slot=8.0)
+    requests = SyntheticWorkload(cfg).sample_episode(np.random.default_rng(5))
+    names = [f"{m.name},v2" for m in cfg.models]
+    names[0] = 'say "hi", 8B'
+    path = tmp_path / "t.csv"
+    write_csv_trace(path, requests, names, s_per_slot=10.0)
+    trace = parse_csv_trace(path)
+    assert sorted(trace.model_names) == sorted(set(np.asarray(names)[requests.model]))
+    np.testing.assert_array_equal(trace.model_names[trace.model_code],
+                                  np.asarray(names)[requests.model][np.argsort(requests.slot, kind="stable")])
 
 
 def test_the_example_trace_is_what_its_script_makes(tmp_path):
@@ -107,12 +121,15 @@ def test_servegen_split_is_ten_days():
     (HEADER + "1.0,Mistral-7B,0,10,5\n2.0,Mistral-7B,0,10\n", r"t\.csv, line 3: 4 fields"),
     (HEADER + "1.0,Mistral-7B,0,10,5\nx,Mistral-7B,0,10,5\n", r"line 3: column 't_seconds'"),
     (HEADER + "1.0,Mistral-7B,0,ten,5\n", r"line 2: column 'input_tokens'"),
-    (HEADER + "1.0,Mistral-7B,0,10,5\n2.0,Mistral-7B,0,10,-1\n", r"line 3: negative output_tokens"),
+    (HEADER + "1.0,Mistral-7B,0,10,5\n2.0,Mistral-7B,0,10,-1\n", r"line 3: output_tokens -1 is not a token count"),
     (HEADER + "1.0,Mistral-7B,-2,10,5\n", r"line 2: negative task"),
     (HEADER, r"t\.csv: no requests"),
     ("", r"line 1: missing header"),
     ("t_seconds,model,task,input_tokens\n1,Mistral-7B,0,3\n", r"line 1: header .* lacks .*output_tokens"),
     (HEADER.strip() + ",user\n1,Mistral-7B,0,3,4,u\n", r"line 1: unknown column\(s\) \['user'\]"),
+    (HEADER.strip() + ",task\n1,Mistral-7B,0,3,4,0\n", r"line 1: header .* has column\(s\) \['task'\] more "
+                                                       r"than once"),  # was: 'unknown column(s) []'
+    (HEADER + '1,"Mistral-7B,0,3,4\n', r"t\.csv, line 2: bad CSV quoting"),
 ])
 def test_malformed_csv_names_file_and_line(tmp_path, body, message):
     with pytest.raises(TraceFormatError, match=message):
@@ -169,7 +186,7 @@ def test_malformed_jsonl_and_negative_tokens_name_the_line(tmp_path):
     cases = [(good + '{"timestamp": 5, "input_length": 5\n', r"m\.jsonl, line 2: not valid JSON"),
              (good + '{"timestamp": 5}\n', r"line 2: expected an object with fields"),
              (good * 2 + '{"timestamp": 5, "input_length": -5, "output_length": 1, "hash_ids": [2]}\n',
-              r"line 3: negative input_length"),
+              r"line 3: input_length -5 is not a token count"),
              (good + '{"timestamp": 5, "input_length": 5, "output_length": 1, "hash_ids": "x"}\n',
               r"line 2: hash_ids must be a list")]
     for i, (body, message) in enumerate(cases):
@@ -182,7 +199,7 @@ def test_malformed_jsonl_and_negative_tokens_name_the_line(tmp_path):
 def test_azure_bad_timestamp_and_negative_tokens(tmp_path):
     head = "TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:17:03.9799600,10,2\n"
     for body, message in [(head + "yesterday,10,2\n", r"line 3: TIMESTAMP 'yesterday'"),
-                          (head + "2023-11-16 18:17:04.0,10,-3\n", r"line 3: negative GeneratedTokens")]:
+                          (head + "2023-11-16 18:17:04.0,10,-3\n", r"line 3: GeneratedTokens -3 is not a token count")]:
         p = write(tmp_path, body, "AzureLLMInferenceTrace_code.csv")
         with pytest.raises(TraceFormatError, match=message):
             AzureWorkload(make_config("default", source="azure", trace_path=str(p)))
@@ -232,3 +249,45 @@ def test_bad_trace_options_are_errors():
         gym.make("EdgePFMCache-ServeGen-v0", catalog="small")
     with pytest.raises(ValueError, match=r"prefix_blocks"):
         gym.make("EdgePFMCache-Mooncake-v0", trace_options={"prefix_blocks": 0})
+
+
+AZURE_CODE = DATA_DIR / "azure-llm-2023" / "AzureLLMInferenceTrace_code.csv.gz"
+
+
+@pytest.mark.parametrize("env_id, kwargs, message", [
+    # was: 'expected non-negative integer', "invalid literal for int()", 1.7 read as 1
+    ("EdgePFMCache-Azure-v0", {"trace_options": {"mapping_seed": -1}},
+     r"trace_options\.mapping_seed = -1 is invalid: must be an integer >= 0"),
+    ("EdgePFMCache-Mooncake-v0", {"trace_options": {"mapping_seed": "abc"}},
+     r"trace_options\.mapping_seed = 'abc' is invalid: must be an integer >= 0"),
+    ("EdgePFMCache-Azure-v0", {"trace_options": {"mapping_seed": 1.7}},
+     r"trace_options\.mapping_seed = 1\.7 is invalid: must be an integer >= 0"),
+    ("EdgePFMCache-Azure-v0", {"trace_options": {"zipf": float("nan")}},
+     r"trace_options\.zipf = nan is invalid: must be finite"),
+    # was: 'lam value too large', 'could not convert string to float'
+    ("EdgePFMCache-ServeGen-v0", {"trace_options": {"group_share": {"m-small": float("inf")}}},
+     r"trace_options\.group_share\['m-small'\] = inf is invalid: must be a finite number >= 0"),
+    ("EdgePFMCache-ServeGen-v0", {"trace_options": {"group_share": {"m-small": "x"}}},
+     r"trace_options\.group_share\['m-small'\] = 'x' is invalid"),
+    # was: "TypeError: 'int' object is not iterable"
+    ("EdgePFMCache-ServeGen-v0", {"trace_options": {"model_map": {"m-small": 5}}},
+     r"trace_options\.model_map\['m-small'\] = 5 is invalid: must be a catalog model name"),
+    # was: 'expected str, bytes or os.PathLike object, not int'
+    ("EdgePFMCache-v0", {"source": "csv", "trace_path": 123},
+     r"workload\.trace_path = 123 is invalid: must be a file or folder path"),
+    # was: every code request replayed twice; 'bogus' unchecked next to a file
+    ("EdgePFMCache-Azure-v0", {"trace_options": {"services": ["code", "code"]}},
+     r"trace_options\.services = \['code', 'code'\] is invalid: must be a non-empty list of distinct"),
+    ("EdgePFMCache-Azure-v0", {"trace_path": str(AZURE_CODE), "trace_options": {"services": "bogus"}},
+     r"trace_options\.services = 'bogus' is invalid"),
+    ("EdgePFMCache-Azure-v0", {"trace_options": {"models": ["Llama-3.1-8B", "Llama-3.1-8B"]}},
+     r"trace_options\.models = .* is invalid: must be a list of distinct catalog model names"),
+    # was: accepted (True as 1), although the config's checks reject a boolean as a number
+    ("EdgePFMCache-Mooncake-v0", {"trace_options": {"prefix_blocks": True}},
+     r"trace_options\.prefix_blocks = True is invalid: must be an integer >= 1, not bool"),
+    ("EdgePFMCache-ServeGen-v0", {"trace_options": {"train_days": True}},
+     r"trace_options\.train_days = True is invalid: must be a number, not bool"),
+])
+def test_bad_trace_option_values_name_the_option_when_the_env_is_built(env_id, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        gym.make(env_id, **kwargs)
