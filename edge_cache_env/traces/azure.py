@@ -104,7 +104,11 @@ class AzureWorkload(ReplayWorkload):
               f"a non-empty list of distinct names from {sorted(FILES)}")
         trace_path = config.workload.trace_path
         if trace_path is not None and Path(trace_path).expanduser().is_file():
-            paths = [Path(trace_path).expanduser()]  # one file: one service
+            # One file: one service; choosing services would do nothing.
+            check("services" not in opts, "trace_options", "services", services,
+                  f"left out when workload.trace_path is a file ({trace_path}): it chooses among "
+                  f"a folder's files")
+            paths = [Path(trace_path).expanduser()]
         else:
             paths = [resolve_trace_file(trace_path, FILES[s], "Azure LLM 2023") for s in services]
         files = [load_cached("azure", p, parse_azure) for p in paths]

@@ -133,7 +133,12 @@ class MooncakeWorkload(ReplayWorkload):
         blocks = opts.get("prefix_blocks", 1)
         integer("trace_options", "prefix_blocks", blocks, 1)
         zipf, seed = mapping_options(opts)
-        path = resolve_trace_file(config.workload.trace_path, FILES[which], "Mooncake")
+        trace_path = config.workload.trace_path
+        if trace_path is not None and Path(trace_path).expanduser().is_file():
+            check("file" not in opts, "trace_options", "file", which,
+                  f"left out when workload.trace_path is a file ({trace_path}): it chooses among "
+                  f"a folder's files")
+        path = resolve_trace_file(trace_path, FILES[which], "Mooncake")
         trace = load_cached("mooncake", path, parse_mooncake)
         group = prefix_groups(trace, blocks)
         models = model_indices(config, opts.get("models"), ("llm",), "mooncake")

@@ -287,6 +287,12 @@ AZURE_CODE = DATA_DIR / "azure-llm-2023" / "AzureLLMInferenceTrace_code.csv.gz"
      r"trace_options\.prefix_blocks = True is invalid: must be an integer >= 1, not bool"),
     ("EdgePFMCache-ServeGen-v0", {"trace_options": {"train_days": True}},
      r"trace_options\.train_days = True is invalid: must be a number, not bool"),
+    # was: silently ignored, the file given is the one replayed
+    ("EdgePFMCache-Azure-v0", {"trace_path": str(AZURE_CODE), "trace_options": {"services": ["conv"]}},
+     r"trace_options\.services = \['conv'\] is invalid: must be left out when workload\.trace_path is a file"),
+    ("EdgePFMCache-Mooncake-v0", {"trace_path": str(DATA_DIR / "mooncake-fast25" / "conversation_trace.jsonl.gz"),
+                                  "trace_options": {"file": "synthetic"}},
+     r"trace_options\.file = 'synthetic' is invalid: must be left out when workload\.trace_path is a file"),
 ])
 def test_bad_trace_option_values_name_the_option_when_the_env_is_built(env_id, kwargs, message):
     with pytest.raises(ValueError, match=message):
