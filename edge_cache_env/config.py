@@ -345,7 +345,11 @@ def make_config(catalog: str | None = "default", **overrides: Any) -> EnvConfig:
     ``nu=0.8``), ``models=[...]`` (a list of ModelSpec or mappings) and
     ``model_overrides={"Llama-3.1-8B": {...}, "*": {...}}`` (per-model field changes; ``"*"``
     applies to every model). A catalog may set its own section defaults (the small catalog's
-    GPU); overrides apply on top. Unknown keys raise ``TypeError``.
+    GPU); overrides apply on top. Unknown keys raise ``TypeError``. A field given both flat and
+    in its section's mapping takes the later of the two, in argument order: that is how a
+    user's ``capacity={...}`` refines a ``-v1`` id's registered flat fields (gym.make puts the
+    registered kwargs first), and how ``evaluate.py --sweep gpu_gb=...`` refines an
+    ``--env-kwargs`` section.
     """
     base = catalog_defaults(catalog) if catalog is not None else {}
     merged_sections: dict[str, dict[str, Any]] = {s: dict(base.get(s, {})) for s in SECTIONS}

@@ -21,7 +21,7 @@ from gymnasium import spaces
 
 from edge_cache_env.actions import n_actions
 from edge_cache_env.catalog import catalog_defaults
-from edge_cache_env.config import EnvConfig, make_config
+from edge_cache_env.config import SECTIONS, EnvConfig, make_config
 from edge_cache_env.env import EdgePFMCacheEnv
 from edge_cache_env.model_spec import ModelSpec
 from edge_cache_env.observation import observation_size
@@ -104,14 +104,21 @@ class ScenarioRanges:
                 catalog_defaults(c)
             except ValueError as e:
                 raise ValueError(f"ranges.catalogs = {list(cats)!r} is invalid: {e}") from None
-        fit = [m for m in model_pool(self.catalogs) if m.mem_gb <= self.gpu_gb[0]]
+        pool = model_pool(self.catalogs)
+        fit = [m for m in pool if m.mem_gb <= self.gpu_gb[0]]
         check(len(fit) >= self.n_models[0], "ranges", "n_models", list(self.n_models),
               f"a pair whose low is <= the {len(fit)} models of {list(self.catalogs)} that fit "
               f"on the smallest GPU ({self.gpu_gb[0]} GB)")
+        # A high beyond the pool would be capped silently at draw time.
+        check(self.n_models[1] <= len(pool), "ranges", "n_models", list(self.n_models),
+              f"a pair whose high is <= the {len(pool)} models of {list(self.catalogs)}")
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any] | None) -> ScenarioRanges:
         """Defaults updated by ``values``; unknown keys are errors."""
+        if values is not None and not isinstance(values, Mapping):
+            raise TypeError(f"ranges = {values!r} is invalid: must be a mapping of field -> "
+                            f"[low, high] (e.g. {{'gpu_gb': [40, 80]}})")
         values = dict(values or {})
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
@@ -219,10 +226,18 @@ class RandomizedEdgePFMCacheEnv(gym.Env):
         self.ranges = ScenarioRanges.from_mapping(ranges)
         drawn = {f.name for f in fields(Scenario)} | {"catalog", "config", "model_overrides"}
         clash = sorted(set(overrides) & drawn)
+        # The section form of a drawn field too (server={"gpu_gb": ...}): it would replace the
+        # draw while info["scenario"] still reports the drawn value.
+        clash += sorted(f"{key}.{name}" for key, value in overrides.items()
+                        if key in SECTIONS and isinstance(value, Mapping)
+                        for name in value if name in drawn)
         if clash:
             raise TypeError(f"{clash} are drawn per episode by EdgePFMCache-Random-v0; set their "
                             f"ranges instead (ranges={{'gpu_gb': [60, 60]}})")
-        check(isinstance(n_max, int) and self.ranges.n_models[1] <= n_max <= PAD_MODELS, "env",
+        if isinstance(n_max, np.integer):
+            n_max = int(n_max)
+        check(isinstance(n_max, int) and not isinstance(n_max, bool)
+              and self.ranges.n_models[1] <= n_max <= PAD_MODELS, "env",
               "n_max", n_max, f"an integer in [ranges.n_models high = {self.ranges.n_models[1]}, "
               f"{PAD_MODELS}]")
         self.overrides = dict(overrides)

@@ -145,3 +145,12 @@ def test_a_field_that_would_do_nothing_is_an_error_naming_it():
     assert make_config("default", source="servegen", requests_per_slot=4.0,
                        max_tokens=10).workload.requests_per_slot == 4.0
     assert gym.make("EdgePFMCache-v1", gpu_throughput=0.5).unwrapped.config.capacity.gpu_throughput == 0.5
+
+
+def test_a_field_given_flat_and_in_its_section_takes_the_later_one():
+    """The documented rule, both orders; it is what lets a v1 id's registered flat fields be
+    refined by a user's capacity mapping."""
+    assert make_config("small", gpu_gb=50, server={"gpu_gb": 40}).server.gpu_gb == 40
+    assert make_config("small", server={"gpu_gb": 40}, gpu_gb=50).server.gpu_gb == 50
+    cap = gym.make("EdgePFMCache-v1", capacity={"gpu_throughput": 0.5}).unwrapped.config.capacity
+    assert cap.enabled and cap.gpu_throughput == 0.5

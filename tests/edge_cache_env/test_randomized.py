@@ -87,6 +87,7 @@ def test_draw_respects_narrow_ranges():
     ({"n_models": [2.5, 4]}, "n_models"),
     ({"rho": 0.5}, "rho"),
     ({"catalogs": ["nope"]}, "catalogs"),
+    ({"n_models": [4, 32]}, "n_models"),  # the default pool has 10: was capped silently
 ])
 def test_bad_range_names_the_field(ranges, field):
     with pytest.raises(ValueError, match=f"ranges.{field}"):
@@ -100,6 +101,19 @@ def test_unknown_range_key_and_drawn_override_are_errors():
         gym.make(RANDOM, gpu_gb=80)
     with pytest.raises(ValueError, match="n_max"):
         gym.make(RANDOM, n_max=6)
+    # A drawn field in its section's form: it replaced the draw while info["scenario"] still
+    # reported the drawn value.
+    for section in ({"server": {"gpu_gb": 100}}, {"aoc": {"nu": 0.5}},
+                    {"workload": {"requests_per_slot": 50.0}}):
+        (key, inner), = section.items()
+        with pytest.raises(TypeError, match=rf"\['{key}\.{next(iter(inner))}'\] are drawn"):
+            gym.make(RANDOM, **section)
+    with pytest.raises(TypeError, match=r"ranges = \[1, 2\] is invalid: must be a mapping"):
+        gym.make(RANDOM, ranges=[1, 2])
+    # A fixed field in section form is taken; a numpy integer n_max too.
+    env = gym.make(RANDOM, server={"load_gbps": 8.0}, n_max=np.int64(12))
+    env.reset(seed=0)
+    assert env.unwrapped.config.server.load_gbps == 8.0 and env.unwrapped.n_max == 12
 
 
 def test_check_env_clean():
