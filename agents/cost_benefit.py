@@ -43,7 +43,7 @@ import numpy as np
 
 from agents.base import Agent
 from edge_cache_env.actions import SERVE, evict_action, load_action
-from edge_cache_env.config import EnvConfig
+from edge_cache_env.config import MB_PER_GB, EnvConfig
 from edge_cache_env.costs import ModelCosts, RequestCosts
 from edge_cache_env.observation import (
     FREQUENCY_SCALE,
@@ -134,7 +134,7 @@ class CostBenefit(Agent):
         self.n_models = config.n_models
         self.load_cost = models.load_cost
         self.cold_wait = req.cold_wait
-        self.mem_gb = models.mem_mb / 1000.0
+        self.mem_gb = models.mem_mb / MB_PER_GB
         self.window = np.array([m.window_examples for m in specs], dtype=np.float64)
         self.acc0 = np.array([m.acc0 for m in specs])
         self.gain = np.array([m.acc_gain for m in specs])

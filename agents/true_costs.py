@@ -35,8 +35,7 @@ def is_exact_for(config: EnvConfig) -> bool:
     ``config.capacity.enabled``: shared GPU time, queues, offloading) couples the models' costs,
     so there the tables are an approximation: the tightened bound and the exact optimum refuse
     such configs and the planner scores its plans by replaying them in the env."""
-    capacity = getattr(config, "capacity", None)  # absent before the capacity model
-    return not getattr(capacity, "enabled", False)
+    return not config.capacity.enabled
 
 
 def simulate_plan(env: Any, loaded_at: np.ndarray) -> float:
@@ -147,7 +146,3 @@ def plan_from_sets(sets: np.ndarray) -> np.ndarray:
         cur = np.where(row, np.where(prev >= 0, prev, t), -1)
         out[t], prev = cur, cur
     return out
-
-
-def sets_of(loaded_at: np.ndarray) -> np.ndarray:
-    return loaded_at >= 0

@@ -231,12 +231,6 @@ class CacheSimulator:
         out[:] = self.cached if self.ops_left() else False
         return out
 
-    def can_load(self, m: int) -> bool:
-        return self.ops_left() and not self.cached[m] and self.mem_mb[m] <= self.free_mb
-
-    def can_evict(self, m: int) -> bool:
-        return self.ops_left() and bool(self.cached[m])
-
     def load(self, m: int) -> dict[str, float]:
         """Load model ``m`` into the GPU; charges its switching cost (GB moved, load energy)."""
         mem = self._mem_mb[m]

@@ -193,7 +193,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             check_reachable(args.ray)
         except ConnectionError as e:
             raise SystemExit(str(e)) from e
-    env = check_env(env_id, env_kwargs, "--env-kwargs")
+    # Without --env-kwargs a failure is the env's own (its shipped trace files, say): name --env.
+    env = check_env(env_id, env_kwargs, "--env-kwargs" if env_kwargs else "--env")
     if sweep:
         param, values = sweep
         for v in values:
@@ -248,7 +249,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     summary["seconds"] = time.perf_counter() - start
     write_json(out / "results.json", summary)
     print(f"\nwrote {', '.join(str(w) for w in written)}  ({summary['seconds']:.0f} s)")
+    _warn_stale(out, written)
     return summary
+
+
+def _warn_stale(out: Path, written: list[Path]) -> None:
+    """Say which files of an earlier run into the same folder this run left beside its own
+    (a suite's matrix, another agent's timeline, ...): they are not deleted (nothing of the
+    user's is), but must not be read as this run's."""
+    ours = {Path(w).name for w in written}
+    stale = sorted(f.name for f in out.iterdir() if f.is_file() and f.name not in ours
+                   and (f.suffix == ".png" or f.name in ("results.csv", "results.json", "matrix.csv")))
+    if stale:
+        print(f"note: {out} also holds {', '.join(stale)} from an earlier run (not this run's)",
+              file=sys.stderr)
 
 
 def _draw(plots: list[tuple[str, Callable[[], Path]]], summary: dict[str, Any]) -> list[Path]:
@@ -303,6 +317,7 @@ def _main_suite(args: argparse.Namespace, agents: list[str], seeds: list[int], o
     data["seconds"] = time.perf_counter() - start
     write_json(out / "results.json", data)
     print(f"\nwrote {', '.join(str(w) for w in written)}  ({data['seconds']:.0f} s)")
+    _warn_stale(out, written)
     return data
 
 

@@ -30,7 +30,8 @@ from agents.reference import Oracle
 from edge_cache_env.actions import SERVE
 from edge_cache_env.costs import TERMS
 
-# Student t quantiles t_{0.975, df} for df = 1..30; beyond, the normal 1.96 is within 2%.
+# Student t quantiles t_{0.975, df} for df = 1..30; beyond, the Cornish-Fisher expansion
+# (:func:`_t975`, within 1e-5 of the exact quantile from df = 30 on).
 _T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
          2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
          2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
@@ -44,8 +45,17 @@ def ci95(x: Sequence[float]) -> float:
     x = np.asarray(x, dtype=np.float64)
     if len(x) < 2:
         return 0.0
-    t = _T975[len(x) - 2] if len(x) - 1 <= len(_T975) else 1.96
+    df = len(x) - 1
+    t = _T975[df - 1] if df <= len(_T975) else _t975(df)
     return float(t * x.std(ddof=1) / math.sqrt(len(x)))
+
+
+def _t975(df: int) -> float:
+    """t_{0.975, df} by the Cornish-Fisher expansion around the normal quantile (the normal
+    1.96 alone is 3.9% too narrow at df = 31, 1.2% at df = 99)."""
+    z = 1.959963984540054
+    return (z + (z**3 + z) / (4 * df) + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
+            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3))
 
 
 @dataclass

@@ -59,6 +59,14 @@ def plot_costs(summary: dict[str, Any], path: Path) -> Path:
 
 def plot_sweep(sweep: dict[str, Any], path: Path) -> Path:
     """Total cost per agent against the swept parameter (e.g. GPU memory), with 95% CIs."""
+    fig = sweep_figure(sweep)
+    fig.savefig(path, dpi=120)
+    _plt().close(fig)
+    return path
+
+
+def sweep_figure(sweep: dict[str, Any]) -> Any:
+    """:func:`plot_sweep`'s figure (open: the caller saves and closes it)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     values = sweep["values"]
@@ -81,9 +89,7 @@ def plot_sweep(sweep: dict[str, Any], path: Path) -> Path:
     ax.legend(fontsize=8, ncol=2)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return path
+    return fig
 
 
 def plot_timeline(tl: Timeline, agent: str, path: Path) -> Path:

@@ -116,9 +116,9 @@ def test_invariants_under_random_operations(ops, seed, nu, rho):
             assert all(terms[k] >= 0 for k in TERMS)
         else:
             m = (op - 1) % n
-            if op <= n and sim.can_load(m):
+            if op <= n and sim.loadable()[m]:  # the masks' own test, as the env reads it
                 sim.load(m)
-            elif sim.can_evict(m):
+            elif sim.evictable()[m]:
                 sim.evict(m)
         assert 0 <= sim.used_mb <= sim.gpu_mb
         assert sim.used_mb == int(sim.mem_mb[sim.cached].sum())

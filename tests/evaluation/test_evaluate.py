@@ -82,3 +82,27 @@ def test_scenario_reading_agents_play_the_random_env():
         want = run_episode(plain, agents.make(name), inner.np_random_seed)
         assert got["invalid_actions"] == 0 and got["loads"] > 0
         assert got["cost"] == want["cost"]
+
+
+def test_files_of_an_earlier_run_in_the_same_folder_are_pointed_out(tmp_path, capsys):
+    out = tmp_path / "ev"
+    evaluate.main(["--env", "EdgePFMCache-Small-v0", "--agents", "lru", "--episodes", "1",
+                   "--env-kwargs", '{"n_slots": 20}', "--no-bound", "--out", str(out), "--quiet"])
+    assert "earlier run" not in capsys.readouterr().err
+    evaluate.main(["--env", "EdgePFMCache-Small-v0", "--agents", "lfu", "--episodes", "1",
+                   "--env-kwargs", '{"n_slots": 20}', "--no-bound", "--out", str(out), "--quiet"])
+    err = capsys.readouterr().err
+    assert "timeline_lru.png from an earlier run" in err and "results.json" not in err
+    assert (out / "timeline_lru.png").is_file()  # pointed out, not deleted
+
+
+def test_an_env_that_cannot_be_built_without_kwargs_blames_the_env_not_a_flag(monkeypatch):
+    import gymnasium as gym
+
+    def broken(env_id, **kwargs):
+        raise OSError("checksum mismatch: /data/traces/x.csv.gz")
+
+    monkeypatch.setattr(gym, "make", broken)
+    with pytest.raises(SystemExit, match=r"^--env: EdgePFMCache-Small-v0 with \{\} is invalid: "
+                                         r"OSError: checksum mismatch"):
+        evaluate.main(["--env", "EdgePFMCache-Small-v0", "--agents", "lc", "--episodes", "1"])
