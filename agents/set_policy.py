@@ -37,6 +37,7 @@ from agents.advice import (
     n_models_of_advised,
     split_advised,
 )
+from edge_cache_env.actions import n_actions
 from edge_cache_env.observation import (
     GLOBAL_FEATURES,
     MODEL_FEATURE,
@@ -116,7 +117,7 @@ class SetExtractor(nn.Module):
         self.register_buffer("g_idx", th.as_tensor(np.ascontiguousarray(g_idx), dtype=th.long),
                              persistent=False)
         self.n_models = n
-        self.latent_dim_pi = 2 * n + 1
+        self.latent_dim_pi = n_actions(n)  # SERVE, LOAD 0..n-1, EVICT 0..n-1
         self.latent_dim_vf = 1
         self.actor = SetTrunk(hidden, False, nf, ng)
         self.model_head = nn.Linear(hidden, 2)  # LOAD, EVICT logits of each model
@@ -197,9 +198,9 @@ class SetPolicy(MaskableActorCriticPolicy):
         self.capacity_gate = bool(capacity_gate)
         size = int(np.prod(observation_space.shape))
         n = n_models_of_advised(size, self.capacity_gate) if self.advice else n_models_of(size)
-        if action_space.n != 2 * n + 1:
+        if action_space.n != n_actions(n):
             raise ValueError(f"SetPolicy: action space {action_space} does not match the "
-                             f"{n} models of the observation (expected Discrete({2 * n + 1}))")
+                             f"{n} models of the observation (expected Discrete({n_actions(n)}))")
         kwargs.setdefault("ortho_init", False)  # SetExtractor initialises its own heads
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
 
