@@ -25,29 +25,36 @@ import yaml
 from agents.trained import PRETRAINED_DIR
 
 
+def _flag(arg: str) -> str:
+    """``--flag`` of ``--flag`` or ``--flag=value``."""
+    return arg.split("=", 1)[0] if arg.startswith("--") else arg
+
+
 def reproduce_command(commands: list[str], legs: list[dict]) -> str | None:
     """The first command, without its wall-clock budget.
 
     Training is deterministic on the CPU for a given seed and step count, and evaluations (so
-    the best model) happen at fixed steps, so this rebuilds the same model on any machine. A
-    run that the budget stopped gets ``--timesteps`` = the steps it reached; one that finished
-    keeps its own ``--timesteps`` (a ``lin_`` schedule decays over exactly that many steps).
+    the best model) happen at fixed steps, so this rebuilds the same model on any machine. The
+    command keeps its ``--timesteps`` (a ``lin_`` schedule decays over exactly that many steps);
+    a run stopped early, by its ``--max-minutes`` budget or by SIGINT/SIGTERM, gets
+    ``--stop-after-steps`` = the steps it reached, where train.py stops it the same way.
+    Resumed runs (several commands) have none: replay their commands in order.
     """
     if len(commands) != 1:
-        return None  # resumed runs: replay their commands in order
-    args = shlex.split(commands[0])
-    stopped = bool(legs[-1].get("stopped_by_time_budget"))
-    out, skip = [], False
+        return None
+    last = legs[-1]
+    stopped = bool(last.get("stopped_by_time_budget") or last.get("interrupted"))
+    dropped = {"--max-minutes", *(["--stop-after-steps"] if stopped else [])}
+    out, args = [], iter(shlex.split(commands[0]))
     for a in args:
-        if skip:
-            skip = False
-            continue
-        if a == "--max-minutes" or (a == "--timesteps" and stopped):
-            skip = True
-            continue
-        out.append(a)
-    if stopped or "--timesteps" not in out:
-        out += ["--timesteps", str(legs[-1]["end_timesteps"])]
+        if a in dropped:
+            next(args, None)  # its value
+        elif _flag(a) not in dropped:
+            out.append(a)
+    if stopped:
+        out += ["--stop-after-steps", str(last["end_timesteps"])]
+    elif "--timesteps" not in map(_flag, out):
+        out += ["--timesteps", str(last["end_timesteps"])]
     return shlex.join(out)
 
 
