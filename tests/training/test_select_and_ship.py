@@ -110,11 +110,6 @@ def test_select_and_ship_errors(tmp_path):
         select_checkpoint.main([str(tmp_path / "cfg"), "--episodes", "2", "--no-worse-than", "nope"])
     with pytest.raises(SystemExit, match="--suite: .*nope"):
         select_checkpoint.main([str(tmp_path / "cfg"), "--episodes", "2", "--suite", "nope"])
-    (tmp_path / "config.yml").write_text("algo: ppo\n")
-    (tmp_path / "summary.yml").write_text("[]\n")
-    with pytest.raises(FileNotFoundError,
-                       match="no selected_model.zip .run python -m training.release.select_checkpoint"):
-        ship_pretrained.ship(tmp_path, tmp_path / "dest", model="selected")
 
 
 def test_reproduce_command_drops_the_budget_and_keeps_a_finished_runs_timesteps():
