@@ -4,14 +4,19 @@ damaged run folders and files, runs that would ship under one name, damaged cand
 from __future__ import annotations
 
 import json
+import re
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 import yaml
 
-from training.release import ship_pretrained
+from training.release import select_checkpoint, ship_pretrained
 from training.run_folder import RunFolderError
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from test_train import run_train  # noqa: E402
 
 ENV_KWARGS = {"n_slots": 20}
 
@@ -92,3 +97,36 @@ def test_ship_names_a_missing_or_damaged_run_before_any_work(tmp_path, capsys):
     assert list(dest.iterdir()) == []
     with pytest.raises(RunFolderError, match="config.yml is not readable YAML"):  # as a library too
         ship_pretrained.ship(run, dest)
+
+
+def test_select_names_a_damaged_config_before_any_scoring(tmp_path):
+    run = fake_run(tmp_path / "run")
+    (run / "config.yml").write_text("algo: [")
+    with pytest.raises(SystemExit, match=f"error: {run / 'config.yml'} is not readable YAML"):
+        select_checkpoint.main([str(run), "--episodes", "2"])
+    (run / "config.yml").write_text("algo: ppo\nenv_kwargs: {}\n")
+    with pytest.raises(SystemExit, match=f"error: {run / 'config.yml'} is damaged: no env_id"):
+        select_checkpoint.main([str(run), "--episodes", "2"])
+
+
+def test_select_without_a_usable_candidate_fails_before_scoring(tmp_path, capsys, monkeypatch):
+    run = fake_run(tmp_path / "run")  # its best_model.zip is no SB3 model
+    monkeypatch.setattr(select_checkpoint, "score", lambda *a: pytest.fail("scored"))
+    with pytest.raises(SystemExit, match=f"no usable model in {run} .1 damaged"):
+        select_checkpoint.main([str(run), "--episodes", "2"])
+    assert f"warning: skipping {run / 'best_model.zip'}" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_select_skips_a_damaged_candidate_and_scores_the_others(tmp_path, capsys):
+    run = run_train(tmp_path / "runs", "ppo", steps=128)
+    (run / "model.zip").write_bytes(b"damaged")
+    record = select_checkpoint.main([str(run), "--episodes", "2"])
+    assert [r["model"] for r in record["skipped"]] == ["model"]
+    assert "not an SB3 model zip" in record["skipped"][0]["error"]
+    assert sorted(r["model"] for r in record["table"]) == ["best_model", "ckpt_128_steps"]
+    assert record["candidates"] == 2 and record["selected"]["model"] != "model"
+    assert json.loads((run / "selected.json").read_text())["skipped"] == record["skipped"]
+    out = capsys.readouterr()
+    assert f"warning: skipping {run / 'model.zip'}" in out.err
+    assert re.search(f"{re.escape(str(run))}/model +skipped: cannot be loaded", out.out)
