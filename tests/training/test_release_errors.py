@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from training.release import select_checkpoint, ship_pretrained
+from training.release import plot_training, select_checkpoint, ship_pretrained, verify_pretrained
 from training.run_folder import RunFolderError
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -99,6 +99,19 @@ def test_ship_names_a_missing_or_damaged_run_before_any_work(tmp_path, capsys):
         ship_pretrained.ship(run, dest)
 
 
+def test_plot_names_a_missing_folder_or_log_before_plotting(tmp_path, capsys):
+    run = fake_run(tmp_path / "run")
+    out = tmp_path / "curves.png"
+    assert f"{tmp_path / 'nope'} is not a train.py run folder (no such folder)" in usage_error(
+        plot_training.main, [str(tmp_path / "nope"), "--out", str(out)], capsys)
+    assert f"{run} has no eval_log.csv" in usage_error(plot_training.main, [str(run), "--out", str(out)], capsys)
+    (run / "eval_log.csv").write_text("timesteps,mean_cost\n0,1.0\n")
+    assert f"{run / 'eval_log.csv'} is damaged (KeyError" in usage_error(
+        plot_training.main, [str(run), "--out", str(out)], capsys)
+    assert "--out: " in usage_error(plot_training.main, [str(run), "--out", str(tmp_path)], capsys)
+    assert not out.exists()
+
+
 def test_select_names_a_damaged_config_before_any_scoring(tmp_path):
     run = fake_run(tmp_path / "run")
     (run / "config.yml").write_text("algo: [")
@@ -130,3 +143,21 @@ def test_select_skips_a_damaged_candidate_and_scores_the_others(tmp_path, capsys
     out = capsys.readouterr()
     assert f"warning: skipping {run / 'model.zip'}" in out.err
     assert re.search(f"{re.escape(str(run))}/model +skipped: cannot be loaded", out.out)
+
+
+def test_verify_names_a_damaged_manifest_and_a_bad_workdir(tmp_path, capsys):
+    def error(*argv: str) -> str:
+        with pytest.raises(SystemExit) as e:
+            verify_pretrained.main(["x", "--dir", str(tmp_path), *argv])
+        assert e.value.code == 2
+        return capsys.readouterr().err
+
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text("{")
+    assert f"{manifest} is not readable JSON" in error()
+    for damaged in ({}, [], {"models": []}):
+        manifest.write_text(json.dumps(damaged))
+        assert f'{manifest} is damaged: no "models" object' in error()
+    manifest.write_text(json.dumps({"models": {"x": {"reproduce": "python train.py"}}}))
+    assert f"{manifest} is damaged: the entry 'x' names no \"file\"" in error()
+    assert "--workdir: " in error("--workdir", str(manifest))
