@@ -110,23 +110,39 @@ def test_select_and_ship_errors(tmp_path):
         select_checkpoint.main([str(tmp_path / "cfg"), "--episodes", "2", "--no-worse-than", "nope"])
     with pytest.raises(SystemExit, match="--suite: .*nope"):
         select_checkpoint.main([str(tmp_path / "cfg"), "--episodes", "2", "--suite", "nope"])
-    (tmp_path / "config.yml").write_text("algo: ppo\n")
-    (tmp_path / "summary.yml").write_text("[]\n")
-    with pytest.raises(FileNotFoundError,
-                       match="no selected_model.zip .run python -m training.release.select_checkpoint"):
-        ship_pretrained.ship(tmp_path, tmp_path / "dest", model="selected")
 
 
 def test_reproduce_command_drops_the_budget_and_keeps_a_finished_runs_timesteps():
     cmd = ["python train.py --algo ppo --seed 1 --timesteps 3600000 --max-minutes 29"]
-    finished = [{"end_timesteps": 3604480, "stopped_by_time_budget": False}]
-    stopped = [{"end_timesteps": 2004480, "stopped_by_time_budget": True}]
+    finished = [{"end_timesteps": 3604480, "stopped_by_time_budget": False, "interrupted": None}]
     # A finished run keeps --timesteps: a lin_ schedule decays over exactly those steps.
     assert ship_pretrained.reproduce_command(cmd, finished) == \
         "python train.py --algo ppo --seed 1 --timesteps 3600000"
-    assert ship_pretrained.reproduce_command(cmd, stopped) == \
-        "python train.py --algo ppo --seed 1 --timesteps 2004480"
     assert ship_pretrained.reproduce_command(cmd * 2, finished) is None  # resumed: replay all
+    # No --timesteps (the YAML's n_timesteps): the steps it trained.
+    assert ship_pretrained.reproduce_command(["python train.py --algo ppo --max-minutes=29"], finished) == \
+        "python train.py --algo ppo --timesteps 3604480"
+
+
+@pytest.mark.parametrize("stop", [{"stopped_by_time_budget": True, "interrupted": None},
+                                  {"stopped_by_time_budget": False, "interrupted": "SIGINT"},
+                                  {"stopped_by_time_budget": False, "interrupted": "SIGTERM"}])
+def test_reproduce_command_of_a_run_stopped_early_stops_where_it_stopped(stop):
+    """Budget or signal: the same --timesteps (the schedule's decay) and a stop at the steps
+    reached (not --timesteps = those steps, which changed a lin_ schedule's weights)."""
+    legs = [{"end_timesteps": 2004480, **stop}]
+    cmd = ["python train.py --algo ppo --timesteps 3600000 --max-minutes 29 --hyperparams "
+           "learning_rate=lin_1.0e-4"]
+    assert ship_pretrained.reproduce_command(cmd, legs) == (
+        "python train.py --algo ppo --timesteps 3600000 --hyperparams learning_rate=lin_1.0e-4 "
+        "--stop-after-steps 2004480")
+    # A stop the command itself asked for is replaced by the one reached; no --timesteps stays so.
+    cmd = ["python train.py --algo ppo --stop-after-steps=3000000 --max-minutes=29"]
+    assert ship_pretrained.reproduce_command(cmd, legs) == \
+        "python train.py --algo ppo --stop-after-steps 2004480"
+    # Older summaries have no "interrupted".
+    assert ship_pretrained.reproduce_command(["python train.py --timesteps 9 --max-minutes 1"], [
+        {"end_timesteps": 5, "stopped_by_time_budget": False}]) == "python train.py --timesteps 9"
 
 
 def test_candidates_no_worse_than_the_guard_come_first_then_the_least_worst():

@@ -13,19 +13,29 @@ import csv
 import math
 from pathlib import Path
 
-import yaml
+from training.release.run_files import read_config
+from training.run_folder import RunFolderError
 
 
 def read_eval_log(run: Path) -> dict[str, list[float]]:
     path = run / "eval_log.csv"
     if not path.is_file():
-        raise FileNotFoundError(f"{run} has no eval_log.csv (not a train.py run folder?)")
+        raise RunFolderError(f"{run} has no eval_log.csv (not a train.py run folder?)")
     rows = list(csv.DictReader(path.open()))
     if not rows:
-        raise ValueError(f"{path} has no evaluations yet")
+        raise RunFolderError(f"{path} has no evaluations yet")
     cols = ("timesteps", "wall_s", "mean_cost", "ci95", "reference_cost")
-    return {c: [float(r[c]) if r[c] not in ("", "nan") else math.nan for r in rows] for c in cols} | {
-        "reference": rows[0]["reference"]}
+    try:
+        return {c: [float(r[c]) if r[c] not in ("", "nan") else math.nan for r in rows] for c in cols} | {
+            "reference": rows[0]["reference"]}
+    except (KeyError, TypeError, ValueError) as e:
+        raise RunFolderError(f"{path} is damaged ({type(e).__name__}: {e})") from None
+
+
+def read_runs(runs: list[Path]) -> tuple[dict[Path, dict], dict[Path, dict[str, list[float]]]]:
+    """Each run's config.yml and eval_log.csv, checked (errors name the file)."""
+    configs = {run: read_config(run, ("algo", "seeds.eval_seeds")) for run in runs}
+    return configs, {run: read_eval_log(run) for run in runs}
 
 
 def curve_names(algos: dict[Path, str]) -> dict[Path, str]:
@@ -49,10 +59,10 @@ def plot(runs: list[Path], out: Path, title: str | None = None) -> Path:
 
     fig, (ax, ax_ratio) = plt.subplots(1, 2, figsize=(12, 4.5))
     references: dict[tuple[str, int], float] = {}
-    configs = {run: yaml.safe_load((run / "config.yml").read_text()) for run in runs}
+    configs, logs = read_runs(runs)
     names = curve_names({run: c["algo"] for run, c in configs.items()})
     for run in runs:
-        log = read_eval_log(run)
+        log = logs[run]
         config = configs[run]
         x = [t / 1e3 for t in log["timesteps"]]
         label = f"{names[run]} ({log['wall_s'][-1] / 60:.0f} min)"
@@ -90,6 +100,13 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--out", type=Path, default=Path("agents/pretrained/training_curves.png"))
     p.add_argument("--title", default=None)
     args = p.parse_args(argv)
+    from evaluation.validate import check_out_file
+
+    try:
+        check_out_file(args.out)
+        read_runs(args.runs)  # before matplotlib: a bad folder is named at once
+    except (SystemExit, RunFolderError) as e:
+        p.error(str(e))
     print(plot(args.runs, args.out, args.title))
 
 

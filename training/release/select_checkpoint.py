@@ -7,9 +7,10 @@ picking the best of ~30 noisy evaluations flatters it. This script re-scores, fo
 given, ``best_model.zip``, the final ``model.zip`` and each ``checkpoints/ckpt_*_steps.zip`` on
 the evaluation seeds ``10_000 ..`` (evaluation/seeds.py; disjoint from the benchmark's 0..9_999 and
 from training), pairs them with LC on the same seeds, and prints a table sorted by mean cost.
-The candidate with the lowest mean cost over all runs (ties: the one trained longest) is written to
-``<run>/selected_model.zip`` (with its VecNormalize statistics and ``selected.json``), which
-``training/release/ship_pretrained.py --model selected`` ships.
+A candidate that cannot be loaded (a damaged zip) is skipped with a warning and listed under
+"skipped" in the record. The candidate with the lowest mean cost over all runs (ties: the one
+trained longest) is written to ``<run>/selected_model.zip`` (with its VecNormalize statistics
+and ``selected.json``), which ``training/release/ship_pretrained.py --model selected`` ships.
 
 ``--also ENV_ID`` (repeatable; e.g. ``EdgePFMCache-Large-v0`` for a set policy trained on
 smaller catalogs) scores every candidate on that env too, on the same seeds; ``--suite NAME``
@@ -28,20 +29,23 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import pickle
 import re
 import shutil
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
-import yaml
 
 from agents import AGENTS, make
 from agents.trained import vecnormalize_path
 from evaluation import seeds
 from evaluation.engine import ci95, run_episode
 from evaluation.validate import check_suite
+from training.release.run_files import read_config
+from training.run_folder import RunFolderError
 
 _CKPT = re.compile(r"ckpt_(\d+)_steps\.zip$")
 
@@ -53,6 +57,23 @@ def candidates(run: Path, min_steps: int = 0) -> list[tuple[str, Path]]:
                    for p in (run / "checkpoints").glob("ckpt_*_steps.zip"))
     found += [(p.stem, p) for steps, p in ckpts if steps >= min_steps]
     return [(label, path) for label, path in found if path.is_file()]
+
+
+def load_candidates(runs: list[Path], configs: dict[Path, dict], min_steps: int = 0
+                    ) -> tuple[list[tuple[Path, str, Path, Any]], list[dict[str, str]]]:
+    """Every candidate's agent, loaded before any scoring: ``(run, label, path, agent)``, and
+    the damaged ones that cannot be loaded (each warned about and recorded, then skipped)."""
+    models, skipped = [], []
+    for run in runs:
+        for label, path in candidates(run, min_steps):
+            try:
+                # The network itself: a generalist's check against the rule (agents/generalist.py)
+                # is applied when it plays, after selection, and would simulate every random scenario.
+                models.append((run, label, path, make(f"{configs[run]['algo']}:{path}", verify=False)))
+            except (ValueError, OSError, EOFError, pickle.UnpicklingError) as e:
+                print(f"select_checkpoint: warning: skipping {path}: {e}", file=sys.stderr)
+                skipped.append({"run": str(run), "model": label, "path": str(path), "error": str(e)})
+    return models, skipped
 
 
 def trained_steps(label: str) -> float:
@@ -116,12 +137,10 @@ def main(argv: list[str] | None = None) -> dict:
         seed_list = seeds.eval_seeds(args.episodes)
     except ValueError as e:
         sys.exit(f"error: --episodes: {e}")
-    configs = {}
-    for run in args.runs:
-        config_file = run / "config.yml"
-        if not config_file.is_file():
-            sys.exit(f"error: {run} is not a train.py run folder (no config.yml)")
-        configs[run] = yaml.safe_load(config_file.read_text())
+    try:
+        configs = {run: read_config(run) for run in args.runs}
+    except RunFolderError as e:
+        sys.exit(f"error: {e}")
     envs = {(c["env_id"], json.dumps(c["env_kwargs"], sort_keys=True)) for c in configs.values()}
     if len(envs) != 1:
         sys.exit(f"error: the runs were trained on different envs: {sorted(envs)}")
@@ -140,6 +159,11 @@ def main(argv: list[str] | None = None) -> dict:
             sys.exit(f"error: {e}")
         others.update({sc.name: (sc.env_id, dict(sc.env_kwargs)) for sc in scenarios})
 
+    models, skipped = load_candidates(args.runs, configs, args.min_steps)
+    if not models:
+        sys.exit(f"error: no usable model in {', '.join(map(str, args.runs))}"
+                 + (f" ({len(skipped)} damaged: see the warnings)" if skipped else ""))
+
     t0 = time.perf_counter()
     lc = score(env_id, env_kwargs, make("lc"), seed_list)
     lc_also = {e: score(*others[e], make("lc"), seed_list) for e in others}
@@ -148,28 +172,21 @@ def main(argv: list[str] | None = None) -> dict:
         guard_costs = [float(score(env_id, env_kwargs, make(guard), seed_list).mean()),
                        *(float(score(*others[e], make(guard), seed_list).mean()) for e in others)]
     rows = []
-    for run in args.runs:
-        algo = configs[run]["algo"]
-        for label, path in candidates(run, args.min_steps):
-            # The network itself: a generalist's check against the rule (agents/generalist.py)
-            # is applied when it plays, after selection, and would simulate every random scenario.
-            agent = make(f"{algo}:{path}", verify=False)
-            costs = score(env_id, env_kwargs, agent, seed_list)
-            row = {"run": str(run), "model": label, "path": str(path), "mean_cost": float(costs.mean()),
-                   "ci95": ci95(costs), "ratio_to_lc": float(costs.mean() / lc.mean()),
-                   "paired_diff_vs_lc": float((costs - lc).mean()), "paired_ci95": ci95(costs - lc)}
-            means = [float(costs.mean())]  # on the training env, then on each other env
-            ratios = [row["ratio_to_lc"]]
-            for e, lc_e in lc_also.items():
-                means.append(float(score(*others[e], agent, seed_list).mean()))
-                ratios.append(means[-1] / float(lc_e.mean()))
-                row[f"ratio_to_lc_{e}"] = ratios[-1]
-            row["geomean_ratio_to_lc"] = float(np.exp(np.mean(np.log(ratios))))
-            if guard is not None:
-                row[f"worst_ratio_to_{guard}"] = max(m / g for m, g in zip(means, guard_costs, strict=True))
-            rows.append(row)
-    if not rows:
-        sys.exit("error: no model found in " + ", ".join(map(str, args.runs)))
+    for run, label, path, agent in models:
+        costs = score(env_id, env_kwargs, agent, seed_list)
+        row = {"run": str(run), "model": label, "path": str(path), "mean_cost": float(costs.mean()),
+               "ci95": ci95(costs), "ratio_to_lc": float(costs.mean() / lc.mean()),
+               "paired_diff_vs_lc": float((costs - lc).mean()), "paired_ci95": ci95(costs - lc)}
+        means = [float(costs.mean())]  # on the training env, then on each other env
+        ratios = [row["ratio_to_lc"]]
+        for e, lc_e in lc_also.items():
+            means.append(float(score(*others[e], agent, seed_list).mean()))
+            ratios.append(means[-1] / float(lc_e.mean()))
+            row[f"ratio_to_lc_{e}"] = ratios[-1]
+        row["geomean_ratio_to_lc"] = float(np.exp(np.mean(np.log(ratios))))
+        if guard is not None:
+            row[f"worst_ratio_to_{guard}"] = max(m / g for m, g in zip(means, guard_costs, strict=True))
+        rows.append(row)
     rows.sort(key=lambda r: (*_guard_key(r, guard),
                              round(r["geomean_ratio_to_lc"] if others else r["mean_cost"], 9),
                              -trained_steps(r["model"])))
@@ -185,6 +202,8 @@ def main(argv: list[str] | None = None) -> dict:
             extra += f"  {r[f'worst_ratio_to_{guard}']:>{len(guard) + 8}.4f}"
         print(f"{r['run'] + '/' + r['model']:<{width}}  {r['mean_cost']:10.1f}  {r['ci95']:6.1f}  "
               f"{r['ratio_to_lc']:6.3f}  {r['paired_diff_vs_lc']:8.1f} ± {r['paired_ci95']:5.1f}{extra}")
+    for r in skipped:
+        print(f"{r['run'] + '/' + r['model']:<{width}}  skipped: cannot be loaded (damaged?)")
     best = rows[0]
     command = ["python", "-m", "training.release.select_checkpoint", *map(str, args.runs),
                "--episodes", str(args.episodes), "--min-steps", str(args.min_steps),
@@ -193,7 +212,8 @@ def main(argv: list[str] | None = None) -> dict:
                *(["--scenarios", args.scenarios] if args.scenarios is not None else []),
                *(["--no-worse-than", guard] if guard is not None else [])]
     record = {"selected": best, "lc_mean_cost": float(lc.mean()), "eval_seeds": [seed_list[0], seed_list[-1]],
-              "candidates": len(rows), "runs": [str(r) for r in args.runs], "command": " ".join(command),
+              "candidates": len(rows), "skipped": skipped, "runs": [str(r) for r in args.runs],
+              "command": " ".join(command),
               "seconds": round(time.perf_counter() - t0, 1), "table": rows}
     if not args.no_copy:
         dest = copy_selected(Path(best["run"]), Path(best["path"]), record)

@@ -18,36 +18,45 @@ import pickle
 import shlex
 import shutil
 import zipfile
+from collections import defaultdict
 from pathlib import Path
-
-import yaml
+from typing import Any
 
 from agents.trained import PRETRAINED_DIR
+from training.release.run_files import missing_fields, read_commands, read_config, read_legs
+from training.run_folder import RunFolderError, atomic_path, save_atomic, write_atomic
+
+
+def _flag(arg: str) -> str:
+    """``--flag`` of ``--flag`` or ``--flag=value``."""
+    return arg.split("=", 1)[0] if arg.startswith("--") else arg
 
 
 def reproduce_command(commands: list[str], legs: list[dict]) -> str | None:
     """The first command, without its wall-clock budget.
 
     Training is deterministic on the CPU for a given seed and step count, and evaluations (so
-    the best model) happen at fixed steps, so this rebuilds the same model on any machine. A
-    run that the budget stopped gets ``--timesteps`` = the steps it reached; one that finished
-    keeps its own ``--timesteps`` (a ``lin_`` schedule decays over exactly that many steps).
+    the best model) happen at fixed steps, so this rebuilds the same model on any machine. The
+    command keeps its ``--timesteps`` (a ``lin_`` schedule decays over exactly that many steps);
+    a run stopped early, by its ``--max-minutes`` budget or by SIGINT/SIGTERM, gets
+    ``--stop-after-steps`` = the steps it reached, where train.py stops it the same way.
+    Resumed runs (several commands) have none: replay their commands in order.
     """
     if len(commands) != 1:
-        return None  # resumed runs: replay their commands in order
-    args = shlex.split(commands[0])
-    stopped = bool(legs[-1].get("stopped_by_time_budget"))
-    out, skip = [], False
+        return None
+    last = legs[-1]
+    stopped = bool(last.get("stopped_by_time_budget") or last.get("interrupted"))
+    dropped = {"--max-minutes", *(["--stop-after-steps"] if stopped else [])}
+    out, args = [], iter(shlex.split(commands[0]))
     for a in args:
-        if skip:
-            skip = False
-            continue
-        if a == "--max-minutes" or (a == "--timesteps" and stopped):
-            skip = True
-            continue
-        out.append(a)
-    if stopped or "--timesteps" not in out:
-        out += ["--timesteps", str(legs[-1]["end_timesteps"])]
+        if a in dropped:
+            next(args, None)  # its value
+        elif _flag(a) not in dropped:
+            out.append(a)
+    if stopped:
+        out += ["--stop-after-steps", str(last["end_timesteps"])]
+    elif "--timesteps" not in map(_flag, out):
+        out += ["--timesteps", str(last["end_timesteps"])]
     return shlex.join(out)
 
 
@@ -66,32 +75,75 @@ def copy_without_local_paths(source: Path, target: Path) -> None:
             out.writestr(item, payload)
 
 
-def ship(run: Path, dest: Path = PRETRAINED_DIR, model: str = "best", name: str | None = None) -> dict:
-    """Copy ``<run>/<model>_model.zip`` (``best`` or ``selected``) and record it in the manifest
-    as ``<name>.zip`` (default: the algorithm's name, e.g. ``maskable_ppo.zip``)."""
-    config = yaml.safe_load((run / "config.yml").read_text())
-    legs = yaml.safe_load((run / "summary.yml").read_text())
-    algo = config["algo"]
-    name = name or algo
-    source = run / f"{model}_model.zip"
+# What the manifest entry takes from config.yml and from each leg of summary.yml.
+CONFIG_FIELDS = ("algo", "env_id", "env_kwargs", "hyperparams", "seeds.eval_seeds", "versions")
+LEG_FIELDS = ("end_timesteps", "wall_s", "best_eval_cost", "reference", "reference_cost")
+SELECTION_FIELDS = ("selected.model", "selected.mean_cost", "eval_seeds", "lc_mean_cost", "candidates",
+                    "command")
+
+
+def read_run(run: Path, model: str = "best") -> dict[str, Any]:
+    """Everything :func:`ship` takes from a run folder, checked before anything is copied: a
+    missing or damaged file is a :class:`RunFolderError` naming it."""
+    found: dict[str, Any] = {"config": read_config(run, CONFIG_FIELDS), "legs": read_legs(run, LEG_FIELDS),
+                             "commands": read_commands(run), "selection": None, "norm_obs": False}
+    source = found["source"] = run / f"{model}_model.zip"
     if not source.is_file():
         hint = " (run python -m training.release.select_checkpoint first)" if model == "selected" else ""
-        raise FileNotFoundError(f"{run} has no {source.name}{hint}")
-    selection = None
+        raise RunFolderError(f"{run} has no {source.name}{hint}")
+    if not zipfile.is_zipfile(source):
+        raise RunFolderError(f"{source} is damaged: not a zip")
     if model == "selected":
-        selection = json.loads((run / "selected.json").read_text())
-    dest.mkdir(parents=True, exist_ok=True)
-    copy_without_local_paths(source, dest / f"{name}.zip")
-    norm = run / f"{model}_model_vecnormalize.pkl"
-    stats = dest / f"{name}_vecnormalize.pkl"
-    if stats.exists():
-        stats.unlink()
+        path = run / "selected.json"
+        try:
+            found["selection"] = selection = json.loads(path.read_text())
+        except (OSError, ValueError) as e:
+            raise RunFolderError(f"{path} is missing or damaged ({type(e).__name__}: {e})") from None
+        missing = missing_fields(selection, SELECTION_FIELDS)
+        if missing:
+            raise RunFolderError(f"{path} is damaged: no {', '.join(missing)}")
+    norm = found["norm"] = run / f"{model}_model_vecnormalize.pkl"
     if norm.is_file():
-        with norm.open("rb") as f:
-            needs_obs_stats = pickle.load(f).norm_obs  # reward scaling is training-only
-        if needs_obs_stats:
-            shutil.copyfile(norm, stats)
-    commands = (run / "command.txt").read_text().splitlines()
+        try:
+            with norm.open("rb") as f:
+                found["norm_obs"] = bool(pickle.load(f).norm_obs)  # reward scaling is training-only
+        except (pickle.UnpicklingError, EOFError, AttributeError, ValueError, ImportError) as e:
+            raise RunFolderError(f"{norm} is damaged ({type(e).__name__}: {e})") from None
+    return found
+
+
+def load_manifest(dest: Path) -> dict[str, Any]:
+    """``<dest>/manifest.json`` (empty if there is none yet); a damaged one is an error naming it."""
+    path = dest / "manifest.json"
+    if not path.exists():
+        return {"models": {}}
+    try:
+        manifest = json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path} is not readable JSON ({e})") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("models"), dict):
+        raise ValueError(f"{path} is damaged: no \"models\" object")
+    return manifest
+
+
+def ship(run: Path, dest: Path = PRETRAINED_DIR, model: str = "best", name: str | None = None) -> dict:
+    """Copy ``<run>/<model>_model.zip`` (``best`` or ``selected``) and record it in the manifest
+    as ``<name>.zip`` (default: the algorithm's name, e.g. ``maskable_ppo.zip``). Every file is
+    checked first and written whole (a temporary file renamed into place)."""
+    found = read_run(run, model)
+    manifest = load_manifest(dest)
+    config, legs, selection = found["config"], found["legs"], found["selection"]
+    algo = config["algo"]
+    name = name or algo
+    dest.mkdir(parents=True, exist_ok=True)
+    with atomic_path(dest / f"{name}.zip") as tmp:
+        copy_without_local_paths(found["source"], tmp)
+    stats = dest / f"{name}_vecnormalize.pkl"
+    if found["norm_obs"]:
+        save_atomic(stats, lambda tmp: shutil.copyfile(found["norm"], tmp))
+    else:
+        stats.unlink(missing_ok=True)
+    commands = found["commands"]
     entry = {
         "file": f"{name}.zip",
         "algo": algo,
@@ -120,10 +172,8 @@ def ship(run: Path, dest: Path = PRETRAINED_DIR, model: str = "best", name: str 
             "candidates": selection["candidates"],
             "command": selection["command"],
         }
-    manifest_path = dest / "manifest.json"
-    manifest = json.loads(manifest_path.read_text()) if manifest_path.exists() else {"models": {}}
     manifest["models"][name] = entry
-    manifest_path.write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n")
+    write_atomic(dest / "manifest.json", json.dumps(manifest, indent=2, sort_keys=True) + "\n")
     return entry
 
 
@@ -138,10 +188,32 @@ def main(argv: list[str] | None = None) -> None:
                    help="ship as <name>.zip and manifest key <name> (default: the algorithm; "
                         "'generalist' for agents.make('generalist'))")
     args = p.parse_args(argv)
-    for run in args.runs:
+    if args.name is not None and (not args.name or Path(args.name).name != args.name):
+        p.error(f"--name: {args.name!r} is not a plain file name")
+    from evaluation.validate import check_out
+
+    try:
+        check_out(str(args.dest), "--dest")
+    except SystemExit as e:
+        p.error(str(e))
+    runs = list({run.resolve(): run for run in args.runs}.values())  # a run given twice: once
+    shipped_as: dict[str, list[Path]] = defaultdict(list)
+    try:  # every run and the manifest checked before anything is copied
+        for run in runs:
+            shipped_as[args.name or read_run(run, args.model)["config"]["algo"]].append(run)
+        load_manifest(args.dest)
+    except ValueError as e:
+        p.error(str(e))
+    clashes = [f"{', '.join(map(str, clash))} would all ship as {name}.zip (manifest entry {name!r})"
+               for name, clash in shipped_as.items() if len(clash) > 1]
+    if clashes:
+        p.error("; ".join(clashes) + ": each would overwrite the one before; ship them one at a "
+                "time, each with its own --name")
+    for run in runs:
         entry = ship(run, args.dest, args.model, args.name)
+        best = entry["best_eval_cost"]
         print(f"{entry['file']}: {entry['timesteps']} steps, {entry['wall_clock_s']:.0f} s, "
-              f"best eval cost {entry['best_eval_cost']:.1f}")
+              f"best eval cost {'none' if best is None else f'{best:.1f}'}")
 
 
 if __name__ == "__main__":

@@ -45,10 +45,17 @@ def manifest_entry(name: str, directory: Path) -> dict[str, Any]:
     path = directory / "manifest.json"
     if not path.is_file():
         fail(f"{path} does not exist")
-    models = json.loads(path.read_text())["models"]
+    from training.release.ship_pretrained import load_manifest
+
+    try:
+        models = load_manifest(directory)["models"]
+    except ValueError as e:
+        fail(str(e))
     if name not in models:
         fail(f"no shipped model {name!r} in {path}; shipped: {', '.join(sorted(models))}")
     entry = models[name]
+    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
+        fail(f"{path} is damaged: the entry {name!r} names no \"file\"")
     if not entry.get("reproduce"):
         fail(f"{name!r} has no reproduce command (a resumed run): replay its commands in order: "
              + " ; ".join(entry.get("commands", [])))
@@ -175,6 +182,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     p.add_argument("--workdir", type=Path, default=None,
                    help="where the rebuilt run goes (default: a new temporary folder)")
     args = p.parse_args(argv)
+    if args.workdir is not None:
+        from evaluation.validate import check_out
+
+        try:
+            check_out(str(args.workdir), "--workdir")
+        except SystemExit as e:
+            fail(str(e))
     record = verify(args.name, args.dir, args.workdir)
     if not record["identical"]:
         raise SystemExit(1)
