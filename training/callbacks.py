@@ -61,6 +61,31 @@ class TimeBudgetCallback(BaseCallback):
         return True
 
 
+class StepLimitCallback(BaseCallback):
+    """Stops training once this leg has run ``steps`` env steps (``--stop-after-steps``).
+
+    Checked in ``_on_step`` exactly where :class:`TimeBudgetCallback` checks its clock (and
+    :class:`StopFlagCallback` a signal's flag): a leg one of them stopped at step S is rebuilt
+    bit for bit by the same command with this limit at S, while ``--timesteps`` keeps setting
+    the budget that ``lin_`` schedules decay over.
+    """
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+        self.stopped_early = False
+        self._start_steps = 0
+
+    def _on_training_start(self) -> None:
+        self._start_steps = self.model.num_timesteps  # a resumed leg counts its own steps
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self._start_steps >= self.steps:
+            self.stopped_early = True
+            return False
+        return True
+
+
 class SaveBestCallback(BaseCallback):
     """Saves the best model (and its VecNormalize statistics) atomically when it changes."""
 

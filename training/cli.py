@@ -2,7 +2,7 @@
 
     python train.py --algo maskable_ppo --env EdgePFMCache-v0 --timesteps 1000000 --seed 0 \\
         --n-envs 2 --out runs/ [--vec dummy|subproc|native] [--tensorboard] [--env-kwargs JSON] \\
-        [--hyperparams key=value ...] [--resume] [--max-minutes M]
+        [--hyperparams key=value ...] [--resume] [--max-minutes M] [--stop-after-steps N]
 
 Run folder ``<out>/<algo>-<env>-seed<S>/``: ``model.zip`` (last), ``best_model.zip`` (best on the
 held-out evaluation seeds), ``checkpoints/``, ``config.yml`` (resolved env config and
@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reference", default="lc", help="heuristic drawn as a reference line ('none': skip)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop training after this wall-clock time (warm start included)")
+    p.add_argument("--stop-after-steps", type=int, default=None, metavar="N",
+                   help="stop training once this leg has run N env steps (1..--timesteps), where "
+                        "--max-minutes or Ctrl-C would stop it, while --timesteps keeps setting the "
+                        "span lin_ schedules decay over: a run stopped by time or a signal at step S "
+                        "is rebuilt bit for bit by its command without --max-minutes, with "
+                        "--stop-after-steps S")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--no-progress-bar", action="store_true", help="hide the progress bar")
     p.add_argument("--verbose", type=int, default=0, help="SB3 verbosity (0, 1, 2)")
@@ -95,6 +101,12 @@ def check_flags(args: argparse.Namespace) -> None:
         fail(f"--n-envs {args.n_envs} is invalid: must be in 1..100 (omit it for the YAML's n_envs)")
     if args.max_minutes is not None and not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
         fail(f"--max-minutes {args.max_minutes} is invalid: must be > 0 (omit it for no limit)")
+    if args.stop_after_steps is not None and args.stop_after_steps < 1:
+        fail(f"--stop-after-steps {args.stop_after_steps} is invalid: must be >= 1 (omit it for no limit)")
+    if args.timesteps is not None and args.stop_after_steps is not None \
+            and args.stop_after_steps > args.timesteps:
+        fail(f"--stop-after-steps {args.stop_after_steps} is invalid: must be <= --timesteps "
+             f"{args.timesteps}")
     if args.seed < 0:
         fail(f"--seed {args.seed} is invalid: seed must be an integer >= 0")
     if not 1 <= args.eval_episodes <= 1000:
@@ -244,6 +256,9 @@ def resolve(args: argparse.Namespace, folder: RunFolder) -> tuple[Any, dict[str,
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) \
                 or not lo <= value <= hi:
             fail(f"hyperparams.{name} = {value!r} is invalid: must be an integer in [{lo}, {hi}]")
+    if args.stop_after_steps is not None and args.stop_after_steps > timesteps:
+        fail(f"--stop-after-steps {args.stop_after_steps} is invalid: must be <= the run's "
+             f"{int(timesteps)} timesteps (hyperparams.n_timesteps)")
     resume_index = folder.resume_index() if args.resume else 0
     try:
         seeds.check_training_seeds(args.seed, int(n_envs), resume_index)
@@ -257,7 +272,7 @@ def resolve(args: argparse.Namespace, folder: RunFolder) -> tuple[Any, dict[str,
         eval_seeds=eval_seed_list, reward_scale=reward_scale, resume_index=resume_index, vec=args.vec,
         tensorboard=args.tensorboard, eval_freq=args.eval_freq, checkpoint_freq=args.checkpoint_freq,
         reference=None if args.reference == "none" else args.reference, max_minutes=args.max_minutes,
-        verbose=args.verbose, progress_bar=not args.no_progress_bar)
+        stop_after_steps=args.stop_after_steps, verbose=args.verbose, progress_bar=not args.no_progress_bar)
     config = {
         "algo": args.algo, "env_id": args.env, "env_kwargs": env_kwargs,
         "hyperparams": plain(params), "n_envs": int(n_envs),

@@ -36,6 +36,7 @@ from training.callbacks import (
     EpisodeInfoCallback,
     MaskableCostEvalCallback,
     SaveBestCallback,
+    StepLimitCallback,
     StopFlagCallback,
     TimeBudgetCallback,
     agent_episode_costs,
@@ -67,6 +68,7 @@ class Settings:
     checkpoint_freq: int = 200_000
     reference: str | None = "lc"
     max_minutes: float | None = None
+    stop_after_steps: int | None = None  # this leg's steps; --timesteps still sets the schedules' span
     verbose: int = 0
     progress_bar: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -120,6 +122,7 @@ class Experiment:
         self.callbacks: list[BaseCallback] = []
         self.eval_cb: Any = None
         self.budget: TimeBudgetCallback | None = None
+        self.step_limit: StepLimitCallback | None = None
         self.stop = {"stop": False, "signal": None}
         self.checkpoint_cb: AtomicCheckpointCallback | None = None
 
@@ -248,6 +251,10 @@ class Experiment:
         self.callbacks = [StopFlagCallback(self.stop), EpisodeInfoCallback(), self.eval_cb]
         if self.budget:
             self.callbacks.append(self.budget)
+        # Next to the budget: every callback sees the step at which one of them stops training.
+        self.step_limit = StepLimitCallback(s.stop_after_steps) if s.stop_after_steps else None
+        if self.step_limit:
+            self.callbacks.append(self.step_limit)
         if s.train_cfg.get("slot_discount", False) and s.algo != "dqn":
             self.callbacks.insert(0, sd.SlotDiscountCallback())
         if s.checkpoint_freq > 0:
@@ -322,6 +329,8 @@ class Experiment:
         leg = {"start_timesteps": int(start_steps), "end_timesteps": int(self.model.num_timesteps),
                "wall_s": round(wall, 1), "train_seed_base": s.train_seed, "warm_start": warm,
                "stopped_by_time_budget": bool(self.budget and self.budget.stopped_early),
+               "stop_after_steps": s.stop_after_steps,
+               "stopped_by_step_limit": bool(self.step_limit and self.step_limit.stopped_early),
                "best_eval_cost": float(-self.eval_cb.best_mean_reward * s.reward_scale)
                if math.isfinite(self.eval_cb.best_mean_reward) else None,
                "reference": s.reference, "reference_cost": self.eval_cb.reference_cost,
