@@ -36,7 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", default="EdgePFMCache-v0", help="registered env id")
     p.add_argument("--timesteps", type=int, default=None,
                    help="steps to train (with --resume: additional steps); default: YAML n_timesteps")
-    p.add_argument("--seed", type=int, default=0, help="run seed (>= 0); see evaluation/seeds.py")
+    p.add_argument("--seed", type=int, default=None,
+                   help="run seed (>= 0; default 0; with --resume: the run's); see evaluation/seeds.py")
     p.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: YAML n_envs or 2)")
     p.add_argument("--out", default="runs", help="parent folder of the run folder")
     p.add_argument("--run-name", default=None, help="run folder name (default <algo>-<env>-seed<S>)")
@@ -52,9 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder of <algo>.yml (default: the package's training/configs/)")
     p.add_argument("--resume", action="store_true", help="continue the run folder's latest model")
     p.add_argument("--eval-freq", type=int, default=50_000, help="evaluate every N total steps (0: never)")
-    p.add_argument("--eval-episodes", type=int, default=10, help="held-out episodes per evaluation")
+    p.add_argument("--eval-episodes", type=int, default=None,
+                   help="held-out episodes per evaluation (default 10; with --resume: the run's)")
     p.add_argument("--checkpoint-freq", type=int, default=200_000, help="checkpoint every N total steps (0: never)")
-    p.add_argument("--reference", default="lc", help="heuristic drawn as a reference line ('none': skip)")
+    p.add_argument("--reference", default=None,
+                   help="heuristic drawn as a reference line ('none': skip; default lc; with --resume: "
+                        "the run's)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop training after this wall-clock time (warm start included)")
     p.add_argument("--stop-after-steps", type=int, default=None, metavar="N",
@@ -93,6 +97,11 @@ def parse_env_kwargs(text: str) -> dict[str, Any]:
         fail(str(e))
 
 
+# Flags a resumed run keeps (omitted with --resume: the run's value; a different one is refused):
+# a first leg's defaults.
+RUN_FLAG_DEFAULTS = {"seed": 0, "eval_episodes": 10, "reference": "lc"}
+
+
 def check_flags(args: argparse.Namespace) -> None:
     """Every numeric flag in range before any work: no silent default for 0 or a negative."""
     if args.timesteps is not None and args.timesteps < 1:
@@ -107,9 +116,9 @@ def check_flags(args: argparse.Namespace) -> None:
             and args.stop_after_steps > args.timesteps:
         fail(f"--stop-after-steps {args.stop_after_steps} is invalid: must be <= --timesteps "
              f"{args.timesteps}")
-    if args.seed < 0:
+    if args.seed is not None and args.seed < 0:
         fail(f"--seed {args.seed} is invalid: seed must be an integer >= 0")
-    if not 1 <= args.eval_episodes <= 1000:
+    if args.eval_episodes is not None and not 1 <= args.eval_episodes <= 1000:
         fail(f"--eval-episodes {args.eval_episodes} is invalid: must be in 1..1000")
     for flag in ("eval_freq", "checkpoint_freq"):
         if getattr(args, flag) < 0:
@@ -118,7 +127,7 @@ def check_flags(args: argparse.Namespace) -> None:
         fail(f"--threads {args.threads} is invalid: must be >= 1")
     if args.verbose not in (0, 1, 2):
         fail(f"--verbose {args.verbose} is invalid: must be 0, 1 or 2")
-    if args.reference != "none" and args.reference not in AGENTS:
+    if args.reference is not None and args.reference != "none" and args.reference not in AGENTS:
         fail(f"--reference {args.reference!r} is invalid: must be 'none' or one of {sorted(AGENTS)}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -178,6 +187,19 @@ def check_resume(folder: RunFolder, args: argparse.Namespace) -> dict[str, Any]:
         fail(f"--resume: --env-kwargs differ from the run's {stored['env_kwargs']}")
     if args.n_envs not in (None, stored["n_envs"]):
         fail(f"--resume: the run used --n-envs {stored['n_envs']}")
+    # The evaluation (its episodes, the reference line, the best score so far) and the seed
+    # block stay the run's: omitted, they are taken from it; a different value is refused.
+    for flag, value in folder.stored_flags().items():
+        given = getattr(args, flag)
+        if given is None:
+            setattr(args, flag, value)
+        elif given != value:
+            option = "--" + flag.replace("_", "-")
+            fail(f"--resume: {folder.path} was run with {option} {value} (its eval_log.csv, best "
+                 f"model and seeds follow it), not {given}: drop {option} or pass {value}")
+    for flag, default in RUN_FLAG_DEFAULTS.items():  # a folder that does not record it
+        if getattr(args, flag) is None:
+            setattr(args, flag, default)
     return stored
 
 
@@ -290,7 +312,12 @@ def main(argv: list[str] | None = None) -> Path:
     check_flags(args)
     check_env_id(args.env)
     parse_env_kwargs(args.env_kwargs)
-    folder = RunFolder(Path(args.out) / (args.run_name or f"{args.algo}-{args.env}-seed{args.seed}"))
+    seed = args.seed if args.seed is not None else RUN_FLAG_DEFAULTS["seed"]
+    folder = RunFolder(Path(args.out) / (args.run_name or f"{args.algo}-{args.env}-seed{seed}"))
+    if not args.resume:  # a resume takes the omitted ones from the run (check_resume)
+        for flag, default in RUN_FLAG_DEFAULTS.items():
+            if getattr(args, flag) is None:
+                setattr(args, flag, default)
     try:
         if not args.resume:
             folder.check_new()

@@ -162,6 +162,46 @@ class RunFolder:
             raise RunFolderError(f"--resume: {self.config_file} is damaged: needs keys {list(required)}")
         return stored
 
+    def _args_records(self) -> list[dict[str, Any]]:
+        """The readable ``args*.yml`` of the legs, newest first."""
+        names = [f"args_resume{k}.yml" for k in range(self.resume_index() - 1, 0, -1)] + ["args.yml"]
+        out = []
+        for name in names:
+            try:
+                record = yaml.safe_load((self.path / name).read_text())
+            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                continue
+            if isinstance(record, dict):
+                out.append(record)
+        return out
+
+    def stored_flags(self) -> dict[str, Any]:
+        """The run's ``--seed`` (config.yml's run seed: its seed block), ``--eval-episodes`` and
+        ``--reference`` (as the latest leg ran them), where the records hold them."""
+        def valid(flag: str, value: Any) -> bool:
+            if flag == "reference":
+                return isinstance(value, str) and bool(value)
+            ok_int = isinstance(value, int) and not isinstance(value, bool)
+            return ok_int and (value >= 0 if flag == "seed" else 1 <= value <= 1000)
+
+        config = self.stored_config()
+        seeds = config.get("seeds") if isinstance(config.get("seeds"), dict) else {}
+        eval_seeds = seeds.get("eval_seeds")
+        from_config = {"seed": seeds.get("run_seed"),
+                       "eval_episodes": len(eval_seeds) if isinstance(eval_seeds, list) else None}
+        records = self._args_records()
+        found: dict[str, Any] = {}
+        for flag in ("seed", "eval_episodes", "reference"):
+            sources = [r.get(flag) for r in records]
+            if flag == "seed":
+                sources.insert(0, from_config["seed"])
+            elif flag == "eval_episodes":
+                sources.append(from_config["eval_episodes"])
+            value = next((v for v in sources if valid(flag, v)), None)
+            if value is not None:
+                found[flag] = value
+        return found
+
     def legs(self) -> list[dict[str, Any]]:
         """``summary.yml``; an unreadable one is reported and replaced by an empty history."""
         if not self.summary_file.is_file():

@@ -1,5 +1,5 @@
 """Run folders survive interruption and damage: atomic checkpoints, SIGINT saves, resume falls
-back past broken files, evaluation history survives another --eval-episodes, an untrained
+back past broken files, a resume keeps the run's evaluation and seed, an untrained
 folder restarts, DQN keeps its replay buffer and demonstrations; and a kill test."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import yaml
 pytest.importorskip("stable_baselines3")
 
 from agents.trained import load_trained  # noqa: E402
+from evaluation import seeds  # noqa: E402
 from training import cli  # noqa: E402
 
 ENV = "EdgePFMCache-Small-v0"
@@ -51,12 +52,27 @@ def assert_consistent(run: Path, algo: str = "ppo") -> None:
     assert not list(run.rglob(".*.tmp*")), "a temporary file was left behind"
 
 
-def test_resume_with_other_eval_episodes_keeps_the_history(tmp_path):
-    run = cli.main(argv(tmp_path))
-    cli.main(argv(tmp_path, "--eval-episodes", "3", resume=True))
+def test_resume_refuses_another_evaluation_or_seed_and_keeps_the_runs(tmp_path, capsys):
+    run = cli.main(argv(tmp_path, "--run-name", "r", "--seed", "3"))
+    before = (run / "command.txt").read_text()
+    for flag, value, stored in (("--eval-episodes", "3", "1"), ("--reference", "lru", "lc"),
+                                ("--seed", "7", "3")):
+        with pytest.raises(SystemExit):
+            cli.main(argv(tmp_path, "--run-name", "r", flag, value, resume=True))
+        err = capsys.readouterr().err
+        assert f"was run with {flag} {stored}" in err and f"not {value}" in err, err
+        assert (run / "command.txt").read_text() == before and not list(run.glob("args_resume*"))
+    # Omitted (the parser's defaults differ: 10 episodes, seed 0), they are the run's.
+    resume = [a for a in argv(tmp_path, "--run-name", "r", resume=True)]
+    i = resume.index("--eval-episodes")
+    del resume[i:i + 2]
+    cli.main(resume)
+    record = yaml.safe_load((run / "args_resume1.yml").read_text())
+    assert (record["seed"], record["eval_episodes"], record["reference"]) == (3, 1, "lc")
+    legs = yaml.safe_load((run / "summary.yml").read_text())
+    assert legs[1]["train_seed_base"] == seeds.train_seed(3, 1)
     with np.load(run / "evaluations.npz") as d:
-        assert d["results"].shape == (len(d["timesteps"]), 3)
-        assert np.isnan(d["results"][0, 1:]).all() and not np.isnan(d["results"][-1]).any()
+        assert d["results"].shape == (len(d["timesteps"]), 1)
     assert_consistent(run)
 
 
