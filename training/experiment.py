@@ -10,6 +10,7 @@ Imports torch and SB3.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import signal
 import sys
@@ -41,8 +42,9 @@ from training.callbacks import (
     TimeBudgetCallback,
     agent_episode_costs,
     load_evaluations,
+    save_evaluations,
 )
-from training.run_folder import RunFolder, RunFolderError, save_atomic
+from training.run_folder import RunFolder, RunFolderError, repaired_log, save_atomic, write_text_atomic
 from training.warm_start import MarginDQN, WarmStartLogCallback, warm_start
 from training.wrappers import Advised, HorizonTerminal
 
@@ -124,6 +126,7 @@ class Experiment:
         self.budget: TimeBudgetCallback | None = None
         self.step_limit: StepLimitCallback | None = None
         self.stop = {"stop": False, "signal": None}
+        self.repairs: list[Any] = []  # writes that fix a resumed folder's records, done in train()
         self.checkpoint_cb: AtomicCheckpointCallback | None = None
 
     # ------------------------------------------------------------------ build
@@ -264,15 +267,38 @@ class Experiment:
     def _restore_eval_state(self) -> None:
         """Keep the best score, the evaluation history and the wall clock of the earlier legs."""
         cb, run = self.eval_cb, self.folder.path
+        start = int(self.model.num_timesteps)
+        log = run / "eval_log.csv"
+        log_text = None  # eval_log.csv's text if it needs repair (written when training starts)
+        if log.is_file():
+            repair = repaired_log(log, start)
+            if repair is not None:
+                log_text, dropped = repair
+                warnings.warn(f"--resume: {log} is repaired (rewritten atomically when the leg "
+                              f"starts): dropping " + "; ".join(dropped), stacklevel=2)
+                self.repairs.append(lambda: write_text_atomic(log, log_text))
+            else:
+                with log.open(newline="") as f:
+                    log_text = f.read()
+        # The two records go in step: the history keeps no evaluation after the log's last one
+        # (a row cut off by a kill is evaluated again where the leg resumes) nor after ``start``.
+        logged = [int(r["timesteps"]) for r in csv.DictReader(io.StringIO(log_text or ""))
+                  if str(r.get("timesteps", "")).lstrip("-").isdigit()]
+        cut = min(start, max(logged, default=-1)) if log.is_file() else start
         npz = run / "evaluations.npz"
         history = load_evaluations(npz) if npz.is_file() else None
+        if history is not None and any(int(t) > cut for t in history["timesteps"]):
+            keep = [i for i, t in enumerate(history["timesteps"]) if int(t) <= cut]
+            history = {k: [v[i] for i in keep] for k, v in history.items()}
+            warnings.warn(f"--resume: {npz}: dropping the evaluations after step {cut} (the resume "
+                          f"starts at {start}; {log.name} ends there)", stacklevel=2)
+            self.repairs.append(lambda: save_evaluations(npz, history))
         if history is None:  # rebuild from eval_log.csv (the costs, one mean per evaluation)
             if npz.is_file():
                 warnings.warn(f"--resume: {npz} is unreadable; its history is rebuilt from eval_log.csv",
                               stacklevel=2)
             history = {"timesteps": [], "results": [], "ep_lengths": []}
-            log = run / "eval_log.csv"
-            rows = list(csv.DictReader(log.open())) if log.is_file() else []
+            rows = list(csv.DictReader(io.StringIO(log_text or "")))
             for r in rows:
                 try:
                     t, cost = int(r["timesteps"]), float(r["mean_cost"])
@@ -300,6 +326,8 @@ class Experiment:
         t0 = time.perf_counter()
         old = self._install_signal_handlers()
         try:
+            for repair in self.repairs:
+                repair()
             warm = None
             if s.train_cfg.get("warm_start") and not s.resume:
                 ws = s.train_cfg["warm_start"]

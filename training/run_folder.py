@@ -8,13 +8,17 @@ training), ``eval_log.csv``, ``evaluations.npz``, ``monitor/`` (``monitor/resume
 later legs), ``summary.yml``, ``demonstrations.npz`` (DQN warm start), ``tb/``.
 
 Records are written only once a leg is ready to train, so a rejected command or a leg that
-fails while being set up leaves the folder as it was. Every file is written to a temporary
-name and renamed into place, so a kill at any moment leaves either the old or the new file.
+fails while being set up leaves the folder as it was. Every file of train.py's own is written
+to a temporary name and renamed into place (``eval_log.csv`` too: each evaluation rewrites it
+whole), so a kill at any moment leaves either the old or the new file. Files that others append
+to (SB3's ``monitor/`` CSVs, TensorBoard's ``tb/``) may end in a cut-off line; a resume drops
+such a line from an ``eval_log.csv`` written by an older version.
 Light: no torch or SB3 here.
 """
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shlex
@@ -66,6 +70,48 @@ def save_atomic(path: Path, save: Callable[[Path], Any]) -> None:
     """``save(tmp)`` then rename: for SB3's ``model.save`` / ``VecNormalize.save`` / buffers."""
     with atomic_path(path) as tmp:
         save(tmp)
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """``text`` as is (no newline translation: a CSV keeps its ``\\r\\n``), atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        f.write(text)
+
+
+def repaired_log(path: Path, max_timesteps: int) -> tuple[str, list[str]] | None:
+    """``eval_log.csv`` fit to resume at step ``max_timesteps``: ``(text, what was dropped)``, or
+    None if it needs no change. Dropped: a last line cut off by a kill (no line end), rows with
+    another number of fields than the header (such a line glued to a later row), rows whose
+    step is not a number, and rows after ``max_timesteps`` (a resume from an older checkpoint)."""
+    with open(path, newline="", errors="replace") as f:
+        raw = f.read()
+    lines = raw.splitlines(keepends=True)
+    dropped = []
+    if lines and not lines[-1].endswith("\n"):
+        dropped.append(f"line {len(lines)}: cut off (no line end)")
+        lines = lines[:-1]
+    if not lines:
+        return ("", dropped) if dropped else None
+    header = next(csv.reader([lines[0]]), [])
+    if "timesteps" not in header:
+        return ("", [*dropped, "line 1: not eval_log.csv's header"])
+    column = header.index("timesteps")
+    keep = [lines[0]]
+    for number, line in enumerate(lines[1:], start=2):
+        row = next(csv.reader([line]), [])
+        if len(row) != len(header):
+            dropped.append(f"line {number}: {len(row)} fields, not {len(header)}")
+            continue
+        try:
+            step = int(row[column])
+        except ValueError:
+            dropped.append(f"line {number}: timesteps {row[column]!r} is not a number")
+            continue
+        if step > max_timesteps:
+            dropped.append(f"line {number}: step {step}, after the resume's {max_timesteps}")
+            continue
+        keep.append(line)
+    return ("".join(keep), dropped) if dropped else None
 
 
 @dataclass(frozen=True)

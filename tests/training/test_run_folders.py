@@ -194,3 +194,37 @@ def test_a_killed_writers_temporary_files_are_removed_when_the_next_leg_starts(t
     folder.write_records(["--algo", "ppo"], {"algo": "ppo"}, {"algo": "ppo"}, 0)
     assert not stale.exists() and live.exists() and other.exists()
     assert (folder.path / "args.yml").is_file()
+
+
+def _log_rows(run: Path) -> list[list[str]]:
+    import csv
+
+    with (run / "eval_log.csv").open(newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_resume_repairs_an_eval_log_cut_off_mid_row(tmp_path):
+    run = cli.main(argv(tmp_path))
+    rows = _log_rows(run)
+    assert [r[0] for r in rows] == ["timesteps", "0", "64", "128"]
+    raw = (run / "eval_log.csv").read_bytes()
+    (run / "eval_log.csv").write_bytes(raw[:-25])  # a kill in the middle of the last row
+    with pytest.warns(UserWarning, match=r"eval_log.csv is repaired .*line 4: cut off"):
+        cli.main(argv(tmp_path, resume=True))
+    rows = _log_rows(run)
+    assert {len(r) for r in rows} == {len(rows[0])} == {11}, rows  # no row glued to a cut one
+    assert [int(r[0]) for r in rows[1:]] == [0, 64, 128, 192, 256]
+    assert (run / "eval_log.csv").read_bytes().startswith(raw[:raw.index(b"\r\n128,")])
+    assert_consistent(run)
+
+
+def test_resume_from_an_older_checkpoint_drops_the_later_evaluations(tmp_path):
+    run = cli.main(argv(tmp_path))
+    (run / "model.zip").write_bytes(b"not a zip")
+    (run / "checkpoints" / "ckpt_128_steps.zip").unlink()
+    with pytest.warns(UserWarning, match=r"eval_log.csv is repaired .*line 4: step 128, after the resume's 64"):
+        cli.main(argv(tmp_path, resume=True))
+    assert [int(r[0]) for r in _log_rows(run)[1:]] == [0, 64, 128, 192]
+    with np.load(run / "evaluations.npz") as d:
+        assert list(d["timesteps"]) == [0, 64, 128, 192]
+    assert_consistent(run)
