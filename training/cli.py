@@ -256,12 +256,14 @@ def resolve(args: argparse.Namespace, folder: RunFolder) -> tuple[Any, dict[str,
             params.update(overrides)
         train_cfg, sb3_kwargs = split_hyperparams(algo_cls, params)
     except (ValueError, TypeError, FileNotFoundError) as e:
-        fail(str(e))
+        fail(f"--resume: {folder.config_file}: hyperparams: {e}" if stored else str(e))
     check_combination(args, train_cfg)
     try:
         probe = gym.make(args.env, **env_kwargs)
         probe.reset(seed=0)  # a trace source reads its file here
     except (TypeError, ValueError, OSError) as e:
+        if stored:
+            fail(f"--resume: {folder.config_file}: env_kwargs {env_kwargs} rejected by {args.env}: {e}")
         fail(f"--env-kwargs rejected by {args.env}: {e}")
     env_config = plain_json(probe.unwrapped.config.to_dict())
     reward_scale = probe.unwrapped.config.reward_scale
@@ -275,9 +277,10 @@ def resolve(args: argparse.Namespace, folder: RunFolder) -> tuple[Any, dict[str,
     if timesteps is None:
         fail("--timesteps is required (no n_timesteps in the YAML entry)")
     for name, value, lo, hi in (("n_timesteps", timesteps, 1, math.inf), ("n_envs", n_envs, 1, 100)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) \
-                or not lo <= value <= hi:
-            fail(f"hyperparams.{name} = {value!r} is invalid: must be an integer in [{lo}, {hi}]")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or value != int(value) or not lo <= value <= hi:
+            where = f"--resume: {folder.config_file}: " if stored else ""
+            fail(f"{where}hyperparams.{name} = {value!r} is invalid: must be an integer in [{lo}, {hi}]")
     if args.stop_after_steps is not None and args.stop_after_steps > timesteps:
         fail(f"--stop-after-steps {args.stop_after_steps} is invalid: must be <= the run's "
              f"{int(timesteps)} timesteps (hyperparams.n_timesteps)")

@@ -206,6 +206,32 @@ class RunFolder:
         required = ("algo", "env_id", "env_kwargs", "hyperparams", "n_envs")
         if not isinstance(stored, dict) or any(k not in stored for k in required):
             raise RunFolderError(f"--resume: {self.config_file} is damaged: needs keys {list(required)}")
+
+        def bad(field: str, must: str) -> RunFolderError:
+            value = stored[field] if field in stored else stored["seeds"].get(field.partition(".")[2])
+            return RunFolderError(f"--resume: {self.config_file} is damaged: {field} = {value!r} is "
+                                  f"invalid: {must}")
+
+        def count(value: Any, lo: int, hi: float) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+        for field in ("algo", "env_id"):
+            if not isinstance(stored[field], str):
+                raise bad(field, "must be a name")
+        for field in ("env_kwargs", "hyperparams"):
+            if not isinstance(stored[field], dict):
+                raise bad(field, "must be a mapping")
+        if not count(stored["n_envs"], 1, 100):
+            raise bad("n_envs", "must be an integer in 1..100")
+        if "seeds" in stored:
+            seeds = stored["seeds"]
+            if not isinstance(seeds, dict):
+                raise bad("seeds", "must be a mapping")
+            if "run_seed" in seeds and not count(seeds["run_seed"], 0, float("inf")):
+                raise bad("seeds.run_seed", "must be an integer >= 0")
+            eval_seeds = seeds.get("eval_seeds", [0])
+            if not isinstance(eval_seeds, list) or not 1 <= len(eval_seeds) <= 1000:
+                raise bad("seeds.eval_seeds", "must be a list of 1..1000 seeds")
         return stored
 
     def _args_records(self) -> list[dict[str, Any]]:

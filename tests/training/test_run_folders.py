@@ -228,3 +228,27 @@ def test_resume_from_an_older_checkpoint_drops_the_later_evaluations(tmp_path):
     with np.load(run / "evaluations.npz") as d:
         assert list(d["timesteps"]) == [0, 64, 128, 192]
     assert_consistent(run)
+
+
+def test_resume_names_config_yml_and_the_field_it_cannot_use(tmp_path, capsys):
+    run = cli.main(argv(tmp_path))
+    good = (run / "config.yml").read_text()
+    before = (run / "command.txt").read_text()
+    config = yaml.safe_load(good)
+    for field, value, message in (
+            ("n_envs", "two", "n_envs = 'two' is invalid: must be an integer in 1..100"),
+            ("hyperparams", 5, "hyperparams = 5 is invalid: must be a mapping"),
+            ("env_kwargs", [1], "env_kwargs = [1] is invalid: must be a mapping"),
+            ("env_kwargs", {"gpu_gb": -3}, "env_kwargs {'gpu_gb': -3} rejected by"),
+            ("hyperparams", {**config["hyperparams"], "gamma": 7}, "hyperparams: hyperparams.gamma = 7"),
+            ("seeds", {**config["seeds"], "run_seed": "x"}, "seeds.run_seed = 'x' is invalid")):
+        (run / "config.yml").write_text(yaml.safe_dump({**config, field: value}, sort_keys=False))
+        with pytest.raises(SystemExit) as e:
+            cli.main(argv(tmp_path, resume=True))
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and f"{run / 'config.yml'}" in err and message in err, err
+        assert "--env-kwargs" not in err
+        assert (run / "command.txt").read_text() == before and not list(run.glob("args_resume*"))
+    (run / "config.yml").write_text(good)
+    cli.main(argv(tmp_path, resume=True))
+    assert_consistent(run)
