@@ -185,7 +185,8 @@ class Experiment:
                                           else sd.SlotRolloutBuffer)
 
     def _load_latest(self) -> None:
-        """The newest model whose files all read; a broken one is named and skipped."""
+        """The model with the most training steps whose files all read (not the newest file:
+        :meth:`RunFolder.model_candidates`); a broken one is named and skipped."""
         broken = []
         for path in self.folder.model_candidates():
             try:

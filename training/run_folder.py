@@ -19,10 +19,13 @@ Light: no torch or SB3 here.
 from __future__ import annotations
 
 import csv
+import json
+import math
 import os
 import re
 import shlex
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -114,6 +117,20 @@ def repaired_log(path: Path, max_timesteps: int) -> tuple[str, list[str]] | None
     return ("".join(keep), dropped) if dropped else None
 
 
+def model_steps(path: Path) -> int | None:
+    """Training steps of a saved model: ``ckpt_<N>_steps.zip`` -> N; otherwise the
+    ``num_timesteps`` in the zip's ``data`` (SB3's format; read without SB3); None if unreadable."""
+    m = CHECKPOINT.match(path.name)
+    if m:
+        return int(m.group(1))
+    try:
+        with zipfile.ZipFile(path) as z:
+            steps = json.loads(z.read("data"))["num_timesteps"]
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile):
+        return None
+    return steps if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0 else None
+
+
 @dataclass(frozen=True)
 class RunFolder:
     path: Path
@@ -149,10 +166,19 @@ class RunFolder:
         return base if resume_index == 0 else base / f"resume{resume_index}"
 
     def model_candidates(self) -> list[Path]:
-        """``model.zip`` and the checkpoints, newest first (a leg may have been killed)."""
+        """``model.zip`` and the checkpoints, most training steps first (a leg may have been
+        killed after a checkpoint): a checkpoint's steps from its name, model.zip's from the
+        ``num_timesteps`` it stores; not file times, which a ``touch`` or a copy changes. At equal
+        steps model.zip comes first (a leg's final save), then the newer file; a model.zip
+        whose steps cannot be read is tried first, so that the resume names its damage."""
         found = [p for p in [self.model, *self.checkpoints.glob("ckpt_*_steps.zip")]
                  if p.is_file() and (p == self.model or CHECKPOINT.match(p.name))]
-        return sorted(found, key=lambda p: p.stat().st_mtime_ns, reverse=True)
+
+        def key(p: Path) -> tuple[float, bool, int]:
+            steps = model_steps(p)
+            return (math.inf if steps is None else steps, p == self.model, p.stat().st_mtime_ns)
+
+        return sorted(found, key=key, reverse=True)
 
     # ------------------------------------------------------------------ state
     def has_trained(self) -> bool:

@@ -252,3 +252,25 @@ def test_resume_names_config_yml_and_the_field_it_cannot_use(tmp_path, capsys):
     (run / "config.yml").write_text(good)
     cli.main(argv(tmp_path, resume=True))
     assert_consistent(run)
+
+
+def test_resume_picks_the_model_with_the_most_steps_not_the_newest_file(tmp_path, capsys):
+    from training.run_folder import RunFolder, model_steps
+
+    run = cli.main(argv(tmp_path))
+    folder = RunFolder(run)
+    ckpt = {n: run / "checkpoints" / f"ckpt_{n}_steps.zip" for n in (64, 128)}
+    assert model_steps(run / "model.zip") == 128 and model_steps(ckpt[64]) == 64
+    future = time.time() + 3600
+    os.utime(ckpt[64], (future, future))  # `touch` (or a copy) makes the oldest the newest file
+    assert folder.model_candidates() == [run / "model.zip", ckpt[128], ckpt[64]]
+    (run / "model.zip").rename(run / "model.bak")
+    for p in ckpt.values():  # a copy without timestamps: all files alike
+        os.utime(p, (future, future))
+    assert folder.model_candidates() == [ckpt[128], ckpt[64]]
+    (run / "model.bak").rename(run / "model.zip")
+    cli.main(argv(tmp_path, resume=True))
+    assert "resuming" in (err := capsys.readouterr().err) and "model.zip at 128 steps" in err
+    legs = yaml.safe_load((run / "summary.yml").read_text())
+    assert legs[-1]["resumed_from"] == "model.zip" and legs[-1]["end_timesteps"] == 256
+    assert_consistent(run)
