@@ -47,6 +47,9 @@ def error(capsys, tmp_path, *extra: str) -> str:
     (["--hyperparams", "gamma=1.5"], "hyperparams.gamma = 1.5 is invalid"),
     (["--hyperparams", "n_epochs=true"], "hyperparams.n_epochs = True is invalid"),
     (["--hyperparams", "ent_coef=abc"], "hyperparams.ent_coef = 'abc' is invalid: must be a number"),
+    (["--hyperparams", "policy_kwargs={net_arch: [8], net_arch: [16]}"],
+     "--hyperparams policy_kwargs: cannot parse value '{net_arch: [8], net_arch: [16]}': line 1, "
+     "column 17: duplicate key 'net_arch'"),
     (["--hyperparams", "warm_start={agent: lcc}"], "warm_start.agent = 'lcc' is invalid"),
     (["--hyperparams", "warm_start={steps: 0}"], "warm_start.steps = 0 is invalid"),
     (["--hyperparams", "n_timesteps=0", "--timesteps", "0"], "--timesteps 0"),
@@ -90,3 +93,19 @@ def test_out_is_a_file(capsys, tmp_path):
     with pytest.raises(SystemExit):
         cli.main(["--algo", "ppo", "--env", ENV, "--out", str(f), "--timesteps", "64"])
     assert f"--out {f} is a file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"default: {n_steps: [1, 2\n", "line 2, column 1: expected ',' or ']'"),
+    (b"default: {gamma: 0.9}\ndefault: {gamma: 0.5}\n", "line 2, column 1: duplicate key 'default' "
+                                                       "(first given on line 1)"),
+    (b"default:\n  gamma: 0.9\n  gamma: 0.5\n", "line 3, column 3: duplicate key 'gamma'"),
+    (b"default: {gamma: 0.9}  # caf\xe9\n", "not UTF-8 text"),
+])
+def test_a_bad_hyperparameter_file_is_named(capsys, tmp_path, content, message):
+    (tmp_path / "hp").mkdir()
+    path = tmp_path / "hp" / "ppo.yml"
+    path.write_bytes(content)
+    err = error(capsys, tmp_path, "--hyperparams-dir", str(tmp_path / "hp"))
+    assert err.startswith(f"train.py: error: {path}: ") and message in err, err
+    assert "Traceback" not in err
