@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 from agents import AGENTS
 from agents.trained import ALGOS  # one list of trainable algorithms (light import)
 from evaluation import validate as evaluation_validate
+from evaluation.seeds import MAX_RUN_SEED
 from training.run_folder import RunFolder, RunFolderError
 
 
@@ -37,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timesteps", type=int, default=None,
                    help="steps to train (with --resume: additional steps); default: YAML n_timesteps")
     p.add_argument("--seed", type=int, default=None,
-                   help="run seed (>= 0; default 0; with --resume: the run's); see evaluation/seeds.py")
+                   help=f"run seed (0..{MAX_RUN_SEED}; default 0; with --resume: the run's); see "
+                        "evaluation/seeds.py")
     p.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: YAML n_envs or 2)")
     p.add_argument("--out", default="runs", help="parent folder of the run folder")
     p.add_argument("--run-name", default=None, help="run folder name (default <algo>-<env>-seed<S>)")
@@ -116,8 +118,9 @@ def check_flags(args: argparse.Namespace) -> None:
             and args.stop_after_steps > args.timesteps:
         fail(f"--stop-after-steps {args.stop_after_steps} is invalid: must be <= --timesteps "
              f"{args.timesteps}")
-    if args.seed is not None and args.seed < 0:
-        fail(f"--seed {args.seed} is invalid: seed must be an integer >= 0")
+    if args.seed is not None and not 0 <= args.seed <= MAX_RUN_SEED:
+        fail(f"--seed {args.seed} is invalid: must be in 0..{MAX_RUN_SEED} (its training envs' "
+             f"seeds, 100000 + 1000 * seed + ..., must stay below 2**32; see evaluation/seeds.py)")
     if args.eval_episodes is not None and not 1 <= args.eval_episodes <= 1000:
         fail(f"--eval-episodes {args.eval_episodes} is invalid: must be in 1..1000")
     for flag in ("eval_freq", "checkpoint_freq"):

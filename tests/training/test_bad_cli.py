@@ -39,6 +39,8 @@ def error(capsys, tmp_path, *extra: str) -> str:
     (["--checkpoint-freq", "-1"], "--checkpoint-freq -1 is invalid"),
     (["--threads", "0"], "--threads 0 is invalid"),
     (["--seed", "-1"], "--seed -1 is invalid"),
+    (["--seed", "99999999"], "--seed 99999999 is invalid: must be in 0..4294866"),
+    (["--seed", "4294867"], "--seed 4294867 is invalid: must be in 0..4294866"),
     (["--verbose", "7"], "--verbose 7 is invalid"),
     (["--reference", "bogus"], "--reference 'bogus' is invalid: must be 'none' or one of"),
     (["--run-name", "a/b"], "--run-name 'a/b' is invalid"),

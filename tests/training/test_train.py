@@ -238,6 +238,10 @@ def test_seed_ranges_never_overlap():
         seeds.check_training_seeds(0, 101)
     with pytest.raises(ValueError, match="seed"):
         seeds.train_seed(-1)
+    # The largest run seed: its last env of its last possible resume still seeds numpy.
+    top = seeds.train_seed(seeds.MAX_RUN_SEED, 9) + 99
+    assert top < 2**32 <= seeds.train_seed(seeds.MAX_RUN_SEED + 1, 9) + 999
+    np.random.default_rng(top), np.random.RandomState(top)
 
 
 # ------------------------------------------------------------------------ slot discounting
