@@ -406,17 +406,16 @@ def _readable_evals(run: Path) -> bool:
     return len(data["timesteps"]) == len(data["results"]) > 0
 
 
-@probe("runs", "resume with another --eval-episodes")
+@probe("runs", "resume with another --eval-episodes (refused: the log keeps one evaluation)")
 def _resume_eval_episodes() -> str:
     out = TMP / "r1"
     _run(out)
-    res = expect_ok(lambda: _run(out, "--eval-episodes", "3", resume=True), _readable_evals)
-    if res != "clear":
-        try:
-            return "wrong" if not _readable_evals(_folder(out)) else res
-        except Exception:  # noqa: BLE001
-            return "wrong"
-    return res
+    res = expect_error(lambda: _run(out, "--eval-episodes", "3", resume=True),
+                       "--eval-episodes 1", "not 3")
+    try:
+        return res if _readable_evals(_folder(out)) else "wrong"
+    except Exception:  # noqa: BLE001
+        return "wrong"
 
 
 @probe("runs", "restart after a first run failing once the folder exists")

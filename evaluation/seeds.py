@@ -17,6 +17,9 @@ EVAL_SEED_BASE = 10_000
 MAX_EVAL_EPISODES = 1_000
 TRAIN_SEED_BASE = 100_000
 MAX_ENVS = 1_000
+# Largest run seed: env i (< 100) of resume 9, seed train_seed(S, 9) + i <= S's block end
+# 100_000 + 1_000 S + 999, must stay a valid numpy / gymnasium seed (< 2**32).
+MAX_RUN_SEED = (2**32 - 1 - TRAIN_SEED_BASE - (MAX_ENVS - 1)) // MAX_ENVS
 
 
 def train_seed(seed: int, resume_index: int = 0) -> int:

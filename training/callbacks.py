@@ -7,6 +7,7 @@ Imports SB3 (and so torch): used by training only, never by the env or the heuri
 from __future__ import annotations
 
 import csv
+import io
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -20,7 +21,7 @@ from stable_baselines3.common.callbacks import BaseCallback, EvalCallback
 
 from edge_cache_env.costs import TERMS
 from evaluation.engine import ci95, run_episode
-from training.run_folder import save_atomic
+from training.run_folder import save_atomic, write_text_atomic
 
 # Per-episode figures the env puts in ``info`` (final step of an episode).
 EPISODE_KEYS = ("episode_cost", *(f"episode_cost_{t}" for t in TERMS), "hit_ratio",
@@ -56,6 +57,31 @@ class TimeBudgetCallback(BaseCallback):
 
     def _on_step(self) -> bool:
         if time.perf_counter() - self._start > self.seconds:
+            self.stopped_early = True
+            return False
+        return True
+
+
+class StepLimitCallback(BaseCallback):
+    """Stops training once this leg has run ``steps`` env steps (``--stop-after-steps``).
+
+    Checked in ``_on_step`` exactly where :class:`TimeBudgetCallback` checks its clock (and
+    :class:`StopFlagCallback` a signal's flag): a leg one of them stopped at step S is rebuilt
+    bit for bit by the same command with this limit at S, while ``--timesteps`` keeps setting
+    the budget that ``lin_`` schedules decay over.
+    """
+
+    def __init__(self, steps: int) -> None:
+        super().__init__()
+        self.steps = steps
+        self.stopped_early = False
+        self._start_steps = 0
+
+    def _on_training_start(self) -> None:
+        self._start_steps = self.model.num_timesteps  # a resumed leg counts its own steps
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps - self._start_steps >= self.steps:
             self.stopped_early = True
             return False
         return True
@@ -189,12 +215,17 @@ class _CostEvalMixin:
             self.logger.record(f"eval/cost_ratio_to_{self.reference}", row["ratio_to_reference"])
         for key in ("hit_ratio", "mean_accuracy", "invalid_actions", "loads"):
             self.logger.record(f"eval/{key}", row[key])
-        new = not self.log_file.exists()
-        with self.log_file.open("a", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=EVAL_LOG_FIELDS)
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        # Rewritten whole, atomically (not appended): a kill never leaves a cut-off row.
+        old = ""
+        if self.log_file.is_file():
+            with self.log_file.open(newline="") as f:
+                old = f.read()
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=EVAL_LOG_FIELDS)
+        if not old:
+            writer.writeheader()
+        writer.writerow(row)
+        write_text_atomic(self.log_file, old + text.getvalue())
         if self.npz_file is not None:
             self.history["timesteps"].append(self.num_timesteps)
             self.history["results"].append([i.get("_r", math.nan) for i in self._infos])

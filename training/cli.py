@@ -2,7 +2,7 @@
 
     python train.py --algo maskable_ppo --env EdgePFMCache-v0 --timesteps 1000000 --seed 0 \\
         --n-envs 2 --out runs/ [--vec dummy|subproc|native] [--tensorboard] [--env-kwargs JSON] \\
-        [--hyperparams key=value ...] [--resume] [--max-minutes M]
+        [--hyperparams key=value ...] [--resume] [--max-minutes M] [--stop-after-steps N]
 
 Run folder ``<out>/<algo>-<env>-seed<S>/``: ``model.zip`` (last), ``best_model.zip`` (best on the
 held-out evaluation seeds), ``checkpoints/``, ``config.yml`` (resolved env config and
@@ -26,6 +26,7 @@ from typing import Any, NoReturn
 from agents import AGENTS
 from agents.trained import ALGOS  # one list of trainable algorithms (light import)
 from evaluation import validate as evaluation_validate
+from evaluation.seeds import MAX_RUN_SEED
 from training.run_folder import RunFolder, RunFolderError
 
 
@@ -36,7 +37,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--env", default="EdgePFMCache-v0", help="registered env id")
     p.add_argument("--timesteps", type=int, default=None,
                    help="steps to train (with --resume: additional steps); default: YAML n_timesteps")
-    p.add_argument("--seed", type=int, default=0, help="run seed (>= 0); see evaluation/seeds.py")
+    p.add_argument("--seed", type=int, default=None,
+                   help=f"run seed (0..{MAX_RUN_SEED}; default 0; with --resume: the run's); see "
+                        "evaluation/seeds.py")
     p.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: YAML n_envs or 2)")
     p.add_argument("--out", default="runs", help="parent folder of the run folder")
     p.add_argument("--run-name", default=None, help="run folder name (default <algo>-<env>-seed<S>)")
@@ -52,11 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="folder of <algo>.yml (default: the package's training/configs/)")
     p.add_argument("--resume", action="store_true", help="continue the run folder's latest model")
     p.add_argument("--eval-freq", type=int, default=50_000, help="evaluate every N total steps (0: never)")
-    p.add_argument("--eval-episodes", type=int, default=10, help="held-out episodes per evaluation")
+    p.add_argument("--eval-episodes", type=int, default=None,
+                   help="held-out episodes per evaluation (default 10; with --resume: the run's)")
     p.add_argument("--checkpoint-freq", type=int, default=200_000, help="checkpoint every N total steps (0: never)")
-    p.add_argument("--reference", default="lc", help="heuristic drawn as a reference line ('none': skip)")
+    p.add_argument("--reference", default=None,
+                   help="heuristic drawn as a reference line ('none': skip; default lc; with --resume: "
+                        "the run's)")
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop training after this wall-clock time (warm start included)")
+    p.add_argument("--stop-after-steps", type=int, default=None, metavar="N",
+                   help="stop training once this leg has run N env steps (1..--timesteps), where "
+                        "--max-minutes or Ctrl-C would stop it, while --timesteps keeps setting the "
+                        "span lin_ schedules decay over: a run stopped by time or a signal at step S "
+                        "is rebuilt bit for bit by its command without --max-minutes, with "
+                        "--stop-after-steps S")
     p.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     p.add_argument("--no-progress-bar", action="store_true", help="hide the progress bar")
     p.add_argument("--verbose", type=int, default=0, help="SB3 verbosity (0, 1, 2)")
@@ -87,6 +99,11 @@ def parse_env_kwargs(text: str) -> dict[str, Any]:
         fail(str(e))
 
 
+# Flags a resumed run keeps (omitted with --resume: the run's value; a different one is refused):
+# a first leg's defaults.
+RUN_FLAG_DEFAULTS = {"seed": 0, "eval_episodes": 10, "reference": "lc"}
+
+
 def check_flags(args: argparse.Namespace) -> None:
     """Every numeric flag in range before any work: no silent default for 0 or a negative."""
     if args.timesteps is not None and args.timesteps < 1:
@@ -95,9 +112,16 @@ def check_flags(args: argparse.Namespace) -> None:
         fail(f"--n-envs {args.n_envs} is invalid: must be in 1..100 (omit it for the YAML's n_envs)")
     if args.max_minutes is not None and not (math.isfinite(args.max_minutes) and args.max_minutes > 0):
         fail(f"--max-minutes {args.max_minutes} is invalid: must be > 0 (omit it for no limit)")
-    if args.seed < 0:
-        fail(f"--seed {args.seed} is invalid: seed must be an integer >= 0")
-    if not 1 <= args.eval_episodes <= 1000:
+    if args.stop_after_steps is not None and args.stop_after_steps < 1:
+        fail(f"--stop-after-steps {args.stop_after_steps} is invalid: must be >= 1 (omit it for no limit)")
+    if args.timesteps is not None and args.stop_after_steps is not None \
+            and args.stop_after_steps > args.timesteps:
+        fail(f"--stop-after-steps {args.stop_after_steps} is invalid: must be <= --timesteps "
+             f"{args.timesteps}")
+    if args.seed is not None and not 0 <= args.seed <= MAX_RUN_SEED:
+        fail(f"--seed {args.seed} is invalid: must be in 0..{MAX_RUN_SEED} (its training envs' "
+             f"seeds, 100000 + 1000 * seed + ..., must stay below 2**32; see evaluation/seeds.py)")
+    if args.eval_episodes is not None and not 1 <= args.eval_episodes <= 1000:
         fail(f"--eval-episodes {args.eval_episodes} is invalid: must be in 1..1000")
     for flag in ("eval_freq", "checkpoint_freq"):
         if getattr(args, flag) < 0:
@@ -106,7 +130,7 @@ def check_flags(args: argparse.Namespace) -> None:
         fail(f"--threads {args.threads} is invalid: must be >= 1")
     if args.verbose not in (0, 1, 2):
         fail(f"--verbose {args.verbose} is invalid: must be 0, 1 or 2")
-    if args.reference != "none" and args.reference not in AGENTS:
+    if args.reference is not None and args.reference != "none" and args.reference not in AGENTS:
         fail(f"--reference {args.reference!r} is invalid: must be 'none' or one of {sorted(AGENTS)}")
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -166,6 +190,19 @@ def check_resume(folder: RunFolder, args: argparse.Namespace) -> dict[str, Any]:
         fail(f"--resume: --env-kwargs differ from the run's {stored['env_kwargs']}")
     if args.n_envs not in (None, stored["n_envs"]):
         fail(f"--resume: the run used --n-envs {stored['n_envs']}")
+    # The evaluation (its episodes, the reference line, the best score so far) and the seed
+    # block stay the run's: omitted, they are taken from it; a different value is refused.
+    for flag, value in folder.stored_flags().items():
+        given = getattr(args, flag)
+        if given is None:
+            setattr(args, flag, value)
+        elif given != value:
+            option = "--" + flag.replace("_", "-")
+            fail(f"--resume: {folder.path} was run with {option} {value} (its eval_log.csv, best "
+                 f"model and seeds follow it), not {given}: drop {option} or pass {value}")
+    for flag, default in RUN_FLAG_DEFAULTS.items():  # a folder that does not record it
+        if getattr(args, flag) is None:
+            setattr(args, flag, default)
     return stored
 
 
@@ -222,12 +259,14 @@ def resolve(args: argparse.Namespace, folder: RunFolder) -> tuple[Any, dict[str,
             params.update(overrides)
         train_cfg, sb3_kwargs = split_hyperparams(algo_cls, params)
     except (ValueError, TypeError, FileNotFoundError) as e:
-        fail(str(e))
+        fail(f"--resume: {folder.config_file}: hyperparams: {e}" if stored else str(e))
     check_combination(args, train_cfg)
     try:
         probe = gym.make(args.env, **env_kwargs)
         probe.reset(seed=0)  # a trace source reads its file here
     except (TypeError, ValueError, OSError) as e:
+        if stored:
+            fail(f"--resume: {folder.config_file}: env_kwargs {env_kwargs} rejected by {args.env}: {e}")
         fail(f"--env-kwargs rejected by {args.env}: {e}")
     env_config = plain_json(probe.unwrapped.config.to_dict())
     reward_scale = probe.unwrapped.config.reward_scale
@@ -241,9 +280,13 @@ def resolve(args: argparse.Namespace, folder: RunFolder) -> tuple[Any, dict[str,
     if timesteps is None:
         fail("--timesteps is required (no n_timesteps in the YAML entry)")
     for name, value, lo, hi in (("n_timesteps", timesteps, 1, math.inf), ("n_envs", n_envs, 1, 100)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value) \
-                or not lo <= value <= hi:
-            fail(f"hyperparams.{name} = {value!r} is invalid: must be an integer in [{lo}, {hi}]")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or value != int(value) or not lo <= value <= hi:
+            where = f"--resume: {folder.config_file}: " if stored else ""
+            fail(f"{where}hyperparams.{name} = {value!r} is invalid: must be an integer in [{lo}, {hi}]")
+    if args.stop_after_steps is not None and args.stop_after_steps > timesteps:
+        fail(f"--stop-after-steps {args.stop_after_steps} is invalid: must be <= the run's "
+             f"{int(timesteps)} timesteps (hyperparams.n_timesteps)")
     resume_index = folder.resume_index() if args.resume else 0
     try:
         seeds.check_training_seeds(args.seed, int(n_envs), resume_index)
@@ -257,7 +300,7 @@ def resolve(args: argparse.Namespace, folder: RunFolder) -> tuple[Any, dict[str,
         eval_seeds=eval_seed_list, reward_scale=reward_scale, resume_index=resume_index, vec=args.vec,
         tensorboard=args.tensorboard, eval_freq=args.eval_freq, checkpoint_freq=args.checkpoint_freq,
         reference=None if args.reference == "none" else args.reference, max_minutes=args.max_minutes,
-        verbose=args.verbose, progress_bar=not args.no_progress_bar)
+        stop_after_steps=args.stop_after_steps, verbose=args.verbose, progress_bar=not args.no_progress_bar)
     config = {
         "algo": args.algo, "env_id": args.env, "env_kwargs": env_kwargs,
         "hyperparams": plain(params), "n_envs": int(n_envs),
@@ -275,7 +318,12 @@ def main(argv: list[str] | None = None) -> Path:
     check_flags(args)
     check_env_id(args.env)
     parse_env_kwargs(args.env_kwargs)
-    folder = RunFolder(Path(args.out) / (args.run_name or f"{args.algo}-{args.env}-seed{args.seed}"))
+    seed = args.seed if args.seed is not None else RUN_FLAG_DEFAULTS["seed"]
+    folder = RunFolder(Path(args.out) / (args.run_name or f"{args.algo}-{args.env}-seed{seed}"))
+    if not args.resume:  # a resume takes the omitted ones from the run (check_resume)
+        for flag, default in RUN_FLAG_DEFAULTS.items():
+            if getattr(args, flag) is None:
+                setattr(args, flag, default)
     try:
         if not args.resume:
             folder.check_new()

@@ -10,6 +10,7 @@ Imports torch and SB3.
 from __future__ import annotations
 
 import csv
+import io
 import math
 import signal
 import sys
@@ -36,12 +37,14 @@ from training.callbacks import (
     EpisodeInfoCallback,
     MaskableCostEvalCallback,
     SaveBestCallback,
+    StepLimitCallback,
     StopFlagCallback,
     TimeBudgetCallback,
     agent_episode_costs,
     load_evaluations,
+    save_evaluations,
 )
-from training.run_folder import RunFolder, RunFolderError, save_atomic
+from training.run_folder import RunFolder, RunFolderError, repaired_log, save_atomic, write_text_atomic
 from training.warm_start import MarginDQN, WarmStartLogCallback, warm_start
 from training.wrappers import Advised, HorizonTerminal
 
@@ -67,6 +70,7 @@ class Settings:
     checkpoint_freq: int = 200_000
     reference: str | None = "lc"
     max_minutes: float | None = None
+    stop_after_steps: int | None = None  # this leg's steps; --timesteps still sets the schedules' span
     verbose: int = 0
     progress_bar: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
@@ -120,7 +124,9 @@ class Experiment:
         self.callbacks: list[BaseCallback] = []
         self.eval_cb: Any = None
         self.budget: TimeBudgetCallback | None = None
+        self.step_limit: StepLimitCallback | None = None
         self.stop = {"stop": False, "signal": None}
+        self.repairs: list[Any] = []  # writes that fix a resumed folder's records, done in train()
         self.checkpoint_cb: AtomicCheckpointCallback | None = None
 
     # ------------------------------------------------------------------ build
@@ -179,7 +185,8 @@ class Experiment:
                                           else sd.SlotRolloutBuffer)
 
     def _load_latest(self) -> None:
-        """The newest model whose files all read; a broken one is named and skipped."""
+        """The model with the most training steps whose files all read (not the newest file:
+        :meth:`RunFolder.model_candidates`); a broken one is named and skipped."""
         broken = []
         for path in self.folder.model_candidates():
             try:
@@ -248,6 +255,10 @@ class Experiment:
         self.callbacks = [StopFlagCallback(self.stop), EpisodeInfoCallback(), self.eval_cb]
         if self.budget:
             self.callbacks.append(self.budget)
+        # Next to the budget: every callback sees the step at which one of them stops training.
+        self.step_limit = StepLimitCallback(s.stop_after_steps) if s.stop_after_steps else None
+        if self.step_limit:
+            self.callbacks.append(self.step_limit)
         if s.train_cfg.get("slot_discount", False) and s.algo != "dqn":
             self.callbacks.insert(0, sd.SlotDiscountCallback())
         if s.checkpoint_freq > 0:
@@ -257,15 +268,38 @@ class Experiment:
     def _restore_eval_state(self) -> None:
         """Keep the best score, the evaluation history and the wall clock of the earlier legs."""
         cb, run = self.eval_cb, self.folder.path
+        start = int(self.model.num_timesteps)
+        log = run / "eval_log.csv"
+        log_text = None  # eval_log.csv's text if it needs repair (written when training starts)
+        if log.is_file():
+            repair = repaired_log(log, start)
+            if repair is not None:
+                log_text, dropped = repair
+                warnings.warn(f"--resume: {log} is repaired (rewritten atomically when the leg "
+                              f"starts): dropping " + "; ".join(dropped), stacklevel=2)
+                self.repairs.append(lambda: write_text_atomic(log, log_text))
+            else:
+                with log.open(newline="") as f:
+                    log_text = f.read()
+        # The two records go in step: the history keeps no evaluation after the log's last one
+        # (a row cut off by a kill is evaluated again where the leg resumes) nor after ``start``.
+        logged = [int(r["timesteps"]) for r in csv.DictReader(io.StringIO(log_text or ""))
+                  if str(r.get("timesteps", "")).lstrip("-").isdigit()]
+        cut = min(start, max(logged, default=-1)) if log.is_file() else start
         npz = run / "evaluations.npz"
         history = load_evaluations(npz) if npz.is_file() else None
+        if history is not None and any(int(t) > cut for t in history["timesteps"]):
+            keep = [i for i, t in enumerate(history["timesteps"]) if int(t) <= cut]
+            history = {k: [v[i] for i in keep] for k, v in history.items()}
+            warnings.warn(f"--resume: {npz}: dropping the evaluations after step {cut} (the resume "
+                          f"starts at {start}; {log.name} ends there)", stacklevel=2)
+            self.repairs.append(lambda: save_evaluations(npz, history))
         if history is None:  # rebuild from eval_log.csv (the costs, one mean per evaluation)
             if npz.is_file():
                 warnings.warn(f"--resume: {npz} is unreadable; its history is rebuilt from eval_log.csv",
                               stacklevel=2)
             history = {"timesteps": [], "results": [], "ep_lengths": []}
-            log = run / "eval_log.csv"
-            rows = list(csv.DictReader(log.open())) if log.is_file() else []
+            rows = list(csv.DictReader(io.StringIO(log_text or "")))
             for r in rows:
                 try:
                     t, cost = int(r["timesteps"]), float(r["mean_cost"])
@@ -293,6 +327,8 @@ class Experiment:
         t0 = time.perf_counter()
         old = self._install_signal_handlers()
         try:
+            for repair in self.repairs:
+                repair()
             warm = None
             if s.train_cfg.get("warm_start") and not s.resume:
                 ws = s.train_cfg["warm_start"]
@@ -322,6 +358,8 @@ class Experiment:
         leg = {"start_timesteps": int(start_steps), "end_timesteps": int(self.model.num_timesteps),
                "wall_s": round(wall, 1), "train_seed_base": s.train_seed, "warm_start": warm,
                "stopped_by_time_budget": bool(self.budget and self.budget.stopped_early),
+               "stop_after_steps": s.stop_after_steps,
+               "stopped_by_step_limit": bool(self.step_limit and self.step_limit.stopped_early),
                "best_eval_cost": float(-self.eval_cb.best_mean_reward * s.reward_scale)
                if math.isfinite(self.eval_cb.best_mean_reward) else None,
                "reference": s.reference, "reference_cost": self.eval_cb.reference_cost,

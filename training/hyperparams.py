@@ -68,12 +68,53 @@ def resolve_schedule(key: str, value: Any) -> Any:
     return value
 
 
+class UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses a key given twice in one mapping (PyYAML keeps the last
+    one silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # ``<<: *anchor``
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        None, None, f"duplicate key {key!r} (first given on line {seen[key] + 1})",
+                        key_node.start_mark)
+                seen[key] = key_node.start_mark.line
+            except TypeError:  # an unhashable key: PyYAML's own error follows
+                continue
+        return super().construct_mapping(node, deep)
+
+
+def yaml_error(e: yaml.YAMLError) -> str:
+    """PyYAML's error in one line, with its line and column where it gives them."""
+    mark = getattr(e, "problem_mark", None)
+    problem = getattr(e, "problem", None) or str(e)
+    context = getattr(e, "context", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}" + (f" ({context})" if context else "")
+
+
 def load_hyperparams(algo: str, env_id: str, directory: str | Path = HYPERPARAMS_DIR) -> dict[str, Any]:
-    """The ``default`` entry of ``<directory>/<algo>.yml`` updated by the entry of ``env_id``."""
+    """The ``default`` entry of ``<directory>/<algo>.yml`` updated by the entry of ``env_id``.
+    An unreadable file, bad YAML or a key given twice is a ValueError naming the file (and the
+    line)."""
     path = Path(directory) / f"{algo}.yml"
     if not path.is_file():
         raise FileNotFoundError(f"no hyperparameter file for {algo!r}: {path}")
-    data = yaml.safe_load(path.read_text()) or {}
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except OSError as e:
+        raise ValueError(f"{path}: cannot be read ({e.strerror or e})") from None
+    try:
+        data = yaml.load(text, Loader=UniqueKeyLoader) or {}
+    except yaml.YAMLError as e:
+        raise ValueError(f"{path}: not valid YAML: {yaml_error(e)}") from None
     if not isinstance(data, Mapping):
         raise ValueError(f"{path}: top level must map env ids (and 'default') to settings")
     import gymnasium as gym
@@ -91,7 +132,7 @@ def parse_value(text: str) -> Any:
 
     PyYAML reads ``3e-4`` as a string (YAML 1.1 wants ``3.0e-4``); such strings become floats.
     """
-    value = yaml.safe_load(text)
+    value = yaml.load(text, Loader=UniqueKeyLoader)
     if isinstance(value, str):
         try:
             return float(value)
@@ -111,7 +152,7 @@ def parse_overrides(items: Iterable[str]) -> dict[str, Any]:
         try:
             out[key] = parse_value(text)
         except yaml.YAMLError as e:
-            raise ValueError(f"--hyperparams {key}: cannot parse value {text!r}: {e}") from e
+            raise ValueError(f"--hyperparams {key}: cannot parse value {text!r}: {yaml_error(e)}") from e
     return out
 
 

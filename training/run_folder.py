@@ -8,17 +8,24 @@ training), ``eval_log.csv``, ``evaluations.npz``, ``monitor/`` (``monitor/resume
 later legs), ``summary.yml``, ``demonstrations.npz`` (DQN warm start), ``tb/``.
 
 Records are written only once a leg is ready to train, so a rejected command or a leg that
-fails while being set up leaves the folder as it was. Every file is written to a temporary
-name and renamed into place, so a kill at any moment leaves either the old or the new file.
+fails while being set up leaves the folder as it was. Every file of train.py's own is written
+to a temporary name and renamed into place (``eval_log.csv`` too: each evaluation rewrites it
+whole), so a kill at any moment leaves either the old or the new file. Files that others append
+to (SB3's ``monitor/`` CSVs, TensorBoard's ``tb/``) may end in a cut-off line; a resume drops
+such a line from an ``eval_log.csv`` written by an older version.
 Light: no torch or SB3 here.
 """
 
 from __future__ import annotations
 
+import csv
+import json
+import math
 import os
 import re
 import shlex
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -68,6 +75,62 @@ def save_atomic(path: Path, save: Callable[[Path], Any]) -> None:
         save(tmp)
 
 
+def write_text_atomic(path: Path, text: str) -> None:
+    """``text`` as is (no newline translation: a CSV keeps its ``\\r\\n``), atomically."""
+    with atomic_path(path) as tmp, open(tmp, "w", newline="") as f:
+        f.write(text)
+
+
+def repaired_log(path: Path, max_timesteps: int) -> tuple[str, list[str]] | None:
+    """``eval_log.csv`` fit to resume at step ``max_timesteps``: ``(text, what was dropped)``, or
+    None if it needs no change. Dropped: a last line cut off by a kill (no line end), rows with
+    another number of fields than the header (such a line glued to a later row), rows whose
+    step is not a number, and rows after ``max_timesteps`` (a resume from an older checkpoint)."""
+    with open(path, newline="", errors="replace") as f:
+        raw = f.read()
+    lines = raw.splitlines(keepends=True)
+    dropped = []
+    if lines and not lines[-1].endswith("\n"):
+        dropped.append(f"line {len(lines)}: cut off (no line end)")
+        lines = lines[:-1]
+    if not lines:
+        return ("", dropped) if dropped else None
+    header = next(csv.reader([lines[0]]), [])
+    if "timesteps" not in header:
+        return ("", [*dropped, "line 1: not eval_log.csv's header"])
+    column = header.index("timesteps")
+    keep = [lines[0]]
+    for number, line in enumerate(lines[1:], start=2):
+        row = next(csv.reader([line]), [])
+        if len(row) != len(header):
+            dropped.append(f"line {number}: {len(row)} fields, not {len(header)}")
+            continue
+        try:
+            step = int(row[column])
+        except ValueError:
+            dropped.append(f"line {number}: timesteps {row[column]!r} is not a number")
+            continue
+        if step > max_timesteps:
+            dropped.append(f"line {number}: step {step}, after the resume's {max_timesteps}")
+            continue
+        keep.append(line)
+    return ("".join(keep), dropped) if dropped else None
+
+
+def model_steps(path: Path) -> int | None:
+    """Training steps of a saved model: ``ckpt_<N>_steps.zip`` -> N; otherwise the
+    ``num_timesteps`` in the zip's ``data`` (SB3's format; read without SB3); None if unreadable."""
+    m = CHECKPOINT.match(path.name)
+    if m:
+        return int(m.group(1))
+    try:
+        with zipfile.ZipFile(path) as z:
+            steps = json.loads(z.read("data"))["num_timesteps"]
+    except (OSError, KeyError, ValueError, TypeError, zipfile.BadZipFile):
+        return None
+    return steps if isinstance(steps, int) and not isinstance(steps, bool) and steps >= 0 else None
+
+
 @dataclass(frozen=True)
 class RunFolder:
     path: Path
@@ -103,10 +166,19 @@ class RunFolder:
         return base if resume_index == 0 else base / f"resume{resume_index}"
 
     def model_candidates(self) -> list[Path]:
-        """``model.zip`` and the checkpoints, newest first (a leg may have been killed)."""
+        """``model.zip`` and the checkpoints, most training steps first (a leg may have been
+        killed after a checkpoint): a checkpoint's steps from its name, model.zip's from the
+        ``num_timesteps`` it stores; not file times, which a ``touch`` or a copy changes. At equal
+        steps model.zip comes first (a leg's final save), then the newer file; a model.zip
+        whose steps cannot be read is tried first, so that the resume names its damage."""
         found = [p for p in [self.model, *self.checkpoints.glob("ckpt_*_steps.zip")]
                  if p.is_file() and (p == self.model or CHECKPOINT.match(p.name))]
-        return sorted(found, key=lambda p: p.stat().st_mtime_ns, reverse=True)
+
+        def key(p: Path) -> tuple[float, bool, int]:
+            steps = model_steps(p)
+            return (math.inf if steps is None else steps, p == self.model, p.stat().st_mtime_ns)
+
+        return sorted(found, key=key, reverse=True)
 
     # ------------------------------------------------------------------ state
     def has_trained(self) -> bool:
@@ -160,7 +232,73 @@ class RunFolder:
         required = ("algo", "env_id", "env_kwargs", "hyperparams", "n_envs")
         if not isinstance(stored, dict) or any(k not in stored for k in required):
             raise RunFolderError(f"--resume: {self.config_file} is damaged: needs keys {list(required)}")
+
+        def bad(field: str, must: str) -> RunFolderError:
+            value = stored[field] if field in stored else stored["seeds"].get(field.partition(".")[2])
+            return RunFolderError(f"--resume: {self.config_file} is damaged: {field} = {value!r} is "
+                                  f"invalid: {must}")
+
+        def count(value: Any, lo: int, hi: float) -> bool:
+            return isinstance(value, int) and not isinstance(value, bool) and lo <= value <= hi
+
+        for field in ("algo", "env_id"):
+            if not isinstance(stored[field], str):
+                raise bad(field, "must be a name")
+        for field in ("env_kwargs", "hyperparams"):
+            if not isinstance(stored[field], dict):
+                raise bad(field, "must be a mapping")
+        if not count(stored["n_envs"], 1, 100):
+            raise bad("n_envs", "must be an integer in 1..100")
+        if "seeds" in stored:
+            seeds = stored["seeds"]
+            if not isinstance(seeds, dict):
+                raise bad("seeds", "must be a mapping")
+            if "run_seed" in seeds and not count(seeds["run_seed"], 0, float("inf")):
+                raise bad("seeds.run_seed", "must be an integer >= 0")
+            eval_seeds = seeds.get("eval_seeds", [0])
+            if not isinstance(eval_seeds, list) or not 1 <= len(eval_seeds) <= 1000:
+                raise bad("seeds.eval_seeds", "must be a list of 1..1000 seeds")
         return stored
+
+    def _args_records(self) -> list[dict[str, Any]]:
+        """The readable ``args*.yml`` of the legs, newest first."""
+        names = [f"args_resume{k}.yml" for k in range(self.resume_index() - 1, 0, -1)] + ["args.yml"]
+        out = []
+        for name in names:
+            try:
+                record = yaml.safe_load((self.path / name).read_text())
+            except (OSError, yaml.YAMLError, UnicodeDecodeError):
+                continue
+            if isinstance(record, dict):
+                out.append(record)
+        return out
+
+    def stored_flags(self) -> dict[str, Any]:
+        """The run's ``--seed`` (config.yml's run seed: its seed block), ``--eval-episodes`` and
+        ``--reference`` (as the latest leg ran them), where the records hold them."""
+        def valid(flag: str, value: Any) -> bool:
+            if flag == "reference":
+                return isinstance(value, str) and bool(value)
+            ok_int = isinstance(value, int) and not isinstance(value, bool)
+            return ok_int and (value >= 0 if flag == "seed" else 1 <= value <= 1000)
+
+        config = self.stored_config()
+        seeds = config.get("seeds") if isinstance(config.get("seeds"), dict) else {}
+        eval_seeds = seeds.get("eval_seeds")
+        from_config = {"seed": seeds.get("run_seed"),
+                       "eval_episodes": len(eval_seeds) if isinstance(eval_seeds, list) else None}
+        records = self._args_records()
+        found: dict[str, Any] = {}
+        for flag in ("seed", "eval_episodes", "reference"):
+            sources = [r.get(flag) for r in records]
+            if flag == "seed":
+                sources.insert(0, from_config["seed"])
+            elif flag == "eval_episodes":
+                sources.append(from_config["eval_episodes"])
+            value = next((v for v in sources if valid(flag, v)), None)
+            if value is not None:
+                found[flag] = value
+        return found
 
     def legs(self) -> list[dict[str, Any]]:
         """``summary.yml``; an unreadable one is reported and replaced by an empty history."""

@@ -31,11 +31,16 @@ def error(capsys, tmp_path, *extra: str) -> str:
     (["--max-minutes", "-1"], "--max-minutes -1.0 is invalid"),
     (["--max-minutes", "nan"], "--max-minutes nan is invalid"),
     (["--n-envs", "0"], "--n-envs 0 is invalid: must be in 1..100"),
+    (["--stop-after-steps", "0"], "--stop-after-steps 0 is invalid: must be >= 1"),
+    (["--stop-after-steps", "65"], "--stop-after-steps 65 is invalid: must be <= --timesteps 64"),
+    (["--timesteps", "64", "--stop-after-steps", "65"], "--stop-after-steps 65 is invalid"),
     (["--eval-episodes", "0"], "--eval-episodes 0 is invalid"),
     (["--eval-freq", "-1"], "--eval-freq -1 is invalid: must be >= 0"),
     (["--checkpoint-freq", "-1"], "--checkpoint-freq -1 is invalid"),
     (["--threads", "0"], "--threads 0 is invalid"),
     (["--seed", "-1"], "--seed -1 is invalid"),
+    (["--seed", "99999999"], "--seed 99999999 is invalid: must be in 0..4294866"),
+    (["--seed", "4294867"], "--seed 4294867 is invalid: must be in 0..4294866"),
     (["--verbose", "7"], "--verbose 7 is invalid"),
     (["--reference", "bogus"], "--reference 'bogus' is invalid: must be 'none' or one of"),
     (["--run-name", "a/b"], "--run-name 'a/b' is invalid"),
@@ -44,6 +49,9 @@ def error(capsys, tmp_path, *extra: str) -> str:
     (["--hyperparams", "gamma=1.5"], "hyperparams.gamma = 1.5 is invalid"),
     (["--hyperparams", "n_epochs=true"], "hyperparams.n_epochs = True is invalid"),
     (["--hyperparams", "ent_coef=abc"], "hyperparams.ent_coef = 'abc' is invalid: must be a number"),
+    (["--hyperparams", "policy_kwargs={net_arch: [8], net_arch: [16]}"],
+     "--hyperparams policy_kwargs: cannot parse value '{net_arch: [8], net_arch: [16]}': line 1, "
+     "column 17: duplicate key 'net_arch'"),
     (["--hyperparams", "warm_start={agent: lcc}"], "warm_start.agent = 'lcc' is invalid"),
     (["--hyperparams", "warm_start={steps: 0}"], "warm_start.steps = 0 is invalid"),
     (["--hyperparams", "n_timesteps=0", "--timesteps", "0"], "--timesteps 0"),
@@ -87,3 +95,19 @@ def test_out_is_a_file(capsys, tmp_path):
     with pytest.raises(SystemExit):
         cli.main(["--algo", "ppo", "--env", ENV, "--out", str(f), "--timesteps", "64"])
     assert f"--out {f} is a file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"default: {n_steps: [1, 2\n", "line 2, column 1: expected ',' or ']'"),
+    (b"default: {gamma: 0.9}\ndefault: {gamma: 0.5}\n", "line 2, column 1: duplicate key 'default' "
+                                                       "(first given on line 1)"),
+    (b"default:\n  gamma: 0.9\n  gamma: 0.5\n", "line 3, column 3: duplicate key 'gamma'"),
+    (b"default: {gamma: 0.9}  # caf\xe9\n", "not UTF-8 text"),
+])
+def test_a_bad_hyperparameter_file_is_named(capsys, tmp_path, content, message):
+    (tmp_path / "hp").mkdir()
+    path = tmp_path / "hp" / "ppo.yml"
+    path.write_bytes(content)
+    err = error(capsys, tmp_path, "--hyperparams-dir", str(tmp_path / "hp"))
+    assert err.startswith(f"train.py: error: {path}: ") and message in err, err
+    assert "Traceback" not in err

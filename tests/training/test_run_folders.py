@@ -1,5 +1,5 @@
 """Run folders survive interruption and damage: atomic checkpoints, SIGINT saves, resume falls
-back past broken files, evaluation history survives another --eval-episodes, an untrained
+back past broken files, a resume keeps the run's evaluation and seed, an untrained
 folder restarts, DQN keeps its replay buffer and demonstrations; and a kill test."""
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import yaml
 pytest.importorskip("stable_baselines3")
 
 from agents.trained import load_trained  # noqa: E402
+from evaluation import seeds  # noqa: E402
 from training import cli  # noqa: E402
 
 ENV = "EdgePFMCache-Small-v0"
@@ -51,12 +52,27 @@ def assert_consistent(run: Path, algo: str = "ppo") -> None:
     assert not list(run.rglob(".*.tmp*")), "a temporary file was left behind"
 
 
-def test_resume_with_other_eval_episodes_keeps_the_history(tmp_path):
-    run = cli.main(argv(tmp_path))
-    cli.main(argv(tmp_path, "--eval-episodes", "3", resume=True))
+def test_resume_refuses_another_evaluation_or_seed_and_keeps_the_runs(tmp_path, capsys):
+    run = cli.main(argv(tmp_path, "--run-name", "r", "--seed", "3"))
+    before = (run / "command.txt").read_text()
+    for flag, value, stored in (("--eval-episodes", "3", "1"), ("--reference", "lru", "lc"),
+                                ("--seed", "7", "3")):
+        with pytest.raises(SystemExit):
+            cli.main(argv(tmp_path, "--run-name", "r", flag, value, resume=True))
+        err = capsys.readouterr().err
+        assert f"was run with {flag} {stored}" in err and f"not {value}" in err, err
+        assert (run / "command.txt").read_text() == before and not list(run.glob("args_resume*"))
+    # Omitted (the parser's defaults differ: 10 episodes, seed 0), they are the run's.
+    resume = [a for a in argv(tmp_path, "--run-name", "r", resume=True)]
+    i = resume.index("--eval-episodes")
+    del resume[i:i + 2]
+    cli.main(resume)
+    record = yaml.safe_load((run / "args_resume1.yml").read_text())
+    assert (record["seed"], record["eval_episodes"], record["reference"]) == (3, 1, "lc")
+    legs = yaml.safe_load((run / "summary.yml").read_text())
+    assert legs[1]["train_seed_base"] == seeds.train_seed(3, 1)
     with np.load(run / "evaluations.npz") as d:
-        assert d["results"].shape == (len(d["timesteps"]), 3)
-        assert np.isnan(d["results"][0, 1:]).all() and not np.isnan(d["results"][-1]).any()
+        assert d["results"].shape == (len(d["timesteps"]), 1)
     assert_consistent(run)
 
 
@@ -178,3 +194,83 @@ def test_a_killed_writers_temporary_files_are_removed_when_the_next_leg_starts(t
     folder.write_records(["--algo", "ppo"], {"algo": "ppo"}, {"algo": "ppo"}, 0)
     assert not stale.exists() and live.exists() and other.exists()
     assert (folder.path / "args.yml").is_file()
+
+
+def _log_rows(run: Path) -> list[list[str]]:
+    import csv
+
+    with (run / "eval_log.csv").open(newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_resume_repairs_an_eval_log_cut_off_mid_row(tmp_path):
+    run = cli.main(argv(tmp_path))
+    rows = _log_rows(run)
+    assert [r[0] for r in rows] == ["timesteps", "0", "64", "128"]
+    raw = (run / "eval_log.csv").read_bytes()
+    (run / "eval_log.csv").write_bytes(raw[:-25])  # a kill in the middle of the last row
+    with pytest.warns(UserWarning, match=r"eval_log.csv is repaired .*line 4: cut off"):
+        cli.main(argv(tmp_path, resume=True))
+    rows = _log_rows(run)
+    assert {len(r) for r in rows} == {len(rows[0])} == {11}, rows  # no row glued to a cut one
+    assert [int(r[0]) for r in rows[1:]] == [0, 64, 128, 192, 256]
+    assert (run / "eval_log.csv").read_bytes().startswith(raw[:raw.index(b"\r\n128,")])
+    assert_consistent(run)
+
+
+def test_resume_from_an_older_checkpoint_drops_the_later_evaluations(tmp_path):
+    run = cli.main(argv(tmp_path))
+    (run / "model.zip").write_bytes(b"not a zip")
+    (run / "checkpoints" / "ckpt_128_steps.zip").unlink()
+    with pytest.warns(UserWarning, match=r"eval_log.csv is repaired .*line 4: step 128, after the resume's 64"):
+        cli.main(argv(tmp_path, resume=True))
+    assert [int(r[0]) for r in _log_rows(run)[1:]] == [0, 64, 128, 192]
+    with np.load(run / "evaluations.npz") as d:
+        assert list(d["timesteps"]) == [0, 64, 128, 192]
+    assert_consistent(run)
+
+
+def test_resume_names_config_yml_and_the_field_it_cannot_use(tmp_path, capsys):
+    run = cli.main(argv(tmp_path))
+    good = (run / "config.yml").read_text()
+    before = (run / "command.txt").read_text()
+    config = yaml.safe_load(good)
+    for field, value, message in (
+            ("n_envs", "two", "n_envs = 'two' is invalid: must be an integer in 1..100"),
+            ("hyperparams", 5, "hyperparams = 5 is invalid: must be a mapping"),
+            ("env_kwargs", [1], "env_kwargs = [1] is invalid: must be a mapping"),
+            ("env_kwargs", {"gpu_gb": -3}, "env_kwargs {'gpu_gb': -3} rejected by"),
+            ("hyperparams", {**config["hyperparams"], "gamma": 7}, "hyperparams: hyperparams.gamma = 7"),
+            ("seeds", {**config["seeds"], "run_seed": "x"}, "seeds.run_seed = 'x' is invalid")):
+        (run / "config.yml").write_text(yaml.safe_dump({**config, field: value}, sort_keys=False))
+        with pytest.raises(SystemExit) as e:
+            cli.main(argv(tmp_path, resume=True))
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and f"{run / 'config.yml'}" in err and message in err, err
+        assert "--env-kwargs" not in err
+        assert (run / "command.txt").read_text() == before and not list(run.glob("args_resume*"))
+    (run / "config.yml").write_text(good)
+    cli.main(argv(tmp_path, resume=True))
+    assert_consistent(run)
+
+
+def test_resume_picks_the_model_with_the_most_steps_not_the_newest_file(tmp_path, capsys):
+    from training.run_folder import RunFolder, model_steps
+
+    run = cli.main(argv(tmp_path))
+    folder = RunFolder(run)
+    ckpt = {n: run / "checkpoints" / f"ckpt_{n}_steps.zip" for n in (64, 128)}
+    assert model_steps(run / "model.zip") == 128 and model_steps(ckpt[64]) == 64
+    future = time.time() + 3600
+    os.utime(ckpt[64], (future, future))  # `touch` (or a copy) makes the oldest the newest file
+    assert folder.model_candidates() == [run / "model.zip", ckpt[128], ckpt[64]]
+    (run / "model.zip").rename(run / "model.bak")
+    for p in ckpt.values():  # a copy without timestamps: all files alike
+        os.utime(p, (future, future))
+    assert folder.model_candidates() == [ckpt[128], ckpt[64]]
+    (run / "model.bak").rename(run / "model.zip")
+    cli.main(argv(tmp_path, resume=True))
+    assert "resuming" in (err := capsys.readouterr().err) and "model.zip at 128 steps" in err
+    legs = yaml.safe_load((run / "summary.yml").read_text())
+    assert legs[-1]["resumed_from"] == "model.zip" and legs[-1]["end_timesteps"] == 256
+    assert_consistent(run)

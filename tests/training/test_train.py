@@ -238,6 +238,10 @@ def test_seed_ranges_never_overlap():
         seeds.check_training_seeds(0, 101)
     with pytest.raises(ValueError, match="seed"):
         seeds.train_seed(-1)
+    # The largest run seed: its last env of its last possible resume still seeds numpy.
+    top = seeds.train_seed(seeds.MAX_RUN_SEED, 9) + 99
+    assert top < 2**32 <= seeds.train_seed(seeds.MAX_RUN_SEED + 1, 9) + 999
+    np.random.default_rng(top), np.random.RandomState(top)
 
 
 # ------------------------------------------------------------------------ slot discounting
@@ -456,3 +460,46 @@ def test_a_resume_after_a_stopped_leg_evaluates_where_it_starts(tmp_path):
                 "--eval-episodes", "2", "--checkpoint-freq", "0", "--no-progress-bar", "--resume"])
     steps = [int(r["timesteps"]) for r in csv.DictReader((run / "eval_log.csv").open())]
     assert steps[:2] == [0, first] and steps[-1] > first
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stop", ["signal", "budget"])
+def test_stop_after_steps_rebuilds_a_stopped_run_bit_for_bit(tmp_path, monkeypatch, stop):
+    import os
+    import signal
+
+    from training import callbacks
+    from training.release.verify_pretrained import compare
+
+    lr = "learning_rate=lin_3.0e-3"  # decays over --timesteps: the rebuild must keep them
+    if stop == "signal":  # a deterministic Ctrl-C in the middle of the third rollout
+        original = callbacks.EpisodeInfoCallback._on_step
+
+        def interrupt(self):
+            if self.num_timesteps == 150:
+                os.kill(os.getpid(), signal.SIGINT)
+            return original(self)
+
+        monkeypatch.setattr(callbacks.EpisodeInfoCallback, "_on_step", interrupt)
+        with pytest.raises(SystemExit) as e:
+            run_train(tmp_path / "a", "ppo", lr, steps=512)
+        assert e.value.code == 130
+        monkeypatch.undo()
+        total = 512
+    else:
+        total = 100_000
+        run_train(tmp_path / "a", "ppo", lr, "--max-minutes", "0.02", steps=total)
+    name = "ppo-EdgePFMCache-Small-v0-seed0"
+    leg = yaml.safe_load((tmp_path / "a" / name / "summary.yml").read_text())[-1]
+    assert leg["interrupted" if stop == "signal" else "stopped_by_time_budget"]
+    reached = leg["end_timesteps"]
+    assert 0 < reached < total
+    run = run_train(tmp_path / "b", "ppo", lr, "--stop-after-steps", str(reached), steps=total)
+    rebuilt = yaml.safe_load((run / "summary.yml").read_text())[-1]
+    assert rebuilt["end_timesteps"] == reached and rebuilt["stopped_by_step_limit"] is True
+    assert rebuilt["stop_after_steps"] == reached and not rebuilt["interrupted"]
+    assert yaml.safe_load((run / "args.yml").read_text())["stop_after_steps"] == reached
+    assert compare(tmp_path / "a" / name / "model.zip", run / "model.zip")["identical"]
+    if stop == "signal":  # the old recipe (--timesteps S) decays and finishes rollouts otherwise
+        other = run_train(tmp_path / "c", "ppo", lr, steps=reached)
+        assert not compare(run / "model.zip", other / "model.zip")["identical"]
