@@ -1,6 +1,7 @@
 """The seed rule that keeps training, model selection and the benchmark apart.
 
-Every episode of the environment is fixed by the seed of its ``reset``. Three disjoint ranges:
+Every episode of the environment is fixed by the seed of its ``reset``. Three disjoint ranges
+(and a fourth, ``agents.simulation.TUNING_SEEDS`` 900_000.., which no run seed's block may hold):
 
 * benchmark (``evaluate.py``): seeds ``0 .. 9_999`` (``--seed 0 --episodes 20`` uses 0..19);
 * evaluation during training (best-model selection, curves): ``10_000 .. 10_999``;
@@ -11,6 +12,8 @@ So a trained agent is never trained nor selected on an episode the benchmark sco
 """
 
 from __future__ import annotations
+
+from agents.simulation import TUNING_SEEDS  # a fourth range, owned by the agents that use it
 
 BENCHMARK_SEEDS = range(0, 10_000)
 EVAL_SEED_BASE = 10_000
@@ -41,7 +44,14 @@ def eval_seeds(n_episodes: int) -> list[int]:
 
 
 def check_training_seeds(seed: int, n_envs: int, resume_index: int = 0) -> None:
-    """Fail if env ``i`` of this run could leave the run's own block of 1_000 seeds."""
+    """Fail if env ``i`` of this run could leave the run's own block of 1_000 seeds, or if the
+    block holds the seeds the tuned rule and the generalist simulate on (run seed 800)."""
+    block = range(TRAIN_SEED_BASE + MAX_ENVS * seed, TRAIN_SEED_BASE + MAX_ENVS * (seed + 1))
+    if any(s in block for s in TUNING_SEEDS):
+        raise ValueError(f"seed = {seed} is invalid: its training seeds {block.start}.."
+                         f"{block.stop - 1} hold the simulated episodes' seeds "
+                         f"({TUNING_SEEDS[0]}..{TUNING_SEEDS[-1]}, agents/simulation.py); "
+                         f"use another run seed")
     if not 1 <= n_envs <= 100:
         raise ValueError(f"n_envs = {n_envs} is invalid: must be in 1..100 (seed block layout)")
     if not 0 <= resume_index < MAX_ENVS // 100:

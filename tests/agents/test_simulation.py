@@ -4,20 +4,34 @@ from __future__ import annotations
 
 import gymnasium as gym
 import numpy as np
+import pytest
 
 import agents
 import edge_cache_env  # noqa: F401  (registers the ids)
 from agents.simulation import TUNING_SEEDS, choose, paired_savings, side_by_side_costs, tuning_config
 from edge_cache_env.config import make_config
 from evaluation.engine import run_episode
-from evaluation.seeds import BENCHMARK_SEEDS, EVAL_SEED_BASE, MAX_EVAL_EPISODES, TRAIN_SEED_BASE
+from evaluation.seeds import (
+    BENCHMARK_SEEDS,
+    EVAL_SEED_BASE,
+    MAX_ENVS,
+    MAX_EVAL_EPISODES,
+    TRAIN_SEED_BASE,
+    check_training_seeds,
+)
 
 
 def test_tuning_seeds_are_outside_the_benchmark_evaluation_and_training_ranges():
     for s in TUNING_SEEDS:
         assert s not in BENCHMARK_SEEDS
         assert not EVAL_SEED_BASE <= s < EVAL_SEED_BASE + MAX_EVAL_EPISODES
-        assert s >= TRAIN_SEED_BASE + 1_000 * 500  # beyond the blocks of run seeds 0..499
+    # The one run seed whose training block holds them is refused; its neighbours are not.
+    holding = {(s - TRAIN_SEED_BASE) // MAX_ENVS for s in TUNING_SEEDS}
+    assert holding == {800}
+    with pytest.raises(ValueError, match="seed = 800 is invalid: its training seeds"):
+        check_training_seeds(800, 8)
+    check_training_seeds(799, 8)
+    check_training_seeds(801, 8)
 
 
 def test_side_by_side_costs_are_each_actors_single_env_episodes():
