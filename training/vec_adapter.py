@@ -36,6 +36,7 @@ class NativeVecEnv(VecEnv):
             raise ValueError("venv must be made with autoreset_mode=AutoresetMode.DISABLED: the "
                              "adapter resets ended sub-envs itself (SB3 semantics)")
         self.venv = venv
+        self.spec = getattr(venv, "spec", None)  # VecMonitor's file header names the env by it
         self.horizon_terminal = horizon_terminal
         self._actions = np.zeros(venv.num_envs, dtype=np.int64)
         self._slot = np.zeros(venv.num_envs, dtype=np.int64)

@@ -60,7 +60,8 @@ def test_train_py_vec_native(tmp_path: Path, algo: str):
         "--hyperparams", "policy_kwargs={net_arch: [16]}", "n_steps=32", "batch_size=32",
         "n_epochs=1"])
     assert (run / "model.zip").is_file()
-    assert list((run / "monitor").glob("*.monitor.csv"))
+    monitors = list((run / "monitor").glob("*.monitor.csv"))
+    assert monitors and f'"env_id": "{ENV}"' in monitors[0].read_text().splitlines()[0]  # was "None"
 
 
 @pytest.mark.parametrize("algo", ["maskable_ppo", "dqn"])
