@@ -183,16 +183,14 @@ class WorkloadConfig:
         object.__setattr__(self, "trace_options", dict(self.trace_options))
 
 
-# WorkloadConfig's fields of the synthetic generator, and those a trace reader reads as well
-# (ServeGen's file has rates and no tokens: its rate scale and its token draws); the other
-# readers take all of them from their file, so setting one there would be silently ignored.
+# WorkloadConfig's fields that only the synthetic generator reads, and those of them a trace
+# reader reads as well (ServeGen's file has rates and no tokens: its rate scale and the clip of
+# its token draws); the other readers take them from their file, so setting one there would be
+# silently ignored. (The token sizes' medians and sigmas are not among them: every source's
+# agents price a typical request with them, RequestCosts.)
 GENERATOR_FIELDS = ("requests_per_slot", "zipf_models", "zipf_tasks", "shift_every_slots",
-                    "shift_fraction", "input_tokens_median", "input_tokens_sigma",
-                    "output_tokens_median", "output_tokens_sigma", "max_tokens")
-TRACE_READS: dict[str, tuple[str, ...]] = {
-    "servegen": ("requests_per_slot", "input_tokens_median", "input_tokens_sigma",
-                 "output_tokens_median", "output_tokens_sigma", "max_tokens"),
-}
+                    "shift_fraction", "max_tokens")
+TRACE_READS: dict[str, tuple[str, ...]] = {"servegen": ("requests_per_slot", "max_tokens")}
 
 
 @dataclass(frozen=True)
@@ -422,8 +420,9 @@ def resolve_config(catalog: str | None, config: EnvConfig | Mapping[str, Any] | 
 
     A registered id's kwargs reach the env as overrides (v1's capacity fields, a trace's
     ``source``), so ``gym.make(id, config=...)`` brings both: they are accepted when every
-    override agrees with ``config`` (``env.config`` of an env of that id always does), and are
-    an error naming each disagreeing field otherwise, never silently applied or dropped."""
+    override agrees with ``config`` (the config of an env made from that id agrees, unless it
+    refined one of those kwargs), and are an error naming each disagreeing field otherwise,
+    never silently applied or dropped. ``catalog`` is not compared: a config brings its models."""
     if config is None:
         return make_config(catalog, **overrides)
     if isinstance(config, Mapping):  # the plain form a spec's JSON stores

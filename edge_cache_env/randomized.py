@@ -21,7 +21,7 @@ from gymnasium import spaces
 
 from edge_cache_env.actions import n_actions
 from edge_cache_env.catalog import catalog_defaults
-from edge_cache_env.config import SECTIONS, EnvConfig, make_config
+from edge_cache_env.config import SECTIONS, TRACE_READS, EnvConfig, make_config
 from edge_cache_env.env import EdgePFMCacheEnv
 from edge_cache_env.model_spec import ModelSpec
 from edge_cache_env.observation import observation_size
@@ -161,10 +161,14 @@ class Scenario:
         pool = {m.name: m for m in model_pool(catalogs)}
         models = [replace(pool[name], acc_gain=pool[name].acc_gain * self.acc_gain_scale)
                   for name in self.models]
-        return make_config(None, models=models, gpu_gb=self.gpu_gb,
-                           requests_per_slot=self.requests_per_slot, zipf_models=self.zipf_models,
-                           shift_every_slots=self.shift_every_slots,
-                           shift_fraction=self.shift_fraction, nu=self.nu, rho=self.rho, **overrides)
+        workload = {"requests_per_slot": self.requests_per_slot, "zipf_models": self.zipf_models,
+                    "shift_every_slots": self.shift_every_slots,
+                    "shift_fraction": self.shift_fraction}
+        source = overrides.get("source", dict(overrides.get("workload") or {}).get("source"))
+        if source not in (None, "synthetic"):  # a trace gives these itself (ServeGen: its rate)
+            workload = {k: v for k, v in workload.items() if k in TRACE_READS.get(source, ())}
+        return make_config(None, models=models, gpu_gb=self.gpu_gb, nu=self.nu, rho=self.rho,
+                           **workload, **overrides)
 
 
 def draw_scenario(ranges: ScenarioRanges, rng: np.random.Generator) -> Scenario:

@@ -30,6 +30,16 @@ from evaluation.seeds import MAX_RUN_SEED
 from training.run_folder import RunFolder, RunFolderError
 
 
+def _rollout_steps(sb3_kwargs: dict, n_envs: int) -> float:
+    """Env steps of one SB3 rollout: ``n_steps`` per env (on-policy) or ``train_freq`` steps
+    per env (off-policy: an int or an (n, "step") pair; in episodes it has no bound here)."""
+    if "n_steps" in sb3_kwargs:
+        return int(sb3_kwargs["n_steps"]) * n_envs
+    freq = sb3_kwargs.get("train_freq", 1)
+    n, unit = (freq, "step") if isinstance(freq, int) else (int(freq[0]), str(freq[1]))
+    return n * n_envs if unit == "step" else math.inf
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -38,7 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timesteps", type=int, default=None,
                    help="steps to train (with --resume: additional steps); default: YAML n_timesteps")
     p.add_argument("--seed", type=int, default=None,
-                   help=f"run seed (0..{MAX_RUN_SEED}; default 0; with --resume: the run's); see "
+                   help=f"run seed (0..{MAX_RUN_SEED}; default 0; with --resume: the run's, found by "
+                        f"its folder name when it is the only one of --algo and --env); see "
                         "evaluation/seeds.py")
     p.add_argument("--n-envs", type=int, default=None, help="parallel envs (default: YAML n_envs or 2)")
     p.add_argument("--out", default="runs", help="parent folder of the run folder")
@@ -64,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-minutes", type=float, default=None,
                    help="stop training after this wall-clock time (warm start included)")
     p.add_argument("--stop-after-steps", type=int, default=None, metavar="N",
-                   help="stop training once this leg has run N env steps (1..--timesteps), where "
+                   help="stop training once this leg has run N env steps, where "
                         "--max-minutes or Ctrl-C would stop it, while --timesteps keeps setting the "
                         "span lin_ schedules decay over: a run stopped by time or a signal at step S "
                         "is rebuilt bit for bit by its command without --max-minutes, with "
@@ -114,10 +125,6 @@ def check_flags(args: argparse.Namespace) -> None:
         fail(f"--max-minutes {args.max_minutes} is invalid: must be > 0 (omit it for no limit)")
     if args.stop_after_steps is not None and args.stop_after_steps < 1:
         fail(f"--stop-after-steps {args.stop_after_steps} is invalid: must be >= 1 (omit it for no limit)")
-    if args.timesteps is not None and args.stop_after_steps is not None \
-            and args.stop_after_steps > args.timesteps:
-        fail(f"--stop-after-steps {args.stop_after_steps} is invalid: must be <= --timesteps "
-             f"{args.timesteps}")
     if args.seed is not None and not 0 <= args.seed <= MAX_RUN_SEED:
         fail(f"--seed {args.seed} is invalid: must be in 0..{MAX_RUN_SEED} (its training envs' "
              f"seeds, 100000 + 1000 * seed + ..., must stay below 2**32; see evaluation/seeds.py)")
@@ -284,9 +291,13 @@ def resolve(args: argparse.Namespace, folder: RunFolder) -> tuple[Any, dict[str,
                 or value != int(value) or not lo <= value <= hi:
             where = f"--resume: {folder.config_file}: " if stored else ""
             fail(f"{where}hyperparams.{name} = {value!r} is invalid: must be an integer in [{lo}, {hi}]")
-    if args.stop_after_steps is not None and args.stop_after_steps > timesteps:
-        fail(f"--stop-after-steps {args.stop_after_steps} is invalid: must be <= the run's "
-             f"{int(timesteps)} timesteps (hyperparams.n_timesteps)")
+    # SB3 runs whole rollouts, so a leg can stop (by time or a signal) up to one rollout past
+    # its --timesteps; a limit beyond that could never be reached.
+    reach = timesteps + _rollout_steps(sb3_kwargs, int(n_envs))
+    if args.stop_after_steps is not None and args.stop_after_steps > reach:
+        fail(f"--stop-after-steps {args.stop_after_steps} is invalid: must be <= {int(reach)} (the "
+             f"run's {int(timesteps)} timesteps and one rollout of SB3's, which a leg can finish "
+             f"past them)")
     resume_index = folder.resume_index() if args.resume else 0
     try:
         seeds.check_training_seeds(args.seed, int(n_envs), resume_index)
@@ -311,6 +322,18 @@ def resolve(args: argparse.Namespace, folder: RunFolder) -> tuple[Any, dict[str,
     return settings, config
 
 
+def _only_seed_run(out: Path, prefix: str) -> int:
+    """``--resume`` without ``--seed`` or ``--run-name``: the seed of the one run folder
+    ``<prefix><seed>`` under ``out`` (0 if there is none: the usual error follows); several
+    are an error naming them."""
+    seeds = sorted(int(p.name[len(prefix):]) for p in out.glob(f"{prefix}*")
+                   if p.is_dir() and p.name[len(prefix):].isdigit())
+    if len(seeds) > 1:
+        fail(f"--resume: {out} holds runs of seeds {seeds} ({prefix}<seed>): pass --seed or "
+             f"--run-name to say which")
+    return seeds[0] if seeds else RUN_FLAG_DEFAULTS["seed"]
+
+
 def main(argv: list[str] | None = None) -> Path:
     args = build_parser().parse_args(argv)
     if args.algo not in ALGOS:
@@ -319,6 +342,8 @@ def main(argv: list[str] | None = None) -> Path:
     check_env_id(args.env)
     parse_env_kwargs(args.env_kwargs)
     seed = args.seed if args.seed is not None else RUN_FLAG_DEFAULTS["seed"]
+    if args.resume and args.run_name is None and args.seed is None:
+        seed = _only_seed_run(Path(args.out), f"{args.algo}-{args.env}-seed")
     folder = RunFolder(Path(args.out) / (args.run_name or f"{args.algo}-{args.env}-seed{seed}"))
     if not args.resume:  # a resume takes the omitted ones from the run (check_resume)
         for flag, default in RUN_FLAG_DEFAULTS.items():

@@ -154,3 +154,15 @@ def test_a_field_given_flat_and_in_its_section_takes_the_later_one():
     assert make_config("small", server={"gpu_gb": 40}, gpu_gb=50).server.gpu_gb == 50
     cap = gym.make("EdgePFMCache-v1", capacity={"gpu_throughput": 0.5}).unwrapped.config.capacity
     assert cap.enabled and cap.gpu_throughput == 0.5
+
+
+def test_token_sizes_are_taken_with_any_source_and_random_scenarios_play_traces():
+    """Every source's agents price a typical request with the token sizes, so they are not
+    'fields that do nothing' with a trace; and Random-v0's drawn generator fields are left out
+    for a trace source that takes them from its file (they were refused as if the user set them)."""
+    assert gym.make("EdgePFMCache-Mooncake-v0",
+                    input_tokens_median=8000).unwrapped.config.workload.input_tokens_median == 8000
+    env = gym.make("EdgePFMCache-Random-v0", source="mooncake", n_slots=120, trace_s_per_slot=3.0)
+    env.reset(seed=1)
+    assert env.unwrapped.config.workload.source == "mooncake"
+    assert env.unwrapped.config.workload.requests_per_slot == 2.0  # the default: not drawn

@@ -32,8 +32,9 @@ def error(capsys, tmp_path, *extra: str) -> str:
     (["--max-minutes", "nan"], "--max-minutes nan is invalid"),
     (["--n-envs", "0"], "--n-envs 0 is invalid: must be in 1..100"),
     (["--stop-after-steps", "0"], "--stop-after-steps 0 is invalid: must be >= 1"),
-    (["--stop-after-steps", "65"], "--stop-after-steps 65 is invalid: must be <= --timesteps 64"),
-    (["--timesteps", "64", "--stop-after-steps", "65"], "--stop-after-steps 65 is invalid"),
+    # --timesteps 64 and one PPO rollout (8 envs x 512 steps) past it: a stop can land there
+    (["--stop-after-steps", "4161"], "--stop-after-steps 4161 is invalid: must be <= 4160"),
+    (["--hyperparams", "n_steps=64", "--stop-after-steps", "577"], "must be <= 576"),
     (["--eval-episodes", "0"], "--eval-episodes 0 is invalid"),
     (["--eval-freq", "-1"], "--eval-freq -1 is invalid: must be >= 0"),
     (["--checkpoint-freq", "-1"], "--checkpoint-freq -1 is invalid"),

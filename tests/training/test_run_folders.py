@@ -278,3 +278,15 @@ def test_resume_picks_the_model_with_the_most_steps_not_the_newest_file(tmp_path
     legs = yaml.safe_load((run / "summary.yml").read_text())
     assert legs[-1]["resumed_from"] == "model.zip" and legs[-1]["end_timesteps"] == 256
     assert_consistent(run)
+
+
+def test_resume_without_seed_finds_the_one_run_of_its_algorithm_and_env(tmp_path, capsys):
+    """The default folder name holds the seed: resuming without --seed found only seed 0's."""
+    run = cli.main(argv(tmp_path, "--seed", "12"))
+    assert run.name.endswith("-seed12")
+    cli.main(argv(tmp_path, resume=True))  # no --seed, no --run-name: the one run, seed 12
+    assert yaml.safe_load((run / "args_resume1.yml").read_text())["seed"] == 12
+    cli.main(argv(tmp_path, "--seed", "5"))
+    with pytest.raises(SystemExit):
+        cli.main(argv(tmp_path, resume=True))
+    assert "holds runs of seeds [5, 12]" in capsys.readouterr().err

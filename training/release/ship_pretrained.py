@@ -40,7 +40,8 @@ def reproduce_command(commands: list[str], legs: list[dict]) -> str | None:
     command keeps its ``--timesteps`` (a ``lin_`` schedule decays over exactly that many steps);
     a run stopped early, by its ``--max-minutes`` budget or by SIGINT/SIGTERM, gets
     ``--stop-after-steps`` = the steps it reached, where train.py stops it the same way.
-    Resumed runs (several commands) have none: replay their commands in order.
+    Resumed runs (several commands) have none: replay their commands in order, a leg that
+    stopped early with ``--stop-after-steps`` = its own steps (a leg counts from its start).
     """
     if len(commands) != 1:
         return None

@@ -57,8 +57,10 @@ def manifest_entry(name: str, directory: Path) -> dict[str, Any]:
     if not isinstance(entry, dict) or not isinstance(entry.get("file"), str):
         fail(f"{path} is damaged: the entry {name!r} names no \"file\"")
     if not entry.get("reproduce"):
-        fail(f"{name!r} has no reproduce command (a resumed run): replay its commands in order: "
-             + " ; ".join(entry.get("commands", [])))
+        fail(f"{name!r} has no reproduce command (a resumed run): replay its commands in order, "
+             f"each leg that stopped early (summary.yml: stopped_by_time_budget, interrupted) "
+             f"without --max-minutes and with --stop-after-steps <its end_timesteps - "
+             f"start_timesteps>: " + " ; ".join(entry.get("commands", [])))
     return entry
 
 
