@@ -18,6 +18,7 @@ import threading
 import time
 import warnings
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -95,11 +96,24 @@ def make_vec(env_id: str, env_kwargs: dict[str, Any], n_envs: int, vec: str,
         return make_native_vec(env_id, env_kwargs, n_envs, monitor_dir, seed)
     # A callable, not the id: make_vec_env would ask the id for render_mode="rgb_array".
     wrapper = (lambda env: HorizonTerminal(Advised(env, capacity_gate))) if advice else HorizonTerminal
-    return make_vec_env(lambda **kw: gym.make(env_id, **kw), n_envs=n_envs, wrapper_class=wrapper,
+    return make_vec_env(partial(_make_env, env_id), n_envs=n_envs, wrapper_class=wrapper,
                         seed=seed, env_kwargs=env_kwargs,
                         vec_env_cls=SubprocVecEnv if vec == "subproc" else DummyVecEnv,
                         monitor_dir=monitor_dir,
                         monitor_kwargs={"info_keywords": ("episode_cost", "hit_ratio", "invalid_actions")})
+
+
+def _make_env(env_id: str, **kwargs: Any) -> gym.Env:
+    """``gym.make`` for make_vec_env. In a SubprocVecEnv worker it first ignores SIGINT and
+    SIGTERM: a signal to the whole process group (Ctrl-C, ``timeout``, ``docker stop``, a
+    scheduler) must stop the run through the main process, which saves the model and then
+    closes the workers; a worker killed by it first broke the pipe and lost the model."""
+    import multiprocessing
+
+    if multiprocessing.parent_process() is not None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    return gym.make(env_id, **kwargs)
 
 
 def replay_buffer_path(model_path: Path) -> Path:

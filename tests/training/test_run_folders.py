@@ -290,3 +290,22 @@ def test_resume_without_seed_finds_the_one_run_of_its_algorithm_and_env(tmp_path
     with pytest.raises(SystemExit):
         cli.main(argv(tmp_path, resume=True))
     assert "holds runs of seeds [5, 12]" in capsys.readouterr().err
+
+
+def test_sigterm_to_the_process_group_with_subproc_workers_saves_the_model(tmp_path):
+    """timeout, docker stop and schedulers signal the whole group: the SubprocVecEnv workers
+    got it too, died, and the main process crashed on the broken pipe without a model."""
+    proc = subprocess.Popen([sys.executable, str(ROOT / "train.py"),
+                             *argv(tmp_path, "--vec", "subproc", steps=100_000)],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    run = tmp_path / f"ppo-{ENV}-seed0"
+    deadline = time.time() + 120
+    while not list((run / "checkpoints").glob("ckpt_*_steps.zip")) and time.time() < deadline:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143, err
+    leg = yaml.safe_load((run / "summary.yml").read_text())[-1]
+    assert leg["interrupted"] == "SIGTERM" and (run / "model.zip").is_file()
+    assert_consistent(run)
