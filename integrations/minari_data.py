@@ -35,6 +35,12 @@ def make_recoverable(env_id: str, env_kwargs: dict[str, Any]) -> gym.Env:
 def collect(env_id: str, agent_spec: str, seeds: list[int], dataset_id: str,
             env_kwargs: dict[str, Any] | None = None, record_infos: bool = False) -> Any:
     """Play ``agent_spec`` on each seed and write the Minari dataset ``dataset_id``."""
+    import os
+
+    # Minari 0.5 joins a relative MINARI_DATASETS_PATH onto itself while it writes (a doubled
+    # path, FileNotFoundError mid-collection): make it absolute first.
+    if os.environ.get("MINARI_DATASETS_PATH"):
+        os.environ["MINARI_DATASETS_PATH"] = os.path.abspath(os.environ["MINARI_DATASETS_PATH"])
     import minari
     from minari import DataCollector
 

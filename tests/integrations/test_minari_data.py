@@ -45,3 +45,14 @@ def test_cli_refuses_to_overwrite(tmp_path, monkeypatch):
     assert main(args).total_episodes == 1
     with pytest.raises(SystemExit):
         main(args)
+
+
+def test_a_relative_datasets_path_works(tmp_path, monkeypatch):
+    """The README's command sets MINARI_DATASETS_PATH=data/minari (relative): Minari doubled it."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MINARI_DATASETS_PATH", "data/minari")
+    from integrations.minari_data import main
+
+    main(["--agent", "lc", "--env", "EdgePFMCache-Small-v0", "--episodes", "1",
+          "--env-kwargs", '{"n_slots": 20}', "--out", "edgepfmcache/rel-lc-v0"])
+    assert (tmp_path / "data" / "minari" / "edgepfmcache" / "rel-lc-v0").is_dir()
