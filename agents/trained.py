@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import pickle
 import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -85,6 +86,7 @@ class TrainedAgent:
         self.vec_normalize = vec_normalize
         self.path = path
         self.uses_masks = algo == "maskable_ppo"
+        self._warned_no_masks = False
         self.name = algo
 
     def predict(self, obs: np.ndarray, state: Any = None, episode_start: np.ndarray | None = None,
@@ -95,6 +97,13 @@ class TrainedAgent:
         if self.vec_normalize is not None:
             obs = self.vec_normalize.normalize_obs(obs).astype(np.float32)
         if self.uses_masks:
+            if action_masks is None and not getattr(self, "_warned_no_masks", False):
+                # Not an error (SB3 allows it), but the policy then picks masked-out actions,
+                # which the env charges as invalid: said once per agent.
+                warnings.warn(f"{self}: predict() without action_masks: a MaskablePPO policy "
+                              f"then plays masked-out (invalid) actions; pass "
+                              f"action_masks=env.unwrapped.action_masks()", stacklevel=2)
+                self._warned_no_masks = True
             return self.model.predict(obs, state=state, episode_start=episode_start,
                                       deterministic=deterministic, action_masks=action_masks)
         return self.model.predict(obs, state=state, episode_start=episode_start,
@@ -118,6 +127,10 @@ def _check_saved_algo(path: Path, algo: str) -> None:
             module = json.loads(z.read("data"))["policy_class"]["__module__"]
     except (zipfile.BadZipFile, KeyError, ValueError, TypeError) as e:
         raise ValueError(f"{path} is not an SB3 model zip ({type(e).__name__}: {e})") from e
+    if module == "agents.set_policy" and algo != "maskable_ppo":  # the generalist's network
+        raise ValueError(f"{path} holds a MaskablePPO set-policy model (the generalist's kind); "
+                         f"load it as 'maskable_ppo:{path}' (or agents.make('generalist') for "
+                         f"the shipped one), not as {algo}")
     saved = [a for a, m in _POLICY_MODULES.items() if module == m]
     expected = _POLICY_MODULES.get(algo)
     if expected is not None and module != expected and module in _POLICY_MODULES.values():
