@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from agents.base import Agent
+from agents.padded import refuse_padded
 from edge_cache_env.actions import SERVE, evict_action, load_action
 from edge_cache_env.config import MB_PER_GB, EnvConfig
 from edge_cache_env.costs import ModelCosts, RequestCosts
@@ -120,6 +121,7 @@ class CostBenefit(Agent):
 
     def attach(self, env: Any) -> None:
         """Read the catalog and cost weights (static knowledge, never the requests)."""
+        refuse_padded(env, self)
         cfg = env.unwrapped.config
         if cfg is not self._env_config:
             self.set_scenario(cfg)

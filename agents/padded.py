@@ -18,6 +18,18 @@ from edge_cache_env.observation import ObservationLayout, n_models_of
 from edge_cache_env.padding import pad_action, unpad_observation
 
 
+def refuse_padded(env: Any, agent: Any) -> None:
+    """For agents that read the scenario at ``attach``: on a padded env (its observation and
+    actions are of ``n_max`` model slots, not the scenario's models) they must be wrapped, as
+    ``evaluation.engine.run_episode`` does; said here, before an obscure shape error."""
+    if hasattr(env.unwrapped, "inner"):
+        name = getattr(agent, "name", type(agent).__name__)
+        raise TypeError(f"{name} acts on one catalog's observation, and this env "
+                        f"({type(env.unwrapped).__name__}) pads it to a fixed number of model "
+                        f"slots: wrap it, agents.padded.PaddedAgent(agent) (evaluate.py and "
+                        f"evaluation.engine.run_episode do)")
+
+
 def scenario_env(env: Any) -> Any:
     """The unpadded env of the current scenario: the random env's ``inner``, else ``env`` itself."""
     base = env.unwrapped

@@ -19,6 +19,7 @@ import numpy as np
 
 from agents.base import Agent
 from agents.heuristics import ReactiveHeuristic, lex_argmin, resolve_layout
+from agents.padded import refuse_padded
 from agents.planner import ROLLOUTS, plan_episode
 from edge_cache_env.actions import SERVE, evict_action, load_action
 from edge_cache_env.costs import ModelCosts
@@ -34,6 +35,8 @@ class _BoundAgent(Agent):
         self.obs_layout: ObservationLayout | None = None
 
     def attach(self, env: Any) -> None:
+        if not isinstance(self, ReactiveHeuristic):  # clairvoyant reads padded rows as LC does
+            refuse_padded(env, self)
         env = env.unwrapped
         if env is self.env and env.requests is self._episode:
             return  # same env, same episode: keep the plan (attaching again must not re-plan)

@@ -23,6 +23,7 @@ import numpy as np
 
 from agents.base import Agent
 from agents.cost_benefit import CostBenefit, CostBenefitConfig
+from agents.padded import refuse_padded
 from agents.simulation import TUNING_SEEDS, PerScenario, choose, side_by_side_costs, tuning_config
 from edge_cache_env.config import EnvConfig
 
@@ -65,6 +66,7 @@ class TunedCostBenefit(Agent):
 
     def attach(self, env: Any) -> None:
         """Tune for the env's config the first time it is met (cached), then act with it."""
+        refuse_padded(env, self)
         cfg = env.unwrapped.config
         if cfg is self._config:
             return

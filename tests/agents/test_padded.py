@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gymnasium as gym
+import pytest
 
 import agents
 from agents.padded import PaddedAgent
@@ -32,3 +33,15 @@ def test_padded_agent_plays_the_random_env_as_on_its_scenario():
         assert padded["cost"] == _plain_episode_cost(env, name, 3)
 
 
+
+
+@pytest.mark.parametrize("name", ["cost_benefit", "cost_benefit_tuned", "static", "oracle"])
+def test_an_agent_that_reads_the_scenario_says_how_to_play_a_padded_env(name):
+    """In a plain loop on Random-v0 these failed with shape errors or a missing attribute;
+    wrapped (as run_episode does) they play."""
+    env = gym.make("EdgePFMCache-Random-v0", n_slots=20)
+    env.reset(seed=0)
+    with pytest.raises(TypeError, match=rf"{name} acts on one catalog's observation.*"
+                                        r"PaddedAgent\(agent\)"):
+        agents.make(name).attach(env)
+    PaddedAgent(agents.make(name)).attach(env)
