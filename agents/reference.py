@@ -164,7 +164,9 @@ class Oracle(_TargetFollower):
     So the oracle never does worse than the rules it starts from; it is a strong achievable
     reference that knows the future, not the optimum (``agents/exact.py`` computes that on
     small instances). Beyond ``agents.bounds.MAX_PLAN_MODELS`` models the DP parts are skipped
-    (the rollouts are still improved)."""
+    and only the rollouts are improved: played directly it still acts there, but the benchmark
+    does not run it (``evaluation.engine.not_applicable``), as it is then no longer the
+    reference the tables describe."""
 
     name = "oracle"
 
