@@ -5,10 +5,12 @@ tasks, log-normal tokens) on the default catalog, with arrival times spread insi
 10-second slots. It shows the format; it is not real traffic.
 
     python examples/make_example_trace.py            # rewrites examples/trace_example.csv
+    python examples/make_example_trace.py --out my_trace.csv
 """
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -31,4 +33,6 @@ def main(out: Path = OUT) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=OUT, help=f"the CSV to write (default {OUT.name})")
+    main(parser.parse_args().out)
