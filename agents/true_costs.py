@@ -127,8 +127,7 @@ def _edge_accuracy_sums(config: EnvConfig, requests: EpisodeRequests) -> np.ndar
     out = np.zeros((n, n_slots, n_slots))
     for t in range(n_slots):
         live = mass[: t + 1]  # loads in slots 0..t; mass[t] is still empty (a fresh load)
-        c = live @ ctx._relevance
-        acc = np.minimum(np.log1p(c) * ctx._gain_col + ctx._acc0_col, ctx._acc_max_col)
+        acc = ctx.accuracy_of(ctx.effective_of(live))
         out[:, : t + 1, t] = (acc * count_task[t]).sum(axis=2).T
         live *= ctx.nu
         live += count_task[t]

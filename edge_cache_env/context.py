@@ -176,12 +176,22 @@ class AgeOfContext:
                           ).reshape(mass.shape)
         else:
             c = np.matmul(mass, self._relevance, out=effective)
-        np.log1p(c, out=acc)  # log2(1 + C) = log1p(C) / ln 2; 1 / ln 2 is folded into the gain
-        acc *= self._gain_col
-        acc += self._acc0_col
-        np.minimum(acc, self._acc_max_col, out=acc)
+        self.accuracy_of(c, out=acc)
         np.multiply(task_mix, c, out=scratch)
         self._task_sums(scratch, out=aoc)
+
+    def effective_of(self, mass: np.ndarray) -> np.ndarray:
+        """C from S for ``mass[..., N, K]``: own task fully, the others at rho (``S @ R``)."""
+        return mass @ self._relevance
+
+    def accuracy_of(self, c: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """A = min(acc_max, acc0 + gain log2(1 + C)) for ``c[..., N, K]`` (into ``out`` if
+        given): the one place the accuracy curve is computed for the simulator and the
+        planner's true costs."""
+        acc = np.log1p(c, out=out)  # log2(1 + C) = log1p(C) / ln 2; 1 / ln 2 is in the gain
+        acc *= self._gain_col
+        acc += self._acc0_col
+        return np.minimum(acc, self._acc_max_col, out=acc)
 
     def _task_sums(self, x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
         """``x @ ones`` over the tasks of ``x[..., N, K]``. A contiguous batch goes through one
