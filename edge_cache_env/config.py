@@ -121,6 +121,16 @@ class AoCConfig:
         in_range("aoc", "task_mix_ewma", self.task_mix_ewma, 0, 1, lo_open=True)
 
 
+# WorkloadConfig's fields that only the synthetic generator reads, and those of them a trace
+# reader reads as well (ServeGen's file has rates and no tokens: its rate scale and the clip of
+# its token draws); the other readers take them from their file, so setting one there would be
+# silently ignored. (The token sizes' medians and sigmas are not among them: every source's
+# agents price a typical request with them, RequestCosts.)
+GENERATOR_FIELDS = ("requests_per_slot", "zipf_models", "zipf_tasks", "shift_every_slots",
+                    "shift_fraction", "max_tokens")
+TRACE_READS: dict[str, tuple[str, ...]] = {"servegen": ("requests_per_slot", "max_tokens")}
+
+
 @dataclass(frozen=True)
 class WorkloadConfig:
     """Where requests come from: the synthetic generator or a trace."""
@@ -175,22 +185,12 @@ class WorkloadConfig:
             reads = TRACE_READS.get(self.source, ())
             for name in GENERATOR_FIELDS:
                 value, default = getattr(self, name), getattr(WorkloadConfig, name)
+                readers = ["synthetic", *(src for src, r in TRACE_READS.items() if name in r)]
                 check(name in reads or value == default, "workload", name, value,
                       f"left at its default ({default!r}) with source={self.source!r}: the trace "
-                      f"gives it, so it would have no effect (it applies to source='synthetic'"
-                      + (" and 'servegen')" if name in TRACE_READS["servegen"] else ")"))
+                      f"gives it, so it would have no effect (it applies to source {readers})")
         # A frozen dataclass must stay hashable-free but picklable; keep a plain dict copy.
         object.__setattr__(self, "trace_options", dict(self.trace_options))
-
-
-# WorkloadConfig's fields that only the synthetic generator reads, and those of them a trace
-# reader reads as well (ServeGen's file has rates and no tokens: its rate scale and the clip of
-# its token draws); the other readers take them from their file, so setting one there would be
-# silently ignored. (The token sizes' medians and sigmas are not among them: every source's
-# agents price a typical request with them, RequestCosts.)
-GENERATOR_FIELDS = ("requests_per_slot", "zipf_models", "zipf_tasks", "shift_every_slots",
-                    "shift_fraction", "max_tokens")
-TRACE_READS: dict[str, tuple[str, ...]] = {"servegen": ("requests_per_slot", "max_tokens")}
 
 
 @dataclass(frozen=True)
@@ -433,19 +433,12 @@ def resolve_config(catalog: str | None, config: EnvConfig | Mapping[str, Any] | 
                         f"arguments")
     if not overrides:
         return config
-    data = config.to_dict()
-    extra: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if key in SECTIONS and isinstance(value, Mapping):
-            data[key] = {**data[key], **value}
-        elif key in TOP_LEVEL or key == "models":
-            data[key] = value
-        elif (owner := _flat_owner(key)) is not None:
-            data[owner] = {**data[owner], key: value}
-        else:  # model_overrides, or an unknown key (make_config names it)
-            extra[key] = value
-    merged = make_config(catalog=None, **data, **extra).to_dict()
+    # The overrides applied to the config by make_config's own rules (a section mapping merges
+    # into the config's section; flat fields, after the sections, win).
     wanted = config.to_dict()
+    data = {**wanted, **{k: {**wanted[k], **v} if k in SECTIONS and isinstance(v, Mapping) else v
+                         for k, v in overrides.items()}}
+    merged = make_config(catalog=None, **data).to_dict()
     differ = [f"{where}: config has {have!r}, the overrides {want!r}"
               for where, have, want in _differences(wanted, merged)]
     if differ:

@@ -115,6 +115,13 @@ def parse_env_kwargs(text: str) -> dict[str, Any]:
 RUN_FLAG_DEFAULTS = {"seed": 0, "eval_episodes": 10, "reference": "lc"}
 
 
+def default_run_flags(args: argparse.Namespace) -> None:
+    """The run flags still omitted take a first leg's defaults."""
+    for flag, default in RUN_FLAG_DEFAULTS.items():
+        if getattr(args, flag) is None:
+            setattr(args, flag, default)
+
+
 def check_flags(args: argparse.Namespace) -> None:
     """Every numeric flag in range before any work: no silent default for 0 or a negative."""
     if args.timesteps is not None and args.timesteps < 1:
@@ -207,9 +214,7 @@ def check_resume(folder: RunFolder, args: argparse.Namespace) -> dict[str, Any]:
             option = "--" + flag.replace("_", "-")
             fail(f"--resume: {folder.path} was run with {option} {value} (its eval_log.csv, best "
                  f"model and seeds follow it), not {given}: drop {option} or pass {value}")
-    for flag, default in RUN_FLAG_DEFAULTS.items():  # a folder that does not record it
-        if getattr(args, flag) is None:
-            setattr(args, flag, default)
+    default_run_flags(args)  # a folder that does not record them
     return stored
 
 
@@ -346,9 +351,7 @@ def main(argv: list[str] | None = None) -> Path:
         seed = _only_seed_run(Path(args.out), f"{args.algo}-{args.env}-seed")
     folder = RunFolder(Path(args.out) / (args.run_name or f"{args.algo}-{args.env}-seed{seed}"))
     if not args.resume:  # a resume takes the omitted ones from the run (check_resume)
-        for flag, default in RUN_FLAG_DEFAULTS.items():
-            if getattr(args, flag) is None:
-                setattr(args, flag, default)
+        default_run_flags(args)
     try:
         if not args.resume:
             folder.check_new()
