@@ -129,10 +129,7 @@ def _edge_accuracy_sums(config: EnvConfig, requests: EpisodeRequests) -> np.ndar
         live = mass[: t + 1]  # loads in slots 0..t; mass[t] is still empty (a fresh load)
         acc = ctx.accuracy_of(ctx.effective_of(live))
         out[:, : t + 1, t] = (acc * count_task[t]).sum(axis=2).T
-        live *= ctx.nu
-        live += count_task[t]
-        total = live @ ctx._ones
-        live *= (ctx.window / np.maximum(total, ctx.window))[..., None]
+        ctx.decay(live, count_task[t])
     return out
 
 

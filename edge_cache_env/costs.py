@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_cache_env import kernels
 from edge_cache_env.config import MB_PER_GB, CostWeights, EnvConfig
 from edge_cache_env.requests import EpisodeRequests
 
@@ -99,9 +100,15 @@ class SlotCosts:
 def weigh(w: CostWeights, latency_s: Any, energy_kj: Any, n_requests: Any, accuracy_sum: Any,
           usd: Any) -> tuple[Any, Any, Any, Any]:
     """The weighted latency, energy, accuracy and cloud terms of a set of requests (floats, or
-    arrays of a batch of servers: one formula for the env and the vector env)."""
-    return (w.latency_per_s * latency_s, w.energy_per_kj * energy_kj,
-            w.accuracy_per_miss * (n_requests - accuracy_sum), w.cloud_per_usd * usd)
+    arrays of a batch of servers): :func:`edge_cache_env.kernels.weigh` with the weights ``w``,
+    the one formula of the env, the vector env and the compiled SERVE."""
+    return kernels.weigh(*weight_values(w), latency_s, energy_kj, n_requests, accuracy_sum, usd)
+
+
+def weight_values(w: CostWeights) -> tuple[float, float, float, float]:
+    """The weights :func:`weigh` applies, in its order: per s, per kJ, per miss, per USD."""
+    return (float(w.latency_per_s), float(w.energy_per_kj), float(w.accuracy_per_miss),
+            float(w.cloud_per_usd))
 
 
 @dataclass(frozen=True)

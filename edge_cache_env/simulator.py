@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from edge_cache_env import kernels
 from edge_cache_env.capacity import batched_work, fluid_slot, offload_threshold_s
 from edge_cache_env.config import MB_PER_GB, EnvConfig
 from edge_cache_env.context import AgeOfContext, ewma_step
-from edge_cache_env.costs import TERMS, ModelCosts, SlotCosts, weigh, zero_terms
+from edge_cache_env.costs import TERMS, ModelCosts, SlotCosts, weigh, weight_values, zero_terms
 from edge_cache_env.requests import EpisodeRequests
 
 METRICS = (*(f"episode_cost_{k}" for k in TERMS), "episode_cost",
@@ -35,6 +36,13 @@ def slot_columns(c: SlotCosts, cloud_accuracy: np.ndarray, out: np.ndarray | Non
         return np.stack(columns, axis=2)
     out[...] = np.array(columns).transpose(1, 2, 0)  # one interleaving copy
     return out
+
+
+def kernel_params(config: EnvConfig) -> np.ndarray:
+    """The compiled SERVE's scalars (:func:`edge_cache_env.kernels.serve_server`): nu, the task
+    mix's rate, the four cost weights, the GPU's kJ per busy second."""
+    return np.array([config.aoc.nu, config.aoc.task_mix_ewma, *weight_values(config.costs),
+                     config.server.gpu_power_w / 1000.0])
 
 
 def demand_history(count: np.ndarray, frequency_rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -80,6 +88,9 @@ class CacheSimulator:
         self.cloud_accuracy = mc.cloud_accuracy
         self.invalid_penalty = config.invalid_action_penalty
         self.context = AgeOfContext(config)
+        self._kernel_params = kernel_params(config)
+        self._charges = np.zeros(kernels.N_CHARGES)  # the compiled SERVE's output
+        self._served = np.zeros(self.n_models * config.aoc.tasks_per_model)
         self.frequency_rate = config.frequency_ewma
         self.requests: EpisodeRequests | None = None
         # State (allocated once, reset per episode).
@@ -132,7 +143,7 @@ class CacheSimulator:
         self._count_task_f = requests.count_task.astype(np.float64)  # float * float per slot
         self._precompute_slot_costs(requests)
         self._precompute_demand()
-        self.context.reset(requests.count_task)
+        self.context.reset(self._count_task_f)
         self.cached[:] = False
         self.uncached[:] = True
         self._rows[:2] = 0.0
@@ -337,17 +348,21 @@ class CacheSimulator:
             raise RuntimeError("episode is over: call reset()")
         if self.capacity_on:
             return self._serve_capacity(invalid)
-        t, ctx = self.t, self.context
-        # sums[row][col]: row edge / loaded now / cloud; col as in _slot_columns.
-        (edge_s, _, _, _, _, n_edge), (_, cold_s, _, _, _, _), \
-            (_, _, cloud_s, usd, cloud_acc, n_cloud) = (self._rows @ self._slot_columns[t]).tolist()
-        served = self._count_task_f[t] * self.cached_f[:, None]
-        terms = self._charge(edge_s, cold_s, cloud_s, usd, cloud_acc, n_edge, n_cloud,
-                             float(np.vdot(served, ctx.accuracy)), busy_s=edge_s)
-        self.metrics["aoc_sum"] += float(self.count_f[t] @ ctx.aoc)  # AoC each request saw (0 in the cloud)
+        t, ctx, out = self.t, self.context, self._charges
+        kernels.serve_server(self.cached_f, self.loaded_now_f, self.cloud_f,
+                             self._slot_columns[t].reshape(-1), self._count_task_f[t].reshape(-1),
+                             self.count_f[t], ctx.mass.reshape(-1), ctx.task_mix.reshape(-1),
+                             ctx.effective.reshape(-1), ctx.accuracy.reshape(-1), ctx.aoc,
+                             self._served, self._kernel_params, ctx.model_params, ctx.relevance,
+                             out)
+        charges = out.tolist()
+        m = self.metrics
+        for key, value in zip(kernels.CHARGES, charges):
+            m[key] += value
+        terms = {"latency": charges[1], "energy": charges[2], "accuracy": charges[3],
+                 "cloud": charges[4], "switch": 0.0, "invalid": 0.0}
         if invalid:
             self._charge_invalid(terms)
-        ctx.update(served, t)
         self.t += 1
         self._begin_slot()
         return terms
@@ -481,9 +496,7 @@ class CacheSimulator:
 # both the last of the first and the first of the second): adjacent columns of
 # BatchSimulator._metrics, so each adds with one slice.
 _OP_METRICS = ("loads", "evictions", "switch_gb", "episode_cost_switch", "episode_cost")
-_CHARGE_METRICS = ("episode_cost", "episode_cost_latency", "episode_cost_energy",
-                   "episode_cost_accuracy", "episode_cost_cloud", "requests", "edge_hits",
-                   "cloud_requests", "accuracy_sum", "latency_s", "energy_j", "cloud_usd")
+_CHARGE_METRICS = kernels.CHARGES[:-1]  # then aoc_sum: the compiled SERVE's charges in order
 _OPS = slice(0, len(_OP_METRICS))
 assert TERMS[:4] == ("latency", "energy", "accuracy", "cloud")  # BatchSimulator._serve's rows
 _CHARGES = slice(len(_OP_METRICS) - 1, len(_OP_METRICS) - 1 + len(_CHARGE_METRICS))
@@ -535,6 +548,7 @@ class BatchSimulator:
         self._w = config.costs
         self.frequency_rate = config.frequency_ewma
         self.context = AgeOfContext(config, batch=b)
+        self._kernel_params = kernel_params(config)
         self._costs_out: np.ndarray | None = None
         # After a step: the LOADs / EVICTs (flat cells server * N + model, is_load) and the
         # servers that served, in their new slot (see _end_slot): what the observation reads.
@@ -804,10 +818,8 @@ class BatchSimulator:
         the rows' context and simulator state (updated, then written back) and their slot's
         episode data, if the caller gathered them."""
         ctx = self.context
-        if ctx_state is None:
-            ctx_state = ctx.state.take(r, axis=0)
-        aoc = ctx.update_state(ctx_state, served, count_task, count)
-        ctx.state[r] = ctx_state
+        ctx.update_rows(r, served, count_task, count)
+        aoc = ctx.aoc[r]
         if state is None:
             state = self._state.take(r, axis=0)
         n = self.n_models
@@ -839,29 +851,21 @@ class BatchSimulator:
 
     # ------------------------------------------------------------------ v0 serve
     def _serve(self, r: np.ndarray, invalid: np.ndarray, costs: np.ndarray) -> None:
-        """SERVE in servers ``r``: :meth:`CacheSimulator.serve`, row by row in one go."""
-        b, n = len(r), self.n_models
-        t = self.t[r]
-        block = self._slot_block
-        slot = self._slot_data[r, t]  # [b, ...]: everything of the slot, one gather
-        state = self._state.take(r, axis=0)
+        """SERVE in servers ``r``: :func:`~edge_cache_env.kernels.serve_server` on each row,
+        the single simulator's compiled SERVE, then their next slot begins."""
         ctx = self.context
-        ctx_state = ctx.state.take(r, axis=0)
-        _, _, accuracy, aoc = ctx.row_views(ctx_state)
-        weights = state[:, :3 * n].reshape(b, 3, n)
-        sums = np.matmul(weights, slot[:, block["columns"]].reshape(b, n, 6))  # [b, 3 rows, 6]
-        count_task = slot[:, block["count_task"]].reshape(b, n, -1).copy()  # contiguous: read twice
-        count = slot[:, block["count"]]
-        served = count_task * state[:, self._cached_tasks].reshape(count_task.shape)
-        edge_acc = np.matmul(served.reshape(b, 1, -1), accuracy.reshape(b, -1, 1))[:, 0, 0]
-        edge_s = sums[:, 0, 0]
-        aoc_sum = np.matmul(count[:, None, :], aoc[:, :, None])[:, 0, 0]
-        costs[:4, r] = self._charge_rows(
-            r, edge_s, sums[:, 1, 1], sums[:, 2, 2], sums[:, 2, 3], sums[:, 2, 4], sums[:, 0, 5],
-            sums[:, 2, 5], edge_acc, edge_s, aoc_sum=aoc_sum)
+        kernels.serve_rows(r, self.counters, self._state, self._slot_data, ctx.state,
+                           self.n_models, self._kernel_params, ctx.model_params, ctx.relevance,
+                           self._metrics, _CHARGES.start, costs)
         if invalid.any():
             self._charge_invalid(invalid)
-        self._end_slot(r, served, t, count_task, count, ctx_state, state, slot)
+        n = self.n_models
+        state = self._state.take(r, axis=0)
+        t = self.t[r]
+        # What the observation needs of the rows' new slot: requests, recency, frequency, AoC,
+        # slots since loaded.
+        self.entered = (self.count_f[r, t], state[:, 4 * n:5 * n], state[:, 3 * n:4 * n],
+                        ctx.aoc[r], state[:, self._since])
 
     # ------------------------------------------------------------ capacity model
     def _serve_capacity(self, r: np.ndarray, invalid: np.ndarray, costs: np.ndarray) -> None:
