@@ -33,14 +33,14 @@ CHARGES = ("episode_cost", "episode_cost_latency", "episode_cost_energy", "episo
 N_CHARGES = len(CHARGES)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def ewma(avg: float, x: float, rate: float) -> float:
     """One step of an exponentially weighted moving average (as
     :func:`edge_cache_env.context.ewma_step`, element by element)."""
     return avg + rate * (x - avg)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def weigh(latency_per_s: float, energy_per_kj: float, accuracy_per_miss: float,
           cloud_per_usd: float, latency_s, energy_kj, n_requests, accuracy_sum, usd):  # noqa: ANN001, ANN201
     """The weighted latency, energy, accuracy and cloud terms of a set of requests (floats or
@@ -49,7 +49,7 @@ def weigh(latency_per_s: float, energy_per_kj: float, accuracy_per_miss: float,
             accuracy_per_miss * (n_requests - accuracy_sum), cloud_per_usd * usd)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def accuracy(c: float, acc0: float, gain: float, acc_max: float) -> float:
     """``min(acc_max, acc0 + gain log1p(C))`` (``gain`` = acc_gain / ln 2: log2(1 + C))."""
     if c == 0.0:  # log1p(0) = 0 exactly: the same value without the logarithm
@@ -83,7 +83,7 @@ def effective_of(mass: np.ndarray, relevance: np.ndarray, out: np.ndarray) -> No
                 out[i, m, j] = c
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def decay_model(mass: np.ndarray, served: np.ndarray, base: int, k: int, nu: float, w: float
                 ) -> None:
     """``S <- nu S + served`` for the K tasks of one model (``mass[base:base + K]``), the row
@@ -110,7 +110,7 @@ def decay_all(mass: np.ndarray, served: np.ndarray, nu: float, window: np.ndarra
             decay_model(row, served, m * k, k, nu, window[m])
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def update_context(served: np.ndarray, count_task: np.ndarray, count: np.ndarray,
                    mass: np.ndarray, mix: np.ndarray, effective: np.ndarray, acc: np.ndarray,
                    aoc: np.ndarray, nu: float, mix_rate: float, window: np.ndarray,
@@ -140,7 +140,7 @@ def update_context(served: np.ndarray, count_task: np.ndarray, count: np.ndarray
         aoc[m] = a_sum
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def serve_server(cached: np.ndarray, loaded_now: np.ndarray, cloud: np.ndarray,
                  columns: np.ndarray, count_task: np.ndarray, count: np.ndarray,
                  mass: np.ndarray, mix: np.ndarray, effective: np.ndarray, acc: np.ndarray,
@@ -182,7 +182,7 @@ def serve_server(cached: np.ndarray, loaded_now: np.ndarray, cloud: np.ndarray,
                    model_params[3], relevance)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def charge(edge_s: float, cold_s: float, cloud_s: float, usd: float, cloud_acc: float,
            n_edge: float, n_cloud: float, edge_acc: float, busy_s: float, wait_s: float,
            ctx_params: np.ndarray, out: np.ndarray) -> None:
@@ -226,56 +226,164 @@ def update_context_rows(rows: np.ndarray, served: np.ndarray, count_task: np.nda
                        relevance)
 
 
-@njit(cache=True)
-def serve_rows(rows: np.ndarray, counters: np.ndarray, state: np.ndarray, slot_data: np.ndarray,
-               ctx_state: np.ndarray, n: int, ctx_params: np.ndarray, model_params: np.ndarray,
-               relevance: np.ndarray, metrics: np.ndarray, first_charge: int,
-               costs: np.ndarray) -> None:
-    """:func:`serve_server` of servers ``rows`` of a batch, then their next slot begins.
+# A batch server's state row (``BatchSimulator._state``), in blocks of N values: serving weights
+# (edge, loaded now, cloud), the demand now (EWMA frequency, recency: slots since the latest
+# request), what each operation needs (LOAD m: its MB if uncached, EVICT m: 0 if cached, else
+# inf; valid if need <= the free MB), slots since loaded + 1 (0 if uncached).
+EDGE, LOADED_NOW, CLOUD, FREQUENCY, RECENCY, NEED_LOAD, NEED_EVICT, SINCE, STATE_BLOCKS = range(9)
+# A slot's episode data (``BatchSimulator._slot_data[b, t]``): serving columns (6N), requests per
+# model and task (NK), then in blocks of N: requests per model, the next slot's, the frequency
+# EWMA's rate into the next slot.
+COUNT, NEXT_COUNT, NEXT_RATE, SLOT_BLOCKS = range(4)
+# A batch server's context row (``AgeOfContext.state``): S, p, A (NK each), AoC (N).
+# A server's counters (``BatchSimulator.counters[b]``): free MB, operations used, slot.
+FREE_MB, OPS_USED, SLOT = range(3)
+# Columns of the running metrics (``[b, key]``) a LOAD / EVICT adds to, in order; the SERVE's
+# CHARGES follow, starting at the last of them (episode_cost).
+OP_METRICS = ("loads", "evictions", "switch_gb", "episode_cost_switch", "episode_cost")
+INVALID_METRICS = ("invalid_actions", "episode_cost_invalid")
 
-    Layouts (``BatchSimulator``): ``state[b]`` = serving weights (edge, loaded now, cloud: N
-    each), frequency, recency, ..., slots since loaded (last N); ``slot_data[b, t]`` = serving
-    columns (6N), requests per model and task (NK), per model (N), the next slot's per model
-    (N), the frequency EWMA's rate into the next slot (N); ``ctx_state[b]`` = S, p, A (NK each),
-    AoC (N). The charges are added to ``metrics`` rows ``first_charge + i`` (:data:`CHARGES`
-    order, key-major ``[key, b]``) and the four weighted terms written to ``costs[:4, b]``;
-    ``counters[b]`` = free MB, operations used, slot: the slot advances, the operations restart."""
-    nk = slot_data.shape[2] - 9 * n
+
+@njit(cache=True, inline="always")
+def apply_op(b: int, m: int, is_load: bool, n: int, state: np.ndarray, cached: np.ndarray,
+             counters: np.ndarray, mem_mb: np.ndarray, weights_gb: np.ndarray,
+             load_cost: np.ndarray, metrics: np.ndarray, ctx_state: np.ndarray,
+             acc0: np.ndarray, costs: np.ndarray) -> None:
+    """LOAD (``is_load``) or EVICT model m in server b (valid: the caller checked the mask): the
+    cache, the serving weights, the operations' needs, the counters, the switching cost; an
+    EVICT throws the model's context away (S 0, A acc0, AoC 0)."""
+    st = state[b]
+    nk = (ctx_state.shape[1] - n) // 3
+    k = nk // n
+    counters[b, OPS_USED] += 1
+    cached[b, m] = is_load
+    if is_load:
+        st[EDGE * n + m] = 1.0
+        st[LOADED_NOW * n + m] = 1.0
+        st[CLOUD * n + m] = 0.0
+        st[NEED_LOAD * n + m] = np.inf
+        st[NEED_EVICT * n + m] = 0.0
+        st[SINCE * n + m] = 1.0
+        counters[b, FREE_MB] -= mem_mb[m]
+        metrics[b, 0] += 1.0
+        metrics[b, 2] += weights_gb[m]
+        metrics[b, 3] += load_cost[m]
+        metrics[b, 4] += load_cost[m]
+        costs[4, b] = load_cost[m]
+    else:
+        st[EDGE * n + m] = 0.0
+        st[LOADED_NOW * n + m] = 0.0
+        st[CLOUD * n + m] = 1.0
+        st[NEED_LOAD * n + m] = mem_mb[m]
+        st[NEED_EVICT * n + m] = np.inf
+        st[SINCE * n + m] = 0.0
+        counters[b, FREE_MB] += mem_mb[m]
+        metrics[b, 1] += 1.0
+        cs = ctx_state[b]
+        for j in range(m * k, m * k + k):
+            cs[j] = 0.0
+            cs[2 * nk + j] = acc0[m]
+        cs[3 * nk + m] = 0.0
+
+
+@njit(cache=True, inline="always")
+def serve_row(b: int, n: int, state: np.ndarray, counters: np.ndarray, slot_data: np.ndarray,
+              ctx_state: np.ndarray, ctx_params: np.ndarray, model_params: np.ndarray,
+              relevance: np.ndarray, metrics: np.ndarray, first_charge: int, costs: np.ndarray,
+              served: np.ndarray, effective: np.ndarray, out: np.ndarray) -> None:
+    """:func:`serve_server` of server b of a batch (layouts: the blocks above), then its next
+    slot begins: nothing loaded in it yet, a slot more for every cached model, the slot's
+    requests join the demand, a fresh operation budget. The charges are added to the running
+    metrics ``metrics[b, first_charge + i]`` (:data:`CHARGES` order); the four weighted terms
+    go to ``costs[:4, b]``."""
+    nk = slot_data.shape[2] - 6 * n - SLOT_BLOCKS * n
     ct0 = 6 * n
     cnt0 = ct0 + nk
-    next0 = cnt0 + n
-    rate0 = next0 + n
-    since0 = state.shape[1] - n
+    t = counters[b, SLOT]
+    st = state[b]
+    sd = slot_data[b, t]
+    cs = ctx_state[b]
+    serve_server(st[EDGE * n:EDGE * n + n], st[LOADED_NOW * n:LOADED_NOW * n + n],
+                 st[CLOUD * n:CLOUD * n + n], sd[:ct0], sd[ct0:cnt0],
+                 sd[cnt0 + COUNT * n:cnt0 + COUNT * n + n], cs[:nk], cs[nk:2 * nk], effective,
+                 cs[2 * nk:3 * nk], cs[3 * nk:3 * nk + n], served, ctx_params, model_params,
+                 relevance, out)
+    for c in range(N_CHARGES):
+        metrics[b, first_charge + c] += out[c]
+    for c in range(4):
+        costs[c, b] = out[1 + c]
+    enter_next_slot(b, n, state, counters, slot_data)
+
+
+@njit(cache=True, inline="always")
+def enter_next_slot(b: int, n: int, state: np.ndarray, counters: np.ndarray,
+                    slot_data: np.ndarray) -> None:
+    """Server b's next slot begins: nothing loaded in it yet, a slot more for every cached
+    model, the slot's requests join the demand (:func:`ewma` frequency, recency), a fresh
+    operation budget."""
+    cnt0 = slot_data.shape[2] - SLOT_BLOCKS * n
+    t = counters[b, SLOT]
+    st = state[b]
+    sd = slot_data[b, t]
+    for m in range(n):
+        st[LOADED_NOW * n + m] = 0.0
+        st[SINCE * n + m] += st[EDGE * n + m]
+        x = sd[cnt0 + NEXT_COUNT * n + m]
+        st[FREQUENCY * n + m] = ewma(st[FREQUENCY * n + m], x, sd[cnt0 + NEXT_RATE * n + m])
+        st[RECENCY * n + m] = 0.0 if x > 0.0 else st[RECENCY * n + m] + 1.0
+    counters[b, OPS_USED] = 0
+    counters[b, SLOT] = t + 1
+
+
+@njit(cache=True)
+def enter_next_slot_rows(rows: np.ndarray, n: int, state: np.ndarray, counters: np.ndarray,
+                         slot_data: np.ndarray) -> None:
+    """:func:`enter_next_slot` of servers ``rows`` (after a SERVE with the capacity model)."""
+    for i in range(len(rows)):
+        enter_next_slot(rows[i], n, state, counters, slot_data)
+
+
+@njit(cache=True)
+def step_rows(kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, n: int,
+              state: np.ndarray, cached: np.ndarray, counters: np.ndarray, slot_data: np.ndarray,
+              ctx_state: np.ndarray, mem_mb: np.ndarray, weights_gb: np.ndarray,
+              load_cost: np.ndarray, ctx_params: np.ndarray, model_params: np.ndarray,
+              relevance: np.ndarray, metrics: np.ndarray, first_charge: int,
+              invalid_rows: np.ndarray, penalty: float, costs: np.ndarray) -> None:
+    """One step of every server of a batch: ``kind[b]`` EVICT model m (``m``), LOAD model m
+    (``N + m``) or none (``2N``); ``serve[b]``: SERVE (without the capacity model; with it the
+    caller serves those rows); ``invalid[b]``: the penalty of a masked-out action, after the
+    SERVE's charges (columns ``invalid_rows`` of ``metrics``: count, cost; then episode_cost). The
+    step's weighted terms go to ``costs[:6, b]`` (TERMS order; the caller zeroes them)."""
+    nk = slot_data.shape[2] - 6 * n - SLOT_BLOCKS * n
     served = np.empty(nk)
     effective = np.empty(nk)
     out = np.empty(N_CHARGES)
-    for i in range(len(rows)):
-        b = rows[i]
-        t = counters[b, 2]
-        st = state[b]
-        sd = slot_data[b, t]
-        cs = ctx_state[b]
-        serve_server(st[:n], st[n:2 * n], st[2 * n:3 * n], sd[:ct0], sd[ct0:cnt0],
-                     sd[cnt0:next0], cs[:nk], cs[nk:2 * nk], effective, cs[2 * nk:3 * nk],
-                     cs[3 * nk:3 * nk + n], served, ctx_params, model_params, relevance, out)
-        for c in range(N_CHARGES):
-            metrics[first_charge + c, b] += out[c]
-        for c in range(4):
-            costs[c, b] = out[1 + c]
-        enter_next_slot(st, sd, n, next0, rate0, since0)
-        counters[b, 1] = 0
-        counters[b, 2] = t + 1
+    for b in range(len(kind)):
+        kb = kind[b]
+        if kb < 2 * n:
+            apply_op(b, kb - n if kb >= n else kb, kb >= n, n, state, cached, counters, mem_mb,
+                     weights_gb, load_cost, metrics, ctx_state, model_params[1], costs)
+        elif serve[b]:
+            serve_row(b, n, state, counters, slot_data, ctx_state, ctx_params, model_params,
+                      relevance, metrics, first_charge, costs, served, effective, out)
+        if invalid[b]:
+            metrics[b, invalid_rows[0]] += 1.0
+            metrics[b, invalid_rows[1]] += penalty
+            metrics[b, first_charge] += penalty
+            costs[5, b] = penalty
 
 
 @njit(cache=True)
-def enter_next_slot(st: np.ndarray, sd: np.ndarray, n: int, next0: int, rate0: int,
-                    since0: int) -> None:
-    """A server's state row after its SERVE: nothing loaded in the new slot yet, a slot more
-    for every cached model, and the new slot's requests join the demand (frequency EWMA,
-    recency: slots since the latest request)."""
-    for m in range(n):
-        st[n + m] = 0.0
-        st[since0 + m] += st[m]
-        x = sd[next0 + m]
-        st[3 * n + m] = ewma(st[3 * n + m], x, sd[rate0 + m])
-        st[4 * n + m] = 0.0 if x > 0.0 else st[4 * n + m] + 1.0
+def masks_rows(rows: np.ndarray, state: np.ndarray, counters: np.ndarray, ops_limit: int,
+               n_slots: int, n: int, mask: np.ndarray) -> None:
+    """Valid actions of servers ``rows`` into ``mask[b, 1:]`` (LOAD m, then EVICT m: an
+    operation left in a slot of the episode, and its need within the free MB); ``mask[b, 0]``
+    (SERVE) is left as it is."""
+    for i in range(len(rows)):
+        b = rows[i]
+        left = counters[b, OPS_USED] < ops_limit and counters[b, SLOT] < n_slots
+        room = float(counters[b, FREE_MB]) if left else -1.0
+        st = state[b]
+        for j in range(2 * n):
+            mask[b, 1 + j] = st[NEED_LOAD * n + j] <= room

@@ -13,7 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
+from edge_cache_env import kernels
 from edge_cache_env.config import EnvConfig
 from edge_cache_env.simulator import BatchSimulator, CacheSimulator
 
@@ -33,6 +35,7 @@ MODEL_FEATURE = {name: i for i, name in enumerate(MODEL_FEATURES)}
 GLOBAL_FEATURE = {name: i for i, name in enumerate(GLOBAL_FEATURES)}
 
 _CACHED, _AOC, _AGE = MODEL_FEATURE["cached"], MODEL_FEATURE["aoc"], MODEL_FEATURE["age"]
+_REQUESTS, _RECENCY, _FREQUENCY = (MODEL_FEATURE[f] for f in ("requests", "recency", "frequency"))
 # The globals are written as one tuple in GLOBAL_FEATURES order (free memory, ops, progress).
 assert GLOBAL_FEATURES == ("free_memory", "ops_used", "progress")
 _DEMAND = slice(MODEL_FEATURE["requests"], MODEL_FEATURE["frequency"] + 1)  # requests, recency, frequency: adjacent
@@ -257,10 +260,8 @@ class ObservationBuilder:
 class BatchObservation:
     """The observations of a :class:`~edge_cache_env.simulator.BatchSimulator`, ``[B, D]``
     float32: row b is what :class:`ObservationBuilder` gives for server b (the same features
-    and squashing). Kept up to date by events, as the single builder's ``model_changed``: a
-    LOAD / EVICT changes its model's cached, AoC and age features (:meth:`on_ops`), a server
-    entering a slot its demand, AoC and age features (:meth:`on_slot`); :meth:`full` adds the
-    globals (and the capacity model's features)."""
+    and squashing). Kept up to date by events, as the single builder's ``model_changed``: after
+    each step, :meth:`observe` rewrites what the step changed (:func:`observe_rows`)."""
 
     def __init__(self, sim: BatchSimulator) -> None:
         cfg = sim.config
@@ -277,52 +278,19 @@ class BatchObservation:
         self.features[:, MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
         self.features[:, MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
-        # requests, recency, frequency, aoc, age: adjacent features, written together.
-        assert _DEMAND.stop == _AOC and _AGE == _AOC + 1
-        self._slot_scales = np.append(_DEMAND_SCALES, [1.0, AGE_SCALE_SLOTS])[:, None, None]
-        self._slot_cells = ((np.arange(b) * self.layout.size)[None, :, None]
-                            + np.arange(_DEMAND.start * n, (_AGE + 1) * n).reshape(5, 1, n))
-        # By flat cell (server * N + model): the buffer's flat indices of the model's cached,
-        # AoC and age features, and their values after EVICT (0 0 0) / LOAD (1 0 fresh age).
-        size = self.layout.size
-        self._op_cells = ((np.arange(b) * size)[:, None, None] + np.arange(n)[:, None]
-                          + np.array([_CACHED, _AOC, _AGE]) * n).reshape(b * n, 3)
-        self._op_values = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, _FRESH_AGE]], dtype=np.float32)
         if self.layout.capacity:
             self._queue_scale_s = sim.gpu_throughput * cfg.slot_s * QUEUE_SCALE_SLOTS
 
-    def on_ops(self, cells: np.ndarray, is_load: np.ndarray) -> None:
-        """LOAD (``is_load``) or EVICT of model ``cells[i] % N`` in server ``cells[i] // N``:
-        an uncached model holds no context (AoC 0); a model loaded now has age 1."""
-        # Row gathers with take: much cheaper than fancy indexing for small tables.
-        self.buffer.reshape(-1)[self._op_cells.take(cells, axis=0)] = \
-            self._op_values.take(is_load.view(np.int8), axis=0)
-
-    def on_slot(self, rows: np.ndarray, entered: tuple[np.ndarray, ...] | None = None) -> None:
-        """Servers ``rows`` entered a slot (SERVE, or reset: then their cached features too):
-        their demand, AoC and age features now, written into the buffer. ``entered``: their
-        requests, recencies, frequencies, AoC and slots since loaded if the caller has them
-        (``BatchSimulator.entered``), else read from the simulator."""
+    def observe(self, kind: np.ndarray, entered: np.ndarray) -> np.ndarray:
+        """After a step of the simulator (``kind[b]``: the operation of server b, as
+        ``BatchSimulator.step`` takes it; ``entered[b]``: server b is in a new slot, after
+        SERVE or reset): the rows' changed features and every row's globals
+        (:func:`observe_rows`), then the capacity model's features. Returns the buffer (copy it
+        before handing it out)."""
         sim = self.sim
-        if entered is None:
-            self.features[rows, _CACHED] = sim.cached[rows]
-            entered = (sim.count_f[rows, sim.t[rows]], sim.recency[rows], sim.frequency[rows],
-                       sim.context.aoc[rows], sim.since_loaded[rows])
-        count, recency, frequency, aoc, since = entered
-        # Feature-major values [5, b, N] (each feature contiguous, float64 as the single
-        # builder computes them), written (cast to float32) through the rows' flat cells.
-        x = np.array([count, recency, frequency, aoc, since])
-        squash(x, self._slot_scales, out=x)  # the AoC row is overwritten below
-        # AoC <= W holds exactly (rho <= 1); the minimum guards float rounding only.
-        np.minimum(aoc * self._inv_window, 1.0, out=x[3])
-        self.buffer.reshape(-1)[self._slot_cells.take(rows, axis=1)] = x.astype(np.float32)
-
-    def full(self) -> np.ndarray:
-        """Every row's observation (the buffer itself: copy it before handing it out)."""
-        sim = self.sim
-        # Free memory, operations used, progress: free <= gpu, so its minimum is itself.
-        ratios = np.divide(sim.counters, sim.counter_limits)
-        np.minimum(ratios, 1.0, out=self.globals, casting="same_kind")
+        observe_rows(kind, entered, sim.n_models, self.buffer, sim._state, sim.counters,
+                     sim.counter_limits, sim.cached, sim.count_f, sim.context.aoc,
+                     self._inv_window)
         if self.layout.capacity:
             cap_s = self._queue_scale_s
             if np.isfinite(cap_s):
@@ -332,3 +300,48 @@ class BatchObservation:
             self.capacity_globals[:, 0] = sim.last_utilisation
             self.capacity_globals[:, 1] = squash(sim.last_load, LOAD_SCALE)
         return self.buffer
+
+
+@njit(cache=True)
+def squash_value(x: float, scale: float) -> float:
+    """:func:`squash` of one value (float64, as the array form computes it)."""
+    return x / (x + scale)
+
+
+@njit(cache=True)
+def observe_rows(kind: np.ndarray, entered: np.ndarray, n: int, buffer: np.ndarray,
+                 state: np.ndarray, counters: np.ndarray, limits: np.ndarray,
+                 cached: np.ndarray, count: np.ndarray, aoc: np.ndarray,
+                 inv_window: np.ndarray) -> None:
+    """:class:`BatchObservation`'s rows, as :class:`ObservationBuilder` computes them: a LOAD /
+    EVICT (``kind[b] < 2N``: EVICT m = m, LOAD m = N + m) changes its model's cached, AoC and
+    age features (an uncached model holds no context; a model loaded now has age 1); a server
+    in a new slot (``entered[b]``) gets its cached, demand, AoC and age features; every row its
+    globals (free memory, operations used, progress)."""
+    g0 = n * len(MODEL_FEATURES)
+    for b in range(len(kind)):
+        row = buffer[b]
+        kb = kind[b]
+        if kb < 2 * n:
+            m = kb - n if kb >= n else kb
+            load = kb >= n
+            row[_CACHED * n + m] = 1.0 if load else 0.0
+            row[_AOC * n + m] = 0.0
+            row[_AGE * n + m] = _FRESH_AGE if load else 0.0
+        if entered[b]:
+            t = counters[b, kernels.SLOT]
+            st = state[b]
+            for m in range(n):
+                row[_CACHED * n + m] = 1.0 if cached[b, m] else 0.0
+                row[_REQUESTS * n + m] = squash_value(count[b, t, m], REQUESTS_SCALE)
+                row[_RECENCY * n + m] = squash_value(st[kernels.RECENCY * n + m],
+                                                     RECENCY_SCALE_SLOTS)
+                row[_FREQUENCY * n + m] = squash_value(st[kernels.FREQUENCY * n + m],
+                                                       FREQUENCY_SCALE)
+                # AoC <= W holds exactly (rho <= 1); the minimum guards float rounding only.
+                a = aoc[b, m] * inv_window[m]
+                row[_AOC * n + m] = a if a < 1.0 else 1.0
+                row[_AGE * n + m] = squash_value(st[kernels.SINCE * n + m], AGE_SCALE_SLOTS)
+        for i in range(3):  # free memory, operations used, progress: free <= gpu
+            v = counters[b, i] / limits[i]
+            row[g0 + i] = v if v < 1.0 else 1.0

@@ -495,7 +495,7 @@ class CacheSimulator:
 # The running metrics a LOAD / EVICT adds to, then those a charge adds to (episode_cost is
 # both the last of the first and the first of the second): adjacent columns of
 # BatchSimulator._metrics, so each adds with one slice.
-_OP_METRICS = ("loads", "evictions", "switch_gb", "episode_cost_switch", "episode_cost")
+_OP_METRICS = kernels.OP_METRICS
 _CHARGE_METRICS = kernels.CHARGES[:-1]  # then aoc_sum: the compiled SERVE's charges in order
 _OPS = slice(0, len(_OP_METRICS))
 assert TERMS[:4] == ("latency", "energy", "accuracy", "cloud")  # BatchSimulator._serve's rows
@@ -550,39 +550,22 @@ class BatchSimulator:
         self.context = AgeOfContext(config, batch=b)
         self._kernel_params = kernel_params(config)
         self._costs_out: np.ndarray | None = None
-        # After a step: the LOADs / EVICTs (flat cells server * N + model, is_load) and the
-        # servers that served, in their new slot (see _end_slot): what the observation reads.
-        self.changed: tuple[np.ndarray, np.ndarray] | None = None
-        self.entered: tuple[np.ndarray, ...] | None = None
         self.cached = np.zeros((b, n), dtype=bool)
-        self.uncached = np.ones((b, n), dtype=bool)
-        # Per server, side by side in one row (a SERVE reads and writes its rows in one go): the
-        # serving weights (edge, loaded now, cloud), then its demand now (its slot's row of
-        # demand_history, kept step by step): the EWMA frequency and the recency (slots since
-        # the latest request, t - last_request: 0 at a request, else one more each slot).
-        # Then 'cached' repeated over each model's K tasks (the edge's share of each task's
-        # requests, with no broadcast along the short task axis). Then what each operation
-        # needs (the masks: operation valid if need <= the server's free MB, or -1 if it has no
-        # operation left): LOAD m its MB if m is uncached, EVICT m 0 if m is cached; else inf.
-        # Then the slots since each model was loaded, plus one (0 if uncached).
-        k = config.aoc.tasks_per_model
-        nk = n * k
-        self._state = np.zeros((b, 8 * n + nk))
-        self._rows = self._state[:, :3 * n].reshape(b, 3, n)
+        # Per server, side by side in one row (a SERVE reads and writes it in one go): blocks of
+        # N values, as :mod:`edge_cache_env.kernels` names them (EDGE ... SINCE).
+        self._state = np.zeros((b, kernels.STATE_BLOCKS * n))
+        self._rows = self._state[:, :3 * n].reshape(b, 3, n)  # serving weights: edge, now, cloud
         self._rows[:, 2] = 1.0
-        self.frequency = self._state[:, 3 * n:4 * n]
-        self.recency = self._state[:, 4 * n:5 * n]  # float: slot counts are exact
-        self._cached_tasks = slice(5 * n, 5 * n + nk)
-        self._op_need = self._state[:, 5 * n + nk:7 * n + nk]
-        self._since = slice(7 * n + nk, 8 * n + nk)
-        self.since_loaded = self._state[:, self._since]
-        self._op_need[:, :n] = self.mem_mb
-        self._op_need[:, n:] = np.inf
+        self.frequency = self._block(kernels.FREQUENCY)
+        self.recency = self._block(kernels.RECENCY)  # float: slot counts are exact
+        self.since_loaded = self._block(kernels.SINCE)
+        self._block(kernels.NEED_LOAD)[:] = self.mem_mb
+        self._block(kernels.NEED_EVICT)[:] = np.inf
         self._fresh_state = self._state[0].copy()
-        # Per server: free MB, operations used this slot, slot: side by side, so the
+        # Per server: free MB, operations used, slot: side by side, so the
         # observation's globals (their ratios to gpu_mb, ops_limit, n_slots) are one division.
         self.counters = np.zeros((b, 3), dtype=np.int64)
-        self.counters[:, 0] = self.gpu_mb
+        self.counters[:, kernels.FREE_MB] = self.gpu_mb
         self.free_mb, self.ops_used, self.t = self.counters.T
         self._fresh_counters = self.counters[0].copy()
         self.counter_limits = np.array([self.gpu_mb, self.ops_limit, self.n_slots], dtype=np.float64)
@@ -591,41 +574,20 @@ class BatchSimulator:
         keys = METRICS + (CAPACITY_METRICS if cap.enabled else ())
         # Running metrics: one row per server, one column per key (``metrics``: a dict of column
         # views in the single env's key order); the columns of _OP_METRICS then _CHARGE_METRICS
-        # come first and adjacent, so a LOAD / EVICT or a charge adds its values with one slice.
+        # come first and adjacent (the kernels add by row index).
         columns = list(dict.fromkeys(_OP_METRICS + _CHARGE_METRICS + ("aoc_sum",) + keys))
         assert columns[_OPS] == list(_OP_METRICS) and columns[_CHARGES] == list(_CHARGE_METRICS)
-        # Flat offsets of the charged keys' rows (then aoc_sum's).
-        self._charge_cells = np.arange(_CHARGES.start, _CHARGES.stop + 1) * b
         assert columns[_CHARGES.stop] == "aoc_sum"
-        # Key-major (a key's B values contiguous): a step's table add over every server is one
-        # contiguous block.
-        self._metrics = np.zeros((len(columns), b))
-        self.metrics = {k: self._metrics[columns.index(k)] for k in keys}
+        self._invalid_rows = np.array([columns.index(k) for k in kernels.INVALID_METRICS])
+        # Server-major (a server's metrics in one or two cache lines: a kernel's row updates).
+        self._metrics = np.zeros((b, len(columns)))
+        self.metrics = {k: self._metrics[:, columns.index(k)] for k in keys}
         self._models = np.arange(n)
-        # LOAD / EVICT tables by operation kind (see :meth:`step`: EVICT m = m, LOAD m = N + m,
-        # none = 2N), CacheSimulator.load / evict's values: a LOAD's metric increments are 1,
-        # its GB and its cost; an EVICT's 0 but one eviction, and free; no operation: zeros.
-        ones, zeros = np.ones(n), np.zeros(n)
-        self.no_op = 2 * n
-        self._kind_model = np.concatenate([self._models, self._models, [0]])
-        # A state row's cells of model m that LOAD / EVICT write (its serving weights edge,
-        # loaded now, cloud, its 'cached' over tasks, its LOAD and EVICT needs, its slots since
-        # loaded + 1), and their values: 1 1 0 1.. inf 0 1 / 0 0 1 0.. MB inf 0. By flat cell
-        # (server * N + model): the state's flat indices.
-        offsets = np.array([[m, n + m, 2 * n + m, *range(5 * n + m * k, 5 * n + m * k + k),
-                             5 * n + nk + m, 6 * n + nk + m, 7 * n + nk + m] for m in range(n)])
-        self._cell_offsets = ((np.arange(b) * self._state.shape[1])[:, None, None]
-                              + offsets).reshape(b * n, -1)
-        inf, mem = np.full(n, np.inf), mc.mem_mb.astype(np.float64)
-        self._row_values = np.concatenate([
-            np.stack([zeros, zeros, ones, *([zeros] * k), mem, inf, zeros], axis=1),
-            np.stack([ones, ones, zeros, *([ones] * k), inf, zeros, ones], axis=1)])
-        self._mem_delta = np.concatenate([-mc.mem_mb, mc.mem_mb, [0]])
-        self._op_inc = np.concatenate([
-            np.stack([zeros, ones, zeros, zeros, zeros], axis=1),
-            np.stack([ones, zeros, mc.weights_gb, mc.load_cost, mc.load_cost], axis=1),
-            np.zeros((1, 5))])
-        self._op_inc_t = np.ascontiguousarray(self._op_inc.T)
+        self.no_op = 2 * n  # step's kind of a row without operation (EVICT m = m, LOAD m = N + m)
+        self._weights_gb = np.ascontiguousarray(mc.weights_gb, dtype=np.float64)
+        self._load_cost = np.ascontiguousarray(mc.load_cost, dtype=np.float64)
+        self._no_invalid = np.zeros(b, dtype=bool)
+        self._models_rows = np.arange(b)
         # Episode arrays, filled row by row at reset: per server and slot (row T: 'after the
         # last slot', zeros), side by side in one row (a SERVE gathers its slot's in one go):
         # slot_columns, requests per model and task, requests per model, the next slot's
@@ -658,6 +620,11 @@ class BatchSimulator:
             self.queued_any = np.zeros(b, dtype=bool)
             self.last_utilisation = np.zeros(b)
             self.last_load = np.zeros(b)
+
+    def _block(self, block: int) -> np.ndarray:
+        """``[B, N]`` view of block ``block`` of the state rows (:mod:`edge_cache_env.kernels`)."""
+        n = self.n_models
+        return self._state[:, block * n:(block + 1) * n]
 
     @property
     def cached_f(self) -> np.ndarray:
@@ -698,9 +665,8 @@ class BatchSimulator:
         self._state[rows] = state
         self.context.reset_rows(rows)
         self.cached[rows] = False
-        self.uncached[rows] = True
         self.counters[rows] = self._fresh_counters
-        self._metrics[:, rows] = 0.0
+        self._metrics[rows] = 0.0
         if self.capacity_on:
             self.queue_frac[rows] = 0.0
             self.queued_work_s[rows] = 0.0
@@ -708,66 +674,42 @@ class BatchSimulator:
             self.last_utilisation[rows] = 0.0
             self.last_load[rows] = 0.0
 
-    def masks(self, out: np.ndarray, done: np.ndarray | None = None) -> np.ndarray:
-        """Valid actions of every server into ``out[B, 2N + 1]`` (SERVE, LOAD m, EVICT m; the
-        SERVE column is left as it is: True). ``done``: the servers whose episode is over, if
-        the caller has them (else derived)."""
-        if done is None:
-            done = self.t >= self.n_slots
-        left = self.ops_used < self.ops_limit
-        if done.any():  # an episode that is over allows SERVE only
-            left &= ~done
-        # LOAD m: m uncached and its MB free; EVICT m: m cached; both: an operation left.
-        room = np.where(left, self.free_mb, -1.0)
-        np.less_equal(self._op_need, room[:, None], out=out[:, 1:])
+    def masks(self, out: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
+        """Valid actions of every server (or of ``rows``) into ``out[B, 2N + 1]`` (SERVE, LOAD
+        m, EVICT m; the SERVE column is left as it is: True). LOAD m: m uncached and its MB
+        free; EVICT m: m cached; both: an operation left in a slot of the episode."""
+        kernels.masks_rows(self._models_rows if rows is None else rows, self._state,
+                           self.counters, self.ops_limit, self.n_slots, self.n_models, out)
         return out
 
-    def step(self, kind: np.ndarray, op: np.ndarray, serve: np.ndarray, invalid: np.ndarray,
-             costs: np.ndarray) -> np.ndarray:
+    def step(self, kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, costs: np.ndarray
+             ) -> np.ndarray:
         """At most one operation per server: ``kind[B]`` is EVICT model m (``m``), LOAD model m
-        (``N + m``) or none (:attr:`no_op` = 2N), ``op`` says which servers have one, ``serve``
-        which serve (disjoint from ``op``); ``invalid`` servers (a subset of ``serve``) are
-        charged the penalty. The weighted cost terms of the servers that act are written into
-        ``costs`` ``[len(TERMS), B]`` (the terms' rows in TERMS order; the caller zeroes them
-        first; ``switch`` is written for every server). Operations must be valid (the caller
-        checks the mask). Returns the servers that served (they entered their next slot)."""
-        n = self.n_models
-        if costs is not self._costs_out:  # the caller's matrix: a dict of its rows, kept
-            self._costs_out = costs
-            self._terms = {k: costs[i] for i, k in enumerate(TERMS)}
-        # Counters and running metrics: dense, by table (no operation adds zeros).
-        self.free_mb -= self._mem_delta[kind]
-        self.ops_used += op
-        inc = self._op_inc_t.take(kind, axis=1)  # _OP_METRICS: loads, evictions, GB, cost x2
-        self._metrics[_OPS] += inc
-        self._terms["switch"][:] = inc[3]
-        r = op.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
-        self.changed = None
-        if len(r):  # the cache itself: one flat write per array in the rows that act
-            kr = kind[r]
-            is_load = kr >= n
-            cell = r * n + self._kind_model[kr]  # flat index into the [B, N] arrays
-            self.changed = cell, is_load
-            self.cached.ravel()[cell] = is_load
-            self.uncached.ravel()[cell] = ~is_load
-            # Row gathers with take: much cheaper than fancy indexing for small tables.
-            self._state.reshape(-1)[self._cell_offsets.take(cell, axis=0)] = \
-                self._row_values.take(kr, axis=0)
-            if not is_load.all():
-                ev = cell[~is_load]
-                self.context.evict_cells(ev)
-                if self.capacity_on:  # an evicted model's queue goes to the cloud
-                    ev, ev_m = np.divmod(ev, n)
-                    queued = self.queue_frac[ev, ev_m] > 0
-                    if queued.any():
-                        ev, ev_m = ev[queued], ev_m[queued]
-                        self._offload_rows(ev, self._models == ev_m[:, None], costs, add=False)
-        r = serve.nonzero()[0]
-        if len(r):
-            if self.capacity_on:
+        (``N + m``) or none (:attr:`no_op` = 2N); ``serve[B]`` which servers serve (none with
+        an operation); ``invalid`` servers (a subset of ``serve``) are charged the penalty. The
+        weighted cost terms of the servers that act are written into ``costs``
+        ``[len(TERMS), B]`` (the terms' rows in TERMS order; the caller zeroes them first).
+        Operations must be valid (the caller checks the mask). Returns the servers that served
+        (they entered their next slot)."""
+        ctx = self.context
+        capacity = self.capacity_on
+        kernels.step_rows(kind, self._no_invalid if capacity else serve,
+                          self._no_invalid if capacity else invalid, self.n_models, self._state,
+                          self.cached, self.counters, self._slot_data, ctx.state, self.mem_mb,
+                          self._weights_gb, self._load_cost, self._kernel_params,
+                          ctx.model_params, ctx.relevance, self._metrics, _CHARGES.start,
+                          self._invalid_rows, self.invalid_penalty, costs)
+        r = serve.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
+        if capacity:
+            evicted = np.flatnonzero(kind < self.n_models)
+            if len(evicted):  # an evicted model's queue goes to the cloud
+                ev_m = kind[evicted]
+                queued = self.queue_frac[evicted, ev_m] > 0
+                if queued.any():
+                    ev, ev_m = evicted[queued], ev_m[queued]
+                    self._offload_rows(ev, self._models == ev_m[:, None], costs, add=False)
+            if len(r):
                 self._serve_capacity(r, invalid, costs)
-            else:
-                self._serve(r, invalid, costs)
         return r
 
     # ------------------------------------------------------------------ charges
@@ -792,80 +734,39 @@ class BatchSimulator:
                    n_edge, n_cloud, acc_sum, latency_s, energy_kj * 1000.0, usd]
         if aoc_sum is not None:
             charges.append(aoc_sum)
-        # One flat read-add-write of the rows' cells (np.array stacks small rows faster than
-        # np.stack; a 2-D fancy index costs a loop per row).
-        cells = self._charge_cells[:len(charges), None] + r
-        flat = self._metrics.reshape(-1)
         charges = np.array(charges)
-        flat[cells] += charges
+        self._metrics[r, _CHARGES.start:_CHARGES.start + len(charges)] += charges.T
         if wait_s is not None:
             self.metrics["wait_s"][r] += wait_s
         return charges[1:5]  # the weighted terms: latency, energy, accuracy, cloud rows
 
-    def _charge_invalid(self, invalid: np.ndarray) -> None:
+    def _charge_invalid(self, invalid: np.ndarray, costs: np.ndarray) -> None:
+        """The penalty of the ``invalid`` servers' masked-out actions (as the compiled step)."""
         bad = np.flatnonzero(invalid)
         m = self.metrics
         m["invalid_actions"][bad] += 1
         m["episode_cost_invalid"][bad] += self.invalid_penalty
         m["episode_cost"][bad] += self.invalid_penalty
-        self._terms["invalid"][bad] = self.invalid_penalty
+        costs[TERMS.index("invalid"), bad] = self.invalid_penalty
 
-    def _end_slot(self, r: np.ndarray, served: np.ndarray, t: np.ndarray,
-                  count_task: np.ndarray, count: np.ndarray, ctx_state: np.ndarray | None = None,
-                  state: np.ndarray | None = None, slot: np.ndarray | None = None) -> None:
-        """After SERVE in servers ``r`` (at their slots ``t``, requests ``count_task`` and
-        ``count`` per model): context update, next slot. ``ctx_state`` / ``state`` / ``slot``:
-        the rows' context and simulator state (updated, then written back) and their slot's
-        episode data, if the caller gathered them."""
-        ctx = self.context
-        ctx.update_rows(r, served, count_task, count)
-        aoc = ctx.aoc[r]
-        if state is None:
-            state = self._state.take(r, axis=0)
-        n = self.n_models
-        state[:, n:2 * n] = 0.0  # nothing loaded in the new slot yet
-        state[:, self._since] += state[:, :n]  # a slot more for every cached model
-        if slot is None:
-            slot = self._slot_data[r, t]
-        t = t + 1
-        count = slot[:, self._slot_block["next_count"]]
-        self._advance_demand(state, count, slot[:, self._slot_block["next_rate"]])
-        self._state[r] = state
-        # What the observation needs of the rows' new slot: requests, recency, frequency, AoC,
-        # slots since loaded.
-        self.entered = (count, state[:, 4 * n:5 * n], state[:, 3 * n:4 * n], aoc,
-                        state[:, self._since])
-        self.t[r] = t
-        self.ops_used[r] = 0
+    def _end_slot(self, r: np.ndarray, served: np.ndarray, count_task: np.ndarray,
+                  count: np.ndarray) -> None:
+        """After SERVE in servers ``r`` (requests ``count_task`` and ``count`` per model, of
+        which ``served`` at the edge): context update, next slot (as the compiled SERVE)."""
+        self.context.update_rows(r, served, count_task, count)
+        kernels.enter_next_slot_rows(r, self.n_models, self._state, self.counters,
+                                     self._slot_data)
 
     def _advance_demand(self, state: np.ndarray, count: np.ndarray, rate: float | np.ndarray
                         ) -> None:
-        """Servers of state rows ``state[b, ...]`` enter their next slot (requests
-        ``count[b, N]``): it joins the recency and the frequency EWMA (:func:`demand_history`,
-        one slot at a time; a ``rate`` of 0 (after the last slot) keeps the frequency)."""
+        """Servers of state rows ``state[b, ...]`` enter their first slot (requests
+        ``count[b, N]``): it joins the recency and the frequency EWMA (:func:`demand_history`'s
+        step, as the compiled SERVE takes it)."""
         n = self.n_models
-        ewma_step(state[:, 3 * n:4 * n], count, rate)
-        recency = state[:, 4 * n:5 * n]
+        ewma_step(state[:, kernels.FREQUENCY * n:(kernels.FREQUENCY + 1) * n], count, rate)
+        recency = state[:, kernels.RECENCY * n:(kernels.RECENCY + 1) * n]
         recency += 1.0
         np.copyto(recency, 0.0, where=count > 0)
-
-    # ------------------------------------------------------------------ v0 serve
-    def _serve(self, r: np.ndarray, invalid: np.ndarray, costs: np.ndarray) -> None:
-        """SERVE in servers ``r``: :func:`~edge_cache_env.kernels.serve_server` on each row,
-        the single simulator's compiled SERVE, then their next slot begins."""
-        ctx = self.context
-        kernels.serve_rows(r, self.counters, self._state, self._slot_data, ctx.state,
-                           self.n_models, self._kernel_params, ctx.model_params, ctx.relevance,
-                           self._metrics, _CHARGES.start, costs)
-        if invalid.any():
-            self._charge_invalid(invalid)
-        n = self.n_models
-        state = self._state.take(r, axis=0)
-        t = self.t[r]
-        # What the observation needs of the rows' new slot: requests, recency, frequency, AoC,
-        # slots since loaded.
-        self.entered = (self.count_f[r, t], state[:, 4 * n:5 * n], state[:, 3 * n:4 * n],
-                        ctx.aoc[r], state[:, self._since])
 
     # ------------------------------------------------------------ capacity model
     def _serve_capacity(self, r: np.ndarray, invalid: np.ndarray, costs: np.ndarray) -> None:
@@ -957,8 +858,8 @@ class BatchSimulator:
         self.last_utilisation[r] = np.minimum(busy / self._capacity_s, 1.0)
         self.last_load[r] = total / self._capacity_s
         if invalid.any():
-            self._charge_invalid(invalid)
-        self._end_slot(r, served, t, count_task, cnt)
+            self._charge_invalid(invalid, costs)
+        self._end_slot(r, served, count_task, cnt)
         ending = self.queued_any[r] & (self.t[r] == self.n_slots)
         if ending.any():  # the episode ends: the queue goes to the cloud
             e = r[ending]

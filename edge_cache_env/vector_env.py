@@ -138,9 +138,12 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         self.sim.masks(self._mask)
         self._started = True
         self._autoreset[rows] = False
+        entered = np.zeros(b, dtype=bool)
+        entered[rows] = True
+        obs = self._obs.observe(np.full(b, self.sim.no_op), entered).copy()
         zeros = np.zeros(b)
         info = self._step_info({k: zeros for k in COST_KEYS}, None)
-        return self._observe(), info
+        return obs, info
 
     def step(self, actions: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray,
                                           dict[str, Any]]:
@@ -178,33 +181,31 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         if any_again:  # autoreset rows: no operation, no SERVE
             kind[again] = self.sim.no_op
             invalid &= ~again
-        op = kind != self.sim.no_op
-        serve = ~op
+        serve = kind == self.sim.no_op
         if any_again:
             serve &= ~again
         self._costs.fill(0.0)
-        served = self.sim.step(kind, op, serve, invalid, self._costs)
-        if self.sim.changed is not None:
-            self._obs.on_ops(*self.sim.changed)
-        if len(served):
-            self._obs.on_slot(served, self.sim.entered)
+        self.sim.step(kind, serve, invalid, self._costs)
+        entered = serve  # in a new slot: the servers that served, and those reset below
         if any_again and self._reset_ended:
             rows = np.flatnonzero(again)
             self._reset_rows(rows, [None] * len(rows))
+            entered = serve | again
+        obs = self._obs.observe(kind, entered).copy()
         # Left to right, as the single env adds them (a reduction over the outer axis is
         # sequential).
         np.add.reduce(self._costs[:-1], axis=0, out=self._costs[-1])
         matrix = self._costs.copy()
         costs = dict(zip(COST_KEYS, matrix, strict=True))
         ended = self.sim.t >= self.sim.n_slots
-        self.sim.masks(self._mask, ended)
+        self.sim.masks(self._mask)
         done = ended & ~again if any_again else ended
         reward = matrix[-1] / -self._scale
         if any_again:
             reward[again] = 0.0
         self._autoreset = done if self._reset_ended else done | again
         info = self._step_info(costs, done if done.any() else None)
-        return self._observe(), reward, np.zeros(b, dtype=bool), done.copy(), info
+        return obs, reward, np.zeros(b, dtype=bool), done.copy(), info
 
     def action_masks(self) -> np.ndarray:
         """``[B, 2N + 1]``: the valid actions of every sub-env now (SERVE always)."""
@@ -239,11 +240,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
             if s is not None or self._rngs[r] is None:
                 self._rngs[r] = seeding.np_random(s)[0]
             requests.append(self.workload.sample_episode(self._rngs[r]))
-        self.sim.reset_rows(rows, requests)
-        self._obs.on_slot(rows)  # the masks: the caller's (step computes them for every row)
-
-    def _observe(self) -> np.ndarray:
-        return self._obs.full().copy()
+        self.sim.reset_rows(rows, requests)  # the masks and observation: the caller's
 
     def _step_info(self, costs: dict[str, np.ndarray], ended: np.ndarray | None) -> dict[str, Any]:
         info = self._info_template.copy()  # every key in order
