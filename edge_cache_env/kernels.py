@@ -387,3 +387,23 @@ def masks_rows(rows: np.ndarray, state: np.ndarray, counters: np.ndarray, ops_li
         st = state[b]
         for j in range(2 * n):
             mask[b, 1 + j] = st[NEED_LOAD * n + j] <= room
+
+
+@njit(cache=True)
+def write_episode(b: int, slot_data: np.ndarray, columns: np.ndarray, count_task: np.ndarray
+                  ) -> None:
+    """Server b's episode rows of ``slot_data`` (layout above): per slot the six serving
+    ``columns[c, t, m]`` interleaved model by model, the requests per model and task
+    ``count_task[t, m, k]``, per model (column 5), and the next slot's (0 after the last)."""
+    n_slots, n = columns.shape[1], columns.shape[2]
+    k = count_task.shape[2]
+    cnt0 = slot_data.shape[2] - SLOT_BLOCKS * n
+    for t in range(n_slots):
+        row = slot_data[b, t]
+        for m in range(n):
+            for c in range(6):
+                row[m * 6 + c] = columns[c, t, m]
+            for j in range(k):
+                row[6 * n + m * k + j] = count_task[t, m, j]
+            row[cnt0 + COUNT * n + m] = columns[5, t, m]
+            row[cnt0 + NEXT_COUNT * n + m] = columns[5, t + 1, m] if t + 1 < n_slots else 0.0

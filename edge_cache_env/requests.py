@@ -48,7 +48,7 @@ class EpisodeRequests:
                 raise ValueError(f"EpisodeRequests.task outside [0, {self.n_tasks})")
             if self.input_tokens.min() < 0 or self.output_tokens.min() < 0:
                 raise ValueError("EpisodeRequests: token counts must be >= 0")
-            if np.any(np.diff(self.slot) < 0):
+            if (self.slot[1:] < self.slot[:-1]).any():
                 raise ValueError("EpisodeRequests.slot must be sorted")
         t, m, k = self.n_slots, self.n_models, self.n_tasks
         cell = self.slot.astype(np.int64) * m + self.model

@@ -30,8 +30,7 @@ def slot_columns(c: SlotCosts, cloud_accuracy: np.ndarray, out: np.ndarray | Non
     rows (edge, loaded now, cloud): edge compute s, cold-start wait s, cloud latency s, cloud
     USD, cloud accuracy sum, count. One matrix product then gives every sum a slot needs.
     ``out``: written into it (a batch's episode rows) instead of a new array."""
-    columns = (c.edge_compute_s, c.cold_wait_s, c.cloud_latency_s, c.cloud_usd,
-               c.count * cloud_accuracy, c.count)
+    columns = serving_columns(c, cloud_accuracy)
     if out is None:
         return np.stack(columns, axis=2)
     out[...] = np.array(columns).transpose(1, 2, 0)  # one interleaving copy
@@ -43,6 +42,12 @@ def kernel_params(config: EnvConfig) -> np.ndarray:
     mix's rate, the four cost weights, the GPU's kJ per busy second."""
     return np.array([config.aoc.nu, config.aoc.task_mix_ewma, *weight_values(config.costs),
                      config.server.gpu_power_w / 1000.0])
+
+
+def serving_columns(c: SlotCosts, cloud_accuracy: np.ndarray) -> tuple[np.ndarray, ...]:
+    """:func:`slot_columns`' six ``[T, N]`` columns, in order."""
+    return (c.edge_compute_s, c.cold_wait_s, c.cloud_latency_s, c.cloud_usd,
+            c.count * cloud_accuracy, c.count)
 
 
 def demand_history(count: np.ndarray, frequency_rate: float) -> tuple[np.ndarray, np.ndarray]:
@@ -650,10 +655,8 @@ class BatchSimulator:
                 raise ValueError(f"requests are for {req.n_models} models x {req.n_slots} slots, "
                                  f"config has {self.n_models} x {cfg.n_slots}")
             c = SlotCosts.of(cfg, req, self.model_costs)
-            self.count_task[r, :-1] = req.count_task
-            self.count_f[r, :-1] = c.count
-            self._next_count[r, :-1] = self.count_f[r, 1:]
-            slot_columns(c, self.cloud_accuracy, out=self._slot_columns[r, :-1])
+            kernels.write_episode(r, self._slot_data, np.stack(serving_columns(c, self.cloud_accuracy)),
+                                  req.count_task)
             if self.capacity_on:
                 work = self.work_s[r] = batched_work(cfg, c.edge_compute_s)
                 self.theta_s[r] = offload_threshold_s(cfg, c.count, c.cloud_latency_s)

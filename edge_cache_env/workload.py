@@ -60,9 +60,14 @@ class SyntheticWorkload:
         cum[:, -1] = 1.0
         # Each request's model: the first in its period's cumulative popularity beyond its draw,
         # i.e. how many cumulative values are <= it (searchsorted side="right" on the period's
-        # row, for every request at once).
+        # row; requests are sorted by slot, so each period's are one contiguous run).
         u = np_random.random(n)
-        model = (cum[slot // wl.shift_every_slots] <= u[:, None]) @ np.ones(n_models, dtype=np.int64)
+        model = np.empty(n, dtype=np.int64)
+        ends = np.searchsorted(slot, np.arange(1, n_periods + 1) * wl.shift_every_slots)
+        start = 0
+        for p, end in enumerate(ends.tolist()):
+            model[start:end] = np.searchsorted(cum[p], u[start:end], side="right")
+            start = end
         task_rank = np.searchsorted(self._task_cum, np_random.random(n), side="right")
         task = task_perm[model, task_rank].astype(np.int64)
         inp = lognormal_tokens(np_random, n, wl.input_tokens_median, wl.input_tokens_sigma,
