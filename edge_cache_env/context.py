@@ -28,11 +28,12 @@ def ewma_step(avg: np.ndarray, x: np.ndarray, rate: float | np.ndarray, in_place
 
 
 class AgeOfContext:
-    """The context state of every model; vectorised over models and tasks.
+    """The context state of every model: S, p, A and AoC side by side in one row per server of
+    ``state`` (``[B, 3 N K + N]``; the single simulator's is a batch of one), the arrays views
+    of it. The equations are compiled once (:mod:`edge_cache_env.kernels`) and run on any row.
 
-    ``batch=B`` gives every state array a leading dimension of B independent edge servers (the
-    vector env). The equations are compiled once (:mod:`edge_cache_env.kernels`) and run on
-    the one server (:meth:`update`) or on a batch's rows (:meth:`update_rows`) alike.
+    ``batch=None``: one server, ``mass`` / ``task_mix`` / ``accuracy`` ``[N, K]`` and ``aoc``
+    ``[N]``; ``batch=B``: a leading dimension of B servers (the vector env).
     """
 
     def __init__(self, config: EnvConfig, batch: int | None = None) -> None:
@@ -45,56 +46,55 @@ class AgeOfContext:
         self.acc0 = np.array([m.acc0 for m in models], dtype=np.float64)
         self.acc_gain = np.array([m.acc_gain for m in models], dtype=np.float64)
         self.acc_max = np.array([m.acc_max for m in models], dtype=np.float64)
-        n = len(models)
-        # The kernels' per-model constants (window, acc0, gain, acc_max: log2(1 + C) = log1p(C) /
-        # ln 2, so 1 / ln 2 goes into the gain) and C = S R's matrix.
-        self.model_params = np.stack([self.window, self.acc0, self.acc_gain / np.log(2.0),
-                                      self.acc_max])
+        self.n_models = n = len(models)
+        # C = S R with R = (1 - rho) I + rho 11^T: own task fully, the others at rho.
         self.relevance = (1.0 - self.rho) * np.eye(k) + self.rho * np.ones((k, k))
+        self.params = kernels.context_params(self.nu, self.mix_rate, self.window, self.acc0,
+                                             self.acc_gain, self.acc_max, self.relevance)
         self.batch = batch
+        nk = n * k
+        self.state = np.zeros((1 if batch is None else batch, 3 * nk + n))
+        # The kernels' scratch: the requests served at the edge, then C (one server's).
+        self.scratch = np.zeros(2 * nk)
+        self._views()
         if batch is None:
-            self.mass = np.zeros((n, k))  # S
-            self.task_mix = np.full((n, k), 1.0 / k)  # p
-            self.accuracy = np.empty((n, k))  # A at the edge, derived from C
-            self.aoc = np.zeros(n)  # AoC per model, derived from p and C
-            self.effective = np.zeros((n, k))  # C, derived from S
             self._count_task: np.ndarray | None = None
             self._count: np.ndarray | None = None
-            self.reset()
+        self.task_mix[...] = 1.0 / k
+        self.accuracy[...] = self.acc0[:, None]  # C = 0: zero-shot
+        self._fresh_state = self.state[0].copy()
+
+    _VIEWS = ("mass", "task_mix", "accuracy", "aoc", "effective")
+
+    def _views(self) -> None:
+        views = self.row_views(self.state)
+        if self.batch is None:
+            self.mass, self.task_mix, self.accuracy, self.aoc = (v[0] for v in views)
+            nk = self.n_models * self.n_tasks
+            self.effective = self.scratch[nk:].reshape(self.n_models, self.n_tasks)  # last C
         else:
-            # A batch keeps each server's S, p, A and AoC side by side in one row of `state`
-            # (the arrays are views of it).
-            self.state = np.zeros((batch, 3 * n * k + n))
-            self.mass, self.task_mix, self.accuracy, self.aoc = self.row_views(self.state)
-            self.task_mix[:] = 1.0 / k
-            self.accuracy[:] = self.accuracy_of(np.zeros((n, k)))
-            self._scratch = np.zeros(n * k)  # C of one row (read by nothing else)
-            # What EVICT writes for each model (S 0, A acc0, AoC 0), by flat cell (server * N +
-            # model): the state's flat indices and their values.
-            nk = n * k
-            tasks = np.arange(k)
-            offsets = np.array([np.concatenate([m * k + tasks, 2 * nk + m * k + tasks, [3 * nk + m]])
-                                for m in range(n)])
-            self._evict_cells = ((np.arange(batch) * self.state.shape[1])[:, None, None]
-                                 + offsets).reshape(batch * n, -1)
-            values = np.array([np.concatenate([np.zeros(k), np.full(k, self.acc0[m]), [0.0]])
-                               for m in range(n)])
-            self._evict_values = np.tile(values, (batch, 1))
-            self._fresh_state = self.state[0].copy()
+            self.mass, self.task_mix, self.accuracy, self.aoc = views
+
+    def __getstate__(self) -> dict:
+        # The per-model arrays are views of `state` and `scratch`; pickle would copy them apart.
+        return {k: v for k, v in self.__dict__.items() if k not in self._VIEWS}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._views()
 
     def reset(self, count_task: np.ndarray | None = None) -> None:
-        """Empty context; ``count_task[t, m, k]``: the episode's requests per slot, which the
-        task mix follows (it follows demand only, not the agent)."""
-        self.mass.fill(0.0)
-        self.task_mix.fill(1.0 / self.n_tasks)
+        """One server: empty context; ``count_task[t, m, k]``: the episode's requests per slot,
+        which the task mix follows (it follows demand only, not the agent)."""
+        self.state[0] = self._fresh_state
         self.effective.fill(0.0)
-        self.aoc.fill(0.0)
-        self.accuracy_of(self.effective, out=self.accuracy)
         if count_task is None:
             self._count_task = self._count = None
         else:
-            self._count_task = np.ascontiguousarray(count_task, dtype=np.float64)
-            self._count = self._count_task.sum(axis=2)  # integer counts: exact in any order
+            t = len(count_task)
+            self._count_task = np.ascontiguousarray(count_task, dtype=np.float64).reshape(1, t, -1)
+            # Integer counts: exact in any order.
+            self._count = self._count_task.reshape(t, self.n_models, -1).sum(axis=2).reshape(1, t, -1)
 
     def evict(self, m: int) -> None:
         """The context lived in GPU memory: eviction throws it away.
@@ -107,24 +107,21 @@ class AgeOfContext:
         self.aoc[m] = 0.0
 
     def update(self, served_at_edge: np.ndarray, slot: int) -> None:
-        """End of slot ``slot``: decay, add the examples served at the edge, cap at the window;
-        the task mix takes the slot's step (:func:`~edge_cache_env.kernels.update_context`).
+        """One server, end of slot ``slot``: decay, add the examples served at the edge, cap at
+        the window; the task mix takes the slot's step
+        (:func:`~edge_cache_env.kernels.update_context`).
 
         ``served_at_edge[m, k]`` counts the slot's requests served at the edge.
         """
         if self._count_task is None:
             raise RuntimeError("AgeOfContext.reset(count_task) must be called at episode start")
-        kernels.update_context(np.ascontiguousarray(served_at_edge, dtype=np.float64).reshape(-1),
-                               self._count_task[slot].reshape(-1), self._count[slot],
-                               self.mass.reshape(-1), self.task_mix.reshape(-1),
-                               self.effective.reshape(-1), self.accuracy.reshape(-1), self.aoc,
-                               self.nu, self.mix_rate, *self.model_params, self.relevance)
+        self.update_rows(np.zeros(1, dtype=np.int64), served_at_edge, self._count_task[:, slot],
+                         self._count[:, slot])
 
     def decay(self, mass: np.ndarray, served_at_edge: np.ndarray) -> None:
         """:meth:`update`'s decay of ``mass[..., N, K]`` (C-contiguous, in place), each context
         adding the same ``served_at_edge[N, K]``: the planner's contexts, one per load slot."""
-        n_k = len(self.window) * self.n_tasks
-        kernels.decay_all(mass.reshape(-1, n_k),
+        kernels.decay_all(mass.reshape(-1, self.n_models * self.n_tasks),
                           np.ascontiguousarray(served_at_edge, dtype=np.float64).reshape(-1),
                           self.nu, self.window)
 
@@ -132,23 +129,18 @@ class AgeOfContext:
         """C from S for ``mass[..., N, K]``: own task fully, the others at rho (``S R``)."""
         mass = np.ascontiguousarray(mass, dtype=np.float64)
         out = np.empty_like(mass)
-        kernels.effective_of(mass.reshape(-1, *mass.shape[-2:]), self.relevance,
-                             out.reshape(-1, *mass.shape[-2:]))
+        nk = self.n_models * self.n_tasks
+        kernels.effective_of(mass.reshape(-1, nk), self.params, self.n_models, out.reshape(-1, nk))
         return out
 
-    def accuracy_of(self, c: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """A = min(acc_max, acc0 + gain log2(1 + C)) for ``c[..., N, K]`` (into ``out`` if
-        given): the simulators' curve (:func:`~edge_cache_env.kernels.accuracy`), for the
-        planner's true costs."""
+    def accuracy_of(self, c: np.ndarray) -> np.ndarray:
+        """A = min(acc_max, acc0 + gain log2(1 + C)) for ``c[..., N, K]``: the simulators'
+        curve (:func:`~edge_cache_env.kernels.accuracy`), for the planner's true costs."""
         c = np.ascontiguousarray(c, dtype=np.float64)
-        res = np.empty_like(c) if out is None or not out.flags.c_contiguous else out
-        shape = (-1, *c.shape[-2:])
-        kernels.accuracy_of(c.reshape(shape), self.model_params[1], self.model_params[2],
-                            self.model_params[3], res.reshape(shape))
-        if out is not None and res is not out:
-            out[...] = res
-            return out
-        return res
+        out = np.empty_like(c)
+        nk = self.n_models * self.n_tasks
+        kernels.accuracy_of(c.reshape(-1, nk), self.params, self.n_models, out.reshape(-1, nk))
+        return out
 
     # ------------------------------------------------------------ batch rows
     def reset_rows(self, rows: np.ndarray) -> None:
@@ -158,25 +150,19 @@ class AgeOfContext:
 
     def row_views(self, state: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                       np.ndarray]:
-        """Batch: S, p, A ``[b, N, K]`` and AoC ``[b, N]``: views of state rows ``[b, ...]``."""
-        b, n, k = len(state), len(self.window), self.n_tasks
+        """S, p, A ``[b, N, K]`` and AoC ``[b, N]``: views of state rows ``[b, ...]``."""
+        b, n, k = len(state), self.n_models, self.n_tasks
         nk = n * k
         return (state[:, :nk].reshape(b, n, k), state[:, nk:2 * nk].reshape(b, n, k),
                 state[:, 2 * nk:3 * nk].reshape(b, n, k), state[:, 3 * nk:])
 
-    def evict_cells(self, cells: np.ndarray) -> None:
-        """Batch: :meth:`evict` of model ``cells[i] % N`` in row ``cells[i] // N`` (one flat
-        write)."""
-        self.state.reshape(-1)[self._evict_cells.take(cells, axis=0)] = \
-            self._evict_values.take(cells, axis=0)
-
     def update_rows(self, rows: np.ndarray, served_at_edge: np.ndarray, count_task: np.ndarray,
                     count: np.ndarray) -> None:
-        """Batch: :meth:`update` of servers ``rows`` at the end of their slot, whose requests
-        are ``count_task[i]`` ``[N, K]`` (``count[i]`` per model)."""
+        """:meth:`update` of servers ``rows`` at the end of their slot, whose requests are
+        ``count_task[i]`` ``[N, K]`` (``count[i]`` per model)."""
         b = len(rows)
         kernels.update_context_rows(
             rows, np.ascontiguousarray(served_at_edge, dtype=np.float64).reshape(b, -1),
             np.ascontiguousarray(count_task, dtype=np.float64).reshape(b, -1),
-            np.ascontiguousarray(count, dtype=np.float64), self.state, self._scratch,
-            np.array([self.nu, self.mix_rate]), self.model_params, self.relevance)
+            np.ascontiguousarray(count, dtype=np.float64).reshape(b, -1), self.state,
+            self.scratch, self.params)

@@ -1,20 +1,32 @@
 """The model's per-slot equations, compiled: one implementation for one server and for a batch.
 
-The single simulator runs :func:`serve_server` and :func:`update_context` on its one server; the
-batch simulator runs the same functions on each of its rows (:func:`serve_rows`,
-:func:`update_context_rows`), so a sub-env of the vector env and a single env given the same
-actions compute every cost, accuracy and Age of Context with the same floating-point operations
-in the same order: they agree bit for bit. Compiled with numba (no ``fastmath``: IEEE
-arithmetic, no reassociation), so a step's cost is the arithmetic, not numpy's per-call overhead.
+Both simulators keep their state in the same arrays, one row per server (the single simulator
+is a batch of one): :func:`serve_row` serves one slot of one server, and the single simulator
+calls it on its row 0 (:func:`serve_server`) while the batch simulator calls it on each row
+(:func:`step_rows`). A sub-env of the vector env and a single env given the same actions thus
+compute every cost, accuracy and Age of Context with the same floating-point operations in the
+same order: they agree bit for bit. Compiled with numba (no ``fastmath``: IEEE arithmetic, no
+reassociation); the kernels index their arrays and never slice them in a loop (a view costs a
+reference count, which dominated the arithmetic).
 
-Arrays are flat, model-major: ``[m * K + k]`` for per-task values (K tasks per model),
-``[m * 6 + c]`` for a slot's serving columns (:func:`edge_cache_env.simulator.slot_columns`).
 The equations (module docstring of :mod:`edge_cache_env.context` for the AoC):
 
     S <- nu S + served, each model's row capped at its window W
     p <- p + rate (share - p)          (task mix: rate = task_mix_ewma if the model had requests)
     C  = S R,  R = (1 - rho) I + rho 11^T
     A  = min(acc_max, acc0 + gain log2(1 + C)),    AoC = sum_k p C
+
+Layouts (N models, K tasks, flat and model-major: ``[m * K + k]`` per task, ``[m * 6 + c]`` per
+serving column):
+
+- state ``[B, STATE_BLOCKS * N]``: blocks of N values EDGE ... SINCE (below);
+- slot data ``[B, T + 1, 6N + NK + SLOT_BLOCKS * N]``: per slot the serving columns
+  (:func:`edge_cache_env.simulator.slot_columns`), the requests per model and task, then the
+  blocks COUNT ... NEXT_RATE; row T ('after the last slot') zeros;
+- context ``[B, 3NK + N]``: S, p, A (NK each), AoC (N);
+- counters ``[B, 3]`` int: FREE_MB, OPS_USED, SLOT;
+- running metrics ``[B, keys]``: :data:`METRIC_COLUMNS` first;
+- ``ctx_params`` (:func:`context_params`) and ``sim_params`` (:func:`simulator_params`).
 """
 
 from __future__ import annotations
@@ -24,15 +36,62 @@ import math
 import numpy as np
 from numba import njit
 
-# The charges of a SERVE, in the order the kernels write them (``out[:N_CHARGES]``): the
-# weighted total, its four weighted terms (TERMS order), then the raw sums. The simulators map
-# them onto their running metrics by these names.
+# Blocks of N values of a server's state row: serving weights (edge, loaded now, cloud), the
+# demand now (EWMA frequency, recency: slots since the latest request), what each operation
+# needs (LOAD m: its MB if uncached, EVICT m: 0 if cached, else inf; valid if need <= the free
+# MB), slots since loaded + 1 (0 if uncached).
+EDGE, LOADED_NOW, CLOUD, FREQUENCY, RECENCY, NEED_LOAD, NEED_EVICT, SINCE, STATE_BLOCKS = range(9)
+# Blocks of N values after a slot's serving columns and requests per task: requests per model,
+# the next slot's, the frequency EWMA's rate into the next slot.
+COUNT, NEXT_COUNT, NEXT_RATE, SLOT_BLOCKS = range(4)
+FREE_MB, OPS_USED, SLOT = range(3)
+# ctx_params: two scalars, then blocks of N values, then R (K x K, row-major).
+NU, MIX_RATE, CTX_SCALARS = range(3)
+WINDOW, ACC0, GAIN, ACC_MAX, CTX_MODEL_BLOCKS = range(5)
+# sim_params: six scalars, then blocks of N values.
+PER_S, PER_KJ, PER_MISS, PER_USD, KJ_PER_S, PENALTY, SIM_SCALARS = range(7)
+MEM_MB, WEIGHTS_GB, LOAD_COST, SIM_MODEL_BLOCKS = range(4)
+
+# The charges of a SERVE, in the order :func:`charge` writes them: the weighted total, its four
+# weighted terms (TERMS order), then the raw sums, then the AoC the requests saw.
 CHARGES = ("episode_cost", "episode_cost_latency", "episode_cost_energy", "episode_cost_accuracy",
            "episode_cost_cloud", "requests", "edge_hits", "cloud_requests", "accuracy_sum",
            "latency_s", "energy_j", "cloud_usd", "aoc_sum")
 N_CHARGES = len(CHARGES)
+# What a LOAD / EVICT adds to, in order (the last, episode_cost, is the first charge), and the
+# penalty of a masked-out action: the first columns of a batch's running metrics.
+OP_METRICS = ("loads", "evictions", "switch_gb", "episode_cost_switch", "episode_cost")
+INVALID_METRICS = ("invalid_actions", "episode_cost_invalid")
+METRIC_COLUMNS = OP_METRICS + CHARGES[1:] + INVALID_METRICS
+FIRST_CHARGE = len(OP_METRICS) - 1
+FIRST_INVALID = FIRST_CHARGE + N_CHARGES
 
 
+def context_params(nu: float, mix_rate: float, window: np.ndarray, acc0: np.ndarray,
+                   acc_gain: np.ndarray, acc_max: np.ndarray, relevance: np.ndarray) -> np.ndarray:
+    """``ctx_params``: the AoC's constants (``acc_gain / ln 2`` as the gain: log2(1 + C) =
+    log1p(C) / ln 2)."""
+    return np.concatenate([[nu, mix_rate], window, acc0, acc_gain / np.log(2.0), acc_max,
+                           relevance.reshape(-1)]).astype(np.float64)
+
+
+def simulator_params(weights: tuple[float, float, float, float], kj_per_s: float,
+                     penalty: float, mem_mb: np.ndarray, weights_gb: np.ndarray,
+                     load_cost: np.ndarray) -> np.ndarray:
+    """``sim_params``: the cost weights (per s, per kJ, per miss, per USD), the GPU's kJ per busy
+    second, the invalid-action penalty, then each model's MB, GB and load cost."""
+    return np.concatenate([weights, [kj_per_s, penalty], mem_mb, weights_gb, load_cost]
+                          ).astype(np.float64)
+
+
+@njit(cache=True)
+def dims(state: np.ndarray, ctx_state: np.ndarray) -> tuple[int, int]:
+    """N and K of a simulator's arrays."""
+    n = state.shape[1] // STATE_BLOCKS
+    return n, (ctx_state.shape[1] // n - 1) // 3
+
+
+# ---------------------------------------------------------------- the formulas, one value each
 @njit(cache=True, inline="always")
 def ewma(avg: float, x: float, rate: float) -> float:
     """One step of an exponentially weighted moving average (as
@@ -44,7 +103,7 @@ def ewma(avg: float, x: float, rate: float) -> float:
 def weigh(latency_per_s: float, energy_per_kj: float, accuracy_per_miss: float,
           cloud_per_usd: float, latency_s, energy_kj, n_requests, accuracy_sum, usd):  # noqa: ANN001, ANN201
     """The weighted latency, energy, accuracy and cloud terms of a set of requests (floats or
-    arrays): the cost formula, used by every simulator path."""
+    arrays): the cost formula of every simulator path."""
     return (latency_per_s * latency_s, energy_per_kj * energy_kj,
             accuracy_per_miss * (n_requests - accuracy_sum), cloud_per_usd * usd)
 
@@ -59,141 +118,95 @@ def accuracy(c: float, acc0: float, gain: float, acc_max: float) -> float:
     return a if a < acc_max else acc_max
 
 
-@njit(cache=True)
-def accuracy_of(c: np.ndarray, acc0: np.ndarray, gain: np.ndarray, acc_max: np.ndarray,
-                out: np.ndarray) -> None:
-    """:func:`accuracy` over ``c[..., N, K]`` flattened as ``c[i, m, k]`` (``out`` alike)."""
-    rows, n, k = c.shape
-    for i in range(rows):
-        for m in range(n):
-            for j in range(k):
-                out[i, m, j] = accuracy(c[i, m, j], acc0[m], gain[m], acc_max[m])
-
-
-@njit(cache=True)
-def effective_of(mass: np.ndarray, relevance: np.ndarray, out: np.ndarray) -> None:
-    """``C = S R`` over ``mass[i, m, :]`` (``out`` alike): own task fully, the others at rho."""
-    rows, n, k = mass.shape
-    for i in range(rows):
-        for m in range(n):
-            for j in range(k):
-                c = 0.0
-                for q in range(k):
-                    c += mass[i, m, q] * relevance[q, j]
-                out[i, m, j] = c
-
-
 @njit(cache=True, inline="always")
-def decay_model(mass: np.ndarray, served: np.ndarray, base: int, k: int, nu: float, w: float
-                ) -> None:
-    """``S <- nu S + served`` for the K tasks of one model (``mass[base:base + K]``), the row
-    scaled down to the window ``w`` if over it (the oldest examples fall out)."""
-    total = 0.0
-    for j in range(base, base + k):
-        s = mass[j] * nu + served[j]
-        mass[j] = s
-        total += s
-    scale = w / (total if total > w else w)
-    for j in range(base, base + k):
-        mass[j] *= scale
+def window_scale(total: float, w: float) -> float:
+    """The factor that scales a model's masses (sum ``total``) down to its window ``w`` (1 if
+    within it): the oldest examples fall out."""
+    return w / (total if total > w else w)
 
 
+# ------------------------------------------------------------------ the context of one server
 @njit(cache=True)
-def decay_all(mass: np.ndarray, served: np.ndarray, nu: float, window: np.ndarray) -> None:
-    """:func:`decay_model` of every row ``mass[i]`` (``[rows, N K]``), each adding the same
-    ``served`` ``[N K]`` (the planner's contexts, one per load slot)."""
-    n = len(window)
-    k = served.shape[0] // n
-    for i in range(mass.shape[0]):
-        row = mass[i]
-        for m in range(n):
-            decay_model(row, served, m * k, k, nu, window[m])
-
-
-@njit(cache=True, inline="always")
-def update_context(served: np.ndarray, count_task: np.ndarray, count: np.ndarray,
-                   mass: np.ndarray, mix: np.ndarray, effective: np.ndarray, acc: np.ndarray,
-                   aoc: np.ndarray, nu: float, mix_rate: float, window: np.ndarray,
-                   acc0: np.ndarray, gain: np.ndarray, acc_max: np.ndarray,
-                   relevance: np.ndarray) -> None:
-    """End of a slot for one server (flat ``[N * K]`` arrays, ``count``/``aoc`` ``[N]``): decay,
-    add the requests ``served`` at the edge, cap at the window; the task mix takes the slot's
-    EWMA step; C, A and AoC rederived. In place."""
-    n = len(count)
-    k = len(served) // n
+def update_context(b: int, ctx_state: np.ndarray, scratch: np.ndarray, task_src: np.ndarray,
+                   count_src: np.ndarray, i0: int, i1: int, task0: int, count0: int,
+                   ctx_params: np.ndarray, n: int, k: int) -> None:
+    """End of a slot for server b: decay, add the requests served at the edge
+    (``scratch[:NK]``), cap at the window; the task mix takes the slot's EWMA step (its
+    requests: ``task_src[i0, i1, task0 + j]`` per task, ``count_src[i0, i1, count0 + m]`` per
+    model); C (into ``scratch[NK:]``), A and AoC rederived."""
+    nk = n * k
+    nu, mix_rate = ctx_params[NU], ctx_params[MIX_RATE]
+    rel0 = CTX_SCALARS + CTX_MODEL_BLOCKS * n
     for m in range(n):
         base = m * k
-        decay_model(mass, served, base, k, nu, window[m])
-        cnt = count[m]
+        total = 0.0  # S <- nu S + served, capped at the window
+        for j in range(base, base + k):
+            x = ctx_state[b, j] * nu + scratch[j]
+            ctx_state[b, j] = x
+            total += x
+        scale = window_scale(total, ctx_params[CTX_SCALARS + WINDOW * n + m])
+        for j in range(base, base + k):
+            ctx_state[b, j] *= scale
+        cnt = count_src[i0, i1, count0 + m]
         rate = mix_rate if cnt > 0.0 else 0.0  # no request: the mix stays
         denom = cnt if cnt > 1.0 else 1.0
-        for j in range(k):
-            mix[base + j] = ewma(mix[base + j], count_task[base + j] / denom, rate)
+        for j in range(base, base + k):
+            ctx_state[b, nk + j] = ewma(ctx_state[b, nk + j], task_src[i0, i1, task0 + j] / denom,
+                                        rate)
+        acc0 = ctx_params[CTX_SCALARS + ACC0 * n + m]
+        gain = ctx_params[CTX_SCALARS + GAIN * n + m]
+        acc_max = ctx_params[CTX_SCALARS + ACC_MAX * n + m]
         a_sum = 0.0
         for j in range(k):
-            c = 0.0
+            c = 0.0  # C = S R
             for q in range(k):
-                c += mass[base + q] * relevance[q, j]
-            effective[base + j] = c
-            acc[base + j] = accuracy(c, acc0[m], gain[m], acc_max[m])
-            a_sum += mix[base + j] * c
-        aoc[m] = a_sum
+                c += ctx_state[b, base + q] * ctx_params[rel0 + q * k + j]
+            scratch[nk + base + j] = c
+            ctx_state[b, 2 * nk + base + j] = accuracy(c, acc0, gain, acc_max)
+            a_sum += ctx_state[b, nk + base + j] * c
+        ctx_state[b, 3 * nk + m] = a_sum
 
 
-@njit(cache=True, inline="always")
-def serve_server(cached: np.ndarray, loaded_now: np.ndarray, cloud: np.ndarray,
-                 columns: np.ndarray, count_task: np.ndarray, count: np.ndarray,
-                 mass: np.ndarray, mix: np.ndarray, effective: np.ndarray, acc: np.ndarray,
-                 aoc: np.ndarray, served: np.ndarray, ctx_params: np.ndarray,
-                 model_params: np.ndarray, relevance: np.ndarray, out: np.ndarray) -> None:
-    """SERVE one slot of one server without the capacity model: cached models at the edge
-    (``loaded_now``: those loaded in this slot wait for their cold start), the rest in the
-    cloud. Writes the charges (:data:`CHARGES` order) into ``out`` and updates the context.
-
-    ``ctx_params``: nu, task_mix_ewma, then the cost weights per s, per kJ, per miss, per USD
-    and the GPU's kJ per s. ``model_params[4, N]``: window, acc0, gain, acc_max."""
-    n = len(count)
-    k = len(count_task) // n
+@njit(cache=True)
+def serve_row(b: int, state: np.ndarray, slot_data: np.ndarray, ctx_state: np.ndarray,
+              counters: np.ndarray, ctx_params: np.ndarray, sim_params: np.ndarray,
+              scratch: np.ndarray, out: np.ndarray) -> None:
+    """SERVE server b's slot (``counters[b, SLOT]``) without the capacity model: cached models
+    at the edge (those loaded in this slot wait for their cold start), the rest in the cloud.
+    Writes the charges (:data:`CHARGES` order) into ``out`` and updates the context."""
+    n, k = dims(state, ctx_state)
+    nk = n * k
+    t = counters[b, SLOT]
+    count0 = 6 * n + nk + COUNT * n
     edge_s = n_edge = cold_s = cloud_s = usd = cloud_acc = n_cloud = 0.0
+    edge_acc = aoc_sum = 0.0
     for m in range(n):
+        e = state[b, EDGE * n + m]
+        ld = state[b, LOADED_NOW * n + m]
+        cl = state[b, CLOUD * n + m]
         c = m * 6
-        e, ld, cl = cached[m], loaded_now[m], cloud[m]
-        edge_s += e * columns[c]
-        n_edge += e * columns[c + 5]
-        cold_s += ld * columns[c + 1]
-        cloud_s += cl * columns[c + 2]
-        usd += cl * columns[c + 3]
-        cloud_acc += cl * columns[c + 4]
-        n_cloud += cl * columns[c + 5]
-    edge_acc = 0.0
-    aoc_sum = 0.0
+        edge_s += e * slot_data[b, t, c]
+        n_edge += e * slot_data[b, t, c + 5]
+        cold_s += ld * slot_data[b, t, c + 1]
+        cloud_s += cl * slot_data[b, t, c + 2]
+        usd += cl * slot_data[b, t, c + 3]
+        cloud_acc += cl * slot_data[b, t, c + 4]
+        n_cloud += cl * slot_data[b, t, c + 5]
     for m in range(n):
-        e = cached[m]
+        e = state[b, EDGE * n + m]
         for j in range(m * k, m * k + k):
-            sv = count_task[j] * e
-            served[j] = sv
-            edge_acc += sv * acc[j]
-        aoc_sum += count[m] * aoc[m]  # the AoC each request saw (0 in the cloud)
-    charge(edge_s, cold_s, cloud_s, usd, cloud_acc, n_edge, n_cloud, edge_acc, edge_s, 0.0,
-           ctx_params, out)
-    out[12] = aoc_sum
-    update_context(served, count_task, count, mass, mix, effective, acc, aoc, ctx_params[0],
-                   ctx_params[1], model_params[0], model_params[1], model_params[2],
-                   model_params[3], relevance)
-
-
-@njit(cache=True, inline="always")
-def charge(edge_s: float, cold_s: float, cloud_s: float, usd: float, cloud_acc: float,
-           n_edge: float, n_cloud: float, edge_acc: float, busy_s: float, wait_s: float,
-           ctx_params: np.ndarray, out: np.ndarray) -> None:
-    """The charges of a set of resolved requests into ``out[:12]`` (:data:`CHARGES` order)."""
+            sv = slot_data[b, t, 6 * n + j] * e
+            scratch[j] = sv
+            edge_acc += sv * ctx_state[b, 2 * nk + j]
+        aoc_sum += slot_data[b, t, count0 + m] * ctx_state[b, 3 * nk + m]  # AoC each request saw
+    # The charges (as the capacity model's, with no wait): busy GPU time = the edge's.
     acc_sum = edge_acc + cloud_acc
     n_req = n_edge + n_cloud
-    latency_s = edge_s + cold_s + cloud_s + wait_s
-    energy_kj = ctx_params[6] * busy_s
-    w_lat, w_energy, w_acc, w_cloud = weigh(ctx_params[2], ctx_params[3], ctx_params[4],
-                                            ctx_params[5], latency_s, energy_kj, n_req, acc_sum,
-                                            usd)
+    latency_s = edge_s + cold_s + cloud_s + 0.0
+    energy_kj = sim_params[KJ_PER_S] * edge_s
+    w_lat, w_energy, w_acc, w_cloud = weigh(sim_params[PER_S], sim_params[PER_KJ],
+                                            sim_params[PER_MISS], sim_params[PER_USD], latency_s,
+                                            energy_kj, n_req, acc_sum, usd)
     out[0] = w_lat + w_energy + w_acc + w_cloud
     out[1] = w_lat
     out[2] = w_energy
@@ -206,204 +219,205 @@ def charge(edge_s: float, cold_s: float, cloud_s: float, usd: float, cloud_acc: 
     out[9] = latency_s
     out[10] = energy_kj * 1000.0
     out[11] = usd
+    out[12] = aoc_sum
+    update_context(b, ctx_state, scratch, slot_data, slot_data, b, t, 6 * n, count0, ctx_params,
+                   n, k)
+
+
+@njit(cache=True)
+def serve_server(state: np.ndarray, slot_data: np.ndarray, ctx_state: np.ndarray,
+                 counters: np.ndarray, ctx_params: np.ndarray, sim_params: np.ndarray,
+                 scratch: np.ndarray, out: np.ndarray) -> None:
+    """:func:`serve_row` of the single simulator (its row 0)."""
+    serve_row(0, state, slot_data, ctx_state, counters, ctx_params, sim_params, scratch, out)
 
 
 @njit(cache=True)
 def update_context_rows(rows: np.ndarray, served: np.ndarray, count_task: np.ndarray,
                         count: np.ndarray, ctx_state: np.ndarray, scratch: np.ndarray,
-                        ctx_params: np.ndarray, model_params: np.ndarray,
-                        relevance: np.ndarray) -> None:
-    """:func:`update_context` of servers ``rows`` (``served``, ``count_task`` ``[b, N K]`` and
-    ``count`` ``[b, N]``: row i is server ``rows[i]``'s) in the batch's context state rows
-    ``[S | p | A | AoC]``; C is written to ``scratch`` (nothing reads it)."""
+                        ctx_params: np.ndarray) -> None:
+    """:func:`update_context` of servers ``rows``: row i of ``served`` and ``count_task``
+    ``[b, NK]`` and of ``count`` ``[b, N]`` are server ``rows[i]``'s."""
     n = count.shape[1]
-    nk = served.shape[1]
+    k = served.shape[1] // n
+    tasks = count_task.reshape(1, count_task.shape[0], count_task.shape[1])
+    counts = count.reshape(1, count.shape[0], count.shape[1])
     for i in range(len(rows)):
-        st = ctx_state[rows[i]]
-        update_context(served[i], count_task[i], count[i], st[:nk], st[nk:2 * nk], scratch,
-                       st[2 * nk:3 * nk], st[3 * nk:3 * nk + n], ctx_params[0], ctx_params[1],
-                       model_params[0], model_params[1], model_params[2], model_params[3],
-                       relevance)
+        for j in range(n * k):
+            scratch[j] = served[i, j]
+        update_context(rows[i], ctx_state, scratch, tasks, counts, 0, i, 0, 0, ctx_params, n, k)
 
 
-# A batch server's state row (``BatchSimulator._state``), in blocks of N values: serving weights
-# (edge, loaded now, cloud), the demand now (EWMA frequency, recency: slots since the latest
-# request), what each operation needs (LOAD m: its MB if uncached, EVICT m: 0 if cached, else
-# inf; valid if need <= the free MB), slots since loaded + 1 (0 if uncached).
-EDGE, LOADED_NOW, CLOUD, FREQUENCY, RECENCY, NEED_LOAD, NEED_EVICT, SINCE, STATE_BLOCKS = range(9)
-# A slot's episode data (``BatchSimulator._slot_data[b, t]``): serving columns (6N), requests per
-# model and task (NK), then in blocks of N: requests per model, the next slot's, the frequency
-# EWMA's rate into the next slot.
-COUNT, NEXT_COUNT, NEXT_RATE, SLOT_BLOCKS = range(4)
-# A batch server's context row (``AgeOfContext.state``): S, p, A (NK each), AoC (N).
-# A server's counters (``BatchSimulator.counters[b]``): free MB, operations used, slot.
-FREE_MB, OPS_USED, SLOT = range(3)
-# Columns of the running metrics (``[b, key]``) a LOAD / EVICT adds to, in order; the SERVE's
-# CHARGES follow, starting at the last of them (episode_cost).
-OP_METRICS = ("loads", "evictions", "switch_gb", "episode_cost_switch", "episode_cost")
-INVALID_METRICS = ("invalid_actions", "episode_cost_invalid")
-
-
-@njit(cache=True, inline="always")
-def apply_op(b: int, m: int, is_load: bool, n: int, state: np.ndarray, cached: np.ndarray,
-             counters: np.ndarray, mem_mb: np.ndarray, weights_gb: np.ndarray,
-             load_cost: np.ndarray, metrics: np.ndarray, ctx_state: np.ndarray,
-             acc0: np.ndarray, costs: np.ndarray) -> None:
-    """LOAD (``is_load``) or EVICT model m in server b (valid: the caller checked the mask): the
-    cache, the serving weights, the operations' needs, the counters, the switching cost; an
-    EVICT throws the model's context away (S 0, A acc0, AoC 0)."""
-    st = state[b]
-    nk = (ctx_state.shape[1] - n) // 3
-    k = nk // n
-    counters[b, OPS_USED] += 1
-    cached[b, m] = is_load
-    if is_load:
-        st[EDGE * n + m] = 1.0
-        st[LOADED_NOW * n + m] = 1.0
-        st[CLOUD * n + m] = 0.0
-        st[NEED_LOAD * n + m] = np.inf
-        st[NEED_EVICT * n + m] = 0.0
-        st[SINCE * n + m] = 1.0
-        counters[b, FREE_MB] -= mem_mb[m]
-        metrics[b, 0] += 1.0
-        metrics[b, 2] += weights_gb[m]
-        metrics[b, 3] += load_cost[m]
-        metrics[b, 4] += load_cost[m]
-        costs[4, b] = load_cost[m]
-    else:
-        st[EDGE * n + m] = 0.0
-        st[LOADED_NOW * n + m] = 0.0
-        st[CLOUD * n + m] = 1.0
-        st[NEED_LOAD * n + m] = mem_mb[m]
-        st[NEED_EVICT * n + m] = np.inf
-        st[SINCE * n + m] = 0.0
-        counters[b, FREE_MB] += mem_mb[m]
-        metrics[b, 1] += 1.0
-        cs = ctx_state[b]
-        for j in range(m * k, m * k + k):
-            cs[j] = 0.0
-            cs[2 * nk + j] = acc0[m]
-        cs[3 * nk + m] = 0.0
-
-
-@njit(cache=True, inline="always")
-def serve_row(b: int, n: int, state: np.ndarray, counters: np.ndarray, slot_data: np.ndarray,
-              ctx_state: np.ndarray, ctx_params: np.ndarray, model_params: np.ndarray,
-              relevance: np.ndarray, metrics: np.ndarray, first_charge: int, costs: np.ndarray,
-              served: np.ndarray, effective: np.ndarray, out: np.ndarray) -> None:
-    """:func:`serve_server` of server b of a batch (layouts: the blocks above), then its next
-    slot begins: nothing loaded in it yet, a slot more for every cached model, the slot's
-    requests join the demand, a fresh operation budget. The charges are added to the running
-    metrics ``metrics[b, first_charge + i]`` (:data:`CHARGES` order); the four weighted terms
-    go to ``costs[:4, b]``."""
-    nk = slot_data.shape[2] - 6 * n - SLOT_BLOCKS * n
-    ct0 = 6 * n
-    cnt0 = ct0 + nk
-    t = counters[b, SLOT]
-    st = state[b]
-    sd = slot_data[b, t]
-    cs = ctx_state[b]
-    serve_server(st[EDGE * n:EDGE * n + n], st[LOADED_NOW * n:LOADED_NOW * n + n],
-                 st[CLOUD * n:CLOUD * n + n], sd[:ct0], sd[ct0:cnt0],
-                 sd[cnt0 + COUNT * n:cnt0 + COUNT * n + n], cs[:nk], cs[nk:2 * nk], effective,
-                 cs[2 * nk:3 * nk], cs[3 * nk:3 * nk + n], served, ctx_params, model_params,
-                 relevance, out)
-    for c in range(N_CHARGES):
-        metrics[b, first_charge + c] += out[c]
-    for c in range(4):
-        costs[c, b] = out[1 + c]
-    enter_next_slot(b, n, state, counters, slot_data)
-
-
-@njit(cache=True, inline="always")
-def enter_next_slot(b: int, n: int, state: np.ndarray, counters: np.ndarray,
-                    slot_data: np.ndarray) -> None:
+# ------------------------------------------------------------------------------ the batch
+@njit(cache=True)
+def enter_next_slot(b: int, state: np.ndarray, counters: np.ndarray, slot_data: np.ndarray,
+                    n: int) -> None:
     """Server b's next slot begins: nothing loaded in it yet, a slot more for every cached
     model, the slot's requests join the demand (:func:`ewma` frequency, recency), a fresh
     operation budget."""
     cnt0 = slot_data.shape[2] - SLOT_BLOCKS * n
     t = counters[b, SLOT]
-    st = state[b]
-    sd = slot_data[b, t]
     for m in range(n):
-        st[LOADED_NOW * n + m] = 0.0
-        st[SINCE * n + m] += st[EDGE * n + m]
-        x = sd[cnt0 + NEXT_COUNT * n + m]
-        st[FREQUENCY * n + m] = ewma(st[FREQUENCY * n + m], x, sd[cnt0 + NEXT_RATE * n + m])
-        st[RECENCY * n + m] = 0.0 if x > 0.0 else st[RECENCY * n + m] + 1.0
+        state[b, LOADED_NOW * n + m] = 0.0
+        state[b, SINCE * n + m] += state[b, EDGE * n + m]
+        x = slot_data[b, t, cnt0 + NEXT_COUNT * n + m]
+        state[b, FREQUENCY * n + m] = ewma(state[b, FREQUENCY * n + m], x,
+                                           slot_data[b, t, cnt0 + NEXT_RATE * n + m])
+        state[b, RECENCY * n + m] = 0.0 if x > 0.0 else state[b, RECENCY * n + m] + 1.0
     counters[b, OPS_USED] = 0
     counters[b, SLOT] = t + 1
 
 
 @njit(cache=True)
-def enter_next_slot_rows(rows: np.ndarray, n: int, state: np.ndarray, counters: np.ndarray,
+def enter_next_slot_rows(rows: np.ndarray, state: np.ndarray, counters: np.ndarray,
                          slot_data: np.ndarray) -> None:
     """:func:`enter_next_slot` of servers ``rows`` (after a SERVE with the capacity model)."""
+    n = state.shape[1] // STATE_BLOCKS
     for i in range(len(rows)):
-        enter_next_slot(rows[i], n, state, counters, slot_data)
+        enter_next_slot(rows[i], state, counters, slot_data, n)
 
 
 @njit(cache=True)
-def step_rows(kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, n: int,
-              state: np.ndarray, cached: np.ndarray, counters: np.ndarray, slot_data: np.ndarray,
-              ctx_state: np.ndarray, mem_mb: np.ndarray, weights_gb: np.ndarray,
-              load_cost: np.ndarray, ctx_params: np.ndarray, model_params: np.ndarray,
-              relevance: np.ndarray, metrics: np.ndarray, first_charge: int,
-              invalid_rows: np.ndarray, penalty: float, costs: np.ndarray) -> None:
+def step_rows(kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, state: np.ndarray,
+              slot_data: np.ndarray, ctx_state: np.ndarray, counters: np.ndarray,
+              metrics: np.ndarray, ctx_params: np.ndarray, sim_params: np.ndarray,
+              costs: np.ndarray) -> None:
     """One step of every server of a batch: ``kind[b]`` EVICT model m (``m``), LOAD model m
-    (``N + m``) or none (``2N``); ``serve[b]``: SERVE (without the capacity model; with it the
+    (``N + m``) or none (``2N``); ``serve[b]``: SERVE without the capacity model (with it the
     caller serves those rows); ``invalid[b]``: the penalty of a masked-out action, after the
-    SERVE's charges (columns ``invalid_rows`` of ``metrics``: count, cost; then episode_cost). The
-    step's weighted terms go to ``costs[:6, b]`` (TERMS order; the caller zeroes them)."""
-    nk = slot_data.shape[2] - 6 * n - SLOT_BLOCKS * n
-    served = np.empty(nk)
-    effective = np.empty(nk)
+    SERVE's charges. Running metrics: :data:`METRIC_COLUMNS`; the step's weighted terms go to
+    ``costs[:6, b]`` (TERMS order; the caller zeroes them)."""
+    n, k = dims(state, ctx_state)
+    nk = n * k
+    scratch = np.empty(2 * nk)
     out = np.empty(N_CHARGES)
+    penalty = sim_params[PENALTY]
     for b in range(len(kind)):
         kb = kind[b]
-        if kb < 2 * n:
-            apply_op(b, kb - n if kb >= n else kb, kb >= n, n, state, cached, counters, mem_mb,
-                     weights_gb, load_cost, metrics, ctx_state, model_params[1], costs)
+        if kb < 2 * n:  # LOAD (kb >= N) or EVICT model m (checked valid by the caller)
+            is_load = kb >= n
+            m = kb - n if is_load else kb
+            counters[b, OPS_USED] += 1
+            mem = sim_params[SIM_SCALARS + MEM_MB * n + m]
+            if is_load:
+                state[b, EDGE * n + m] = 1.0
+                state[b, LOADED_NOW * n + m] = 1.0
+                state[b, CLOUD * n + m] = 0.0
+                state[b, NEED_LOAD * n + m] = np.inf
+                state[b, NEED_EVICT * n + m] = 0.0
+                state[b, SINCE * n + m] = 1.0
+                counters[b, FREE_MB] -= int(mem)
+                cost = sim_params[SIM_SCALARS + LOAD_COST * n + m]  # GB moved, load energy
+                metrics[b, 0] += 1.0
+                metrics[b, 2] += sim_params[SIM_SCALARS + WEIGHTS_GB * n + m]
+                metrics[b, 3] += cost
+                metrics[b, 4] += cost
+                costs[4, b] = cost
+            else:  # free; the context is lost (S 0, A acc0, AoC 0)
+                state[b, EDGE * n + m] = 0.0
+                state[b, LOADED_NOW * n + m] = 0.0
+                state[b, CLOUD * n + m] = 1.0
+                state[b, NEED_LOAD * n + m] = mem
+                state[b, NEED_EVICT * n + m] = np.inf
+                state[b, SINCE * n + m] = 0.0
+                counters[b, FREE_MB] += int(mem)
+                metrics[b, 1] += 1.0
+                acc0 = ctx_params[CTX_SCALARS + ACC0 * n + m]
+                for j in range(m * k, m * k + k):
+                    ctx_state[b, j] = 0.0
+                    ctx_state[b, 2 * nk + j] = acc0
+                ctx_state[b, 3 * nk + m] = 0.0
         elif serve[b]:
-            serve_row(b, n, state, counters, slot_data, ctx_state, ctx_params, model_params,
-                      relevance, metrics, first_charge, costs, served, effective, out)
+            serve_row(b, state, slot_data, ctx_state, counters, ctx_params, sim_params, scratch,
+                      out)
+            for c in range(N_CHARGES):
+                metrics[b, FIRST_CHARGE + c] += out[c]
+            for c in range(4):
+                costs[c, b] = out[1 + c]
+            enter_next_slot(b, state, counters, slot_data, n)
         if invalid[b]:
-            metrics[b, invalid_rows[0]] += 1.0
-            metrics[b, invalid_rows[1]] += penalty
-            metrics[b, first_charge] += penalty
+            metrics[b, FIRST_INVALID] += 1.0
+            metrics[b, FIRST_INVALID + 1] += penalty
+            metrics[b, FIRST_CHARGE] += penalty
             costs[5, b] = penalty
 
 
 @njit(cache=True)
 def masks_rows(rows: np.ndarray, state: np.ndarray, counters: np.ndarray, ops_limit: int,
-               n_slots: int, n: int, mask: np.ndarray) -> None:
+               n_slots: int, mask: np.ndarray) -> None:
     """Valid actions of servers ``rows`` into ``mask[b, 1:]`` (LOAD m, then EVICT m: an
     operation left in a slot of the episode, and its need within the free MB); ``mask[b, 0]``
     (SERVE) is left as it is."""
+    n = state.shape[1] // STATE_BLOCKS
     for i in range(len(rows)):
         b = rows[i]
         left = counters[b, OPS_USED] < ops_limit and counters[b, SLOT] < n_slots
         room = float(counters[b, FREE_MB]) if left else -1.0
-        st = state[b]
         for j in range(2 * n):
-            mask[b, 1 + j] = st[NEED_LOAD * n + j] <= room
+            mask[b, 1 + j] = state[b, NEED_LOAD * n + j] <= room
 
 
 @njit(cache=True)
 def write_episode(b: int, slot_data: np.ndarray, columns: np.ndarray, count_task: np.ndarray
                   ) -> None:
-    """Server b's episode rows of ``slot_data`` (layout above): per slot the six serving
-    ``columns[c, t, m]`` interleaved model by model, the requests per model and task
-    ``count_task[t, m, k]``, per model (column 5), and the next slot's (0 after the last)."""
+    """Server b's episode rows of ``slot_data``: per slot the six serving ``columns[c, t, m]``
+    interleaved model by model, the requests per model and task ``count_task[t, m, k]``, per
+    model (column 5), and the next slot's (0 after the last). NEXT_RATE is left as it is."""
     n_slots, n = columns.shape[1], columns.shape[2]
     k = count_task.shape[2]
     cnt0 = slot_data.shape[2] - SLOT_BLOCKS * n
     for t in range(n_slots):
-        row = slot_data[b, t]
         for m in range(n):
             for c in range(6):
-                row[m * 6 + c] = columns[c, t, m]
+                slot_data[b, t, m * 6 + c] = columns[c, t, m]
             for j in range(k):
-                row[6 * n + m * k + j] = count_task[t, m, j]
-            row[cnt0 + COUNT * n + m] = columns[5, t, m]
-            row[cnt0 + NEXT_COUNT * n + m] = columns[5, t + 1, m] if t + 1 < n_slots else 0.0
+                slot_data[b, t, 6 * n + m * k + j] = count_task[t, m, j]
+            slot_data[b, t, cnt0 + COUNT * n + m] = columns[5, t, m]
+            slot_data[b, t, cnt0 + NEXT_COUNT * n + m] = (columns[5, t + 1, m] if t + 1 < n_slots
+                                                          else 0.0)
+
+
+# ------------------------------------------------------------------- the planner's contexts
+@njit(cache=True)
+def decay_all(mass: np.ndarray, served: np.ndarray, nu: float, window: np.ndarray) -> None:
+    """:func:`update_context`'s decay of every row ``mass[i]`` (``[rows, N K]``), each adding
+    the same ``served`` ``[N K]`` (the planner's contexts, one per load slot)."""
+    n = len(window)
+    k = served.shape[0] // n
+    for i in range(mass.shape[0]):
+        for m in range(n):
+            total = 0.0
+            for j in range(m * k, m * k + k):
+                x = mass[i, j] * nu + served[j]
+                mass[i, j] = x
+                total += x
+            scale = window_scale(total, window[m])
+            for j in range(m * k, m * k + k):
+                mass[i, j] *= scale
+
+
+@njit(cache=True)
+def effective_of(mass: np.ndarray, ctx_params: np.ndarray, n: int, out: np.ndarray) -> None:
+    """C = S R (:func:`update_context`'s) of every row ``mass[i]`` ``[rows, N K]`` into ``out``."""
+    k = mass.shape[1] // n
+    rel0 = CTX_SCALARS + CTX_MODEL_BLOCKS * n
+    for i in range(mass.shape[0]):
+        for base in range(0, n * k, k):
+            for j in range(k):
+                c = 0.0
+                for q in range(k):
+                    c += mass[i, base + q] * ctx_params[rel0 + q * k + j]
+                out[i, base + j] = c
+
+
+@njit(cache=True)
+def accuracy_of(c: np.ndarray, ctx_params: np.ndarray, n: int, out: np.ndarray) -> None:
+    """:func:`accuracy` of every ``c[i, m K + j]`` into ``out`` (alike)."""
+    k = c.shape[1] // n
+    for i in range(c.shape[0]):
+        for m in range(n):
+            acc0 = ctx_params[CTX_SCALARS + ACC0 * n + m]
+            gain = ctx_params[CTX_SCALARS + GAIN * n + m]
+            acc_max = ctx_params[CTX_SCALARS + ACC_MAX * n + m]
+            for j in range(m * k, m * k + k):
+                out[i, j] = accuracy(c[i, j], acc0, gain, acc_max)

@@ -289,7 +289,7 @@ class BatchObservation:
         before handing it out)."""
         sim = self.sim
         observe_rows(kind, entered, sim.n_models, self.buffer, sim._state, sim.counters,
-                     sim.counter_limits, sim.cached, sim.count_f, sim.context.aoc,
+                     sim.counter_limits, sim.count_f, sim.context.aoc,
                      self._inv_window)
         if self.layout.capacity:
             cap_s = self._queue_scale_s
@@ -311,7 +311,7 @@ def squash_value(x: float, scale: float) -> float:
 @njit(cache=True)
 def observe_rows(kind: np.ndarray, entered: np.ndarray, n: int, buffer: np.ndarray,
                  state: np.ndarray, counters: np.ndarray, limits: np.ndarray,
-                 cached: np.ndarray, count: np.ndarray, aoc: np.ndarray,
+                 count: np.ndarray, aoc: np.ndarray,
                  inv_window: np.ndarray) -> None:
     """:class:`BatchObservation`'s rows, as :class:`ObservationBuilder` computes them: a LOAD /
     EVICT (``kind[b] < 2N``: EVICT m = m, LOAD m = N + m) changes its model's cached, AoC and
@@ -332,7 +332,7 @@ def observe_rows(kind: np.ndarray, entered: np.ndarray, n: int, buffer: np.ndarr
             t = counters[b, kernels.SLOT]
             st = state[b]
             for m in range(n):
-                row[_CACHED * n + m] = 1.0 if cached[b, m] else 0.0
+                row[_CACHED * n + m] = st[kernels.EDGE * n + m]  # 1.0 if cached, else 0.0
                 row[_REQUESTS * n + m] = squash_value(count[b, t, m], REQUESTS_SCALE)
                 row[_RECENCY * n + m] = squash_value(st[kernels.RECENCY * n + m],
                                                      RECENCY_SCALE_SLOTS)

@@ -37,11 +37,22 @@ def slot_columns(c: SlotCosts, cloud_accuracy: np.ndarray, out: np.ndarray | Non
     return out
 
 
-def kernel_params(config: EnvConfig) -> np.ndarray:
-    """The compiled SERVE's scalars (:func:`edge_cache_env.kernels.serve_server`): nu, the task
-    mix's rate, the four cost weights, the GPU's kJ per busy second."""
-    return np.array([config.aoc.nu, config.aoc.task_mix_ewma, *weight_values(config.costs),
-                     config.server.gpu_power_w / 1000.0])
+def simulator_params(config: EnvConfig, mc: ModelCosts) -> np.ndarray:
+    """The compiled kernels' cost constants (:func:`edge_cache_env.kernels.simulator_params`)."""
+    return kernels.simulator_params(weight_values(config.costs), config.server.gpu_power_w / 1000.0,
+                                    config.invalid_action_penalty, mc.mem_mb, mc.weights_gb,
+                                    mc.load_cost)
+
+
+def episode_rows(config: EnvConfig, batch: int) -> np.ndarray:
+    """Zeroed episode rows of ``batch`` servers (``[B, T + 1, ...]``, layout of
+    :mod:`edge_cache_env.kernels`) with the frequency EWMA's rate into each next slot, the same
+    in every episode (0 after the last: the demand then stays, as demand_history's row T)."""
+    n, t, k = config.n_models, config.n_slots, config.aoc.tasks_per_model
+    data = np.zeros((batch, t + 1, 6 * n + n * k + kernels.SLOT_BLOCKS * n))
+    rate0 = 6 * n + n * k + kernels.NEXT_RATE * n
+    data[:, :t - 1, rate0:rate0 + n] = config.frequency_ewma
+    return data
 
 
 def serving_columns(c: SlotCosts, cloud_accuracy: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -93,9 +104,12 @@ class CacheSimulator:
         self.cloud_accuracy = mc.cloud_accuracy
         self.invalid_penalty = config.invalid_action_penalty
         self.context = AgeOfContext(config)
-        self._kernel_params = kernel_params(config)
+        # The compiled SERVE's arrays (kernels.serve_server): this server is row 0 of a batch of
+        # one, in the batch simulator's layout, so both run the same code on the same data.
+        self._sim_params = simulator_params(config, mc)
         self._charges = np.zeros(kernels.N_CHARGES)  # the compiled SERVE's output
-        self._served = np.zeros(self.n_models * config.aoc.tasks_per_model)
+        self._counters = np.zeros((1, 3), dtype=np.int64)  # its slot, for the SERVE
+        self._slot_data = episode_rows(config, 1)
         self.frequency_rate = config.frequency_ewma
         self.requests: EpisodeRequests | None = None
         # State (allocated once, reset per episode).
@@ -105,9 +119,9 @@ class CacheSimulator:
         # Serving weights, one row each: cached (edge), loaded in this slot (cold start), not
         # cached (cloud). One matrix product with the slot's per-model cost columns then gives
         # every sum a slot needs.
-        self._rows = np.zeros((3, n))
+        self._state = np.zeros((1, kernels.STATE_BLOCKS * n))
+        self._views()
         self._rows[2] = 1.0
-        self.cached_f, self.loaded_now_f, self.cloud_f = self._rows
         self.loaded_at = np.full(n, -1, dtype=np.int64)
         self.used_mb = 0
         self.t = 0
@@ -124,15 +138,21 @@ class CacheSimulator:
         self.last_load = 0.0  # demand GPU-s / capacity of the last served slot
         self.queued_work_s = np.zeros(n)  # batched GPU-s queued per model
 
+    def _views(self) -> None:
+        # The serving weights, one row each: cached (edge), loaded in this slot (cold start),
+        # not cached (cloud): the first blocks of the state row.
+        self._rows = self._state[0, :3 * self.n_models].reshape(3, self.n_models)
+        self.cached_f, self.loaded_now_f, self.cloud_f = self._rows
+
     def __getstate__(self) -> dict:
-        # The three serving rows are views of one matrix; pickle would copy them apart.
+        # The serving rows are views of the state row; pickle would copy them apart.
         state = self.__dict__.copy()
-        del state["cached_f"], state["loaded_now_f"], state["cloud_f"]
+        del state["_rows"], state["cached_f"], state["loaded_now_f"], state["cloud_f"]
         return state
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
-        self.cached_f, self.loaded_now_f, self.cloud_f = self._rows
+        self._views()
 
     # ------------------------------------------------------------------ episode
     def reset(self, requests: EpisodeRequests) -> None:
@@ -145,10 +165,9 @@ class CacheSimulator:
             raise ValueError(f"requests have {requests.n_tasks} tasks, config.aoc.tasks_per_model "
                              f"= {cfg.aoc.tasks_per_model}")
         self.requests = requests
-        self._count_task_f = requests.count_task.astype(np.float64)  # float * float per slot
         self._precompute_slot_costs(requests)
         self._precompute_demand()
-        self.context.reset(self._count_task_f)
+        self.context.reset(requests.count_task)
         self.cached[:] = False
         self.uncached[:] = True
         self._rows[:2] = 0.0
@@ -195,6 +214,8 @@ class CacheSimulator:
         self.slot_costs = c = SlotCosts.of(self.config, r, self.model_costs)
         self.count_f = c.count
         self._slot_columns = slot_columns(c, self.cloud_accuracy)
+        kernels.write_episode(0, self._slot_data, np.stack(serving_columns(c, self.cloud_accuracy)),
+                              r.count_task)
         self.energy_kj_per_s = self.config.server.gpu_power_w / 1000.0
         self._w = self.config.costs
 
@@ -353,13 +374,10 @@ class CacheSimulator:
             raise RuntimeError("episode is over: call reset()")
         if self.capacity_on:
             return self._serve_capacity(invalid)
-        t, ctx, out = self.t, self.context, self._charges
-        kernels.serve_server(self.cached_f, self.loaded_now_f, self.cloud_f,
-                             self._slot_columns[t].reshape(-1), self._count_task_f[t].reshape(-1),
-                             self.count_f[t], ctx.mass.reshape(-1), ctx.task_mix.reshape(-1),
-                             ctx.effective.reshape(-1), ctx.accuracy.reshape(-1), ctx.aoc,
-                             self._served, self._kernel_params, ctx.model_params, ctx.relevance,
-                             out)
+        ctx, out = self.context, self._charges
+        self._counters[0, kernels.SLOT] = self.t
+        kernels.serve_server(self._state, self._slot_data, ctx.state, self._counters, ctx.params,
+                             self._sim_params, ctx.scratch, out)
         charges = out.tolist()
         m = self.metrics
         for key, value in zip(kernels.CHARGES, charges):
@@ -504,7 +522,7 @@ _OP_METRICS = kernels.OP_METRICS
 _CHARGE_METRICS = kernels.CHARGES[:-1]  # then aoc_sum: the compiled SERVE's charges in order
 _OPS = slice(0, len(_OP_METRICS))
 assert TERMS[:4] == ("latency", "energy", "accuracy", "cloud")  # BatchSimulator._serve's rows
-_CHARGES = slice(len(_OP_METRICS) - 1, len(_OP_METRICS) - 1 + len(_CHARGE_METRICS))
+_CHARGES = slice(kernels.FIRST_CHARGE, kernels.FIRST_CHARGE + len(_CHARGE_METRICS))
 
 
 def _dot_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -553,9 +571,8 @@ class BatchSimulator:
         self._w = config.costs
         self.frequency_rate = config.frequency_ewma
         self.context = AgeOfContext(config, batch=b)
-        self._kernel_params = kernel_params(config)
+        self._sim_params = simulator_params(config, mc)
         self._costs_out: np.ndarray | None = None
-        self.cached = np.zeros((b, n), dtype=bool)
         # Per server, side by side in one row (a SERVE reads and writes it in one go): blocks of
         # N values, as :mod:`edge_cache_env.kernels` names them (EDGE ... SINCE).
         self._state = np.zeros((b, kernels.STATE_BLOCKS * n))
@@ -580,17 +597,14 @@ class BatchSimulator:
         # Running metrics: one row per server, one column per key (``metrics``: a dict of column
         # views in the single env's key order); the columns of _OP_METRICS then _CHARGE_METRICS
         # come first and adjacent (the kernels add by row index).
-        columns = list(dict.fromkeys(_OP_METRICS + _CHARGE_METRICS + ("aoc_sum",) + keys))
+        columns = list(dict.fromkeys(kernels.METRIC_COLUMNS + keys))
         assert columns[_OPS] == list(_OP_METRICS) and columns[_CHARGES] == list(_CHARGE_METRICS)
         assert columns[_CHARGES.stop] == "aoc_sum"
-        self._invalid_rows = np.array([columns.index(k) for k in kernels.INVALID_METRICS])
         # Server-major (a server's metrics in one or two cache lines: a kernel's row updates).
         self._metrics = np.zeros((b, len(columns)))
         self.metrics = {k: self._metrics[:, columns.index(k)] for k in keys}
         self._models = np.arange(n)
         self.no_op = 2 * n  # step's kind of a row without operation (EVICT m = m, LOAD m = N + m)
-        self._weights_gb = np.ascontiguousarray(mc.weights_gb, dtype=np.float64)
-        self._load_cost = np.ascontiguousarray(mc.load_cost, dtype=np.float64)
         self._no_invalid = np.zeros(b, dtype=bool)
         self._models_rows = np.arange(b)
         # Episode arrays, filled row by row at reset: per server and slot (row T: 'after the
@@ -599,21 +613,11 @@ class BatchSimulator:
         # requests per model, and the frequency EWMA's rate into the next slot (0 after the
         # last: the demand then stays, as demand_history's row T).
         t, k = config.n_slots, config.aoc.tasks_per_model
-        blocks = {"columns": 6 * n, "count_task": n * k, "count": n, "next_count": n,
-                  "next_rate": n}
-        self._slot_data = np.zeros((b, t + 1, sum(blocks.values())))
-        self._slot_block = {}
-        start = 0
-        for name, width in blocks.items():
-            self._slot_block[name] = slice(start, start + width)
-            start += width
-        data, block = self._slot_data, self._slot_block
-        self._slot_columns = data[..., block["columns"]].reshape(b, t + 1, n, 6)
-        self.count_task = data[..., block["count_task"]].reshape(b, t + 1, n, k)
-        self.count_f = data[..., block["count"]]
-        self._next_count = data[..., block["next_count"]]
-        self._next_rate = data[..., block["next_rate"]]
-        self._next_rate[:, :t - 1] = self.frequency_rate  # the same in every episode
+        self._slot_data = data = episode_rows(config, b)
+        self._slot_columns = data[..., :6 * n].reshape(b, t + 1, n, 6)
+        self.count_task = data[..., 6 * n:6 * n + n * k].reshape(b, t + 1, n, k)
+        count0 = 6 * n + n * k + kernels.COUNT * n
+        self.count_f = data[..., count0:count0 + n]
         if cap.enabled:
             self.gpu_throughput = float(cap.gpu_throughput)
             self._capacity_s = self.gpu_throughput * config.slot_s
@@ -634,6 +638,11 @@ class BatchSimulator:
     @property
     def cached_f(self) -> np.ndarray:
         return self._rows[:, 0]
+
+    @property
+    def cached(self) -> np.ndarray:
+        """``[B, N]`` bool: the models in each server's GPU."""
+        return self._rows[:, 0] > 0.0
 
     @property
     def cloud_f(self) -> np.ndarray:
@@ -667,7 +676,6 @@ class BatchSimulator:
         self._advance_demand(state, self.count_f[rows, 0], self.frequency_rate)
         self._state[rows] = state
         self.context.reset_rows(rows)
-        self.cached[rows] = False
         self.counters[rows] = self._fresh_counters
         self._metrics[rows] = 0.0
         if self.capacity_on:
@@ -682,7 +690,7 @@ class BatchSimulator:
         m, EVICT m; the SERVE column is left as it is: True). LOAD m: m uncached and its MB
         free; EVICT m: m cached; both: an operation left in a slot of the episode."""
         kernels.masks_rows(self._models_rows if rows is None else rows, self._state,
-                           self.counters, self.ops_limit, self.n_slots, self.n_models, out)
+                           self.counters, self.ops_limit, self.n_slots, out)
         return out
 
     def step(self, kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, costs: np.ndarray
@@ -697,11 +705,9 @@ class BatchSimulator:
         ctx = self.context
         capacity = self.capacity_on
         kernels.step_rows(kind, self._no_invalid if capacity else serve,
-                          self._no_invalid if capacity else invalid, self.n_models, self._state,
-                          self.cached, self.counters, self._slot_data, ctx.state, self.mem_mb,
-                          self._weights_gb, self._load_cost, self._kernel_params,
-                          ctx.model_params, ctx.relevance, self._metrics, _CHARGES.start,
-                          self._invalid_rows, self.invalid_penalty, costs)
+                          self._no_invalid if capacity else invalid, self._state,
+                          self._slot_data, ctx.state, self.counters, self._metrics, ctx.params,
+                          self._sim_params, costs)
         r = serve.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
         if capacity:
             evicted = np.flatnonzero(kind < self.n_models)
@@ -757,8 +763,7 @@ class BatchSimulator:
         """After SERVE in servers ``r`` (requests ``count_task`` and ``count`` per model, of
         which ``served`` at the edge): context update, next slot (as the compiled SERVE)."""
         self.context.update_rows(r, served, count_task, count)
-        kernels.enter_next_slot_rows(r, self.n_models, self._state, self.counters,
-                                     self._slot_data)
+        kernels.enter_next_slot_rows(r, self._state, self.counters, self._slot_data)
 
     def _advance_demand(self, state: np.ndarray, count: np.ndarray, rate: float | np.ndarray
                         ) -> None:
