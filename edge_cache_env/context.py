@@ -64,10 +64,13 @@ class AgeOfContext:
         self.accuracy[...] = self.acc0[:, None]  # C = 0: zero-shot
         self._fresh_state = self.state[0].copy()
 
-    _VIEWS = ("mass", "task_mix", "accuracy", "aoc", "effective")
+    _VIEWS = ("mass", "task_mix", "accuracy", "aoc", "effective", "mass_rows", "task_mix_rows",
+              "accuracy_rows", "aoc_rows")
 
     def _views(self) -> None:
         views = self.row_views(self.state)
+        # Batch-shaped whatever the mode: what the batch simulator reads.
+        self.mass_rows, self.task_mix_rows, self.accuracy_rows, self.aoc_rows = views
         if self.batch is None:
             self.mass, self.task_mix, self.accuracy, self.aoc = (v[0] for v in views)
             nk = self.n_models * self.n_tasks

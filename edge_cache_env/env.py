@@ -161,13 +161,11 @@ class EdgePFMCacheEnv(gym.Env):
         return self.sim.requests
 
     def _update_mask(self) -> None:
-        n = self.n_models
-        self.sim.loadable(out=self._mask[1:n + 1])  # views of the mask: written in place
-        self.sim.evictable(out=self._mask[n + 1:])
+        self.sim.masks(self._mask)
 
     def _info(self, terms: dict[str, float]) -> dict[str, Any]:
         sim = self.sim
-        info: dict[str, Any] = sim.metrics.copy()  # episode cost terms and running metrics
+        info: dict[str, Any] = sim.metrics  # a new dict: episode cost terms, running metrics
         lat, energy, acc = terms["latency"], terms["energy"], terms["accuracy"]
         cloud, switch, invalid = terms["cloud"], terms["switch"], terms["invalid"]
         info["cost_latency"] = lat

@@ -289,7 +289,7 @@ class BatchObservation:
         before handing it out)."""
         sim = self.sim
         observe_rows(kind, entered, sim.n_models, self.buffer, sim._state, sim.counters,
-                     sim.counter_limits, sim.count_f, sim.context.aoc,
+                     sim.counter_limits, sim.count_f, sim.context.aoc_rows,
                      self._inv_window)
         if self.layout.capacity:
             cap_s = self._queue_scale_s

@@ -7,13 +7,15 @@ computed once per episode, so serving a slot costs O(N K) whatever the request r
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from edge_cache_env import kernels
 from edge_cache_env.capacity import batched_work, fluid_slot, offload_threshold_s
 from edge_cache_env.config import MB_PER_GB, EnvConfig
 from edge_cache_env.context import AgeOfContext, ewma_step
-from edge_cache_env.costs import TERMS, ModelCosts, SlotCosts, weigh, weight_values, zero_terms
+from edge_cache_env.costs import TERMS, ModelCosts, SlotCosts, weigh, weight_values
 from edge_cache_env.requests import EpisodeRequests
 
 METRICS = (*(f"episode_cost_{k}" for k in TERMS), "episode_cost",
@@ -80,75 +82,82 @@ def demand_history(count: np.ndarray, frequency_rate: float) -> tuple[np.ndarray
 
 
 class CacheSimulator:
-    """One edge GPU's model cache over an episode of slots.
+    """One edge GPU's model cache over an episode of slots: the :class:`BatchSimulator`'s B = 1
+    case.
 
     Use: :meth:`reset` with an episode's requests, then any number of :meth:`load` /
     :meth:`evict` in the current slot, then :meth:`serve`, until :attr:`done`.
     Each operation returns the weighted cost terms it incurred (keys :data:`TERMS`).
+
+    The state is row 0 of a batch of one (:attr:`batch`), stepped by the same code as every
+    sub-env of the vector env. This class adds what a single env and its agents read: the
+    episode's requests and per-slot costs, the open-loop demand history, each model's load slot,
+    and the state as one server's arrays and Python numbers.
     """
 
     def __init__(self, config: EnvConfig) -> None:
         self.config = config
-        models = config.models
-        self.n_models = len(models)
+        self.context = AgeOfContext(config)  # one server's views of row 0 of its state
+        self.batch = BatchSimulator(config, 1, context=self.context)
+        b = self.batch
+        self.n_models = n = config.n_models
         self.n_slots = config.n_slots
-        self.ops_limit = config.ops_per_slot  # resolved once: read on every step
-        self.model_costs = mc = ModelCosts.of(config)
+        self.ops_limit = b.ops_limit
+        self.model_costs = mc = b.model_costs
         self.gpu_mb = mc.gpu_mb
         self.mem_mb = mc.mem_mb
         self.load_s = mc.load_s
-        # Python-scalar copies for the per-operation path (numpy scalar access is slower).
-        self._mem_mb = [int(x) for x in mc.mem_mb]
-        self._weights_gb = [float(x) for x in mc.weights_gb]
-        self._load_cost = [float(x) for x in mc.load_cost]
         self.cloud_accuracy = mc.cloud_accuracy
         self.invalid_penalty = config.invalid_action_penalty
-        self.context = AgeOfContext(config)
-        # The compiled SERVE's arrays (kernels.serve_server): this server is row 0 of a batch of
-        # one, in the batch simulator's layout, so both run the same code on the same data.
-        self._sim_params = simulator_params(config, mc)
-        self._charges = np.zeros(kernels.N_CHARGES)  # the compiled SERVE's output
-        self._counters = np.zeros((1, 3), dtype=np.int64)  # its slot, for the SERVE
-        self._slot_data = episode_rows(config, 1)
         self.frequency_rate = config.frequency_ewma
+        self.capacity_on = b.capacity_on
+        self.gpu_throughput = float(config.capacity.gpu_throughput)
+        self._mem_mb = [int(x) for x in mc.mem_mb]  # Python ints: the per-operation checks
         self.requests: EpisodeRequests | None = None
-        # State (allocated once, reset per episode).
-        n = self.n_models
         self.cached = np.zeros(n, dtype=bool)
         self.uncached = np.ones(n, dtype=bool)  # kept as the complement: read on every step
-        # Serving weights, one row each: cached (edge), loaded in this slot (cold start), not
-        # cached (cloud). One matrix product with the slot's per-model cost columns then gives
-        # every sum a slot needs.
-        self._state = np.zeros((1, kernels.STATE_BLOCKS * n))
-        self._views()
-        self._rows[2] = 1.0
         self.loaded_at = np.full(n, -1, dtype=np.int64)
-        self.used_mb = 0
-        self.t = 0
-        self.ops_used = 0
-        # Running totals of the episode: the weighted cost terms and the raw metrics, in one
-        # flat dict (the env's info starts as a copy of it).
-        self.metrics = dict.fromkeys(METRICS, 0.0)
-        cap = config.capacity
-        self.capacity_on = cap.enabled
-        self._metric_keys = METRICS + (CAPACITY_METRICS if cap.enabled else ())
-        self.gpu_throughput = float(cap.gpu_throughput)
-        self.queue_frac = np.zeros(n)  # share of the previous slot's arrivals still queued
-        self.last_utilisation = 0.0  # busy GPU-s / capacity of the last served slot
-        self.last_load = 0.0  # demand GPU-s / capacity of the last served slot
-        self.queued_work_s = np.zeros(n)  # batched GPU-s queued per model
+        # One step of the batch: the operation, SERVE and penalty flags, the cost terms.
+        self._kind = np.full(1, b.no_op, dtype=np.int64)
+        self._serve = np.zeros(1, dtype=bool)
+        self._invalid = np.zeros(1, dtype=bool)
+        self._costs = np.zeros((len(TERMS), 1))
+        self._row0 = np.zeros(1, dtype=np.int64)
+        self._mask = np.ones(2 * n + 1, dtype=bool)  # loadable / evictable's scratch
+        self._metric_keys = tuple(b.metrics)
+        self._metric_values = operator.itemgetter(*(b.metric_columns.index(k)
+                                                    for k in self._metric_keys))
+        self._views()
+        self._read_counters()
 
     def _views(self) -> None:
-        # The serving weights, one row each: cached (edge), loaded in this slot (cold start),
-        # not cached (cloud): the first blocks of the state row.
-        self._rows = self._state[0, :3 * self.n_models].reshape(3, self.n_models)
+        b = self.batch
+        # The serving weights, one row each: cached (edge), loaded in this slot (cold start), not
+        # cached (cloud).
+        self._rows = b._rows[0]
         self.cached_f, self.loaded_now_f, self.cloud_f = self._rows
+        self._metrics_row = b._metrics[0]
+        # The compiled step's arguments (capacity model off: the batch's step is this call).
+        self._step_args = (self._kind, self._serve, self._invalid, b._state, b._slot_data,
+                           b.context.state, b.counters, b._metrics, b.context.params,
+                           b._sim_params, self._costs)
+        if self.capacity_on:
+            self.queue_frac = b.queue_frac[0]  # share of the previous slot's arrivals queued
+            self.queued_work_s = b.queued_work_s[0]  # batched GPU-s queued per model
+            # Per model, episode totals: arrived = served at the edge + queued + offloaded +
+            # cloud; per slot, the GPU's utilisation and offered load.
+            self.arrived, self.served_edge = b.arrived[0], b.served_edge[0]
+            self.offloaded, self.sent_cloud = b.offloaded[0], b.sent_cloud[0]
+            self.utilisation_by_slot, self.load_by_slot = b.utilisation_by_slot[0], b.load_by_slot[0]
+
+    _VIEWS = ("_rows", "cached_f", "loaded_now_f", "cloud_f", "_metrics_row", "_step_args",
+              "queue_frac", "queued_work_s",
+              "arrived", "served_edge", "offloaded", "sent_cloud", "utilisation_by_slot",
+              "load_by_slot")
 
     def __getstate__(self) -> dict:
-        # The serving rows are views of the state row; pickle would copy them apart.
-        state = self.__dict__.copy()
-        del state["_rows"], state["cached_f"], state["loaded_now_f"], state["cloud_f"]
-        return state
+        # Views of the batch's arrays: pickle would copy them apart.
+        return {k: v for k, v in self.__dict__.items() if k not in self._VIEWS}
 
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
@@ -165,70 +174,51 @@ class CacheSimulator:
             raise ValueError(f"requests have {requests.n_tasks} tasks, config.aoc.tasks_per_model "
                              f"= {cfg.aoc.tasks_per_model}")
         self.requests = requests
-        self._precompute_slot_costs(requests)
-        self._precompute_demand()
+        # Per slot and model, everything that does not depend on the agent.
+        self.slot_costs = c = SlotCosts.of(cfg, requests, self.model_costs)
+        self.count_f = c.count
+        # Recency and frequency of requests per slot: open-loop, so computed once per episode.
+        # Row n_slots (after the last slot) repeats the last one.
+        self.last_request_by_slot, self.frequency_by_slot = demand_history(self.count_f,
+                                                                           self.frequency_rate)
+        self.batch.reset_rows(self._row0, [requests], [c])
         self.context.reset(requests.count_task)
         self.cached[:] = False
         self.uncached[:] = True
-        self._rows[:2] = 0.0
-        self._rows[2] = 1.0
         self.loaded_at[:] = -1
-        self.used_mb = 0
-        self.t = 0
-        # Running totals of the episode: the weighted cost terms and the raw metrics, in one
-        # flat dict (the env's info starts as a copy of it).
-        self.metrics = dict.fromkeys(self._metric_keys, 0.0)
-        if self.capacity_on:
-            self._reset_capacity()
-        self._begin_slot()
+        self._read_counters()
 
-    def _reset_capacity(self) -> None:
-        c = self.slot_costs
-        self.work_s = batched_work(self.config, c.edge_compute_s)  # batched GPU-s [T, N]
-        self.theta_s = offload_threshold_s(self.config, c.count, c.cloud_latency_s)
-        # Requests per batched GPU-s of each cohort (0 where there is no work).
-        self._req_per_work = np.divide(c.count, self.work_s, out=np.zeros_like(c.count),
-                                       where=self.work_s > 0)
-        self.queue_frac[:] = 0.0
-        self.queued_work_s[:] = 0.0
-        self._queued_any = False
-        self._capacity_s = self.gpu_throughput * self.config.slot_s
-        self.last_utilisation = self.last_load = 0.0
-        n = self.n_models
-        # Per model, episode totals: arrived = served at the edge + queued + offloaded + cloud.
-        self.arrived = np.zeros(n)
-        self.served_edge = np.zeros(n)
-        self.offloaded = np.zeros(n)
-        self.sent_cloud = np.zeros(n)
-        self.utilisation_by_slot = np.zeros(self.n_slots)
-        self.load_by_slot = np.zeros(self.n_slots)
+    def _read_counters(self) -> None:
+        """The batch row's counters as Python ints (read on every step): free MB, operations
+        used in the current slot, the current slot."""
+        self.free_mb, self.ops_used, self.t = self.batch.counters[0].tolist()
+
+    @property
+    def used_mb(self) -> int:
+        return self.gpu_mb - self.free_mb
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        """Running totals of the episode: the weighted cost terms and the raw metrics (the
+        env's info starts as a copy)."""
+        return dict(zip(self._metric_keys, self._metric_values(self._metrics_row.tolist())))
+
+    @property
+    def last_utilisation(self) -> float:
+        """Busy GPU-s / capacity of the last served slot (capacity model)."""
+        return float(self.batch.last_utilisation[0])
+
+    @property
+    def last_load(self) -> float:
+        """Demand GPU-s / capacity of the last served slot (capacity model)."""
+        return float(self.batch.last_load[0])
 
     def queued_requests(self) -> np.ndarray:
         """Requests queued per model now (fluid): a share of the previous slot's arrivals."""
-        if not self.capacity_on or self.t == 0:
+        t = self.t
+        if not self.capacity_on or t == 0:
             return np.zeros(self.n_models)
-        return self.queue_frac * self.count_f[self.t - 1]
-
-    def _precompute_slot_costs(self, r: EpisodeRequests) -> None:
-        """Per slot and model, everything that does not depend on the agent."""
-        self.slot_costs = c = SlotCosts.of(self.config, r, self.model_costs)
-        self.count_f = c.count
-        self._slot_columns = slot_columns(c, self.cloud_accuracy)
-        kernels.write_episode(0, self._slot_data, np.stack(serving_columns(c, self.cloud_accuracy)),
-                              r.count_task)
-        self.energy_kj_per_s = self.config.server.gpu_power_w / 1000.0
-        self._w = self.config.costs
-
-    def _precompute_demand(self) -> None:
-        """Recency and frequency of requests per slot: open-loop, so computed once per episode.
-        Row ``n_slots`` (after the last slot) repeats the last one."""
-        self.last_request_by_slot, self.frequency_by_slot = demand_history(self.count_f,
-                                                                           self.frequency_rate)
-
-    def _begin_slot(self) -> None:
-        """Begin slot ``t``: a fresh operation budget, nothing loaded in it yet."""
-        self.ops_used = 0
-        self.loaded_now_f[:] = 0.0
+        return self.queue_frac * self.count_f[t - 1]
 
     @property
     def done(self) -> bool:
@@ -245,124 +235,56 @@ class CacheSimulator:
         return self.frequency_by_slot[self.t]
 
     # --------------------------------------------------------------- operations
-    @property
-    def free_mb(self) -> int:
-        return self.gpu_mb - self.used_mb
-
     def ops_left(self) -> bool:
         return self.ops_used < self.ops_limit and self.t < self.n_slots
 
+    def masks(self, out: np.ndarray) -> np.ndarray:
+        """Valid actions now into ``out[2N + 1]`` (SERVE, LOAD m, EVICT m; the SERVE entry is
+        left as it is): the batch's :meth:`BatchSimulator.masks` of this row."""
+        kernels.masks_rows(self._row0, self.batch._state, self.batch.counters, self.ops_limit,
+                           self.n_slots, out.reshape(1, -1))
+        return out
+
     def loadable(self, out: np.ndarray | None = None) -> np.ndarray:
-        """Models that LOAD would accept now (written into ``out`` if given: no allocation)."""
-        out = np.empty(self.n_models, dtype=bool) if out is None else out
-        if not self.ops_left():
-            out[:] = False
-            return out
-        np.less_equal(self.mem_mb, self.free_mb, out=out)
-        out &= self.uncached
+        """Models that LOAD would accept now (written into ``out`` if given)."""
+        n = self.n_models
+        mask = self.masks(self._mask)
+        if out is None:
+            return mask[1:n + 1].copy()
+        out[:] = mask[1:n + 1]
         return out
 
     def evictable(self, out: np.ndarray | None = None) -> np.ndarray:
         """Models that EVICT would accept now (written into ``out`` if given)."""
-        out = np.empty(self.n_models, dtype=bool) if out is None else out
-        out[:] = self.cached if self.ops_left() else False
+        n = self.n_models
+        mask = self.masks(self._mask)
+        if out is None:
+            return mask[n + 1:].copy()
+        out[:] = mask[n + 1:]
         return out
 
     def load(self, m: int) -> dict[str, float]:
         """Load model ``m`` into the GPU; charges its switching cost (GB moved, load energy)."""
         mem = self._mem_mb[m]
-        if self.cached[m] or mem > self.gpu_mb - self.used_mb or not self.ops_left():
+        if self.cached[m] or mem > self.free_mb or not self.ops_left():
             raise ValueError(f"cannot load model {m} ({self.config.models[m].name}): cached="
                              f"{bool(self.cached[m])}, needs {mem} MB, free {self.free_mb} MB, "
                              f"ops used {self.ops_used}/{self.ops_limit}")
         self.cached[m] = True
         self.uncached[m] = False
-        self.cached_f[m] = 1.0
-        self.cloud_f[m] = 0.0
-        self.loaded_now_f[m] = 1.0
-        self.used_mb += mem
         self.loaded_at[m] = self.t
-        self.ops_used += 1
-        metrics = self.metrics
-        metrics["loads"] += 1
-        metrics["switch_gb"] += self._weights_gb[m]
-        cost = self._load_cost[m]
-        metrics["episode_cost_switch"] += cost
-        metrics["episode_cost"] += cost
-        return {"latency": 0.0, "energy": 0.0, "accuracy": 0.0, "cloud": 0.0, "switch": cost,
-                "invalid": 0.0}
+        return self._step(self.n_models + m)
 
     def evict(self, m: int) -> dict[str, float]:
-        """Evict model ``m``; its context is lost. Evictions are free."""
+        """Evict model ``m``; its context is lost. Evictions are free (with the capacity model,
+        its queue goes to the cloud)."""
         if not self.cached[m] or not self.ops_left():
             raise ValueError(f"cannot evict model {m} ({self.config.models[m].name}): not cached "
                              f"or no operations left this slot")
         self.cached[m] = False
         self.uncached[m] = True
-        self.cached_f[m] = 0.0
-        self.cloud_f[m] = 1.0
-        self.loaded_now_f[m] = 0.0
-        self.used_mb -= self._mem_mb[m]
         self.loaded_at[m] = -1
-        self.context.evict(m)
-        self.ops_used += 1
-        self.metrics["evictions"] += 1
-        if self.capacity_on and self.queue_frac[m] > 0:
-            return self._offload_queue(np.arange(self.n_models) == m)
-        return zero_terms()
-
-    def _offload_queue(self, which: np.ndarray) -> dict[str, float]:
-        """Send the queued requests of the models ``which`` to the cloud (an evicted model's
-        queue, or every queue at the episode's end). They already waited until now."""
-        frac = np.where(which, self.queue_frac, 0.0)
-        self.queue_frac[which] = 0.0
-        self.queued_work_s[which] = 0.0
-        self._queued_any = bool(self.queue_frac.any())
-        prev = self.t - 1
-        _, _, cloud_s, usd, cloud_acc, count = (frac @ self._slot_columns[prev]).tolist()
-        self.offloaded += frac * self.count_f[prev]
-        return self._charge(0.0, 0.0, cloud_s, usd, cloud_acc, 0.0, count, 0.0, 0.0,
-                            extra={"offloaded_requests": count, "queued_requests": -count})
-
-    def _charge(self, edge_s: float, cold_s: float, cloud_s: float, usd: float, cloud_acc: float,
-                n_edge: float, n_cloud: float, edge_acc: float, busy_s: float,
-                wait_s: float = 0.0, extra: dict[str, float] | None = None) -> dict[str, float]:
-        """Weighted terms of a set of resolved requests; adds them to the running metrics."""
-        w = self._w
-        acc_sum = edge_acc + cloud_acc
-        n_req = n_edge + n_cloud
-        latency_s = edge_s + cold_s + cloud_s + wait_s
-        energy_kj = self.energy_kj_per_s * busy_s
-        w_lat, w_energy, w_acc, w_cloud = weigh(w, latency_s, energy_kj, n_req, acc_sum, usd)
-        m = self.metrics
-        m["episode_cost_latency"] += w_lat
-        m["episode_cost_energy"] += w_energy
-        m["episode_cost_accuracy"] += w_acc
-        m["episode_cost_cloud"] += w_cloud
-        m["episode_cost"] += w_lat + w_energy + w_acc + w_cloud
-        m["requests"] += n_req
-        m["edge_hits"] += n_edge
-        m["cloud_requests"] += n_cloud
-        m["accuracy_sum"] += acc_sum
-        m["latency_s"] += latency_s
-        m["energy_j"] += energy_kj * 1000.0
-        m["cloud_usd"] += usd
-        if wait_s:  # only the capacity model queues (v0 has no wait_s metric)
-            m["wait_s"] += wait_s
-        if extra:
-            for k, v in extra.items():
-                m[k] += v
-        return {"latency": w_lat, "energy": w_energy, "accuracy": w_acc, "cloud": w_cloud,
-                "switch": 0.0, "invalid": 0.0}
-
-    def _charge_invalid(self, terms: dict[str, float]) -> None:
-        """The penalty of a masked-out operation (served as SERVE): a term and a metric."""
-        penalty = self.invalid_penalty
-        m = self.metrics
-        m["invalid_actions"] += 1
-        m["episode_cost_invalid"] += penalty
-        m["episode_cost"] += penalty
-        terms["invalid"] = penalty
+        return self._step(m)
 
     def serve(self, invalid: bool = False) -> dict[str, float]:
         """Serve slot ``t``: cached models at the edge, the rest in the cloud; next slot begins.
@@ -372,126 +294,24 @@ class CacheSimulator:
         """
         if self.t >= self.n_slots:
             raise RuntimeError("episode is over: call reset()")
+        self._serve[0] = True
+        self._invalid[0] = invalid
+        try:
+            return self._step(self.batch.no_op)
+        finally:
+            self._serve[0] = self._invalid[0] = False
+
+    def _step(self, kind: int) -> dict[str, float]:
+        """One step of the batch of one; its cost terms."""
+        self._kind[0] = kind
+        costs = self._costs
+        costs.fill(0.0)
         if self.capacity_on:
-            return self._serve_capacity(invalid)
-        ctx, out = self.context, self._charges
-        self._counters[0, kernels.SLOT] = self.t
-        kernels.serve_server(self._state, self._slot_data, ctx.state, self._counters, ctx.params,
-                             self._sim_params, ctx.scratch, out)
-        charges = out.tolist()
-        m = self.metrics
-        for key, value in zip(kernels.CHARGES, charges):
-            m[key] += value
-        terms = {"latency": charges[1], "energy": charges[2], "accuracy": charges[3],
-                 "cloud": charges[4], "switch": 0.0, "invalid": 0.0}
-        if invalid:
-            self._charge_invalid(terms)
-        self.t += 1
-        self._begin_slot()
-        return terms
-
-    def _serve_capacity(self, invalid: bool) -> dict[str, float]:
-        """SERVE with the capacity model (:mod:`edge_cache_env.capacity`): the queue carried
-        from slot t-1 and slot t's arrivals share the GPU; what waits too long is offloaded."""
-        t, ctx, cached = self.t, self.context, self.cached_f
-        cols = self._slot_columns
-        work_t = self.work_s[t]
-        if not self._queued_any:
-            demand = float(cached @ work_t)
-            if demand <= self._capacity_s:
-                return self._serve_within_capacity(invalid, demand)
-        prev = t - 1 if t > 0 else 0
-        old_work = self.queued_work_s  # zero for uncached models (eviction offloads it)
-        fl = fluid_slot(old_work, cached * work_t, self.theta_s, self.gpu_throughput,
-                        self.config.slot_s)
-        # Work shares -> request shares of each cohort (fluid: work is proportional to requests).
-        inv_new = np.divide(1.0, work_t, out=np.zeros(self.n_models), where=work_t > 0)
-        # A cohort without work (zero service time) is served at once.
-        e_new = np.where(work_t > 0, fl.new_served * inv_new, cached)
-        o_new = fl.new_offloaded * inv_new
-        q_new = fl.new_queued * inv_new
-        if t > 0 and old_work.any():
-            inv_old = np.divide(self.queue_frac, old_work, out=np.zeros(self.n_models),
-                                where=old_work > 0)
-            e_old = fl.old_served * inv_old
-            o_old = fl.old_offloaded * inv_old
-            (old_edge_s, _, old_cloud_s, old_usd, old_cacc, old_n), \
-                (_, _, off_cloud_s, off_usd, off_cacc, off_n) = (np.stack([e_old, o_old])
-                                                                 @ cols[prev]).tolist()
-            old_wait = float(fl.old_wait @ self._req_per_work[prev])
-            served = (self.requests.count_task[t] * e_new[:, None]
-                      + self.requests.count_task[prev] * e_old[:, None])
-            busy = float(e_new @ work_t + e_old @ self.work_s[prev])
-            cnt_prev = self.count_f[prev]
-            self.served_edge += e_old * cnt_prev
-            self.offloaded += o_old * cnt_prev
+            self.batch.step(self._kind, self._serve, self._invalid, costs)
         else:
-            old_edge_s = old_cloud_s = old_usd = old_cacc = old_n = 0.0
-            off_cloud_s = off_usd = off_cacc = off_n = old_wait = 0.0
-            served = self.requests.count_task[t] * e_new[:, None]
-            busy = float(e_new @ work_t)
-        to_cloud = self.cloud_f + o_new
-        (edge_s, _, _, _, _, n_edge), (_, cold_s, _, _, _, _), \
-            (_, _, cloud_s, usd, cloud_acc, n_cloud) = (np.stack([e_new, self.loaded_now_f, to_cloud])
-                                                        @ cols[t]).tolist()
-        wait_s = float(fl.new_wait @ self._req_per_work[t]) + old_wait
-        edge_acc = float(np.vdot(served, ctx.accuracy))
-        cnt = self.count_f[t]
-        n_off = float(o_new @ cnt) + off_n
-        n_queued = float(q_new @ cnt)
-        self.arrived += cnt
-        self.served_edge += e_new * cnt
-        self.offloaded += o_new * cnt
-        self.sent_cloud += self.cloud_f * cnt
-        self.metrics["aoc_sum"] += float(cnt @ ctx.aoc)  # AoC each arrival saw (0 in the cloud)
-        terms = self._charge(edge_s + old_edge_s, cold_s, cloud_s + old_cloud_s + off_cloud_s,
-                             usd + old_usd + off_usd, cloud_acc + old_cacc + off_cacc,
-                             n_edge + old_n, n_cloud + off_n, edge_acc, busy, wait_s,
-                             extra={"offloaded_requests": n_off, "gpu_busy_s": busy,
-                                    "gpu_demand_s": fl.demand})
-        self.metrics["queued_requests"] = n_queued
-        self.queue_frac[:] = q_new
-        self.queued_work_s[:] = fl.new_queued
-        self._queued_any = bool(q_new.any())
-        self.last_utilisation = self.utilisation_by_slot[t] = min(busy / fl.capacity, 1.0)
-        self.last_load = self.load_by_slot[t] = fl.demand / fl.capacity
-        return self._end_capacity_slot(terms, served, invalid)
-
-    def _serve_within_capacity(self, invalid: bool, demand: float) -> dict[str, float]:
-        """No queue and the slot's demand fits: every cached request is served at once (the
-        fluid model gives no wait and no offloading), as in v0 but with batched GPU time."""
-        t, ctx = self.t, self.context
-        (edge_s, _, _, _, _, n_edge), (_, cold_s, _, _, _, _), \
-            (_, _, cloud_s, usd, cloud_acc, n_cloud) = (self._rows @ self._slot_columns[t]).tolist()
-        served = self.requests.count_task[t] * self.cached_f[:, None]
-        edge_acc = float(np.vdot(served, ctx.accuracy))
-        cnt = self.count_f[t]
-        self.arrived += cnt
-        self.served_edge += self.cached_f * cnt
-        self.sent_cloud += self.cloud_f * cnt
-        m = self.metrics
-        m["aoc_sum"] += float(cnt @ ctx.aoc)
-        m["gpu_busy_s"] += demand
-        m["gpu_demand_s"] += demand
-        m["queued_requests"] = 0.0
-        terms = self._charge(edge_s, cold_s, cloud_s, usd, cloud_acc, n_edge, n_cloud, edge_acc,
-                             demand)
-        self.last_utilisation = self.utilisation_by_slot[t] = demand / self._capacity_s
-        self.last_load = self.load_by_slot[t] = self.last_utilisation
-        return self._end_capacity_slot(terms, served, invalid)
-
-    def _end_capacity_slot(self, terms: dict[str, float], served: np.ndarray, invalid: bool
-                           ) -> dict[str, float]:
-        t, ctx = self.t, self.context
-        if invalid:
-            self._charge_invalid(terms)
-        ctx.update(served, t)
-        self.t += 1
-        self._begin_slot()
-        if self.t == self.n_slots and self._queued_any:  # the episode ends: the queue goes to the cloud
-            for k, v in self._offload_queue(np.ones(self.n_models, dtype=bool)).items():
-                terms[k] += v
-        return terms
+            kernels.step_rows(*self._step_args)
+        self._read_counters()
+        return dict(zip(TERMS, costs[:, 0].tolist()))
 
     # ------------------------------------------------------------------ views
     @property
@@ -534,32 +354,28 @@ def _dot_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 class BatchSimulator:
-    """B independent edge servers of one config, stepped together with batched numpy.
+    """B independent edge servers of one config, stepped together; the single simulator is its
+    B = 1 case (:class:`CacheSimulator`).
 
-    The same model as :class:`CacheSimulator`, through the same functions:
-    :func:`slot_columns`, :func:`~edge_cache_env.costs.weigh`, the batch rows of
-    :class:`~edge_cache_env.context.AgeOfContext` and, with the capacity model on,
-    :func:`~edge_cache_env.capacity.fluid_slot` on ``[B, N]`` rows, :func:`batched_work` and
-    :func:`offload_threshold_s`. State arrays carry a leading batch dimension; a step applies at
-    most one operation per server: LOAD, EVICT or SERVE (:meth:`step`). Each server's episode
-    arrays come from its own :class:`~edge_cache_env.requests.EpisodeRequests`
-    (:meth:`reset_rows`). The open-loop recursions the single simulator runs over the whole
-    episode at reset (:func:`demand_history`, the task mix) advance here one slot per SERVE,
-    with the same EWMA step (:func:`~edge_cache_env.context.ewma_step`): an autoreset then costs
-    no loop over the episode's slots, which matters when some server resets at every step.
+    State arrays carry a leading batch dimension; a step applies at most one operation per
+    server: LOAD, EVICT or SERVE (:meth:`step`), compiled (:func:`edge_cache_env.kernels.step_rows`)
+    and, with the capacity model on, its SERVE in batched numpy over the serving rows
+    (:func:`~edge_cache_env.capacity.fluid_slot` on ``[B, N]`` rows, the context update and next
+    slot through the same kernels). Each server's episode arrays come from its own
+    :class:`~edge_cache_env.requests.EpisodeRequests` (:meth:`reset_rows`). The open-loop
+    recursions (:func:`demand_history`, the task mix) advance one slot per SERVE with the same
+    EWMA step: an autoreset then costs no loop over the episode's slots.
 
-    Speed: a step's cost is the number of small numpy calls, not the data. So a SERVE gathers
-    each kind of per-server data once (the slot's episode row, the state row, the context row)
-    and writes each back once; LOAD / EVICT write a table row through precomputed flat cells;
-    counters, running metrics and the masks are dense over the batch, by table or in one
-    comparison. :attr:`changed` and :attr:`entered` tell the observation what a step changed.
+    ``context``: the :class:`~edge_cache_env.context.AgeOfContext` to step (its ``state`` has B
+    rows), for a caller that reads it in its own shape (the single simulator).
     """
 
-    def __init__(self, config: EnvConfig, batch: int) -> None:
+    def __init__(self, config: EnvConfig, batch: int, context: AgeOfContext | None = None
+                 ) -> None:
         self.config = config
         self.batch = b = batch
         self.n_models = n = config.n_models
-        self.n_slots = config.n_slots
+        self.n_slots = t = config.n_slots
         self.ops_limit = config.ops_per_slot
         self.model_costs = mc = ModelCosts.of(config)
         self.gpu_mb = mc.gpu_mb
@@ -570,54 +386,41 @@ class BatchSimulator:
         self.energy_kj_per_s = config.server.gpu_power_w / 1000.0
         self._w = config.costs
         self.frequency_rate = config.frequency_ewma
-        self.context = AgeOfContext(config, batch=b)
+        self.context = AgeOfContext(config, batch=b) if context is None else context
+        if self.context.state.shape[0] != b:
+            raise ValueError(f"context has {self.context.state.shape[0]} rows, batch is {b}")
         self._sim_params = simulator_params(config, mc)
-        self._costs_out: np.ndarray | None = None
         # Per server, side by side in one row (a SERVE reads and writes it in one go): blocks of
         # N values, as :mod:`edge_cache_env.kernels` names them (EDGE ... SINCE).
         self._state = np.zeros((b, kernels.STATE_BLOCKS * n))
-        self._rows = self._state[:, :3 * n].reshape(b, 3, n)  # serving weights: edge, now, cloud
-        self._rows[:, 2] = 1.0
-        self.frequency = self._block(kernels.FREQUENCY)
-        self.recency = self._block(kernels.RECENCY)  # float: slot counts are exact
-        self.since_loaded = self._block(kernels.SINCE)
-        self._block(kernels.NEED_LOAD)[:] = self.mem_mb
-        self._block(kernels.NEED_EVICT)[:] = np.inf
+        self._state[:, kernels.CLOUD * n:(kernels.CLOUD + 1) * n] = 1.0
+        self._state[:, kernels.NEED_LOAD * n:(kernels.NEED_LOAD + 1) * n] = self.mem_mb
+        self._state[:, kernels.NEED_EVICT * n:(kernels.NEED_EVICT + 1) * n] = np.inf
         self._fresh_state = self._state[0].copy()
         # Per server: free MB, operations used, slot: side by side, so the
         # observation's globals (their ratios to gpu_mb, ops_limit, n_slots) are one division.
         self.counters = np.zeros((b, 3), dtype=np.int64)
         self.counters[:, kernels.FREE_MB] = self.gpu_mb
-        self.free_mb, self.ops_used, self.t = self.counters.T
         self._fresh_counters = self.counters[0].copy()
         self.counter_limits = np.array([self.gpu_mb, self.ops_limit, self.n_slots], dtype=np.float64)
         cap = config.capacity
         self.capacity_on = cap.enabled
-        keys = METRICS + (CAPACITY_METRICS if cap.enabled else ())
+        self._metric_keys = METRICS + (CAPACITY_METRICS if cap.enabled else ())
         # Running metrics: one row per server, one column per key (``metrics``: a dict of column
-        # views in the single env's key order); the columns of _OP_METRICS then _CHARGE_METRICS
-        # come first and adjacent (the kernels add by row index).
-        columns = list(dict.fromkeys(kernels.METRIC_COLUMNS + keys))
-        assert columns[_OPS] == list(_OP_METRICS) and columns[_CHARGES] == list(_CHARGE_METRICS)
-        assert columns[_CHARGES.stop] == "aoc_sum"
+        # views in the single env's key order); kernels.METRIC_COLUMNS first (the kernels add by
+        # column index).
+        self.metric_columns = list(dict.fromkeys(kernels.METRIC_COLUMNS + self._metric_keys))
+        assert self.metric_columns[_CHARGES] == list(_CHARGE_METRICS)
+        assert self.metric_columns[_CHARGES.stop] == "aoc_sum"
         # Server-major (a server's metrics in one or two cache lines: a kernel's row updates).
-        self._metrics = np.zeros((b, len(columns)))
-        self.metrics = {k: self._metrics[:, columns.index(k)] for k in keys}
+        self._metrics = np.zeros((b, len(self.metric_columns)))
         self._models = np.arange(n)
         self.no_op = 2 * n  # step's kind of a row without operation (EVICT m = m, LOAD m = N + m)
         self._no_invalid = np.zeros(b, dtype=bool)
         self._models_rows = np.arange(b)
         # Episode arrays, filled row by row at reset: per server and slot (row T: 'after the
-        # last slot', zeros), side by side in one row (a SERVE gathers its slot's in one go):
-        # slot_columns, requests per model and task, requests per model, the next slot's
-        # requests per model, and the frequency EWMA's rate into the next slot (0 after the
-        # last: the demand then stays, as demand_history's row T).
-        t, k = config.n_slots, config.aoc.tasks_per_model
-        self._slot_data = data = episode_rows(config, b)
-        self._slot_columns = data[..., :6 * n].reshape(b, t + 1, n, 6)
-        self.count_task = data[..., 6 * n:6 * n + n * k].reshape(b, t + 1, n, k)
-        count0 = 6 * n + n * k + kernels.COUNT * n
-        self.count_f = data[..., count0:count0 + n]
+        # last slot', zeros), the layout of edge_cache_env.kernels.
+        self._slot_data = episode_rows(config, b)
         if cap.enabled:
             self.gpu_throughput = float(cap.gpu_throughput)
             self._capacity_s = self.gpu_throughput * config.slot_s
@@ -629,6 +432,43 @@ class BatchSimulator:
             self.queued_any = np.zeros(b, dtype=bool)
             self.last_utilisation = np.zeros(b)
             self.last_load = np.zeros(b)
+            # Per server and model, episode totals: arrived = served at the edge + queued +
+            # offloaded + cloud; per server and slot, the GPU's utilisation and offered load.
+            self.arrived = np.zeros((b, n))
+            self.served_edge = np.zeros((b, n))
+            self.offloaded = np.zeros((b, n))
+            self.sent_cloud = np.zeros((b, n))
+            self.utilisation_by_slot = np.zeros((b, t))
+            self.load_by_slot = np.zeros((b, t))
+        self._views()
+
+    _VIEWS = ("_rows", "frequency", "recency", "since_loaded", "free_mb", "ops_used", "t",
+              "metrics", "_slot_columns", "count_task", "count_f")
+
+    def _views(self) -> None:
+        """The named views of the state, counters, metrics and episode arrays."""
+        b, n, t = self.batch, self.n_models, self.n_slots
+        k = self.config.aoc.tasks_per_model
+        self._rows = self._state[:, :3 * n].reshape(b, 3, n)  # serving weights: edge, now, cloud
+        self.frequency = self._block(kernels.FREQUENCY)
+        self.recency = self._block(kernels.RECENCY)  # float: slot counts are exact
+        self.since_loaded = self._block(kernels.SINCE)
+        self.free_mb, self.ops_used, self.t = self.counters.T
+        cols = self.metric_columns
+        self.metrics = {key: self._metrics[:, cols.index(key)] for key in self._metric_keys}
+        data = self._slot_data
+        self._slot_columns = data[..., :6 * n].reshape(b, t + 1, n, 6)
+        self.count_task = data[..., 6 * n:6 * n + n * k].reshape(b, t + 1, n, k)
+        count0 = 6 * n + n * k + kernels.COUNT * n
+        self.count_f = data[..., count0:count0 + n]
+
+    def __getstate__(self) -> dict:
+        # Views of a few arrays: pickle would copy them apart.
+        return {key: v for key, v in self.__dict__.items() if key not in self._VIEWS}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._views()
 
     def _block(self, block: int) -> np.ndarray:
         """``[B, N]`` view of block ``block`` of the state rows (:mod:`edge_cache_env.kernels`)."""
@@ -656,14 +496,16 @@ class BatchSimulator:
     def done(self) -> np.ndarray:
         return self.t >= self.n_slots
 
-    def reset_rows(self, rows: np.ndarray, requests: list[EpisodeRequests]) -> None:
-        """Start an episode in each server ``rows[i]`` on ``requests[i]``."""
+    def reset_rows(self, rows: np.ndarray, requests: list[EpisodeRequests],
+                   slot_costs: list[SlotCosts] | None = None) -> None:
+        """Start an episode in each server ``rows[i]`` on ``requests[i]`` (``slot_costs[i]``:
+        its :class:`SlotCosts` if the caller has them)."""
         cfg = self.config
-        for r, req in zip(rows.tolist(), requests, strict=True):
+        for i, (r, req) in enumerate(zip(rows.tolist(), requests, strict=True)):
             if req.n_models != self.n_models or req.n_slots != cfg.n_slots:
                 raise ValueError(f"requests are for {req.n_models} models x {req.n_slots} slots, "
                                  f"config has {self.n_models} x {cfg.n_slots}")
-            c = SlotCosts.of(cfg, req, self.model_costs)
+            c = SlotCosts.of(cfg, req, self.model_costs) if slot_costs is None else slot_costs[i]
             kernels.write_episode(r, self._slot_data, np.stack(serving_columns(c, self.cloud_accuracy)),
                                   req.count_task)
             if self.capacity_on:
@@ -684,6 +526,9 @@ class BatchSimulator:
             self.queued_any[rows] = False
             self.last_utilisation[rows] = 0.0
             self.last_load[rows] = 0.0
+            for totals in (self.arrived, self.served_edge, self.offloaded, self.sent_cloud,
+                           self.utilisation_by_slot, self.load_by_slot):
+                totals[rows] = 0.0
 
     def masks(self, out: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Valid actions of every server (or of ``rows``) into ``out[B, 2N + 1]`` (SERVE, LOAD
@@ -728,7 +573,7 @@ class BatchSimulator:
                      busy_s: np.ndarray, wait_s: np.ndarray | None = None,
                      aoc_sum: np.ndarray | None = None
                      ) -> np.ndarray:
-        """:meth:`CacheSimulator._charge` of servers ``r`` (one value per row): adds to the
+        """The charges of servers ``r``' resolved requests (one value per row): adds to the
         running metrics (and ``aoc_sum`` to its metric if given), returns the weighted latency,
         energy, accuracy and cloud terms (rows ``[4, b]``, TERMS order)."""
         acc_sum = edge_acc + cloud_acc
@@ -778,13 +623,14 @@ class BatchSimulator:
 
     # ------------------------------------------------------------ capacity model
     def _serve_capacity(self, r: np.ndarray, invalid: np.ndarray, costs: np.ndarray) -> None:
-        """SERVE in servers ``r`` with the capacity model: :meth:`CacheSimulator._serve_capacity`
-        row by row in one go. Servers without a queue whose demand fits take its fast path
-        (``_serve_within_capacity``): every cached request served at once; the others go
-        through :func:`fluid_slot` on their rows. The fast path is the fluid path with the
-        fluid's shares replaced by exact ones (served = cached, nothing offloaded or queued),
-        so both are written as one computation that adds exact zeros where a term is absent;
-        when every server takes the fast path, those zero terms are left out (x + 0.0 = x)."""
+        """SERVE in servers ``r`` with the capacity model (:mod:`edge_cache_env.capacity`): the
+        queue carried from slot t-1 and slot t's arrivals share the GPU; what waits too long is
+        offloaded. Servers without a queue whose demand fits take a fast path: every cached
+        request served at once; the others go through :func:`fluid_slot` on their rows. The
+        fast path is the fluid path with the fluid's shares replaced by exact ones (served =
+        cached, nothing offloaded or queued), so both are written as one computation that adds
+        exact zeros where a term is absent; when every server takes the fast path, those zero
+        terms are left out (x + 0.0 = x)."""
         b, n = len(r), self.n_models
         ctx = self.context
         t = self.t[r]
@@ -805,6 +651,9 @@ class BatchSimulator:
             wait_s = None
             q_new = new_queued = np.zeros((b, n))
             n_queued = np.zeros(b)
+            self.arrived[r] += cnt
+            self.served_edge[r] += cached * cnt
+            self.sent_cloud[r] += weights[:, 2] * cnt
         else:
             prev = np.maximum(t - 1, 0)
             e_new = cached.copy()  # request shares of the slot's arrivals served at the edge
@@ -852,8 +701,15 @@ class BatchSimulator:
             busy = _dot_rows(e_new, work_t) + _dot_rows(e_old, self.work_s[r, prev])
             m["offloaded_requests"][r] += _dot_rows(o_new, cnt) + old[:, 1, 5]
             n_queued = _dot_rows(q_new, cnt)
-        edge_acc = _dot_rows(served.reshape(b, -1), ctx.accuracy[r].reshape(b, -1))
-        m["aoc_sum"][r] += _dot_rows(cnt, ctx.aoc[r])  # AoC each arrival saw (0 in the cloud)
+            cnt_prev = self.count_f[r, prev]
+            self.served_edge[r] += e_old * cnt_prev
+            self.offloaded[r] += o_old * cnt_prev
+            self.arrived[r] += cnt
+            self.served_edge[r] += e_new * cnt
+            self.offloaded[r] += o_new * cnt
+            self.sent_cloud[r] += weights[:, 2] * cnt
+        edge_acc = _dot_rows(served.reshape(b, -1), ctx.accuracy_rows[r].reshape(b, -1))
+        m["aoc_sum"][r] += _dot_rows(cnt, ctx.aoc_rows[r])  # AoC each arrival saw (0 in the cloud)
         costs[:4, r] = self._charge_rows(
             r, edge_s, new[:, 1, 1], cloud_s, usd, cloud_acc, n_edge, n_cloud, edge_acc, busy,
             wait_s)
@@ -863,8 +719,9 @@ class BatchSimulator:
         self.queue_frac[r] = q_new
         self.queued_work_s[r] = new_queued
         self.queued_any[r] = q_new.any(axis=1)
-        self.last_utilisation[r] = np.minimum(busy / self._capacity_s, 1.0)
-        self.last_load[r] = total / self._capacity_s
+        self.last_utilisation[r] = self.utilisation_by_slot[r, t] = np.minimum(
+            busy / self._capacity_s, 1.0)
+        self.last_load[r] = self.load_by_slot[r, t] = total / self._capacity_s
         if invalid.any():
             self._charge_invalid(invalid, costs)
         self._end_slot(r, served, count_task, cnt)
@@ -875,7 +732,7 @@ class BatchSimulator:
 
     def _offload_rows(self, r: np.ndarray, which: np.ndarray, costs: np.ndarray, add: bool
                       ) -> None:
-        """:meth:`CacheSimulator._offload_queue` in servers ``r``: the queues of models
+        """The queued requests of servers ``r`` go to the cloud: the queues of models
         ``which[b, N]`` go to the cloud (they already waited until now). Their terms are
         written into ``costs``' first four rows (``add``: added to the SERVE's of the step)."""
         queue = self.queue_frac[r]
@@ -894,6 +751,7 @@ class BatchSimulator:
                               zeros, zeros, zeros)
         self.metrics["offloaded_requests"][r] += count
         self.metrics["queued_requests"][r] += -count
+        self.offloaded[r] += frac * self.count_f[r, prev]
         if add:
             costs[:4, r] += w
         else:
