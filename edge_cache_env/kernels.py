@@ -1,11 +1,10 @@
 """The model's per-slot equations, compiled: one implementation for one server and for a batch.
 
-Both simulators keep their state in the same arrays, one row per server (the single simulator
-is a batch of one): :func:`serve_row` serves one slot of one server, and the single simulator
-calls it on its row 0 (:func:`serve_server`) while the batch simulator calls it on each row
-(:func:`step_rows`). A sub-env of the vector env and a single env given the same actions thus
-compute every cost, accuracy and Age of Context with the same floating-point operations in the
-same order: they agree bit for bit. Compiled with numba (no ``fastmath``: IEEE arithmetic, no
+The simulator keeps its state in arrays with one row per server (the single env's simulator is
+a batch of one): :func:`step_rows` applies one LOAD, EVICT or SERVE (:func:`serve_row`) to each
+row. A sub-env of the vector env and a single env given the same actions thus compute every
+cost, accuracy and Age of Context with the same floating-point operations in the same order:
+they agree bit for bit. Compiled with numba (no ``fastmath``: IEEE arithmetic, no
 reassociation); the kernels index their arrays and never slice them in a loop (a view costs a
 reference count, which dominated the arithmetic).
 
@@ -21,7 +20,7 @@ serving column):
 
 - state ``[B, STATE_BLOCKS * N]``: blocks of N values EDGE ... SINCE (below);
 - slot data ``[B, T + 1, 6N + NK + SLOT_BLOCKS * N]``: per slot the serving columns
-  (:func:`edge_cache_env.simulator.slot_columns`), the requests per model and task, then the
+  (:func:`edge_cache_env.simulator.serving_columns`), the requests per model and task, then the
   blocks COUNT ... NEXT_RATE; row T ('after the last slot') zeros;
 - context ``[B, 3NK + N]``: S, p, A (NK each), AoC (N);
 - counters ``[B, 3]`` int: FREE_MB, OPS_USED, SLOT;
@@ -222,14 +221,6 @@ def serve_row(b: int, state: np.ndarray, slot_data: np.ndarray, ctx_state: np.nd
     out[12] = aoc_sum
     update_context(b, ctx_state, scratch, slot_data, slot_data, b, t, 6 * n, count0, ctx_params,
                    n, k)
-
-
-@njit(cache=True)
-def serve_server(state: np.ndarray, slot_data: np.ndarray, ctx_state: np.ndarray,
-                 counters: np.ndarray, ctx_params: np.ndarray, sim_params: np.ndarray,
-                 scratch: np.ndarray, out: np.ndarray) -> None:
-    """:func:`serve_row` of the single simulator (its row 0)."""
-    serve_row(0, state, slot_data, ctx_state, counters, ctx_params, sim_params, scratch, out)
 
 
 @njit(cache=True)

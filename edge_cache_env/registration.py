@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 
 ENTRY_POINT = "edge_cache_env.env:EdgePFMCacheEnv"
-# gym.make_vec(id, num_envs=B, vectorization_mode="vector_entry_point"): B servers, batched numpy
+# gym.make_vec(id, num_envs=B, vectorization_mode="vector_entry_point"): B servers, one compiled step
 # (the ids of ENTRY_POINT's env; the ids below with their own entry point have none).
 VECTOR_ENTRY_POINT = "edge_cache_env.vector_env:EdgePFMCacheVectorEnv"
 # Ids with their own entry point (default: ENTRY_POINT).

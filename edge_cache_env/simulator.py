@@ -1,8 +1,11 @@
 """The simulator core: cache state, LOAD / EVICT / SERVE, costs and running metrics.
 
-Pure numpy; it knows nothing of gymnasium, actions encodings or agents. Everything that does not
-depend on the agent (each slot's edge compute time, cloud latency and price per model) is
-computed once per episode, so serving a slot costs O(N K) whatever the request rate.
+It knows nothing of gymnasium, action encodings or agents. :class:`BatchSimulator` steps B edge
+servers with one compiled kernel per step (:mod:`edge_cache_env.kernels`; with the capacity
+model on, its SERVE in batched numpy over the serving rows); :class:`CacheSimulator`, the single
+env's, is its B = 1 case. Everything that does not depend on the agent (each slot's edge compute
+time, cloud latency and price per model) is computed once per episode, so serving a slot costs
+O(N K) whatever the request rate.
 """
 
 from __future__ import annotations
@@ -26,19 +29,6 @@ CAPACITY_METRICS = ("offloaded_requests", "queued_requests", "wait_s", "gpu_busy
                     "gpu_demand_s")
 
 
-def slot_columns(c: SlotCosts, cloud_accuracy: np.ndarray, out: np.ndarray | None = None
-                 ) -> np.ndarray:
-    """Per slot and model ``[T, N, 6]``, the columns a SERVE multiplies by its three serving
-    rows (edge, loaded now, cloud): edge compute s, cold-start wait s, cloud latency s, cloud
-    USD, cloud accuracy sum, count. One matrix product then gives every sum a slot needs.
-    ``out``: written into it (a batch's episode rows) instead of a new array."""
-    columns = serving_columns(c, cloud_accuracy)
-    if out is None:
-        return np.stack(columns, axis=2)
-    out[...] = np.array(columns).transpose(1, 2, 0)  # one interleaving copy
-    return out
-
-
 def simulator_params(config: EnvConfig, mc: ModelCosts) -> np.ndarray:
     """The compiled kernels' cost constants (:func:`edge_cache_env.kernels.simulator_params`)."""
     return kernels.simulator_params(weight_values(config.costs), config.server.gpu_power_w / 1000.0,
@@ -58,7 +48,10 @@ def episode_rows(config: EnvConfig, batch: int) -> np.ndarray:
 
 
 def serving_columns(c: SlotCosts, cloud_accuracy: np.ndarray) -> tuple[np.ndarray, ...]:
-    """:func:`slot_columns`' six ``[T, N]`` columns, in order."""
+    """Per slot and model ``[T, N]``, the six columns a SERVE multiplies by its three serving
+    rows (edge, loaded now, cloud): edge compute s, cold-start wait s, cloud latency s, cloud
+    USD, cloud accuracy sum, count (:func:`edge_cache_env.kernels.write_episode` interleaves them
+    into the episode rows)."""
     return (c.edge_compute_s, c.cold_wait_s, c.cloud_latency_s, c.cloud_usd,
             c.count * cloud_accuracy, c.count)
 
@@ -346,8 +339,8 @@ _CHARGES = slice(kernels.FIRST_CHARGE, kernels.FIRST_CHARGE + len(_CHARGE_METRIC
 
 
 def _dot_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Row-wise dot products of ``x[B, K]`` and ``y[B, K]`` as the single simulator's ``x @ y``
-    computes each (one BLAS dot per row on contiguous copies: bit-identical sums)."""
+    """Row-wise dot products of ``x[B, K]`` and ``y[B, K]`` (one BLAS dot per row on contiguous
+    copies: each row's sum whatever the batch)."""
     b = len(x)
     return np.matmul(np.ascontiguousarray(x).reshape(b, 1, -1),
                      np.ascontiguousarray(y).reshape(b, -1, 1))[:, 0, 0]

@@ -1,4 +1,4 @@
-"""A native Gymnasium vector env: B edge servers stepped together with batched numpy.
+"""A native Gymnasium vector env: B edge servers stepped together by one compiled kernel.
 
 ``gym.make_vec(id, num_envs=B, vectorization_mode="vector_entry_point")`` for every registered
 id. Sub-env b behaves exactly as ``gym.make(id)`` reset with the same seed and given the same
