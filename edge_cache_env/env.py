@@ -101,8 +101,7 @@ class EdgePFMCacheEnv(gym.Env):
         self.sim = CacheSimulator(self.config)
         self.workload = make_workload(self.config)
         self._obs = ObservationBuilder(self.sim)
-        self._mask = np.zeros(self._n_actions, dtype=bool)
-        self._mask[SERVE] = True
+        self._mask = self.sim.mask  # the valid actions, kept current by the simulator
         self._scale = self.config.reward_scale
 
     # ---------------------------------------------------------------- gym API
@@ -110,7 +109,6 @@ class EdgePFMCacheEnv(gym.Env):
               ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self.sim.reset(self.workload.sample_episode(self.np_random))
-        self._update_mask()
         obs = self._obs.on_reset().copy()
         return obs, self._info(dict.fromkeys(TERMS, 0.0))
 
@@ -127,11 +125,9 @@ class EdgePFMCacheEnv(gym.Env):
         if a != SERVE and self._mask[a]:
             kind, m = decode_action(a, n)
             terms = sim.load(m) if kind == "load" else sim.evict(m)
-            self._update_mask()
             obs = self._obs.model_changed(m)
         else:  # SERVE, or a masked-out operation: served as SERVE, plus the penalty
             terms = sim.serve(invalid=a != SERVE)
-            self._update_mask()
             obs = self._obs.full()
         info = self._info(terms)
         return obs.copy(), -info["cost_total"] / self._scale, False, sim.t >= sim.n_slots, info
@@ -159,9 +155,6 @@ class EdgePFMCacheEnv(gym.Env):
         if self.sim.requests is None:
             raise RuntimeError("no episode yet: call reset()")
         return self.sim.requests
-
-    def _update_mask(self) -> None:
-        self.sim.masks(self._mask)
 
     def _info(self, terms: dict[str, float]) -> dict[str, Any]:
         sim = self.sim

@@ -272,17 +272,19 @@ def enter_next_slot_rows(rows: np.ndarray, state: np.ndarray, counters: np.ndarr
 def step_rows(kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, state: np.ndarray,
               slot_data: np.ndarray, ctx_state: np.ndarray, counters: np.ndarray,
               metrics: np.ndarray, ctx_params: np.ndarray, sim_params: np.ndarray,
-              costs: np.ndarray) -> None:
+              costs: np.ndarray, mask: np.ndarray, ops_limit: int, n_slots: int) -> None:
     """One step of every server of a batch: ``kind[b]`` EVICT model m (``m``), LOAD model m
     (``N + m``) or none (``2N``); ``serve[b]``: SERVE without the capacity model (with it the
     caller serves those rows); ``invalid[b]``: the penalty of a masked-out action, after the
     SERVE's charges. Running metrics: :data:`METRIC_COLUMNS`; the step's weighted terms go to
-    ``costs[:6, b]`` (TERMS order; the caller zeroes them)."""
+    ``costs[:6, b]`` (TERMS order; the caller zeroes them). Then each row's valid actions into
+    ``mask`` (:func:`mask_row`), unless it has no rows (the caller computes them later)."""
     n, k = dims(state, ctx_state)
     nk = n * k
     scratch = np.empty(2 * nk)
     out = np.empty(N_CHARGES)
     penalty = sim_params[PENALTY]
+    with_masks = mask.shape[0] == len(kind)
     for b in range(len(kind)):
         kb = kind[b]
         if kb < 2 * n:  # LOAD (kb >= N) or EVICT model m (checked valid by the caller)
@@ -331,6 +333,8 @@ def step_rows(kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, state: n
             metrics[b, FIRST_INVALID + 1] += penalty
             metrics[b, FIRST_CHARGE] += penalty
             costs[5, b] = penalty
+        if with_masks:
+            mask_row(b, state, counters, ops_limit, n_slots, mask, n)
 
 
 @njit(cache=True)
@@ -341,11 +345,18 @@ def masks_rows(rows: np.ndarray, state: np.ndarray, counters: np.ndarray, ops_li
     (SERVE) is left as it is."""
     n = state.shape[1] // STATE_BLOCKS
     for i in range(len(rows)):
-        b = rows[i]
-        left = counters[b, OPS_USED] < ops_limit and counters[b, SLOT] < n_slots
-        room = float(counters[b, FREE_MB]) if left else -1.0
-        for j in range(2 * n):
-            mask[b, 1 + j] = state[b, NEED_LOAD * n + j] <= room
+        mask_row(rows[i], state, counters, ops_limit, n_slots, mask, n)
+
+
+@njit(cache=True)
+def mask_row(b: int, state: np.ndarray, counters: np.ndarray, ops_limit: int, n_slots: int,
+             mask: np.ndarray, n: int) -> None:
+    """Server b's LOAD m and EVICT m entries of ``mask[b]``: an operation left in a slot of the
+    episode, and the operation's need within the free MB."""
+    left = counters[b, OPS_USED] < ops_limit and counters[b, SLOT] < n_slots
+    room = float(counters[b, FREE_MB]) if left else -1.0
+    for j in range(2 * n):
+        mask[b, 1 + j] = state[b, NEED_LOAD * n + j] <= room
 
 
 @njit(cache=True)

@@ -116,7 +116,9 @@ class CacheSimulator:
         self._invalid = np.zeros(1, dtype=bool)
         self._costs = np.zeros((len(TERMS), 1))
         self._row0 = np.zeros(1, dtype=np.int64)
-        self._mask = np.ones(2 * n + 1, dtype=bool)  # loadable / evictable's scratch
+        # The valid actions now (SERVE, LOAD m, EVICT m), kept current by every operation.
+        self.mask = np.zeros(2 * n + 1, dtype=bool)
+        self.mask[0] = True
         self._metric_keys = tuple(b.metrics)
         self._metric_values = operator.itemgetter(*(b.metric_columns.index(k)
                                                     for k in self._metric_keys))
@@ -133,7 +135,8 @@ class CacheSimulator:
         # The compiled step's arguments (capacity model off: the batch's step is this call).
         self._step_args = (self._kind, self._serve, self._invalid, b._state, b._slot_data,
                            b.context.state, b.counters, b._metrics, b.context.params,
-                           b._sim_params, self._costs)
+                           b._sim_params, self._costs, self.mask.reshape(1, -1), self.ops_limit,
+                           self.n_slots)
         if self.capacity_on:
             self.queue_frac = b.queue_frac[0]  # share of the previous slot's arrivals queued
             self.queued_work_s = b.queued_work_s[0]  # batched GPU-s queued per model
@@ -180,6 +183,7 @@ class CacheSimulator:
         self.uncached[:] = True
         self.loaded_at[:] = -1
         self._read_counters()
+        self.batch.masks(self.mask.reshape(1, -1), self._row0)
 
     def _read_counters(self) -> None:
         """The batch row's counters as Python ints (read on every step): free MB, operations
@@ -231,29 +235,20 @@ class CacheSimulator:
     def ops_left(self) -> bool:
         return self.ops_used < self.ops_limit and self.t < self.n_slots
 
-    def masks(self, out: np.ndarray) -> np.ndarray:
-        """Valid actions now into ``out[2N + 1]`` (SERVE, LOAD m, EVICT m; the SERVE entry is
-        left as it is): the batch's :meth:`BatchSimulator.masks` of this row."""
-        kernels.masks_rows(self._row0, self.batch._state, self.batch.counters, self.ops_limit,
-                           self.n_slots, out.reshape(1, -1))
-        return out
-
     def loadable(self, out: np.ndarray | None = None) -> np.ndarray:
         """Models that LOAD would accept now (written into ``out`` if given)."""
         n = self.n_models
-        mask = self.masks(self._mask)
         if out is None:
-            return mask[1:n + 1].copy()
-        out[:] = mask[1:n + 1]
+            return self.mask[1:n + 1].copy()
+        out[:] = self.mask[1:n + 1]
         return out
 
     def evictable(self, out: np.ndarray | None = None) -> np.ndarray:
         """Models that EVICT would accept now (written into ``out`` if given)."""
         n = self.n_models
-        mask = self.masks(self._mask)
         if out is None:
-            return mask[n + 1:].copy()
-        out[:] = mask[n + 1:]
+            return self.mask[n + 1:].copy()
+        out[:] = self.mask[n + 1:]
         return out
 
     def load(self, m: int) -> dict[str, float]:
@@ -300,7 +295,8 @@ class CacheSimulator:
         costs = self._costs
         costs.fill(0.0)
         if self.capacity_on:
-            self.batch.step(self._kind, self._serve, self._invalid, costs)
+            self.batch.step(self._kind, self._serve, self._invalid, costs,
+                            self.mask.reshape(1, -1))
         else:
             kernels.step_rows(*self._step_args)
         self._read_counters()
@@ -410,6 +406,7 @@ class BatchSimulator:
         self._models = np.arange(n)
         self.no_op = 2 * n  # step's kind of a row without operation (EVICT m = m, LOAD m = N + m)
         self._no_invalid = np.zeros(b, dtype=bool)
+        self._no_mask = np.zeros((0, 2 * n + 1), dtype=bool)  # step_rows: no masks wanted
         self._models_rows = np.arange(b)
         # Episode arrays, filled row by row at reset: per server and slot (row T: 'after the
         # last slot', zeros), the layout of edge_cache_env.kernels.
@@ -531,21 +528,24 @@ class BatchSimulator:
                            self.counters, self.ops_limit, self.n_slots, out)
         return out
 
-    def step(self, kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, costs: np.ndarray
-             ) -> np.ndarray:
+    def step(self, kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, costs: np.ndarray,
+             mask: np.ndarray | None = None) -> np.ndarray:
         """At most one operation per server: ``kind[B]`` is EVICT model m (``m``), LOAD model m
         (``N + m``) or none (:attr:`no_op` = 2N); ``serve[B]`` which servers serve (none with
         an operation); ``invalid`` servers (a subset of ``serve``) are charged the penalty. The
         weighted cost terms of the servers that act are written into ``costs``
         ``[len(TERMS), B]`` (the terms' rows in TERMS order; the caller zeroes them first).
-        Operations must be valid (the caller checks the mask). Returns the servers that served
-        (they entered their next slot)."""
+        Operations must be valid (the caller checks the mask). ``mask``: every server's valid
+        actions after the step are written into it (:meth:`masks`). Returns the servers that
+        served (they entered their next slot)."""
         ctx = self.context
         capacity = self.capacity_on
         kernels.step_rows(kind, self._no_invalid if capacity else serve,
                           self._no_invalid if capacity else invalid, self._state,
                           self._slot_data, ctx.state, self.counters, self._metrics, ctx.params,
-                          self._sim_params, costs)
+                          self._sim_params, costs,
+                          self._no_mask if capacity or mask is None else mask, self.ops_limit,
+                          self.n_slots)
         r = serve.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
         if capacity:
             evicted = np.flatnonzero(kind < self.n_models)
@@ -557,6 +557,8 @@ class BatchSimulator:
                     self._offload_rows(ev, self._models == ev_m[:, None], costs, add=False)
             if len(r):
                 self._serve_capacity(r, invalid, costs)
+            if mask is not None:
+                self.masks(mask)
         return r
 
     # ------------------------------------------------------------------ charges

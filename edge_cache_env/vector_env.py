@@ -185,11 +185,12 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         if any_again:
             serve &= ~again
         self._costs.fill(0.0)
-        self.sim.step(kind, serve, invalid, self._costs)
+        self.sim.step(kind, serve, invalid, self._costs, self._mask)  # and the new masks
         entered = serve  # in a new slot: the servers that served, and those reset below
         if any_again and self._reset_ended:
             rows = np.flatnonzero(again)
             self._reset_rows(rows, [None] * len(rows))
+            self.sim.masks(self._mask, rows)
             entered = serve | again
         obs = self._obs.observe(kind, entered).copy()
         # Left to right, as the single env adds them (a reduction over the outer axis is
@@ -198,7 +199,6 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         matrix = self._costs.copy()
         costs = dict(zip(COST_KEYS, matrix, strict=True))
         ended = self.sim.t >= self.sim.n_slots
-        self.sim.masks(self._mask)
         done = ended & ~again if any_again else ended
         reward = matrix[-1] / -self._scale
         if any_again:

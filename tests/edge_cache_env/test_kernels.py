@@ -79,7 +79,7 @@ def play(sims_and_rows, rng, steps):
         single = sims_and_rows[0][0]
         if single.done:
             return
-        mask = single.masks(np.ones(2 * single.n_models + 1, dtype=bool))
+        mask = single.mask
         a = int(rng.choice(np.flatnonzero(mask)))
         n = single.n_models
         for sim, row in sims_and_rows:
@@ -139,7 +139,7 @@ def test_masks_are_the_operations_the_simulator_accepts():
     for _ in range(150):
         if sim.done:
             break
-        mask = sim.masks(np.ones(2 * n + 1, dtype=bool))
+        mask = sim.mask  # kept current by every operation
         left = sim.ops_used < sim.ops_limit
         want_load = left & ~sim.cached & (sim.mem_mb <= sim.free_mb)
         np.testing.assert_array_equal(mask[1:n + 1], want_load)
