@@ -126,7 +126,7 @@ def rollout_plan(env: Any, agent: Any) -> np.ndarray:
         agent.attach(sim_env)
     masked = "action_masks" in inspect.signature(agent.predict).parameters
     rows = []
-    obs = sim_env._obs.full().copy()
+    obs = sim_env._obs.full()[0].copy()
     while not sim.done:
         kw = {"action_masks": sim_env.action_masks()} if masked else {}
         a = int(np.asarray(agent.predict(obs[None], deterministic=True, **kw)[0]).ravel()[0])

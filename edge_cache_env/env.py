@@ -11,7 +11,7 @@ from gymnasium import spaces
 from edge_cache_env.actions import SERVE, decode_action, integer_action, n_actions
 from edge_cache_env.config import MB_PER_GB, EnvConfig, resolve_config
 from edge_cache_env.costs import TERMS
-from edge_cache_env.observation import ObservationBuilder, observation_size
+from edge_cache_env.observation import BatchObservation, observation_size
 from edge_cache_env.render import render_ansi, render_rgb
 from edge_cache_env.requests import EpisodeRequests
 from edge_cache_env.simulator import CacheSimulator
@@ -100,7 +100,11 @@ class EdgePFMCacheEnv(gym.Env):
             0.0, 1.0, shape=(observation_size(n, self.config.capacity.enabled),), dtype=np.float32)
         self.sim = CacheSimulator(self.config)
         self.workload = make_workload(self.config)
-        self._obs = ObservationBuilder(self.sim)
+        # The batch of one's observation (row 0), updated after each step by what it changed.
+        self._obs = BatchObservation(self.sim.batch)
+        self._entered = np.ones(1, dtype=bool)  # a new slot: after SERVE or reset
+        self._same_slot = np.zeros(1, dtype=bool)
+        self._no_op = np.full(1, self.sim.batch.no_op)
         self._mask = self.sim.mask  # the valid actions, kept current by the simulator
         self._scale = self.config.reward_scale
 
@@ -109,7 +113,7 @@ class EdgePFMCacheEnv(gym.Env):
               ) -> tuple[np.ndarray, dict[str, Any]]:
         super().reset(seed=seed)
         self.sim.reset(self.workload.sample_episode(self.np_random))
-        obs = self._obs.on_reset().copy()
+        obs = self._obs.observe(self._no_op, self._entered)[0].copy()
         return obs, self._info(dict.fromkeys(TERMS, 0.0))
 
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
@@ -125,10 +129,10 @@ class EdgePFMCacheEnv(gym.Env):
         if a != SERVE and self._mask[a]:
             kind, m = decode_action(a, n)
             terms = sim.load(m) if kind == "load" else sim.evict(m)
-            obs = self._obs.model_changed(m)
+            obs = self._obs.observe(sim.last_kind, self._same_slot)[0]
         else:  # SERVE, or a masked-out operation: served as SERVE, plus the penalty
             terms = sim.serve(invalid=a != SERVE)
-            obs = self._obs.full()
+            obs = self._obs.observe(self._no_op, self._entered)[0]
         info = self._info(terms)
         return obs.copy(), -info["cost_total"] / self._scale, False, sim.t >= sim.n_slots, info
 

@@ -17,7 +17,7 @@ from numba import njit
 
 from edge_cache_env import kernels
 from edge_cache_env.config import EnvConfig
-from edge_cache_env.simulator import BatchSimulator, CacheSimulator
+from edge_cache_env.simulator import BatchSimulator
 
 MODEL_FEATURES = (
     "cached",  # 1 if in GPU memory
@@ -38,7 +38,6 @@ _CACHED, _AOC, _AGE = MODEL_FEATURE["cached"], MODEL_FEATURE["aoc"], MODEL_FEATU
 _REQUESTS, _RECENCY, _FREQUENCY = (MODEL_FEATURE[f] for f in ("requests", "recency", "frequency"))
 # The globals are written as one tuple in GLOBAL_FEATURES order (free memory, ops, progress).
 assert GLOBAL_FEATURES == ("free_memory", "ops_used", "progress")
-_DEMAND = slice(MODEL_FEATURE["requests"], MODEL_FEATURE["frequency"] + 1)  # requests, recency, frequency: adjacent
 
 # Half-saturation points of the squashing x / (x + scale).
 REQUESTS_SCALE = 10.0
@@ -153,133 +152,48 @@ def n_models_of(obs_size: int) -> int:
     return n
 
 
-def demand_features(counts: np.ndarray, last_request: np.ndarray, frequency: np.ndarray
-                    ) -> np.ndarray:
-    """The squashed open-loop demand features of every slot, ``[T + 1, 3, N]`` float32
-    (requests, recency, frequency), from the per-slot ``[T + 1, N]`` request counts (row T:
-    zeros), latest-request slots and frequencies."""
-    slots = np.arange(len(counts), dtype=np.float64)[:, None]
-    return squash_demand(counts, slots - last_request, frequency)
-
-
-def squash_demand(counts: np.ndarray, recency: np.ndarray, frequency: np.ndarray) -> np.ndarray:
-    """``[M, 3, N]`` float32: requests, recency (slots since the latest request) and frequency
-    squashed, from ``[M, N]`` arrays (slots of one server, or servers of a batch)."""
-    x = np.array([counts, recency, frequency])  # [3, M, N]
-    # squash(x, scale) of each feature: one division for the three (computed in float64).
-    out = np.empty(x.shape, dtype=np.float32)
-    squash(x, _DEMAND_SCALES[:, None, None], out=out)
-    return out.swapaxes(0, -2)
-
-
-_DEMAND_SCALES = np.array([REQUESTS_SCALE, RECENCY_SCALE_SLOTS, FREQUENCY_SCALE])
-
-
-def age_table(n_slots: int) -> np.ndarray:
-    """Squashed age by 'slots since loaded + 1', for every possible value."""
-    ages = np.arange(n_slots + 2, dtype=np.float64)
-    return squash(ages, AGE_SCALE_SLOTS).astype(np.float32)
-
-
-class ObservationBuilder:
-    """Writes the observation of a simulator into one preallocated float32 buffer."""
-
-    def __init__(self, sim: CacheSimulator) -> None:
-        cfg = sim.config
-        self.sim = sim
-        self.layout = ObservationLayout.of(cfg)
-        self.buffer = np.zeros(self.layout.size, dtype=np.float32)
-        self._views()
-        self.features[MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
-        self.features[MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
-        self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
-        self._age_table = age_table(cfg.n_slots)
-
-    def _views(self) -> None:
-        n = self.sim.n_models
-        k = n * len(MODEL_FEATURES)
-        v0 = self.layout.v0_size
-        self.features = self.buffer[:k].reshape(len(MODEL_FEATURES), n)  # [feature, model]
-        self.globals = self.buffer[k:v0]
-        self.queue = self.buffer[v0:v0 + n]  # capacity model only (empty views otherwise)
-        self.capacity_globals = self.buffer[v0 + n:] if self.layout.capacity else self.buffer[v0:v0]
-
-    def __getstate__(self) -> dict:
-        # `features` and `globals` are views of `buffer`; pickle would copy them apart.
-        state = self.__dict__.copy()
-        del state["features"], state["globals"], state["queue"], state["capacity_globals"]
-        return state
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._views()
-
-    def on_reset(self) -> np.ndarray:
-        """Start of an episode: squash the open-loop demand features of every slot at once."""
-        sim = self.sim
-        self._demand_by_slot = demand_features(sim.slot_counts(), sim.last_request_by_slot,
-                                               sim.frequency_by_slot)
-        return self.full()
-
-    def full(self) -> np.ndarray:
-        """Recompute every changing feature (after reset and SERVE)."""
-        sim, fm = self.sim, self.features
-        fm[_CACHED] = sim.cached_f
-        fm[_DEMAND] = self._demand_by_slot[sim.t]
-        # AoC <= W holds exactly (rho <= 1); the minimum guards float rounding only.
-        np.minimum(sim.context.aoc * self._inv_window, 1.0, out=fm[_AOC], casting="same_kind")
-        np.take(self._age_table, sim.slots_since_loaded(), out=fm[_AGE])
-        self.globals[:] = (sim.free_mb / sim.gpu_mb, min(sim.ops_used / sim.ops_limit, 1.0),
-                           min(sim.t / sim.n_slots, 1.0))
-        if self.layout.capacity:
-            cap_s = sim.gpu_throughput * sim.config.slot_s * QUEUE_SCALE_SLOTS
-            self.queue[:] = (sim.queued_work_s / (sim.queued_work_s + cap_s)
-                             if np.isfinite(cap_s) else 0.0)
-            self.capacity_globals[:] = (sim.last_utilisation, squash(sim.last_load, LOAD_SCALE))
-        return self.buffer
-
-    def model_changed(self, m: int) -> np.ndarray:
-        """Update after LOAD/EVICT of model ``m``: only its column, free memory and ops change.
-
-        An uncached model holds no context, so a model just loaded or evicted has AoC 0; a model
-        loaded now has age 1 (slots since loaded + 1).
-        """
-        sim, fm = self.sim, self.features
-        cached = bool(sim.cached[m])
-        fm[_CACHED, m] = 1.0 if cached else 0.0
-        fm[_AOC, m] = 0.0
-        fm[_AGE, m] = _FRESH_AGE if cached else 0.0
-        self.globals[:2] = ((sim.gpu_mb - sim.used_mb) / sim.gpu_mb,
-                            min(sim.ops_used / sim.ops_limit, 1.0))
-        if self.layout.capacity and not sim.cached[m]:
-            self.queue[m] = 0.0  # an evicted model's queue went to the cloud
-        return self.buffer
-
-
-
 class BatchObservation:
     """The observations of a :class:`~edge_cache_env.simulator.BatchSimulator`, ``[B, D]``
-    float32: row b is what :class:`ObservationBuilder` gives for server b (the same features
-    and squashing). Kept up to date by events, as the single builder's ``model_changed``: after
+    float32 (the single env's is the batch of one, its row 0). Kept up to date by events: after
     each step, :meth:`observe` rewrites what the step changed (:func:`observe_rows`)."""
 
     def __init__(self, sim: BatchSimulator) -> None:
         cfg = sim.config
         self.sim = sim
         self.layout = ObservationLayout.of(cfg)
-        b, n = sim.batch, sim.n_models
+        b = sim.batch
         self.buffer = np.zeros((b, self.layout.size), dtype=np.float32)
-        k = n * len(MODEL_FEATURES)
-        v0 = self.layout.v0_size
-        self.features = self.buffer[:, :k].reshape(b, len(MODEL_FEATURES), n)  # [row, feature, model]
-        self.globals = self.buffer[:, k:v0]
-        self.queue = self.buffer[:, v0:v0 + n]  # capacity model only (empty views otherwise)
-        self.capacity_globals = self.buffer[:, v0 + n:] if self.layout.capacity else self.buffer[:, v0:v0]
+        self._views()
         self.features[:, MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
         self.features[:, MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
         if self.layout.capacity:
             self._queue_scale_s = sim.gpu_throughput * cfg.slot_s * QUEUE_SCALE_SLOTS
+        self._all_rows = np.ones(b, dtype=bool)
+        self._no_ops = np.full(b, sim.no_op)
+
+    def _views(self) -> None:
+        b, n = self.sim.batch, self.sim.n_models
+        k = n * len(MODEL_FEATURES)
+        v0 = self.layout.v0_size
+        buf = self.buffer
+        self.features = buf[:, :k].reshape(b, len(MODEL_FEATURES), n)  # [row, feature, model]
+        self.globals = buf[:, k:v0]
+        self.queue = buf[:, v0:v0 + n]  # capacity model only (empty views otherwise)
+        self.capacity_globals = buf[:, v0 + n:] if self.layout.capacity else buf[:, v0:v0]
+
+    def __getstate__(self) -> dict:
+        # Views of `buffer`: pickle would copy them apart.
+        return {k: v for k, v in self.__dict__.items()
+                if k not in ("features", "globals", "queue", "capacity_globals")}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._views()
+
+    def full(self) -> np.ndarray:
+        """Every row's observation recomputed from the simulator (the buffer itself)."""
+        return self.observe(self._no_ops, self._all_rows)
 
     def observe(self, kind: np.ndarray, entered: np.ndarray) -> np.ndarray:
         """After a step of the simulator (``kind[b]``: the operation of server b, as

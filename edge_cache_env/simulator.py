@@ -110,8 +110,9 @@ class CacheSimulator:
         self.cached = np.zeros(n, dtype=bool)
         self.uncached = np.ones(n, dtype=bool)  # kept as the complement: read on every step
         self.loaded_at = np.full(n, -1, dtype=np.int64)
-        # One step of the batch: the operation, SERVE and penalty flags, the cost terms.
-        self._kind = np.full(1, b.no_op, dtype=np.int64)
+        # One step of the batch: the operation (the last step's, as BatchSimulator.step takes
+        # it: what the observation reads), SERVE and penalty flags, the cost terms.
+        self.last_kind = np.full(1, b.no_op, dtype=np.int64)
         self._serve = np.zeros(1, dtype=bool)
         self._invalid = np.zeros(1, dtype=bool)
         self._costs = np.zeros((len(TERMS), 1))
@@ -133,7 +134,7 @@ class CacheSimulator:
         self.cached_f, self.loaded_now_f, self.cloud_f = self._rows
         self._metrics_row = b._metrics[0]
         # The compiled step's arguments (capacity model off: the batch's step is this call).
-        self._step_args = (self._kind, self._serve, self._invalid, b._state, b._slot_data,
+        self._step_args = (self.last_kind, self._serve, self._invalid, b._state, b._slot_data,
                            b.context.state, b.counters, b._metrics, b.context.params,
                            b._sim_params, self._costs, self.mask.reshape(1, -1), self.ops_limit,
                            self.n_slots)
@@ -291,11 +292,11 @@ class CacheSimulator:
 
     def _step(self, kind: int) -> dict[str, float]:
         """One step of the batch of one; its cost terms."""
-        self._kind[0] = kind
+        self.last_kind[0] = kind
         costs = self._costs
         costs.fill(0.0)
         if self.capacity_on:
-            self.batch.step(self._kind, self._serve, self._invalid, costs,
+            self.batch.step(self.last_kind, self._serve, self._invalid, costs,
                             self.mask.reshape(1, -1))
         else:
             kernels.step_rows(*self._step_args)

@@ -126,7 +126,7 @@ def test_ops_limit_masks_everything_but_serve():
     env.step(1)
     mask = env.action_masks()
     assert mask[0] and not mask[1:].any()
-    assert env.observation_space.contains(env._obs.buffer)
+    assert env.observation_space.contains(env._obs.buffer[0])
 
 
 def test_full_episode_info_keys_reward_and_bounds():
