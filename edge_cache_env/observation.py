@@ -227,11 +227,11 @@ def observe_rows(kind: np.ndarray, entered: np.ndarray, n: int, buffer: np.ndarr
                  state: np.ndarray, counters: np.ndarray, limits: np.ndarray,
                  count: np.ndarray, aoc: np.ndarray,
                  inv_window: np.ndarray) -> None:
-    """:class:`BatchObservation`'s rows, as :class:`ObservationBuilder` computes them: a LOAD /
-    EVICT (``kind[b] < 2N``: EVICT m = m, LOAD m = N + m) changes its model's cached, AoC and
-    age features (an uncached model holds no context; a model loaded now has age 1); a server
-    in a new slot (``entered[b]``) gets its cached, demand, AoC and age features; every row its
-    globals (free memory, operations used, progress)."""
+    """:class:`BatchObservation`'s rows after a step: a LOAD / EVICT (``kind[b] < 2N``: EVICT
+    m = m, LOAD m = N + m) changes its model's cached, AoC and age features (an uncached model
+    holds no context; a model loaded now has age 1); a server in a new slot (``entered[b]``)
+    gets its cached, demand, AoC and age features; every row its globals (free memory,
+    operations used, progress)."""
     g0 = n * len(MODEL_FEATURES)
     for b in range(len(kind)):
         row = buffer[b]
