@@ -205,7 +205,8 @@ class BatchObservation:
         observe_rows(kind, entered, sim.n_models, self.buffer, sim._state, sim.counters,
                      sim.counter_limits, sim.count_f, sim.context.aoc_rows,
                      self._inv_window)
-        if self.layout.capacity:
+        # The capacity model's features change only at a SERVE or an EVICT (a queue offloaded).
+        if self.layout.capacity and (entered.any() or (kind < sim.n_models).any()):
             cap_s = self._queue_scale_s
             if np.isfinite(cap_s):
                 self.queue[:] = sim.queued_work_s / (sim.queued_work_s + cap_s)

@@ -541,25 +541,26 @@ class BatchSimulator:
         served (they entered their next slot)."""
         ctx = self.context
         capacity = self.capacity_on
+        # The capacity model's queues: what an EVICT sends to the cloud (read before the step).
+        queued = self.queued_any.any() if capacity else False
+        if queued:
+            evicted = np.flatnonzero(kind < self.n_models)
+            ev_m = kind[evicted]
+            queued_ev = self.queue_frac[evicted, ev_m] > 0
         kernels.step_rows(kind, self._no_invalid if capacity else serve,
                           self._no_invalid if capacity else invalid, self._state,
                           self._slot_data, ctx.state, self.counters, self._metrics, ctx.params,
-                          self._sim_params, costs,
-                          self._no_mask if capacity or mask is None else mask, self.ops_limit,
-                          self.n_slots)
+                          self._sim_params, costs, self._no_mask if mask is None else mask,
+                          self.ops_limit, self.n_slots)
         r = serve.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
         if capacity:
-            evicted = np.flatnonzero(kind < self.n_models)
-            if len(evicted):  # an evicted model's queue goes to the cloud
-                ev_m = kind[evicted]
-                queued = self.queue_frac[evicted, ev_m] > 0
-                if queued.any():
-                    ev, ev_m = evicted[queued], ev_m[queued]
-                    self._offload_rows(ev, self._models == ev_m[:, None], costs, add=False)
+            if queued and queued_ev.any():  # an evicted model's queue goes to the cloud
+                ev, ev_m = evicted[queued_ev], ev_m[queued_ev]
+                self._offload_rows(ev, self._models == ev_m[:, None], costs, add=False)
             if len(r):
                 self._serve_capacity(r, invalid, costs)
-            if mask is not None:
-                self.masks(mask)
+                if mask is not None:  # the served rows' masks, after their SERVE
+                    self.masks(mask, r)
         return r
 
     # ------------------------------------------------------------------ charges
