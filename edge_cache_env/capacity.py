@@ -1,7 +1,8 @@
 """The capacity model of the edge GPU (issue 16): batching, a fluid queue per model, offloading.
 
-Pure numpy, vectorised over models; the simulator calls it once per slot when
-``config.capacity.enabled`` (the ``-v1`` ids). Units: seconds, GPU-seconds (GPU-s: one second of
+The simulator runs the fluid queue compiled (:func:`edge_cache_env.kernels.fluid_model`, once
+per model and slot when ``config.capacity.enabled``: the ``-v1`` ids); :func:`fluid_slot` runs
+the same function on arrays. Units: seconds, GPU-seconds (GPU-s: one second of
 the whole GPU), requests (fluid: fractions of a slot's requests are allowed).
 
 Batching. A model's stand-alone work in slot t, ``w`` (GPU-s, ``SlotCosts.edge_compute_s``),
@@ -39,6 +40,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from edge_cache_env import kernels
 from edge_cache_env.config import EnvConfig
 
 
@@ -97,50 +99,15 @@ def fluid_slot(queued: np.ndarray, arrivals: np.ndarray, theta_s: np.ndarray,
     alone gives). Exact for the piecewise-linear fluid: with ``d = a/S - r`` and
     ``B0 = min(q, r theta)``, ``B(tau) = B0 + d tau`` clipped to ``[0, r theta]``; offloaded
     work is ``d`` times the time spent at the cap; the carried queue drains by
-    ``B0 / r <= theta <= S`` (its backlog integral is ``B0^2 / (2r)``)."""
-    demand = queued + arrivals
-    capacity = gpu_throughput * slot_s
-    batch = demand.ndim > 1
-    total = demand.sum(axis=-1) if batch else float(demand.sum())
-    idle = total <= 0.0  # nothing to serve: every array but the carried queue is zero
-    if np.all(idle) or not np.isfinite(gpu_throughput):
-        zeros = np.zeros_like(queued)
-        return FluidSlot(queued.copy(), zeros, arrivals.copy(), zeros, zeros, zeros, zeros.copy(),
-                         total, capacity)
-    active = demand > 0
-    if batch:
-        with np.errstate(divide="ignore", invalid="ignore"):  # idle rows: replaced below
-            r = np.where(active, gpu_throughput * demand / total[..., None], 1.0)
-    else:
-        r = np.where(active, gpu_throughput * demand / total, 1.0)  # GPU-s per s; 1.0: unused
-    cap = r * theta_s
-    b0 = np.minimum(queued, cap)
-    lam = arrivals / slot_s
-    d = lam - r
-    end_free = b0 + d * slot_s  # backlog at the slot's end without the clip
-    # Decreasing backlog (d <= 0): empties at tau0 = b0 / -d if that is within the slot.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        empties = (d < 0) & (end_free <= 0)
-        area_down = np.where(empties, b0 * b0 / (2.0 * -d), 0.5 * (b0 + np.maximum(end_free, 0.0)) * slot_s)
-        # Increasing backlog (d > 0): reaches the cap at tau_m = (cap - b0) / d.
-        tau_m = np.where(d > 0, (cap - b0) / d, np.inf)
-        hits_cap = tau_m < slot_s
-        area_up = np.where(hits_cap, 0.5 * (b0 + cap) * tau_m + cap * (slot_s - tau_m),
-                           0.5 * (b0 + end_free) * slot_s)
-    up = d > 0
-    area = np.where(up, area_up, area_down)
-    end = np.where(up, np.where(hits_cap, cap, end_free), np.maximum(end_free, 0.0))
-    with np.errstate(invalid="ignore"):
-        offloaded = np.where(up & hits_cap, d * (slot_s - tau_m), 0.0)
-    # b0 > 0 implies r > 0 (b0 <= r theta); a share that underflows to 0 carries no backlog.
-    old_wait = np.divide(b0 * b0, 2.0 * r, out=np.zeros_like(b0), where=b0 > 0)
-    new_wait = np.maximum(area - old_wait, 0.0)
-    new_served = np.maximum(arrivals - offloaded - end, 0.0)
-    fl = FluidSlot(b0, queued - b0, new_served, offloaded, end, old_wait, new_wait, total, capacity)
-    if batch and idle.any():  # a batch with idle servers: theirs as the early return above
-        rows = np.expand_dims(idle, -1)
-        for name in ("old_offloaded", "new_offloaded", "new_queued", "old_wait", "new_wait"):
-            setattr(fl, name, np.where(rows, 0.0, getattr(fl, name)))
-        fl.old_served = np.where(rows, queued, fl.old_served)
-        fl.new_served = np.where(rows, arrivals, fl.new_served)
-    return fl
+    ``B0 / r <= theta <= S`` (its backlog integral is ``B0^2 / (2r)``). The formulas are the
+    simulator's (:func:`edge_cache_env.kernels.fluid_model`), run on these arrays."""
+    queued = np.asarray(queued, dtype=np.float64)
+    batch = queued.ndim > 1
+    q = np.ascontiguousarray(np.atleast_2d(queued))
+    a = np.ascontiguousarray(np.broadcast_to(arrivals, queued.shape), dtype=np.float64).reshape(q.shape)
+    theta = np.ascontiguousarray(np.broadcast_to(theta_s, queued.shape), dtype=np.float64).reshape(q.shape)
+    out = np.empty((7, *q.shape))
+    totals = np.empty(len(q))
+    kernels.fluid_rows(q, a, theta, float(gpu_throughput), float(slot_s), out, totals)
+    parts = [x if batch else x[0] for x in out]
+    return FluidSlot(*parts, totals if batch else float(totals[0]), gpu_throughput * slot_s)

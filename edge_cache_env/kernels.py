@@ -47,8 +47,10 @@ FREE_MB, OPS_USED, SLOT = range(3)
 # ctx_params: two scalars, then blocks of N values, then R (K x K, row-major).
 NU, MIX_RATE, CTX_SCALARS = range(3)
 WINDOW, ACC0, GAIN, ACC_MAX, CTX_MODEL_BLOCKS = range(5)
-# sim_params: six scalars, then blocks of N values.
-PER_S, PER_KJ, PER_MISS, PER_USD, KJ_PER_S, PENALTY, SIM_SCALARS = range(7)
+# sim_params: scalars (the capacity model's: GPU-s per s, slot s, GPU-s per slot), then blocks
+# of N values.
+(PER_S, PER_KJ, PER_MISS, PER_USD, KJ_PER_S, PENALTY, GPU_THROUGHPUT, SLOT_S, CAPACITY_S,
+ SIM_SCALARS) = range(10)
 MEM_MB, WEIGHTS_GB, LOAD_COST, SIM_MODEL_BLOCKS = range(4)
 
 # The charges of a SERVE, in the order :func:`charge` writes them: the weighted total, its four
@@ -57,13 +59,27 @@ CHARGES = ("episode_cost", "episode_cost_latency", "episode_cost_energy", "episo
            "episode_cost_cloud", "requests", "edge_hits", "cloud_requests", "accuracy_sum",
            "latency_s", "energy_j", "cloud_usd", "aoc_sum")
 N_CHARGES = len(CHARGES)
-# What a LOAD / EVICT adds to, in order (the last, episode_cost, is the first charge), and the
-# penalty of a masked-out action: the first columns of a batch's running metrics.
+# What a LOAD / EVICT adds to, in order (the last, episode_cost, is the first charge), the
+# penalty of a masked-out action, and the capacity model's: the first columns of a batch's
+# running metrics (the capacity ones unused without the capacity model).
 OP_METRICS = ("loads", "evictions", "switch_gb", "episode_cost_switch", "episode_cost")
 INVALID_METRICS = ("invalid_actions", "episode_cost_invalid")
-METRIC_COLUMNS = OP_METRICS + CHARGES[1:] + INVALID_METRICS
+CAPACITY_METRICS = ("offloaded_requests", "queued_requests", "wait_s", "gpu_busy_s",
+                    "gpu_demand_s")
+METRIC_COLUMNS = OP_METRICS + CHARGES[1:] + INVALID_METRICS + CAPACITY_METRICS
 FIRST_CHARGE = len(OP_METRICS) - 1
 FIRST_INVALID = FIRST_CHARGE + N_CHARGES
+OFFLOADED_REQ, QUEUED_REQ, WAIT_S, GPU_BUSY_S, GPU_DEMAND_S = range(FIRST_INVALID + 2,
+                                                                    FIRST_INVALID + 7)
+# The capacity model's state per server (``[B, CAP_BLOCKS * N + 3]``): blocks of N values (share
+# of the previous slot's arrivals still queued, their batched GPU-s, the offload threshold s;
+# the episode's totals: arrived, served at the edge, offloaded, sent to the cloud), then any
+# queue (1.0 / 0.0), the last slot's utilisation and offered load.
+QUEUE_FRAC, QUEUED_WORK, THETA, ARRIVED, SERVED_EDGE, OFFLOADED, SENT_CLOUD, CAP_BLOCKS = range(8)
+QUEUED_ANY, LAST_UTIL, LAST_LOAD = range(3)  # after the blocks
+# Its episode data per server and slot (``[B, T, 2N + 2]``): batched GPU-s per model, requests
+# per batched GPU-s, then the slot's utilisation and offered load (written when served).
+WORK, REQ_PER_WORK, CAP_EPISODE_BLOCKS = range(3)
 
 
 def context_params(nu: float, mix_rate: float, window: np.ndarray, acc0: np.ndarray,
@@ -75,11 +91,13 @@ def context_params(nu: float, mix_rate: float, window: np.ndarray, acc0: np.ndar
 
 
 def simulator_params(weights: tuple[float, float, float, float], kj_per_s: float,
-                     penalty: float, mem_mb: np.ndarray, weights_gb: np.ndarray,
-                     load_cost: np.ndarray) -> np.ndarray:
+                     penalty: float, gpu_throughput: float, slot_s: float, mem_mb: np.ndarray,
+                     weights_gb: np.ndarray, load_cost: np.ndarray) -> np.ndarray:
     """``sim_params``: the cost weights (per s, per kJ, per miss, per USD), the GPU's kJ per busy
-    second, the invalid-action penalty, then each model's MB, GB and load cost."""
-    return np.concatenate([weights, [kj_per_s, penalty], mem_mb, weights_gb, load_cost]
+    second, the invalid-action penalty, the capacity model's GPU-s per s and slot, then each
+    model's MB, GB and load cost."""
+    return np.concatenate([weights, [kj_per_s, penalty, gpu_throughput, slot_s,
+                                     gpu_throughput * slot_s], mem_mb, weights_gb, load_cost]
                           ).astype(np.float64)
 
 
@@ -272,10 +290,12 @@ def enter_next_slot_rows(rows: np.ndarray, state: np.ndarray, counters: np.ndarr
 def step_rows(kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, state: np.ndarray,
               slot_data: np.ndarray, ctx_state: np.ndarray, counters: np.ndarray,
               metrics: np.ndarray, ctx_params: np.ndarray, sim_params: np.ndarray,
-              costs: np.ndarray, mask: np.ndarray, ops_limit: int, n_slots: int) -> None:
+              costs: np.ndarray, mask: np.ndarray, ops_limit: int, n_slots: int,
+              cap_state: np.ndarray, cap_episode: np.ndarray) -> None:
     """One step of every server of a batch: ``kind[b]`` EVICT model m (``m``), LOAD model m
-    (``N + m``) or none (``2N``); ``serve[b]``: SERVE without the capacity model (with it the
-    caller serves those rows); ``invalid[b]``: the penalty of a masked-out action, after the
+    (``N + m``) or none (``2N``); ``serve[b]``: SERVE (:func:`serve_row`, or with the capacity
+    model, when ``cap_state`` has rows, :func:`serve_capacity_row`; an EVICT then sends the
+    model's queue to the cloud); ``invalid[b]``: the penalty of a masked-out action, after the
     SERVE's charges. Running metrics: :data:`METRIC_COLUMNS`; the step's weighted terms go to
     ``costs[:6, b]`` (TERMS order; the caller zeroes them). Then each row's valid actions into
     ``mask`` (:func:`mask_row`), unless it has no rows (the caller computes them later)."""
@@ -285,6 +305,8 @@ def step_rows(kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, state: n
     out = np.empty(N_CHARGES)
     penalty = sim_params[PENALTY]
     with_masks = mask.shape[0] == len(kind)
+    capacity = cap_state.shape[0] > 0
+    shares = np.empty((8, n))
     for b in range(len(kind)):
         kb = kind[b]
         if kb < 2 * n:  # LOAD (kb >= N) or EVICT model m (checked valid by the caller)
@@ -320,6 +342,13 @@ def step_rows(kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, state: n
                     ctx_state[b, j] = 0.0
                     ctx_state[b, 2 * nk + j] = acc0
                 ctx_state[b, 3 * nk + m] = 0.0
+                if capacity and cap_state[b, QUEUE_FRAC * n + m] > 0.0:  # its queue: to the cloud
+                    offload_row(b, m, False, slot_data, counters, metrics, sim_params, costs,
+                                cap_state, n, k)
+        elif serve[b] and capacity:
+            serve_capacity_row(b, invalid[b], state, slot_data, ctx_state, counters, metrics,
+                               ctx_params, sim_params, costs, cap_state, cap_episode, scratch,
+                               shares, out)
         elif serve[b]:
             serve_row(b, state, slot_data, ctx_state, counters, ctx_params, sim_params, scratch,
                       out)
@@ -328,13 +357,301 @@ def step_rows(kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, state: n
             for c in range(4):
                 costs[c, b] = out[1 + c]
             enter_next_slot(b, state, counters, slot_data, n)
-        if invalid[b]:
-            metrics[b, FIRST_INVALID] += 1.0
-            metrics[b, FIRST_INVALID + 1] += penalty
-            metrics[b, FIRST_CHARGE] += penalty
-            costs[5, b] = penalty
+        if invalid[b] and not capacity:
+            charge_invalid(b, penalty, metrics, costs)
         if with_masks:
             mask_row(b, state, counters, ops_limit, n_slots, mask, n)
+
+
+@njit(cache=True, inline="always")
+def charge_invalid(b: int, penalty: float, metrics: np.ndarray, costs: np.ndarray) -> None:
+    """The penalty of server b's masked-out action (served as SERVE)."""
+    metrics[b, FIRST_INVALID] += 1.0
+    metrics[b, FIRST_INVALID + 1] += penalty
+    metrics[b, FIRST_CHARGE] += penalty
+    costs[5, b] = penalty
+
+
+@njit(cache=True, inline="always")
+def charge_row(b: int, edge_s: float, cold_s: float, cloud_s: float, usd: float,
+               cloud_acc: float, n_edge: float, n_cloud: float, edge_acc: float, busy_s: float,
+               wait_s: float, sim_params: np.ndarray, metrics: np.ndarray) -> tuple:
+    """The charges of a set of resolved requests of server b added to its running metrics
+    (:data:`CHARGES` order, AoC apart); returns the weighted latency, energy, accuracy and
+    cloud terms."""
+    acc_sum = edge_acc + cloud_acc
+    n_req = n_edge + n_cloud
+    latency_s = edge_s + cold_s + cloud_s + wait_s
+    energy_kj = sim_params[KJ_PER_S] * busy_s
+    w_lat, w_energy, w_acc, w_cloud = weigh(sim_params[PER_S], sim_params[PER_KJ],
+                                            sim_params[PER_MISS], sim_params[PER_USD], latency_s,
+                                            energy_kj, n_req, acc_sum, usd)
+    c = FIRST_CHARGE
+    metrics[b, c] += w_lat + w_energy + w_acc + w_cloud
+    metrics[b, c + 1] += w_lat
+    metrics[b, c + 2] += w_energy
+    metrics[b, c + 3] += w_acc
+    metrics[b, c + 4] += w_cloud
+    metrics[b, c + 5] += n_req
+    metrics[b, c + 6] += n_edge
+    metrics[b, c + 7] += n_cloud
+    metrics[b, c + 8] += acc_sum
+    metrics[b, c + 9] += latency_s
+    metrics[b, c + 10] += energy_kj * 1000.0
+    metrics[b, c + 11] += usd
+    return w_lat, w_energy, w_acc, w_cloud
+
+
+# ------------------------------------------------------------------ the capacity model
+@njit(cache=True, inline="always")
+def fluid_model(q: float, a: float, theta: float, total: float, gpu_throughput: float,
+                slot_s: float) -> tuple:
+    """One model's fluid queue over a slot (:mod:`edge_cache_env.capacity`): carried queue ``q``
+    and arrivals ``a`` (GPU-s), offload threshold ``theta`` s, the server's total demand
+    ``total`` > 0. Returns (old served, old offloaded, new served, new offloaded, new queued,
+    old wait, new wait): GPU-s, and GPU-s * s for the waits."""
+    demand = q + a
+    r = gpu_throughput * demand / total if demand > 0.0 else 1.0  # GPU-s per s; 1.0: unused
+    cap = r * theta
+    b0 = q if q < cap else cap
+    d = a / slot_s - r
+    end_free = b0 + d * slot_s  # backlog at the slot's end without the clip
+    # Decreasing backlog (d <= 0): empties at b0 / -d if that is within the slot.
+    if d < 0.0 and end_free <= 0.0:
+        area_down = b0 * b0 / (2.0 * -d)
+    else:
+        area_down = 0.5 * (b0 + (end_free if end_free > 0.0 else 0.0)) * slot_s
+    # Increasing backlog (d > 0): reaches the cap at tau_m = (cap - b0) / d.
+    up = d > 0.0
+    tau_m = (cap - b0) / d if up else math.inf
+    hits_cap = tau_m < slot_s
+    if hits_cap:
+        area_up = 0.5 * (b0 + cap) * tau_m + cap * (slot_s - tau_m)
+    else:
+        area_up = 0.5 * (b0 + end_free) * slot_s
+    area = area_up if up else area_down
+    if up:
+        end = cap if hits_cap else end_free
+    else:
+        end = end_free if end_free > 0.0 else 0.0
+    offloaded = d * (slot_s - tau_m) if up and hits_cap else 0.0
+    # b0 > 0 implies r > 0 (b0 <= r theta); a share that underflows to 0 carries no backlog.
+    old_wait = b0 * b0 / (2.0 * r) if b0 > 0.0 else 0.0
+    new_wait = area - old_wait
+    new_served = a - offloaded - end
+    return (b0, q - b0, new_served if new_served > 0.0 else 0.0, offloaded, end, old_wait,
+            new_wait if new_wait > 0.0 else 0.0)
+
+
+@njit(cache=True)
+def fluid_rows(queued: np.ndarray, arrivals: np.ndarray, theta: np.ndarray,
+               gpu_throughput: float, slot_s: float, out: np.ndarray, totals: np.ndarray) -> None:
+    """:func:`fluid_model` of every model of every row (``[rows, N]``) into ``out[7, rows, N]``;
+    ``totals[i]``: row i's demand. A row without demand (or a GPU of infinite throughput)
+    serves everything at once."""
+    rows, n = queued.shape
+    for i in range(rows):
+        total = 0.0
+        for m in range(n):
+            total += queued[i, m] + arrivals[i, m]
+        totals[i] = total
+        idle = total <= 0.0 or not math.isfinite(gpu_throughput)
+        for m in range(n):
+            if idle:
+                v = (queued[i, m], 0.0, arrivals[i, m], 0.0, 0.0, 0.0, 0.0)
+            else:
+                v = fluid_model(queued[i, m], arrivals[i, m], theta[i, m], total, gpu_throughput,
+                                slot_s)
+            for j in range(7):
+                out[j, i, m] = v[j]
+
+
+@njit(cache=True)
+def offload_row(b: int, which: int, add: bool, slot_data: np.ndarray, counters: np.ndarray,
+                metrics: np.ndarray, sim_params: np.ndarray, costs: np.ndarray,
+                cap_state: np.ndarray, n: int, k: int) -> None:
+    """Server b's queue of model ``which`` (every model if -1) goes to the cloud: it already
+    waited until now, and pays the cloud's latency, price and accuracy. Its terms are written
+    into ``costs[:4, b]`` (``add``: added to the step's)."""
+    prev = counters[b, SLOT] - 1
+    count0 = 6 * n + n * k + COUNT * n
+    cloud_s = usd = cloud_acc = count = 0.0
+    for m in range(n):
+        f = cap_state[b, QUEUE_FRAC * n + m] if which < 0 or m == which else 0.0
+        c = m * 6
+        cloud_s += f * slot_data[b, prev, c + 2]
+        usd += f * slot_data[b, prev, c + 3]
+        cloud_acc += f * slot_data[b, prev, c + 4]
+        count += f * slot_data[b, prev, c + 5]
+        cap_state[b, OFFLOADED * n + m] += f * slot_data[b, prev, count0 + m]
+        if which < 0 or m == which:
+            cap_state[b, QUEUE_FRAC * n + m] = 0.0
+            cap_state[b, QUEUED_WORK * n + m] = 0.0
+    any_left = 0.0
+    for m in range(n):
+        if cap_state[b, QUEUE_FRAC * n + m] != 0.0:
+            any_left = 1.0
+    cap_state[b, CAP_BLOCKS * n + QUEUED_ANY] = any_left
+    w = charge_row(b, 0.0, 0.0, cloud_s, usd, cloud_acc, 0.0, count, 0.0, 0.0, 0.0, sim_params,
+                   metrics)
+    metrics[b, OFFLOADED_REQ] += count
+    metrics[b, QUEUED_REQ] += -count
+    for c in range(4):
+        costs[c, b] = costs[c, b] + w[c] if add else w[c]
+
+
+@njit(cache=True)
+def serve_capacity_row(b: int, invalid: bool, state: np.ndarray, slot_data: np.ndarray,
+                       ctx_state: np.ndarray, counters: np.ndarray, metrics: np.ndarray,
+                       ctx_params: np.ndarray, sim_params: np.ndarray, costs: np.ndarray,
+                       cap_state: np.ndarray, cap_episode: np.ndarray, scratch: np.ndarray,
+                       shares: np.ndarray, out: np.ndarray) -> None:
+    """SERVE server b's slot with the capacity model (:mod:`edge_cache_env.capacity`): the queue
+    carried from slot t-1 and slot t's arrivals share the GPU; what waits too long is
+    offloaded. Without a queue and with a demand that fits, every cached request is served at
+    once (the fluid's exact shares). Then the penalty of a masked-out action (``invalid``), the
+    context update, the next slot, and at the episode's end the queues go to the cloud."""
+    n, k = dims(state, ctx_state)
+    nk = n * k
+    t = counters[b, SLOT]
+    prev = t - 1 if t > 0 else 0
+    count0 = 6 * n + nk + COUNT * n
+    capacity_s = sim_params[CAPACITY_S]
+    q0 = CAP_BLOCKS * n
+    demand = 0.0
+    for m in range(n):
+        demand += state[b, EDGE * n + m] * cap_episode[b, t, WORK * n + m]
+    fast = cap_state[b, q0 + QUEUED_ANY] == 0.0 and demand <= capacity_s
+    # Request shares per model: e_new, o_new, q_new (of the slot's arrivals: served, offloaded,
+    # queued), new_wait, new_queued (GPU-s), e_old, o_old (of the carried queue), old_wait.
+    shares[:] = 0.0
+    total = demand
+    if fast:
+        for m in range(n):
+            shares[0, m] = state[b, EDGE * n + m]
+    else:
+        total = 0.0
+        for m in range(n):
+            total += cap_state[b, QUEUED_WORK * n + m] + (state[b, EDGE * n + m]
+                                                         * cap_episode[b, t, WORK * n + m])
+        idle = total <= 0.0 or not math.isfinite(sim_params[GPU_THROUGHPUT])
+        for m in range(n):
+            wt = cap_episode[b, t, WORK * n + m]
+            q = cap_state[b, QUEUED_WORK * n + m]
+            a = state[b, EDGE * n + m] * wt
+            if idle:
+                v = (q, 0.0, a, 0.0, 0.0, 0.0, 0.0)
+            else:
+                v = fluid_model(q, a, cap_state[b, THETA * n + m], total,
+                                sim_params[GPU_THROUGHPUT], sim_params[SLOT_S])
+            # Work shares -> request shares (fluid: work is proportional to requests); a
+            # cohort without work (zero service time) is served at once.
+            inv_new = 1.0 / wt if wt > 0.0 else 0.0
+            shares[0, m] = v[2] * inv_new if wt > 0.0 else state[b, EDGE * n + m]
+            shares[1, m] = v[3] * inv_new
+            shares[2, m] = v[4] * inv_new
+            shares[3, m] = v[6]
+            shares[4, m] = v[4]
+            inv_old = cap_state[b, QUEUE_FRAC * n + m] / q if q > 0.0 else 0.0
+            shares[5, m] = v[0] * inv_old
+            shares[6, m] = v[1] * inv_old
+            shares[7, m] = v[5]
+    edge_s = n_edge = cold_s = cloud_s = usd = cloud_acc = n_cloud = 0.0
+    for m in range(n):
+        e = shares[0, m]
+        ld = state[b, LOADED_NOW * n + m]
+        cl = state[b, CLOUD * n + m] + shares[1, m]
+        c = m * 6
+        edge_s += e * slot_data[b, t, c]
+        n_edge += e * slot_data[b, t, c + 5]
+        cold_s += ld * slot_data[b, t, c + 1]
+        cloud_s += cl * slot_data[b, t, c + 2]
+        usd += cl * slot_data[b, t, c + 3]
+        cloud_acc += cl * slot_data[b, t, c + 4]
+        n_cloud += cl * slot_data[b, t, c + 5]
+    wait_s = busy = n_queued = 0.0
+    if fast:
+        busy = demand
+    else:
+        old_e0 = old_e2 = old_e3 = old_e4 = old_e5 = old_o2 = old_o3 = old_o4 = old_o5 = 0.0
+        wait_new = wait_old = busy_new = busy_old = off_new = 0.0
+        for m in range(n):
+            eo, oo = shares[5, m], shares[6, m]
+            c = m * 6
+            old_e0 += eo * slot_data[b, prev, c]
+            old_e2 += eo * slot_data[b, prev, c + 2]
+            old_e3 += eo * slot_data[b, prev, c + 3]
+            old_e4 += eo * slot_data[b, prev, c + 4]
+            old_e5 += eo * slot_data[b, prev, c + 5]
+            old_o2 += oo * slot_data[b, prev, c + 2]
+            old_o3 += oo * slot_data[b, prev, c + 3]
+            old_o4 += oo * slot_data[b, prev, c + 4]
+            old_o5 += oo * slot_data[b, prev, c + 5]
+            wait_new += shares[3, m] * cap_episode[b, t, REQ_PER_WORK * n + m]
+            wait_old += shares[7, m] * cap_episode[b, prev, REQ_PER_WORK * n + m]
+            busy_new += shares[0, m] * cap_episode[b, t, WORK * n + m]
+            busy_old += eo * cap_episode[b, prev, WORK * n + m]
+            cnt = slot_data[b, t, count0 + m]
+            off_new += shares[1, m] * cnt
+            n_queued += shares[2, m] * cnt
+        edge_s = edge_s + old_e0
+        n_edge = n_edge + old_e5
+        cloud_s = cloud_s + old_e2 + old_o2
+        usd = usd + old_e3 + old_o3
+        cloud_acc = cloud_acc + old_e4 + old_o4
+        n_cloud = n_cloud + old_o5
+        wait_s = wait_new + wait_old
+        busy = busy_new + busy_old
+        metrics[b, OFFLOADED_REQ] += off_new + old_o5
+    edge_acc = aoc_sum = 0.0
+    for m in range(n):
+        cnt = slot_data[b, t, count0 + m]
+        for j in range(m * k, m * k + k):
+            sv = slot_data[b, t, 6 * n + j] * shares[0, m]
+            if not fast:
+                sv += slot_data[b, prev, 6 * n + j] * shares[5, m]
+            scratch[j] = sv
+            edge_acc += sv * ctx_state[b, 2 * nk + j]
+        aoc_sum += cnt * ctx_state[b, 3 * nk + m]  # the AoC each arrival saw (0 in the cloud)
+        # Per model, the episode's totals: arrived = served at the edge + queued + offloaded +
+        # sent to the cloud.
+        if not fast:
+            cnt_prev = slot_data[b, prev, count0 + m]
+            cap_state[b, SERVED_EDGE * n + m] += shares[5, m] * cnt_prev
+            cap_state[b, OFFLOADED * n + m] += shares[6, m] * cnt_prev
+        cap_state[b, ARRIVED * n + m] += cnt
+        cap_state[b, SERVED_EDGE * n + m] += shares[0, m] * cnt
+        if not fast:
+            cap_state[b, OFFLOADED * n + m] += shares[1, m] * cnt
+        cap_state[b, SENT_CLOUD * n + m] += state[b, CLOUD * n + m] * cnt
+    metrics[b, FIRST_CHARGE + 12] += aoc_sum
+    w = charge_row(b, edge_s, cold_s, cloud_s, usd, cloud_acc, n_edge, n_cloud, edge_acc, busy,
+                   wait_s, sim_params, metrics)
+    for c in range(4):
+        costs[c, b] = w[c]
+    metrics[b, WAIT_S] += wait_s
+    metrics[b, GPU_BUSY_S] += busy
+    metrics[b, GPU_DEMAND_S] += total
+    metrics[b, QUEUED_REQ] = n_queued
+    any_queued = 0.0
+    for m in range(n):
+        cap_state[b, QUEUE_FRAC * n + m] = shares[2, m]
+        cap_state[b, QUEUED_WORK * n + m] = shares[4, m]
+        if shares[2, m] != 0.0:
+            any_queued = 1.0
+    cap_state[b, q0 + QUEUED_ANY] = any_queued
+    util = busy / capacity_s
+    cap_state[b, q0 + LAST_UTIL] = util if util < 1.0 else 1.0
+    cap_state[b, q0 + LAST_LOAD] = total / capacity_s
+    cap_episode[b, t, CAP_EPISODE_BLOCKS * n] = cap_state[b, q0 + LAST_UTIL]
+    cap_episode[b, t, CAP_EPISODE_BLOCKS * n + 1] = cap_state[b, q0 + LAST_LOAD]
+    if invalid:
+        charge_invalid(b, sim_params[PENALTY], metrics, costs)
+    update_context(b, ctx_state, scratch, slot_data, slot_data, b, t, 6 * n, count0, ctx_params,
+                   n, k)
+    enter_next_slot(b, state, counters, slot_data, n)
+    if any_queued != 0.0 and counters[b, SLOT] == slot_data.shape[1] - 1:
+        offload_row(b, -1, True, slot_data, counters, metrics, sim_params, costs, cap_state, n, k)
 
 
 @njit(cache=True)

@@ -10,6 +10,7 @@ counts), so heuristics that rank models by a feature can rank by its observed va
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -167,8 +168,8 @@ class BatchObservation:
         self.features[:, MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
         self.features[:, MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
-        if self.layout.capacity:
-            self._queue_scale_s = sim.gpu_throughput * cfg.slot_s * QUEUE_SCALE_SLOTS
+        # Half-saturation of the queue feature (capacity model), GPU-s.
+        self._queue_scale_s = sim.gpu_throughput * cfg.slot_s * QUEUE_SCALE_SLOTS
         self._all_rows = np.ones(b, dtype=bool)
         self._no_ops = np.full(b, sim.no_op)
 
@@ -203,17 +204,8 @@ class BatchObservation:
         before handing it out)."""
         sim = self.sim
         observe_rows(kind, entered, sim.n_models, self.buffer, sim._state, sim.counters,
-                     sim.counter_limits, sim.count_f, sim.context.aoc_rows,
-                     self._inv_window)
-        # The capacity model's features change only at a SERVE or an EVICT (a queue offloaded).
-        if self.layout.capacity and (entered.any() or (kind < sim.n_models).any()):
-            cap_s = self._queue_scale_s
-            if np.isfinite(cap_s):
-                self.queue[:] = sim.queued_work_s / (sim.queued_work_s + cap_s)
-            else:
-                self.queue[:] = 0.0
-            self.capacity_globals[:, 0] = sim.last_utilisation
-            self.capacity_globals[:, 1] = squash(sim.last_load, LOAD_SCALE)
+                     sim.counter_limits, sim.count_f, sim.context.aoc_rows, self._inv_window,
+                     sim._cap_state, self._queue_scale_s, self.layout.v0_size)
         return self.buffer
 
 
@@ -226,13 +218,15 @@ def squash_value(x: float, scale: float) -> float:
 @njit(cache=True)
 def observe_rows(kind: np.ndarray, entered: np.ndarray, n: int, buffer: np.ndarray,
                  state: np.ndarray, counters: np.ndarray, limits: np.ndarray,
-                 count: np.ndarray, aoc: np.ndarray,
-                 inv_window: np.ndarray) -> None:
+                 count: np.ndarray, aoc: np.ndarray, inv_window: np.ndarray,
+                 cap_state: np.ndarray, queue_scale_s: float, v0_size: int) -> None:
     """:class:`BatchObservation`'s rows after a step: a LOAD / EVICT (``kind[b] < 2N``: EVICT
     m = m, LOAD m = N + m) changes its model's cached, AoC and age features (an uncached model
     holds no context; a model loaded now has age 1); a server in a new slot (``entered[b]``)
     gets its cached, demand, AoC and age features; every row its globals (free memory,
-    operations used, progress)."""
+    operations used, progress). With the capacity model (``cap_state`` has rows), a SERVE or an
+    EVICT (a queue offloaded) also rewrites the row's queue features and its utilisation and
+    load."""
     g0 = n * len(MODEL_FEATURES)
     for b in range(len(kind)):
         row = buffer[b]
@@ -260,3 +254,10 @@ def observe_rows(kind: np.ndarray, entered: np.ndarray, n: int, buffer: np.ndarr
         for i in range(3):  # free memory, operations used, progress: free <= gpu
             v = counters[b, i] / limits[i]
             row[g0 + i] = v if v < 1.0 else 1.0
+        if cap_state.shape[0] > 0 and (entered[b] or kb < n):
+            for m in range(n):
+                w = cap_state[b, kernels.QUEUED_WORK * n + m]
+                row[v0_size + m] = w / (w + queue_scale_s) if math.isfinite(queue_scale_s) else 0.0
+            q0 = kernels.CAP_BLOCKS * n
+            row[v0_size + n] = cap_state[b, q0 + kernels.LAST_UTIL]
+            row[v0_size + n + 1] = squash_value(cap_state[b, q0 + kernels.LAST_LOAD], LOAD_SCALE)

@@ -15,10 +15,10 @@ import operator
 import numpy as np
 
 from edge_cache_env import kernels
-from edge_cache_env.capacity import batched_work, fluid_slot, offload_threshold_s
+from edge_cache_env.capacity import batched_work, offload_threshold_s
 from edge_cache_env.config import MB_PER_GB, EnvConfig
 from edge_cache_env.context import AgeOfContext, ewma_step
-from edge_cache_env.costs import TERMS, ModelCosts, SlotCosts, weigh, weight_values
+from edge_cache_env.costs import TERMS, ModelCosts, SlotCosts, weight_values
 from edge_cache_env.requests import EpisodeRequests
 
 METRICS = (*(f"episode_cost_{k}" for k in TERMS), "episode_cost",
@@ -32,8 +32,9 @@ CAPACITY_METRICS = ("offloaded_requests", "queued_requests", "wait_s", "gpu_busy
 def simulator_params(config: EnvConfig, mc: ModelCosts) -> np.ndarray:
     """The compiled kernels' cost constants (:func:`edge_cache_env.kernels.simulator_params`)."""
     return kernels.simulator_params(weight_values(config.costs), config.server.gpu_power_w / 1000.0,
-                                    config.invalid_action_penalty, mc.mem_mb, mc.weights_gb,
-                                    mc.load_cost)
+                                    config.invalid_action_penalty,
+                                    float(config.capacity.gpu_throughput), config.slot_s,
+                                    mc.mem_mb, mc.weights_gb, mc.load_cost)
 
 
 def episode_rows(config: EnvConfig, batch: int) -> np.ndarray:
@@ -133,11 +134,11 @@ class CacheSimulator:
         self._rows = b._rows[0]
         self.cached_f, self.loaded_now_f, self.cloud_f = self._rows
         self._metrics_row = b._metrics[0]
-        # The compiled step's arguments (capacity model off: the batch's step is this call).
+        # The compiled step's arguments: BatchSimulator.step's call.
         self._step_args = (self.last_kind, self._serve, self._invalid, b._state, b._slot_data,
                            b.context.state, b.counters, b._metrics, b.context.params,
                            b._sim_params, self._costs, self.mask.reshape(1, -1), self.ops_limit,
-                           self.n_slots)
+                           self.n_slots, b._cap_state, b._cap_episode)
         if self.capacity_on:
             self.queue_frac = b.queue_frac[0]  # share of the previous slot's arrivals queued
             self.queued_work_s = b.queued_work_s[0]  # batched GPU-s queued per model
@@ -295,11 +296,7 @@ class CacheSimulator:
         self.last_kind[0] = kind
         costs = self._costs
         costs.fill(0.0)
-        if self.capacity_on:
-            self.batch.step(self.last_kind, self._serve, self._invalid, costs,
-                            self.mask.reshape(1, -1))
-        else:
-            kernels.step_rows(*self._step_args)
+        kernels.step_rows(*self._step_args)  # the batch's step (BatchSimulator.step)
         self._read_counters()
         return dict(zip(TERMS, costs[:, 0].tolist()))
 
@@ -335,23 +332,13 @@ assert TERMS[:4] == ("latency", "energy", "accuracy", "cloud")  # BatchSimulator
 _CHARGES = slice(kernels.FIRST_CHARGE, kernels.FIRST_CHARGE + len(_CHARGE_METRICS))
 
 
-def _dot_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Row-wise dot products of ``x[B, K]`` and ``y[B, K]`` (one BLAS dot per row on contiguous
-    copies: each row's sum whatever the batch)."""
-    b = len(x)
-    return np.matmul(np.ascontiguousarray(x).reshape(b, 1, -1),
-                     np.ascontiguousarray(y).reshape(b, -1, 1))[:, 0, 0]
-
-
 class BatchSimulator:
     """B independent edge servers of one config, stepped together; the single simulator is its
     B = 1 case (:class:`CacheSimulator`).
 
     State arrays carry a leading batch dimension; a step applies at most one operation per
-    server: LOAD, EVICT or SERVE (:meth:`step`), compiled (:func:`edge_cache_env.kernels.step_rows`)
-    and, with the capacity model on, its SERVE in batched numpy over the serving rows
-    (:func:`~edge_cache_env.capacity.fluid_slot` on ``[B, N]`` rows, the context update and next
-    slot through the same kernels). Each server's episode arrays come from its own
+    server: LOAD, EVICT or SERVE (:meth:`step`), compiled (:func:`edge_cache_env.kernels.step_rows`,
+    the capacity model's fluid queue included). Each server's episode arrays come from its own
     :class:`~edge_cache_env.requests.EpisodeRequests` (:meth:`reset_rows`). The open-loop
     recursions (:func:`demand_history`, the task mix) advance one slot per SERVE with the same
     EWMA step: an autoreset then costs no loop over the episode's slots.
@@ -412,29 +399,17 @@ class BatchSimulator:
         # Episode arrays, filled row by row at reset: per server and slot (row T: 'after the
         # last slot', zeros), the layout of edge_cache_env.kernels.
         self._slot_data = episode_rows(config, b)
-        if cap.enabled:
-            self.gpu_throughput = float(cap.gpu_throughput)
-            self._capacity_s = self.gpu_throughput * config.slot_s
-            self.work_s = np.zeros((b, t, n))  # batched GPU-s per slot and model
-            self.theta_s = np.zeros((b, n))
-            self._req_per_work = np.zeros((b, t, n))
-            self.queue_frac = np.zeros((b, n))
-            self.queued_work_s = np.zeros((b, n))
-            self.queued_any = np.zeros(b, dtype=bool)
-            self.last_utilisation = np.zeros(b)
-            self.last_load = np.zeros(b)
-            # Per server and model, episode totals: arrived = served at the edge + queued +
-            # offloaded + cloud; per server and slot, the GPU's utilisation and offered load.
-            self.arrived = np.zeros((b, n))
-            self.served_edge = np.zeros((b, n))
-            self.offloaded = np.zeros((b, n))
-            self.sent_cloud = np.zeros((b, n))
-            self.utilisation_by_slot = np.zeros((b, t))
-            self.load_by_slot = np.zeros((b, t))
+        # The capacity model's state and episode data (kernels' layout; no rows without it).
+        rows = b if cap.enabled else 0
+        self.gpu_throughput = float(cap.gpu_throughput)
+        self._cap_state = np.zeros((rows, kernels.CAP_BLOCKS * n + 3))
+        self._cap_episode = np.zeros((rows, t, kernels.CAP_EPISODE_BLOCKS * n + 2))
         self._views()
 
     _VIEWS = ("_rows", "frequency", "recency", "since_loaded", "free_mb", "ops_used", "t",
-              "metrics", "_slot_columns", "count_task", "count_f")
+              "metrics", "_slot_columns", "count_task", "count_f", "queue_frac", "queued_work_s",
+              "theta_s", "arrived", "served_edge", "offloaded", "sent_cloud", "last_utilisation",
+              "last_load", "work_s", "_req_per_work", "utilisation_by_slot", "load_by_slot")
 
     def _views(self) -> None:
         """The named views of the state, counters, metrics and episode arrays."""
@@ -452,6 +427,31 @@ class BatchSimulator:
         self.count_task = data[..., 6 * n:6 * n + n * k].reshape(b, t + 1, n, k)
         count0 = 6 * n + n * k + kernels.COUNT * n
         self.count_f = data[..., count0:count0 + n]
+        if self.capacity_on:
+            cs, ce = self._cap_state, self._cap_episode
+            block = lambda a, i: a[..., i * n:(i + 1) * n]  # noqa: E731
+            self.queue_frac = block(cs, kernels.QUEUE_FRAC)  # share of last slot's arrivals queued
+            self.queued_work_s = block(cs, kernels.QUEUED_WORK)  # their batched GPU-s
+            self.theta_s = block(cs, kernels.THETA)
+            # Per model, the episode's totals: arrived = served at the edge + queued +
+            # offloaded + sent to the cloud.
+            self.arrived = block(cs, kernels.ARRIVED)
+            self.served_edge = block(cs, kernels.SERVED_EDGE)
+            self.offloaded = block(cs, kernels.OFFLOADED)
+            self.sent_cloud = block(cs, kernels.SENT_CLOUD)
+            q0 = kernels.CAP_BLOCKS * n
+            self.last_utilisation = cs[:, q0 + kernels.LAST_UTIL]  # busy / capacity, last slot
+            self.last_load = cs[:, q0 + kernels.LAST_LOAD]  # demand / capacity, last slot
+            self.work_s = block(ce, kernels.WORK)  # batched GPU-s per slot and model
+            self._req_per_work = block(ce, kernels.REQ_PER_WORK)
+            e0 = kernels.CAP_EPISODE_BLOCKS * n
+            self.utilisation_by_slot = ce[..., e0]
+            self.load_by_slot = ce[..., e0 + 1]
+
+    @property
+    def queued_any(self) -> np.ndarray:
+        """``[B]`` bool: the servers with a queue (capacity model)."""
+        return self._cap_state[:, kernels.CAP_BLOCKS * self.n_models + kernels.QUEUED_ANY] > 0
 
     def __getstate__(self) -> dict:
         # Views of a few arrays: pickle would copy them apart.
@@ -502,6 +502,7 @@ class BatchSimulator:
             if self.capacity_on:
                 work = self.work_s[r] = batched_work(cfg, c.edge_compute_s)
                 self.theta_s[r] = offload_threshold_s(cfg, c.count, c.cloud_latency_s)
+                # Requests per batched GPU-s of each cohort (0 where there is no work).
                 self._req_per_work[r] = np.divide(c.count, work, out=np.zeros_like(c.count),
                                                   where=work > 0)
         # Nothing cached, no demand yet; then slot 0's requests join the demand.
@@ -512,14 +513,11 @@ class BatchSimulator:
         self.counters[rows] = self._fresh_counters
         self._metrics[rows] = 0.0
         if self.capacity_on:
-            self.queue_frac[rows] = 0.0
-            self.queued_work_s[rows] = 0.0
-            self.queued_any[rows] = False
-            self.last_utilisation[rows] = 0.0
-            self.last_load[rows] = 0.0
-            for totals in (self.arrived, self.served_edge, self.offloaded, self.sent_cloud,
-                           self.utilisation_by_slot, self.load_by_slot):
-                totals[rows] = 0.0
+            theta = self.theta_s[rows].copy()  # set above; the rest of the state starts empty
+            self._cap_state[rows] = 0.0
+            self.theta_s[rows] = theta
+            self.utilisation_by_slot[rows] = 0.0
+            self.load_by_slot[rows] = 0.0
 
     def masks(self, out: np.ndarray, rows: np.ndarray | None = None) -> np.ndarray:
         """Valid actions of every server (or of ``rows``) into ``out[B, 2N + 1]`` (SERVE, LOAD
@@ -540,72 +538,11 @@ class BatchSimulator:
         actions after the step are written into it (:meth:`masks`). Returns the servers that
         served (they entered their next slot)."""
         ctx = self.context
-        capacity = self.capacity_on
-        # The capacity model's queues: what an EVICT sends to the cloud (read before the step).
-        queued = self.queued_any.any() if capacity else False
-        if queued:
-            evicted = np.flatnonzero(kind < self.n_models)
-            ev_m = kind[evicted]
-            queued_ev = self.queue_frac[evicted, ev_m] > 0
-        kernels.step_rows(kind, self._no_invalid if capacity else serve,
-                          self._no_invalid if capacity else invalid, self._state,
-                          self._slot_data, ctx.state, self.counters, self._metrics, ctx.params,
-                          self._sim_params, costs, self._no_mask if mask is None else mask,
-                          self.ops_limit, self.n_slots)
-        r = serve.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
-        if capacity:
-            if queued and queued_ev.any():  # an evicted model's queue goes to the cloud
-                ev, ev_m = evicted[queued_ev], ev_m[queued_ev]
-                self._offload_rows(ev, self._models == ev_m[:, None], costs, add=False)
-            if len(r):
-                self._serve_capacity(r, invalid, costs)
-                if mask is not None:  # the served rows' masks, after their SERVE
-                    self.masks(mask, r)
-        return r
-
-    # ------------------------------------------------------------------ charges
-    def _charge_rows(self, r: np.ndarray, edge_s: np.ndarray, cold_s: np.ndarray,
-                     cloud_s: np.ndarray, usd: np.ndarray, cloud_acc: np.ndarray,
-                     n_edge: np.ndarray, n_cloud: np.ndarray, edge_acc: np.ndarray,
-                     busy_s: np.ndarray, wait_s: np.ndarray | None = None,
-                     aoc_sum: np.ndarray | None = None
-                     ) -> np.ndarray:
-        """The charges of servers ``r``' resolved requests (one value per row): adds to the
-        running metrics (and ``aoc_sum`` to its metric if given), returns the weighted latency,
-        energy, accuracy and cloud terms (rows ``[4, b]``, TERMS order)."""
-        acc_sum = edge_acc + cloud_acc
-        n_req = n_edge + n_cloud
-        latency_s = edge_s + cold_s + cloud_s
-        if wait_s is not None:
-            latency_s += wait_s
-        energy_kj = self.energy_kj_per_s * busy_s
-        w_lat, w_energy, w_acc, w_cloud = weigh(self._w, latency_s, energy_kj, n_req, acc_sum, usd)
-        # In _CHARGE_METRICS order (then aoc_sum).
-        charges = [w_lat + w_energy + w_acc + w_cloud, w_lat, w_energy, w_acc, w_cloud, n_req,
-                   n_edge, n_cloud, acc_sum, latency_s, energy_kj * 1000.0, usd]
-        if aoc_sum is not None:
-            charges.append(aoc_sum)
-        charges = np.array(charges)
-        self._metrics[r, _CHARGES.start:_CHARGES.start + len(charges)] += charges.T
-        if wait_s is not None:
-            self.metrics["wait_s"][r] += wait_s
-        return charges[1:5]  # the weighted terms: latency, energy, accuracy, cloud rows
-
-    def _charge_invalid(self, invalid: np.ndarray, costs: np.ndarray) -> None:
-        """The penalty of the ``invalid`` servers' masked-out actions (as the compiled step)."""
-        bad = np.flatnonzero(invalid)
-        m = self.metrics
-        m["invalid_actions"][bad] += 1
-        m["episode_cost_invalid"][bad] += self.invalid_penalty
-        m["episode_cost"][bad] += self.invalid_penalty
-        costs[TERMS.index("invalid"), bad] = self.invalid_penalty
-
-    def _end_slot(self, r: np.ndarray, served: np.ndarray, count_task: np.ndarray,
-                  count: np.ndarray) -> None:
-        """After SERVE in servers ``r`` (requests ``count_task`` and ``count`` per model, of
-        which ``served`` at the edge): context update, next slot (as the compiled SERVE)."""
-        self.context.update_rows(r, served, count_task, count)
-        kernels.enter_next_slot_rows(r, self._state, self.counters, self._slot_data)
+        kernels.step_rows(kind, serve, invalid, self._state, self._slot_data, ctx.state,
+                          self.counters, self._metrics, ctx.params, self._sim_params, costs,
+                          self._no_mask if mask is None else mask, self.ops_limit, self.n_slots,
+                          self._cap_state, self._cap_episode)
+        return serve.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
 
     def _advance_demand(self, state: np.ndarray, count: np.ndarray, rate: float | np.ndarray
                         ) -> None:
@@ -617,142 +554,6 @@ class BatchSimulator:
         recency = state[:, kernels.RECENCY * n:(kernels.RECENCY + 1) * n]
         recency += 1.0
         np.copyto(recency, 0.0, where=count > 0)
-
-    # ------------------------------------------------------------ capacity model
-    def _serve_capacity(self, r: np.ndarray, invalid: np.ndarray, costs: np.ndarray) -> None:
-        """SERVE in servers ``r`` with the capacity model (:mod:`edge_cache_env.capacity`): the
-        queue carried from slot t-1 and slot t's arrivals share the GPU; what waits too long is
-        offloaded. Servers without a queue whose demand fits take a fast path: every cached
-        request served at once; the others go through :func:`fluid_slot` on their rows. The
-        fast path is the fluid path with the fluid's shares replaced by exact ones (served =
-        cached, nothing offloaded or queued), so both are written as one computation that adds
-        exact zeros where a term is absent; when every server takes the fast path, those zero
-        terms are left out (x + 0.0 = x)."""
-        b, n = len(r), self.n_models
-        ctx = self.context
-        t = self.t[r]
-        weights = self._rows[r]  # [b, 3, N]: cached, loaded now, cloud
-        cached = weights[:, 0]
-        work_t = self.work_s[r, t]
-        demand = _dot_rows(cached, work_t)  # cached @ work_t, as the fast path's test
-        fast = ~self.queued_any[r] & (demand <= self._capacity_s)
-        count_task = self.count_task[r, t]
-        cnt = self.count_f[r, t]
-        m = self.metrics
-        if fast.all():  # the common case: the zero terms of the fluid path left out (exact)
-            new = np.matmul(weights, self._slot_columns[r, t])
-            edge_s, n_edge = new[:, 0, 0], new[:, 0, 5]
-            cloud_s, usd, cloud_acc, n_cloud = new[:, 2, 2], new[:, 2, 3], new[:, 2, 4], new[:, 2, 5]
-            served = count_task * cached[:, :, None]
-            busy = total = demand
-            wait_s = None
-            q_new = new_queued = np.zeros((b, n))
-            n_queued = np.zeros(b)
-            self.arrived[r] += cnt
-            self.served_edge[r] += cached * cnt
-            self.sent_cloud[r] += weights[:, 2] * cnt
-        else:
-            prev = np.maximum(t - 1, 0)
-            e_new = cached.copy()  # request shares of the slot's arrivals served at the edge
-            o_new = np.zeros((b, n))  # ... offloaded
-            q_new = np.zeros((b, n))  # ... still queued
-            new_wait = np.zeros((b, n))
-            new_queued = np.zeros((b, n))
-            e_old = np.zeros((b, n))  # request shares of the carried queue served / offloaded
-            o_old = np.zeros((b, n))
-            old_wait = np.zeros((b, n))
-            total = demand.copy()  # the fluid's demand (queue + arrivals)
-            s = np.flatnonzero(~fast)
-            rs = r[s]
-            wt = work_t[s]
-            old_work = self.queued_work_s[rs]
-            fl = fluid_slot(old_work, cached[s] * wt, self.theta_s[rs], self.gpu_throughput,
-                            self.config.slot_s)
-            # Work shares -> request shares (fluid: work is proportional to requests).
-            inv_new = np.divide(1.0, wt, out=np.zeros_like(wt), where=wt > 0)
-            # A cohort without work (zero service time) is served at once.
-            e_new[s] = np.where(wt > 0, fl.new_served * inv_new, cached[s])
-            o_new[s] = fl.new_offloaded * inv_new
-            q_new[s] = fl.new_queued * inv_new
-            new_wait[s] = fl.new_wait
-            new_queued[s] = fl.new_queued
-            # No carried queue (or slot 0): exact zeros, as the single simulator's 0.0 terms.
-            inv_old = np.divide(self.queue_frac[rs], old_work, out=np.zeros_like(old_work),
-                                where=old_work > 0)
-            e_old[s] = fl.old_served * inv_old
-            o_old[s] = fl.old_offloaded * inv_old
-            old_wait[s] = fl.old_wait
-            total[s] = fl.demand
-            old = np.matmul(np.stack([e_old, o_old], axis=1), self._slot_columns[r, prev])
-            new = np.matmul(np.stack([e_new, weights[:, 1], weights[:, 2] + o_new], axis=1),
-                            self._slot_columns[r, t])
-            edge_s, n_edge = new[:, 0, 0] + old[:, 0, 0], new[:, 0, 5] + old[:, 0, 5]
-            cloud_s = new[:, 2, 2] + old[:, 0, 2] + old[:, 1, 2]
-            usd = new[:, 2, 3] + old[:, 0, 3] + old[:, 1, 3]
-            cloud_acc = new[:, 2, 4] + old[:, 0, 4] + old[:, 1, 4]
-            n_cloud = new[:, 2, 5] + old[:, 1, 5]
-            wait_s = _dot_rows(new_wait, self._req_per_work[r, t])
-            wait_s += _dot_rows(old_wait, self._req_per_work[r, prev])
-            served = count_task * e_new[:, :, None]
-            served += self.count_task[r, prev] * e_old[:, :, None]
-            busy = _dot_rows(e_new, work_t) + _dot_rows(e_old, self.work_s[r, prev])
-            m["offloaded_requests"][r] += _dot_rows(o_new, cnt) + old[:, 1, 5]
-            n_queued = _dot_rows(q_new, cnt)
-            cnt_prev = self.count_f[r, prev]
-            self.served_edge[r] += e_old * cnt_prev
-            self.offloaded[r] += o_old * cnt_prev
-            self.arrived[r] += cnt
-            self.served_edge[r] += e_new * cnt
-            self.offloaded[r] += o_new * cnt
-            self.sent_cloud[r] += weights[:, 2] * cnt
-        edge_acc = _dot_rows(served.reshape(b, -1), ctx.accuracy_rows[r].reshape(b, -1))
-        m["aoc_sum"][r] += _dot_rows(cnt, ctx.aoc_rows[r])  # AoC each arrival saw (0 in the cloud)
-        costs[:4, r] = self._charge_rows(
-            r, edge_s, new[:, 1, 1], cloud_s, usd, cloud_acc, n_edge, n_cloud, edge_acc, busy,
-            wait_s)
-        m["gpu_busy_s"][r] += busy
-        m["gpu_demand_s"][r] += total
-        m["queued_requests"][r] = n_queued
-        self.queue_frac[r] = q_new
-        self.queued_work_s[r] = new_queued
-        self.queued_any[r] = q_new.any(axis=1)
-        self.last_utilisation[r] = self.utilisation_by_slot[r, t] = np.minimum(
-            busy / self._capacity_s, 1.0)
-        self.last_load[r] = self.load_by_slot[r, t] = total / self._capacity_s
-        if invalid.any():
-            self._charge_invalid(invalid, costs)
-        self._end_slot(r, served, count_task, cnt)
-        ending = self.queued_any[r] & (self.t[r] == self.n_slots)
-        if ending.any():  # the episode ends: the queue goes to the cloud
-            e = r[ending]
-            self._offload_rows(e, np.ones((len(e), n), dtype=bool), costs, add=True)
-
-    def _offload_rows(self, r: np.ndarray, which: np.ndarray, costs: np.ndarray, add: bool
-                      ) -> None:
-        """The queued requests of servers ``r`` go to the cloud: the queues of models
-        ``which[b, N]`` go to the cloud (they already waited until now). Their terms are
-        written into ``costs``' first four rows (``add``: added to the SERVE's of the step)."""
-        queue = self.queue_frac[r]
-        frac = np.where(which, queue, 0.0)
-        queue[which] = 0.0
-        self.queue_frac[r] = queue
-        work = self.queued_work_s[r]
-        work[which] = 0.0
-        self.queued_work_s[r] = work
-        self.queued_any[r] = queue.any(axis=1)
-        prev = self.t[r] - 1
-        sums = np.matmul(frac[:, None, :], self._slot_columns[r, prev])[:, 0]  # [b, 6]
-        count = sums[:, 5]
-        zeros = np.zeros(len(r))
-        w = self._charge_rows(r, zeros, zeros, sums[:, 2], sums[:, 3], sums[:, 4], zeros, count,
-                              zeros, zeros, zeros)
-        self.metrics["offloaded_requests"][r] += count
-        self.metrics["queued_requests"][r] += -count
-        self.offloaded[r] += frac * self.count_f[r, prev]
-        if add:
-            costs[:4, r] += w
-        else:
-            costs[:4, r] = w
 
     def slots_since_loaded(self) -> np.ndarray:
         """``[B, N]``: slots since each cached model was loaded, plus one (0 if uncached)."""
