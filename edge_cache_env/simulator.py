@@ -1,11 +1,10 @@
 """The simulator core: cache state, LOAD / EVICT / SERVE, costs and running metrics.
 
 It knows nothing of gymnasium, action encodings or agents. :class:`BatchSimulator` steps B edge
-servers with one compiled kernel per step (:mod:`edge_cache_env.kernels`; with the capacity
-model on, its SERVE in batched numpy over the serving rows); :class:`CacheSimulator`, the single
-env's, is its B = 1 case. Everything that does not depend on the agent (each slot's edge compute
-time, cloud latency and price per model) is computed once per episode, so serving a slot costs
-O(N K) whatever the request rate.
+servers with one compiled kernel per step (:mod:`edge_cache_env.kernels`, the capacity model
+included); :class:`CacheSimulator`, the single env's, is its B = 1 case. Everything that does
+not depend on the agent (each slot's edge compute time, cloud latency and price per model) is
+computed once per episode, so serving a slot costs O(N K) whatever the request rate.
 """
 
 from __future__ import annotations
