@@ -13,11 +13,13 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
+from functools import partial
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.vector import SyncVectorEnv
 
 from edge_cache_env.actions import n_actions
 from edge_cache_env.catalog import catalog_defaults
@@ -296,3 +298,25 @@ class RandomizedEdgePFMCacheEnv(gym.Env):
 
     def render(self) -> str | None:
         return self._env.render()
+
+
+class RandomizedVectorEnv(SyncVectorEnv):
+    """``gym.make_vec("EdgePFMCache-Random-v0", num_envs=B, vectorization_mode="vector_entry_point")``.
+
+    Every sub-env draws its own scenario (GPU, load, catalog, ...) at each reset, so the batch
+    shares no config for one compiled step: the B randomized envs step one after the other
+    (Gymnasium's :class:`~gymnasium.vector.SyncVectorEnv`, NEXT_STEP autoreset), each on its own
+    batch-of-one simulator. Sub-env b reset with seed ``s + b`` plays what ``gym.make`` reset
+    with that seed plays. :meth:`action_masks` gives the ``[B, 2 n_max + 1]`` masks. Keyword
+    arguments are :class:`RandomizedEdgePFMCacheEnv`'s.
+    """
+
+    def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
+            raise ValueError(f"num_envs={num_envs!r} is invalid: an integer >= 1")
+        make = partial(RandomizedEdgePFMCacheEnv, render_mode=render_mode, **kwargs)
+        super().__init__([make] * int(num_envs))
+
+    def action_masks(self) -> np.ndarray:
+        """``[B, 2 n_max + 1]``: the valid actions of every sub-env now."""
+        return np.stack([env.action_masks() for env in self.envs])

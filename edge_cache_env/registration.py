@@ -8,12 +8,16 @@ import gymnasium as gym
 
 ENTRY_POINT = "edge_cache_env.env:EdgePFMCacheEnv"
 # gym.make_vec(id, num_envs=B, vectorization_mode="vector_entry_point"): B servers, one compiled step
-# (the ids of ENTRY_POINT's env; the ids below with their own entry point have none).
+# (the ids of ENTRY_POINT's env; the ids below with their own entry point have their own).
 VECTOR_ENTRY_POINT = "edge_cache_env.vector_env:EdgePFMCacheVectorEnv"
-# Ids with their own entry point (default: ENTRY_POINT).
+# Ids with their own entry point (default: ENTRY_POINT) and vector entry point.
 ENTRY_POINTS: dict[str, str] = {
     # A new scenario every episode, padded to PAD_MODELS models (edge_cache_env/randomized.py).
     "EdgePFMCache-Random-v0": "edge_cache_env.randomized:RandomizedEdgePFMCacheEnv",
+}
+VECTOR_ENTRY_POINTS: dict[str, str] = {
+    # Each sub-env its own scenario: stepped one by one (no common config for one kernel).
+    "EdgePFMCache-Random-v0": "edge_cache_env.randomized:RandomizedVectorEnv",
 }
 
 # id -> kwargs. The horizon is enforced by the env itself (truncated after the last slot), so
@@ -47,10 +51,20 @@ ENV_IDS.update({env_id.replace("-v0", "-v1"): {**kwargs, **CAPACITY_V1}
                 for env_id, kwargs in list(ENV_IDS.items()) if env_id not in ENTRY_POINTS})
 
 
+def has_native_vector_env(env_id: str) -> bool:
+    """Whether ``env_id``'s vector entry point is the native batched vector env (one compiled
+    step, the adapters' options: ``autoreset_mode``, ``reset_mask``, per-step ``slot``)."""
+    try:
+        spec = gym.spec(env_id)
+    except gym.error.Error:  # not registered: no vector env of ours
+        return False
+    return spec.vector_entry_point == VECTOR_ENTRY_POINT
+
+
 def register_envs() -> None:
     """Register every id once; importing twice is harmless."""
     for env_id, kwargs in ENV_IDS.items():
         if env_id not in gym.registry:
             gym.register(id=env_id, entry_point=ENTRY_POINTS.get(env_id, ENTRY_POINT),
-                         vector_entry_point=None if env_id in ENTRY_POINTS else VECTOR_ENTRY_POINT,
+                         vector_entry_point=VECTOR_ENTRY_POINTS.get(env_id, VECTOR_ENTRY_POINT),
                          kwargs=dict(kwargs))

@@ -29,6 +29,7 @@ from agents.padded import PaddedAgent
 from agents.reference import Oracle
 from edge_cache_env.actions import SERVE
 from edge_cache_env.costs import TERMS
+from edge_cache_env.registration import has_native_vector_env
 
 # Student t quantiles t_{0.975, df} for df = 1..30; beyond, the Cornish-Fisher expansion
 # (:func:`_t975`, within 1e-5 of the exact quantile from df = 30 on).
@@ -381,7 +382,9 @@ def run_benchmark(env_id: str, agent_specs: Sequence[str], seeds: Sequence[int],
     failed: dict[str, str] = {}
     reports: dict[str, Any] = {}
     batched: dict[str, list[dict[str, float]]] = {}
-    together = {spec: a for spec, a in runnable.items() if batchable(a)} if vectorize else {}
+    # Side by side only in the native vector env (Random-v0's steps its sub-envs one by one).
+    native = vectorize and has_native_vector_env(env_id)
+    together = {spec: a for spec, a in runnable.items() if batchable(a)} if native else {}
     if together:
         bar.set_postfix_str(",".join(together))
         try:

@@ -221,13 +221,13 @@ def check_resume(folder: RunFolder, args: argparse.Namespace) -> dict[str, Any]:
 def check_combination(args: argparse.Namespace, train_cfg: dict[str, Any]) -> None:
     """Flags and hyperparameters that are each valid but do not work together: named before
     any run folder or training."""
-    import gymnasium as gym
 
     from agents import REFERENCE_AGENTS
+    from edge_cache_env.registration import has_native_vector_env
 
     teacher = (train_cfg.get("warm_start") or {}).get("agent")
     if args.vec == "native":
-        if gym.spec(args.env).vector_entry_point is None:
+        if not has_native_vector_env(args.env):
             fail(f"--vec native: {args.env} has no native vector env (it draws a new scenario "
                  "per episode); use --vec dummy or subproc")
         if teacher in REFERENCE_AGENTS and not args.resume:  # only a first leg warm-starts

@@ -114,7 +114,8 @@ def test_capacity_model_batched_equals_single_envs_under_overload(policy):
 
 def test_every_registered_id_has_the_vector_entry_point():
     for env_id in ENV_IDS:
-        want = None if env_id in ENTRY_POINTS else "edge_cache_env.vector_env:EdgePFMCacheVectorEnv"
+        want = ("edge_cache_env.randomized:RandomizedVectorEnv" if env_id in ENTRY_POINTS
+                else "edge_cache_env.vector_env:EdgePFMCacheVectorEnv")
         assert gym.spec(env_id).vector_entry_point == want, env_id
     venv = make_vec("EdgePFMCache-v0", 3, n_slots=5)
     assert isinstance(venv, VectorEnv) and venv.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
@@ -202,3 +203,36 @@ def test_a_copied_or_pickled_vector_env_continues_as_the_original(env_id):
             for k in want[4]:
                 np.testing.assert_array_equal(want[4][k], got[4][k], err_msg=k)
             np.testing.assert_array_equal(c.action_masks(), venv.action_masks())
+
+
+def test_random_scenarios_vectorise_as_their_single_envs():
+    """Random-v0's vector entry point: sub-env b plays what gym.make plays with seed s + b,
+    across autoresets (NEXT_STEP: the step after an episode's end resets it)."""
+    kwargs = {"n_slots": 4, "n_max": 12}
+    venv = gym.make_vec("EdgePFMCache-Random-v0", num_envs=3, vectorization_mode="vector_entry_point",
+                        **kwargs)
+    singles = [gym.make("EdgePFMCache-Random-v0", **kwargs) for _ in range(3)]
+    obs, info = venv.reset(seed=11)
+    assert venv.action_masks().shape == (3, 25)
+    want = [env.reset(seed=11 + i) for i, env in enumerate(singles)]
+    np.testing.assert_array_equal(obs, np.stack([o for o, _ in want]))
+    assert list(info["scenario"]["gpu_gb"]) == [i["scenario"]["gpu_gb"] for _, i in want]
+    rng = np.random.default_rng(0)
+    ended = [False] * 3
+    resets = 0
+    for _ in range(80):
+        actions = masked_random(rng, venv.action_masks())
+        obs, reward, term, trunc, _ = venv.step(actions)
+        for i, env in enumerate(singles):
+            if ended[i]:
+                o, _ = env.reset()
+                r, ended[i] = 0.0, False
+                resets += 1
+            else:
+                o, r, t, tr, _ = env.step(int(actions[i]))
+                ended[i] = t or tr
+            np.testing.assert_array_equal(obs[i], o)
+            assert reward[i] == r
+    assert resets >= 3
+    with pytest.raises(ValueError, match="num_envs"):
+        gym.make_vec("EdgePFMCache-Random-v0", num_envs=0, vectorization_mode="vector_entry_point")
