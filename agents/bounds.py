@@ -40,7 +40,8 @@ import numpy as np
 from agents.true_costs import TrueCosts, is_exact_for, plan_from_sets
 from edge_cache_env.capacity import batched_work
 from edge_cache_env.config import EnvConfig
-from edge_cache_env.costs import ModelCosts, SlotCosts
+from edge_cache_env.context import AgeOfContext
+from edge_cache_env.costs import ModelCosts, SlotCosts, weigh
 from edge_cache_env.requests import EpisodeRequests
 
 MAX_MODELS = 16
@@ -74,7 +75,8 @@ def edge_accuracy_bound(config: EnvConfig, requests: EpisodeRequests) -> np.ndar
     if config.capacity.enabled:
         return _delayed_accuracy_bound(config, requests)
     aoc = config.aoc
-    window, acc0, gain, acc_max = _accuracy_columns(config)
+    curve = AgeOfContext(config)  # the simulator's accuracy curve A(C), at the bound's C
+    window = curve.window[:, None]
     count_task = requests.count_task
     mass = np.zeros(count_task.shape[1:])
     out = np.empty_like(count_task)
@@ -82,21 +84,15 @@ def edge_accuracy_bound(config: EnvConfig, requests: EpisodeRequests) -> np.ndar
         own = np.minimum(mass, window)
         total = np.minimum(mass.sum(axis=1, keepdims=True), window)
         c = (1.0 - aoc.rho) * own + aoc.rho * total
-        out[t] = np.minimum(acc_max, acc0 + gain * np.log2(1.0 + c))
+        out[t] = curve.accuracy_of(c)
         mass = aoc.nu * mass + count_task[t]
     return out
 
 
-def _accuracy_columns(config: EnvConfig) -> tuple[np.ndarray, ...]:
-    """Per-model ``[N, 1]`` columns of the accuracy curve: window W, acc0, gain, acc_max."""
-    models = config.models
-    return tuple(np.array([getattr(m, f) for m in models], dtype=np.float64)[:, None]
-                 for f in ("window_examples", "acc0", "acc_gain", "acc_max"))
-
-
 def _delayed_accuracy_bound(config: EnvConfig, requests: EpisodeRequests) -> np.ndarray:
     aoc = config.aoc
-    window, acc0, gain, acc_max = _accuracy_columns(config)
+    curve = AgeOfContext(config)  # the simulator's accuracy curve A(C), at the bound's C
+    window = curve.window[:, None]
     count_task = requests.count_task
     mass_prev = np.zeros(count_task.shape[1:])  # Sbar[t-1]
     out = np.empty_like(count_task)
@@ -105,7 +101,7 @@ def _delayed_accuracy_bound(config: EnvConfig, requests: EpisodeRequests) -> np.
         own = np.minimum(mass, window)
         total = np.minimum(mass.sum(axis=1, keepdims=True), window)
         c = (1.0 - aoc.rho) * own + aoc.rho * total
-        out[t] = np.minimum(acc_max, acc0 + gain * np.log2(1.0 + c))
+        out[t] = curve.accuracy_of(c)
         if t > 0:
             mass_prev = aoc.nu * mass_prev + count_task[t - 1]
     out[:-1] = np.maximum(out[:-1], out[1:])
@@ -129,16 +125,14 @@ def bound_slot_costs(config: EnvConfig, requests: EpisodeRequests, accuracy: str
     energy_kj_per_s = config.server.gpu_power_w / 1000.0
     # Capacity model: the GPU busy time is the batched work; queueing only adds waiting.
     busy_s = batched_work(config, c.edge_compute_s) if config.capacity.enabled else c.edge_compute_s
-    edge = (w.latency_per_s * c.edge_compute_s
-            + w.energy_per_kj * energy_kj_per_s * busy_s
-            + w.accuracy_per_miss * (count - acc_sum))
-    cloud = (w.latency_per_s * c.cloud_latency_s + w.cloud_per_usd * c.cloud_usd
-             + w.accuracy_per_miss * count * (1.0 - models.cloud_accuracy))
+    edge = sum(weigh(w, c.edge_compute_s, energy_kj_per_s * busy_s, count, acc_sum, 0.0))
+    cloud = sum(weigh(w, c.cloud_latency_s, 0.0, count, count * models.cloud_accuracy,
+                      c.cloud_usd))
     if config.capacity.enabled:
         # Each of a cached model's requests is served at the edge (at least the stand-alone cost
         # above) or offloaded (the cloud cost, plus any wait): a linear split, so at least the min.
         edge = np.minimum(edge, cloud)
-    load = models.load_cost[None, :] + w.latency_per_s * c.cold_wait_s
+    load = models.load_cost[None, :] + weigh(w, c.cold_wait_s, 0.0, 0.0, 0.0, 0.0)[0]
     return edge, cloud, load
 
 

@@ -26,7 +26,7 @@ import numpy as np
 
 from edge_cache_env.config import EnvConfig
 from edge_cache_env.context import AgeOfContext
-from edge_cache_env.costs import ModelCosts, SlotCosts
+from edge_cache_env.costs import ModelCosts, SlotCosts, weigh
 from edge_cache_env.requests import EpisodeRequests
 
 
@@ -70,14 +70,15 @@ class TrueCosts:
         acc_sum = _edge_accuracy_sums(config, requests)  # [N, T(l), T(t)]
         energy_kj_per_s = config.server.gpu_power_w / 1000.0
         # Edge cost without accuracy, per slot and model; the cold wait only when t == l.
-        base = (w.latency_per_s * c.edge_compute_s + w.energy_per_kj * energy_kj_per_s
-                * c.edge_compute_s + w.accuracy_per_miss * c.count)  # [T, N]
-        edge = base.T[:, None, :] - w.accuracy_per_miss * acc_sum
+        base = sum(weigh(w, c.edge_compute_s, energy_kj_per_s * c.edge_compute_s, c.count, 0.0,
+                         0.0))  # [T, N]
+        # The accuracy actually reached (acc_sum) takes its share off the per-request misses.
+        edge = base.T[:, None, :] + weigh(w, 0.0, 0.0, 0.0, acc_sum, 0.0)[2]
         idx = np.arange(n_slots)
-        edge[:, idx, idx] += w.latency_per_s * c.cold_wait_s.T
+        edge[:, idx, idx] += weigh(w, c.cold_wait_s.T, 0.0, 0.0, 0.0, 0.0)[0]
         edge[:, idx[:, None] > idx[None, :]] = np.inf
-        cloud = (w.latency_per_s * c.cloud_latency_s + w.cloud_per_usd * c.cloud_usd
-                 + w.accuracy_per_miss * c.count * (1.0 - models.cloud_accuracy))
+        cloud = sum(weigh(w, c.cloud_latency_s, 0.0, c.count, c.count * models.cloud_accuracy,
+                          c.cloud_usd))
         return cls(edge=edge, edge_by_slot=np.ascontiguousarray(edge.transpose(0, 2, 1)),
                    cloud=cloud, load=models.load_cost.copy(), mem_mb=models.mem_mb,
                    gpu_mb=models.gpu_mb, ops_limit=config.ops_per_slot)
