@@ -186,21 +186,51 @@ def update_context(b: int, ctx_state: np.ndarray, scratch: np.ndarray, task_src:
 
 @njit(cache=True)
 def serve_row(b: int, state: np.ndarray, slot_data: np.ndarray, ctx_state: np.ndarray,
-              counters: np.ndarray, ctx_params: np.ndarray, sim_params: np.ndarray,
-              scratch: np.ndarray, out: np.ndarray) -> None:
+              counters: np.ndarray, metrics: np.ndarray, ctx_params: np.ndarray,
+              sim_params: np.ndarray, costs: np.ndarray, scratch: np.ndarray,
+              shares: np.ndarray) -> None:
     """SERVE server b's slot (``counters[b, SLOT]``) without the capacity model: cached models
-    at the edge (those loaded in this slot wait for their cold start), the rest in the cloud.
-    Writes the charges (:data:`CHARGES` order) into ``out`` and updates the context."""
+    at the edge (those loaded in this slot wait for their cold start), the rest in the cloud;
+    the charges go to the running metrics and ``costs[:4, b]``; the context is updated."""
     n, k = dims(state, ctx_state)
     nk = n * k
     t = counters[b, SLOT]
     count0 = 6 * n + nk + COUNT * n
-    edge_s = n_edge = cold_s = cloud_s = usd = cloud_acc = n_cloud = 0.0
+    for m in range(n):
+        shares[0, m] = state[b, EDGE * n + m]  # every cached request at the edge, none offloaded
+        shares[1, m] = 0.0
+    edge_s, n_edge, cold_s, cloud_s, usd, cloud_acc, n_cloud = serving_sums(b, t, n, state,
+                                                                            slot_data, shares)
     edge_acc = aoc_sum = 0.0
     for m in range(n):
-        e = state[b, EDGE * n + m]
+        e = shares[0, m]
+        for j in range(m * k, m * k + k):
+            sv = slot_data[b, t, 6 * n + j] * e
+            scratch[j] = sv
+            edge_acc += sv * ctx_state[b, 2 * nk + j]
+        aoc_sum += slot_data[b, t, count0 + m] * ctx_state[b, 3 * nk + m]  # AoC each request saw
+    # Busy GPU time: the edge's stand-alone compute; no wait.
+    w = charge_row(b, edge_s, cold_s, cloud_s, usd, cloud_acc, n_edge, n_cloud, edge_acc, edge_s,
+                   0.0, sim_params, metrics)
+    metrics[b, FIRST_CHARGE + 12] += aoc_sum
+    for c in range(4):
+        costs[c, b] = w[c]
+    update_context(b, ctx_state, scratch, slot_data, slot_data, b, t, 6 * n, count0, ctx_params,
+                   n, k)
+
+
+@njit(cache=True)
+def serving_sums(b: int, t: int, n: int, state: np.ndarray, slot_data: np.ndarray,
+                 shares: np.ndarray) -> tuple:
+    """The sums a SERVE charges from server b's slot t columns: edge compute s and requests of
+    the shares ``shares[0]`` served at the edge, cold-start wait of the models loaded in the
+    slot, and cloud latency s, USD, accuracy and requests of the uncached models plus the
+    shares ``shares[1]`` offloaded."""
+    edge_s = n_edge = cold_s = cloud_s = usd = cloud_acc = n_cloud = 0.0
+    for m in range(n):
+        e = shares[0, m]
         ld = state[b, LOADED_NOW * n + m]
-        cl = state[b, CLOUD * n + m]
+        cl = state[b, CLOUD * n + m] + shares[1, m]
         c = m * 6
         edge_s += e * slot_data[b, t, c]
         n_edge += e * slot_data[b, t, c + 5]
@@ -209,36 +239,7 @@ def serve_row(b: int, state: np.ndarray, slot_data: np.ndarray, ctx_state: np.nd
         usd += cl * slot_data[b, t, c + 3]
         cloud_acc += cl * slot_data[b, t, c + 4]
         n_cloud += cl * slot_data[b, t, c + 5]
-    for m in range(n):
-        e = state[b, EDGE * n + m]
-        for j in range(m * k, m * k + k):
-            sv = slot_data[b, t, 6 * n + j] * e
-            scratch[j] = sv
-            edge_acc += sv * ctx_state[b, 2 * nk + j]
-        aoc_sum += slot_data[b, t, count0 + m] * ctx_state[b, 3 * nk + m]  # AoC each request saw
-    # The charges (as the capacity model's, with no wait): busy GPU time = the edge's.
-    acc_sum = edge_acc + cloud_acc
-    n_req = n_edge + n_cloud
-    latency_s = edge_s + cold_s + cloud_s + 0.0
-    energy_kj = sim_params[KJ_PER_S] * edge_s
-    w_lat, w_energy, w_acc, w_cloud = weigh(sim_params[PER_S], sim_params[PER_KJ],
-                                            sim_params[PER_MISS], sim_params[PER_USD], latency_s,
-                                            energy_kj, n_req, acc_sum, usd)
-    out[0] = w_lat + w_energy + w_acc + w_cloud
-    out[1] = w_lat
-    out[2] = w_energy
-    out[3] = w_acc
-    out[4] = w_cloud
-    out[5] = n_req
-    out[6] = n_edge
-    out[7] = n_cloud
-    out[8] = acc_sum
-    out[9] = latency_s
-    out[10] = energy_kj * 1000.0
-    out[11] = usd
-    out[12] = aoc_sum
-    update_context(b, ctx_state, scratch, slot_data, slot_data, b, t, 6 * n, count0, ctx_params,
-                   n, k)
+    return edge_s, n_edge, cold_s, cloud_s, usd, cloud_acc, n_cloud
 
 
 @njit(cache=True)
@@ -302,7 +303,6 @@ def step_rows(kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, state: n
     n, k = dims(state, ctx_state)
     nk = n * k
     scratch = np.empty(2 * nk)
-    out = np.empty(N_CHARGES)
     penalty = sim_params[PENALTY]
     with_masks = mask.shape[0] == len(kind)
     capacity = cap_state.shape[0] > 0
@@ -348,14 +348,10 @@ def step_rows(kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, state: n
         elif serve[b] and capacity:
             serve_capacity_row(b, invalid[b], state, slot_data, ctx_state, counters, metrics,
                                ctx_params, sim_params, costs, cap_state, cap_episode, scratch,
-                               shares, out)
+                               shares)
         elif serve[b]:
-            serve_row(b, state, slot_data, ctx_state, counters, ctx_params, sim_params, scratch,
-                      out)
-            for c in range(N_CHARGES):
-                metrics[b, FIRST_CHARGE + c] += out[c]
-            for c in range(4):
-                costs[c, b] = out[1 + c]
+            serve_row(b, state, slot_data, ctx_state, counters, metrics, ctx_params, sim_params,
+                      costs, scratch, shares)
             enter_next_slot(b, state, counters, slot_data, n)
         if invalid[b] and not capacity:
             charge_invalid(b, penalty, metrics, costs)
@@ -505,7 +501,7 @@ def serve_capacity_row(b: int, invalid: bool, state: np.ndarray, slot_data: np.n
                        ctx_state: np.ndarray, counters: np.ndarray, metrics: np.ndarray,
                        ctx_params: np.ndarray, sim_params: np.ndarray, costs: np.ndarray,
                        cap_state: np.ndarray, cap_episode: np.ndarray, scratch: np.ndarray,
-                       shares: np.ndarray, out: np.ndarray) -> None:
+                       shares: np.ndarray) -> None:
     """SERVE server b's slot with the capacity model (:mod:`edge_cache_env.capacity`): the queue
     carried from slot t-1 and slot t's arrivals share the GPU; what waits too long is
     offloaded. Without a queue and with a demand that fits, every cached request is served at
@@ -556,19 +552,8 @@ def serve_capacity_row(b: int, invalid: bool, state: np.ndarray, slot_data: np.n
             shares[5, m] = v[0] * inv_old
             shares[6, m] = v[1] * inv_old
             shares[7, m] = v[5]
-    edge_s = n_edge = cold_s = cloud_s = usd = cloud_acc = n_cloud = 0.0
-    for m in range(n):
-        e = shares[0, m]
-        ld = state[b, LOADED_NOW * n + m]
-        cl = state[b, CLOUD * n + m] + shares[1, m]
-        c = m * 6
-        edge_s += e * slot_data[b, t, c]
-        n_edge += e * slot_data[b, t, c + 5]
-        cold_s += ld * slot_data[b, t, c + 1]
-        cloud_s += cl * slot_data[b, t, c + 2]
-        usd += cl * slot_data[b, t, c + 3]
-        cloud_acc += cl * slot_data[b, t, c + 4]
-        n_cloud += cl * slot_data[b, t, c + 5]
+    edge_s, n_edge, cold_s, cloud_s, usd, cloud_acc, n_cloud = serving_sums(b, t, n, state,
+                                                                            slot_data, shares)
     wait_s = busy = n_queued = 0.0
     if fast:
         busy = demand
