@@ -340,8 +340,9 @@ sys.path.insert(0, {tree!r})
 import gymnasium as gym, numpy as np
 import edge_cache_env, agents
 assert edge_cache_env.__file__.startswith({tree!r}), edge_cache_env.__file__
-env = gym.make("EdgePFMCache-v0")
+env = gym.make({env_id!r})
 lc = agents.make("lc")
+lc.attach(env)  # the layout of the env's observation (v1 has the capacity features)
 out = {{}}
 for policy in ("random", "lc"):
     rng = np.random.default_rng(0)
@@ -364,23 +365,30 @@ print(json.dumps(out))
 """
 
 
-def single_env_in_tree(tree: str, steps: int) -> dict[str, float]:
-    """Single-env steps/s (masked random, LC; the fastest 1,000-step repetition of
-    ``steps / 1000``) of the code in ``tree``, in a fresh process."""
+def single_env_in_tree(tree: str, steps: int, env_id: str = ENV_ID) -> dict[str, float]:
+    """Single-env steps/s of ``env_id`` (masked random, LC; the fastest 1,000-step repetition
+    of ``steps / 1000``) of the code in ``tree``, in a fresh process."""
     import subprocess
 
-    code = _SINGLE_CODE.format(tree=str(Path(tree).resolve()), reps=max(steps // 1000, 1))
+    code = _SINGLE_CODE.format(tree=str(Path(tree).resolve()), reps=max(steps // 1000, 1),
+                               env_id=env_id)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=tree)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
 SINGLE_ROUNDS = 8  # alternations of the two trees: single-env rates move by up to 25% with load
+SINGLE_ENV_IDS = (ENV_ID, "EdgePFMCache-v1")  # v0, and v1's capacity model
 
 
 def measure_single_before_after(baseline_tree: str | None, steps: int) -> dict[str, Any]:
-    """This tree's single env vs ``baseline_tree``'s, alternating rounds; the best and the
-    median of the rounds (run to run the machine's load moves a single measurement by up to
+    """This tree's single env vs ``baseline_tree``'s, per id of :data:`SINGLE_ENV_IDS`."""
+    return {env_id: single_before_after(baseline_tree, steps, env_id) for env_id in SINGLE_ENV_IDS}
+
+
+def single_before_after(baseline_tree: str | None, steps: int, env_id: str) -> dict[str, Any]:
+    """This tree's single ``env_id`` vs ``baseline_tree``'s, alternating rounds; the best and
+    the median of the rounds (run to run the machine's load moves a single measurement by up to
     25%; the fastest repetition within a run, and the best round, much less)."""
     import statistics
 
@@ -390,7 +398,7 @@ def measure_single_before_after(baseline_tree: str | None, steps: int) -> dict[s
     rounds: dict[str, dict[str, list[float]]] = {name: {"random": [], "lc": []} for name in trees}
     for _ in range(SINGLE_ROUNDS if baseline_tree is not None else 1):
         for name, tree in trees.items():
-            for policy, v in single_env_in_tree(tree, steps).items():
+            for policy, v in single_env_in_tree(tree, steps, env_id).items():
                 rounds[name][policy].append(v)
     best = {name: {p: max(v) for p, v in r.items()} for name, r in rounds.items()}
     out: dict[str, Any] = {"trees": trees, "steps_per_s": best, "rounds": rounds}
@@ -481,7 +489,12 @@ def main_native(args: argparse.Namespace, out: Path) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     report: dict[str, Any] = {}
     report["single_env"] = measure_single_before_after(args.baseline_tree, 5_000 if q else 60_000)
-    print("single env steps/s:", json.dumps(report["single_env"]), flush=True)
+    for env_id, res in report["single_env"].items():
+        best = {p: round(v) for p, v in res["steps_per_s"]["this"].items()}
+        ratio = res.get("this_over_baseline")
+        print(f"single env {env_id}: steps/s {best}"
+              + (f", this / baseline best {ratio}, median {res['this_over_baseline_median']}"
+                 if ratio else ""), flush=True)
     report["native"] = measure_native(q)
     report["suite"] = measure_suite_timing(5 if q else args.episodes, q)
     report["memory"] = measure_native_memory(256, 20_000 if q else 1_000_000)
