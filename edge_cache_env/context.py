@@ -14,19 +14,6 @@ from edge_cache_env import kernels
 from edge_cache_env.config import EnvConfig
 
 
-def ewma_step(avg: np.ndarray, x: np.ndarray, rate: float | np.ndarray, in_place: bool = True
-              ) -> np.ndarray:
-    """One step of an exponentially weighted moving average: ``avg + rate (x - avg)`` (the task
-    mix here, the request frequency in the simulator), in place (returns ``avg``) or as a new
-    array."""
-    step = rate * (x - avg)
-    if in_place:
-        avg += step
-        return avg
-    step += avg  # the same sum (addition commutes exactly)
-    return step
-
-
 class AgeOfContext:
     """The context state of every model: S, p, A and AoC side by side in one row per server of
     ``state`` (``[B, 3 N K + N]``; the single simulator's is a batch of one), the arrays views

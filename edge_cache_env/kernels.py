@@ -5,8 +5,9 @@ a batch of one): :func:`step_rows` applies one LOAD, EVICT or SERVE (:func:`serv
 row. A sub-env of the vector env and a single env given the same actions thus compute every
 cost, accuracy and Age of Context with the same floating-point operations in the same order:
 they agree bit for bit. Compiled with numba (no ``fastmath``: IEEE arithmetic, no
-reassociation); the kernels index their arrays and never slice them in a loop (a view costs a
-reference count, which dominated the arithmetic).
+reassociation). In their loops the kernels index their arrays and call only helpers of scalars:
+a slice, or a call that passes arrays, costs about 100 ns each (measured), more than the
+arithmetic of a row.
 
 The equations (module docstring of :mod:`edge_cache_env.context` for the AoC):
 
@@ -53,8 +54,8 @@ WINDOW, ACC0, GAIN, ACC_MAX, CTX_MODEL_BLOCKS = range(5)
  SIM_SCALARS) = range(10)
 MEM_MB, WEIGHTS_GB, LOAD_COST, SIM_MODEL_BLOCKS = range(4)
 
-# The charges of a SERVE, in the order :func:`charge` writes them: the weighted total, its four
-# weighted terms (TERMS order), then the raw sums, then the AoC the requests saw.
+# The charges of a SERVE, in the order :func:`charge_row` adds them: the weighted total, its four
+# weighted terms (TERMS order), then the raw sums; then the AoC the requests saw.
 CHARGES = ("episode_cost", "episode_cost_latency", "episode_cost_energy", "episode_cost_accuracy",
            "episode_cost_cloud", "requests", "edge_hits", "cloud_requests", "accuracy_sum",
            "latency_s", "energy_j", "cloud_usd", "aoc_sum")
@@ -68,6 +69,7 @@ CAPACITY_METRICS = ("offloaded_requests", "queued_requests", "wait_s", "gpu_busy
                     "gpu_demand_s")
 METRIC_COLUMNS = OP_METRICS + CHARGES[1:] + INVALID_METRICS + CAPACITY_METRICS
 FIRST_CHARGE = len(OP_METRICS) - 1
+AOC_SUM = FIRST_CHARGE + CHARGES.index("aoc_sum")
 FIRST_INVALID = FIRST_CHARGE + N_CHARGES
 OFFLOADED_REQ, QUEUED_REQ, WAIT_S, GPU_BUSY_S, GPU_DEMAND_S = range(FIRST_INVALID + 2,
                                                                     FIRST_INVALID + 7)
@@ -111,8 +113,8 @@ def dims(state: np.ndarray, ctx_state: np.ndarray) -> tuple[int, int]:
 # ---------------------------------------------------------------- the formulas, one value each
 @njit(cache=True, inline="always")
 def ewma(avg: float, x: float, rate: float) -> float:
-    """One step of an exponentially weighted moving average (as
-    :func:`edge_cache_env.context.ewma_step`, element by element)."""
+    """One step of an exponentially weighted moving average (floats, or arrays element by
+    element): the task mix's and the request frequency's."""
     return avg + rate * (x - avg)
 
 
@@ -185,13 +187,14 @@ def update_context(b: int, ctx_state: np.ndarray, scratch: np.ndarray, task_src:
 
 
 @njit(cache=True)
-def serve_row(b: int, state: np.ndarray, slot_data: np.ndarray, ctx_state: np.ndarray,
-              counters: np.ndarray, metrics: np.ndarray, ctx_params: np.ndarray,
-              sim_params: np.ndarray, costs: np.ndarray, scratch: np.ndarray,
-              shares: np.ndarray) -> None:
+def serve_row(b: int, invalid: bool, state: np.ndarray, slot_data: np.ndarray,
+              ctx_state: np.ndarray, counters: np.ndarray, metrics: np.ndarray,
+              ctx_params: np.ndarray, sim_params: np.ndarray, costs: np.ndarray,
+              scratch: np.ndarray, shares: np.ndarray) -> None:
     """SERVE server b's slot (``counters[b, SLOT]``) without the capacity model: cached models
     at the edge (those loaded in this slot wait for their cold start), the rest in the cloud;
-    the charges go to the running metrics and ``costs[:4, b]``; the context is updated."""
+    the charges go to the running metrics and ``costs[:4, b]``. Then the penalty of a
+    masked-out action (``invalid``), the context update and the next slot."""
     n, k = dims(state, ctx_state)
     nk = n * k
     t = counters[b, SLOT]
@@ -212,11 +215,14 @@ def serve_row(b: int, state: np.ndarray, slot_data: np.ndarray, ctx_state: np.nd
     # Busy GPU time: the edge's stand-alone compute; no wait.
     w = charge_row(b, edge_s, cold_s, cloud_s, usd, cloud_acc, n_edge, n_cloud, edge_acc, edge_s,
                    0.0, sim_params, metrics)
-    metrics[b, FIRST_CHARGE + 12] += aoc_sum
+    metrics[b, AOC_SUM] += aoc_sum
     for c in range(4):
         costs[c, b] = w[c]
+    if invalid:
+        charge_invalid(b, sim_params[PENALTY], metrics, costs)
     update_context(b, ctx_state, scratch, slot_data, slot_data, b, t, 6 * n, count0, ctx_params,
                    n, k)
+    enter_next_slot(b, state, counters, slot_data, n)
 
 
 @njit(cache=True)
@@ -279,15 +285,6 @@ def enter_next_slot(b: int, state: np.ndarray, counters: np.ndarray, slot_data: 
 
 
 @njit(cache=True)
-def enter_next_slot_rows(rows: np.ndarray, state: np.ndarray, counters: np.ndarray,
-                         slot_data: np.ndarray) -> None:
-    """:func:`enter_next_slot` of servers ``rows`` (after a SERVE with the capacity model)."""
-    n = state.shape[1] // STATE_BLOCKS
-    for i in range(len(rows)):
-        enter_next_slot(rows[i], state, counters, slot_data, n)
-
-
-@njit(cache=True)
 def step_rows(kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, state: np.ndarray,
               slot_data: np.ndarray, ctx_state: np.ndarray, counters: np.ndarray,
               metrics: np.ndarray, ctx_params: np.ndarray, sim_params: np.ndarray,
@@ -303,7 +300,6 @@ def step_rows(kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, state: n
     n, k = dims(state, ctx_state)
     nk = n * k
     scratch = np.empty(2 * nk)
-    penalty = sim_params[PENALTY]
     with_masks = mask.shape[0] == len(kind)
     capacity = cap_state.shape[0] > 0
     shares = np.empty((8, n))
@@ -350,11 +346,8 @@ def step_rows(kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, state: n
                                ctx_params, sim_params, costs, cap_state, cap_episode, scratch,
                                shares)
         elif serve[b]:
-            serve_row(b, state, slot_data, ctx_state, counters, metrics, ctx_params, sim_params,
-                      costs, scratch, shares)
-            enter_next_slot(b, state, counters, slot_data, n)
-        if invalid[b] and not capacity:
-            charge_invalid(b, penalty, metrics, costs)
+            serve_row(b, invalid[b], state, slot_data, ctx_state, counters, metrics, ctx_params,
+                      sim_params, costs, scratch, shares)
         if with_masks:
             mask_row(b, state, counters, ops_limit, n_slots, mask, n)
 
@@ -404,8 +397,11 @@ def fluid_model(q: float, a: float, theta: float, total: float, gpu_throughput: 
                 slot_s: float) -> tuple:
     """One model's fluid queue over a slot (:mod:`edge_cache_env.capacity`): carried queue ``q``
     and arrivals ``a`` (GPU-s), offload threshold ``theta`` s, the server's total demand
-    ``total`` > 0. Returns (old served, old offloaded, new served, new offloaded, new queued,
-    old wait, new wait): GPU-s, and GPU-s * s for the waits."""
+    ``total``. Returns (old served, old offloaded, new served, new offloaded, new queued,
+    old wait, new wait): GPU-s, and GPU-s * s for the waits. A server without demand (or a GPU
+    of infinite throughput) serves everything at once."""
+    if total <= 0.0 or not math.isfinite(gpu_throughput):
+        return (q, 0.0, a, 0.0, 0.0, 0.0, 0.0)
     demand = q + a
     r = gpu_throughput * demand / total if demand > 0.0 else 1.0  # GPU-s per s; 1.0: unused
     cap = r * theta
@@ -443,21 +439,16 @@ def fluid_model(q: float, a: float, theta: float, total: float, gpu_throughput: 
 def fluid_rows(queued: np.ndarray, arrivals: np.ndarray, theta: np.ndarray,
                gpu_throughput: float, slot_s: float, out: np.ndarray, totals: np.ndarray) -> None:
     """:func:`fluid_model` of every model of every row (``[rows, N]``) into ``out[7, rows, N]``;
-    ``totals[i]``: row i's demand. A row without demand (or a GPU of infinite throughput)
-    serves everything at once."""
+    ``totals[i]``: row i's demand."""
     rows, n = queued.shape
     for i in range(rows):
         total = 0.0
         for m in range(n):
             total += queued[i, m] + arrivals[i, m]
         totals[i] = total
-        idle = total <= 0.0 or not math.isfinite(gpu_throughput)
         for m in range(n):
-            if idle:
-                v = (queued[i, m], 0.0, arrivals[i, m], 0.0, 0.0, 0.0, 0.0)
-            else:
-                v = fluid_model(queued[i, m], arrivals[i, m], theta[i, m], total, gpu_throughput,
-                                slot_s)
+            v = fluid_model(queued[i, m], arrivals[i, m], theta[i, m], total, gpu_throughput,
+                            slot_s)
             for j in range(7):
                 out[j, i, m] = v[j]
 
@@ -530,16 +521,11 @@ def serve_capacity_row(b: int, invalid: bool, state: np.ndarray, slot_data: np.n
         for m in range(n):
             total += cap_state[b, QUEUED_WORK * n + m] + (state[b, EDGE * n + m]
                                                          * cap_episode[b, t, WORK * n + m])
-        idle = total <= 0.0 or not math.isfinite(sim_params[GPU_THROUGHPUT])
         for m in range(n):
             wt = cap_episode[b, t, WORK * n + m]
             q = cap_state[b, QUEUED_WORK * n + m]
-            a = state[b, EDGE * n + m] * wt
-            if idle:
-                v = (q, 0.0, a, 0.0, 0.0, 0.0, 0.0)
-            else:
-                v = fluid_model(q, a, cap_state[b, THETA * n + m], total,
-                                sim_params[GPU_THROUGHPUT], sim_params[SLOT_S])
+            v = fluid_model(q, state[b, EDGE * n + m] * wt, cap_state[b, THETA * n + m], total,
+                            sim_params[GPU_THROUGHPUT], sim_params[SLOT_S])
             # Work shares -> request shares (fluid: work is proportional to requests); a
             # cohort without work (zero service time) is served at once.
             inv_new = 1.0 / wt if wt > 0.0 else 0.0
@@ -609,7 +595,7 @@ def serve_capacity_row(b: int, invalid: bool, state: np.ndarray, slot_data: np.n
         if not fast:
             cap_state[b, OFFLOADED * n + m] += shares[1, m] * cnt
         cap_state[b, SENT_CLOUD * n + m] += state[b, CLOUD * n + m] * cnt
-    metrics[b, FIRST_CHARGE + 12] += aoc_sum
+    metrics[b, AOC_SUM] += aoc_sum
     w = charge_row(b, edge_s, cold_s, cloud_s, usd, cloud_acc, n_edge, n_cloud, edge_acc, busy,
                    wait_s, sim_params, metrics)
     for c in range(4):

@@ -162,35 +162,17 @@ class BatchObservation:
         cfg = sim.config
         self.sim = sim
         self.layout = ObservationLayout.of(cfg)
-        b = sim.batch
+        b, n = sim.batch, sim.n_models
         self.buffer = np.zeros((b, self.layout.size), dtype=np.float32)
-        self._views()
-        self.features[:, MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
-        self.features[:, MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
+        # The constant features, once; the kernel writes the rest (observe_rows).
+        features = self.buffer[:, :n * len(MODEL_FEATURES)].reshape(b, len(MODEL_FEATURES), n)
+        features[:, MODEL_FEATURE["footprint"]] = sim.mem_mb / sim.gpu_mb
+        features[:, MODEL_FEATURE["load_time"]] = sim.load_s / (sim.load_s + cfg.slot_s)
         self._inv_window = 1.0 / np.array([m.window_examples for m in cfg.models], dtype=np.float64)
         # Half-saturation of the queue feature (capacity model), GPU-s.
         self._queue_scale_s = sim.gpu_throughput * cfg.slot_s * QUEUE_SCALE_SLOTS
         self._all_rows = np.ones(b, dtype=bool)
         self._no_ops = np.full(b, sim.no_op)
-
-    def _views(self) -> None:
-        b, n = self.sim.batch, self.sim.n_models
-        k = n * len(MODEL_FEATURES)
-        v0 = self.layout.v0_size
-        buf = self.buffer
-        self.features = buf[:, :k].reshape(b, len(MODEL_FEATURES), n)  # [row, feature, model]
-        self.globals = buf[:, k:v0]
-        self.queue = buf[:, v0:v0 + n]  # capacity model only (empty views otherwise)
-        self.capacity_globals = buf[:, v0 + n:] if self.layout.capacity else buf[:, v0:v0]
-
-    def __getstate__(self) -> dict:
-        # Views of `buffer`: pickle would copy them apart.
-        return {k: v for k, v in self.__dict__.items()
-                if k not in ("features", "globals", "queue", "capacity_globals")}
-
-    def __setstate__(self, state: dict) -> None:
-        self.__dict__.update(state)
-        self._views()
 
     def full(self) -> np.ndarray:
         """Every row's observation recomputed from the simulator (the buffer itself)."""
@@ -199,9 +181,9 @@ class BatchObservation:
     def observe(self, kind: np.ndarray, entered: np.ndarray) -> np.ndarray:
         """After a step of the simulator (``kind[b]``: the operation of server b, as
         ``BatchSimulator.step`` takes it; ``entered[b]``: server b is in a new slot, after
-        SERVE or reset): the rows' changed features and every row's globals
-        (:func:`observe_rows`), then the capacity model's features. Returns the buffer (copy it
-        before handing it out)."""
+        SERVE or reset): the rows' changed features and every row's globals, the capacity
+        model's features included (:func:`observe_rows`). Returns the buffer (copy it before
+        handing it out)."""
         sim = self.sim
         observe_rows(kind, entered, sim.n_models, self.buffer, sim._state, sim.counters,
                      sim.counter_limits, sim.count_f, sim.context.aoc_rows, self._inv_window,

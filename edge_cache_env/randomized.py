@@ -28,7 +28,7 @@ from edge_cache_env.env import EdgePFMCacheEnv
 from edge_cache_env.model_spec import ModelSpec
 from edge_cache_env.observation import observation_size
 from edge_cache_env.padding import PAD_MODELS, PadModels, V0Observation
-from edge_cache_env.validation import check
+from edge_cache_env.validation import check, num_envs_of
 
 #: Catalogs whose models the random env draws from (union by name). Adding one (e.g. ``"large"``,
 #: whose 21 models the shipped generalist never trained on) is a change of this line.
@@ -312,10 +312,8 @@ class RandomizedVectorEnv(SyncVectorEnv):
     """
 
     def __init__(self, num_envs: int = 1, render_mode: str | None = None, **kwargs: Any) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
-            raise ValueError(f"num_envs={num_envs!r} is invalid: an integer >= 1")
         make = partial(RandomizedEdgePFMCacheEnv, render_mode=render_mode, **kwargs)
-        super().__init__([make] * int(num_envs))
+        super().__init__([make] * num_envs_of(num_envs))
 
     def action_masks(self) -> np.ndarray:
         """``[B, 2 n_max + 1]``: the valid actions of every sub-env now."""

@@ -16,16 +16,15 @@ import numpy as np
 from edge_cache_env import kernels
 from edge_cache_env.capacity import batched_work, offload_threshold_s
 from edge_cache_env.config import MB_PER_GB, EnvConfig
-from edge_cache_env.context import AgeOfContext, ewma_step
+from edge_cache_env.context import AgeOfContext
 from edge_cache_env.costs import TERMS, ModelCosts, SlotCosts, weight_values
+from edge_cache_env.kernels import CAPACITY_METRICS
 from edge_cache_env.requests import EpisodeRequests
 
 METRICS = (*(f"episode_cost_{k}" for k in TERMS), "episode_cost",
            "requests", "edge_hits", "cloud_requests", "loads", "evictions", "invalid_actions",
            "accuracy_sum", "aoc_sum", "latency_s", "energy_j", "cloud_usd", "switch_gb")
-# Extra running metrics with the capacity model on (v1 ids); v0's info keeps its keys.
-CAPACITY_METRICS = ("offloaded_requests", "queued_requests", "wait_s", "gpu_busy_s",
-                    "gpu_demand_s")
+# With the capacity model on (v1 ids), CAPACITY_METRICS follow; v0's info keeps its keys.
 
 
 def simulator_params(config: EnvConfig, mc: ModelCosts) -> np.ndarray:
@@ -56,24 +55,6 @@ def serving_columns(c: SlotCosts, cloud_accuracy: np.ndarray) -> tuple[np.ndarra
             c.count * cloud_accuracy, c.count)
 
 
-def demand_history(count: np.ndarray, frequency_rate: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per slot ``[..., T + 1, N]``: the slot of each model's latest request (-1: none yet) and
-    the EWMA of its requests per slot, from ``count[..., T, N]`` (leading dimensions: a batch
-    of episodes). Open-loop, so computed once per episode; row ``T`` (after the last slot)
-    repeats the last one."""
-    n_slots, n_models = count.shape[-2:]
-    slots = np.arange(n_slots)[:, None]
-    last = np.maximum.accumulate(np.where(count > 0, slots, -1), axis=-2)
-    freq = np.empty((n_slots + 1, *count.shape[:-2], n_models))  # slot first: contiguous rows
-    f = np.zeros((*count.shape[:-2], n_models))
-    by_slot = np.moveaxis(count, -2, 0)
-    for t in range(n_slots):
-        ewma_step(f, by_slot[t], frequency_rate)
-        freq[t] = f
-    freq[n_slots] = f
-    return np.concatenate([last, last[..., -1:, :]], axis=-2), np.moveaxis(freq, 0, -2)
-
-
 class CacheSimulator:
     """One edge GPU's model cache over an episode of slots: the :class:`BatchSimulator`'s B = 1
     case.
@@ -84,8 +65,8 @@ class CacheSimulator:
 
     The state is row 0 of a batch of one (:attr:`batch`), stepped by the same code as every
     sub-env of the vector env. This class adds what a single env and its agents read: the
-    episode's requests and per-slot costs, the open-loop demand history, each model's load slot,
-    and the state as one server's arrays and Python numbers.
+    episode's requests and per-slot costs, each model's load slot, and the state as one
+    server's arrays and Python numbers.
     """
 
     def __init__(self, config: EnvConfig) -> None:
@@ -101,14 +82,11 @@ class CacheSimulator:
         self.mem_mb = mc.mem_mb
         self.load_s = mc.load_s
         self.cloud_accuracy = mc.cloud_accuracy
-        self.invalid_penalty = config.invalid_action_penalty
-        self.frequency_rate = config.frequency_ewma
         self.capacity_on = b.capacity_on
         self.gpu_throughput = float(config.capacity.gpu_throughput)
         self._mem_mb = [int(x) for x in mc.mem_mb]  # Python ints: the per-operation checks
         self.requests: EpisodeRequests | None = None
         self.cached = np.zeros(n, dtype=bool)
-        self.uncached = np.ones(n, dtype=bool)  # kept as the complement: read on every step
         self.loaded_at = np.full(n, -1, dtype=np.int64)
         # One step of the batch: the operation (the last step's, as BatchSimulator.step takes
         # it: what the observation reads), SERVE and penalty flags, the cost terms.
@@ -174,14 +152,9 @@ class CacheSimulator:
         # Per slot and model, everything that does not depend on the agent.
         self.slot_costs = c = SlotCosts.of(cfg, requests, self.model_costs)
         self.count_f = c.count
-        # Recency and frequency of requests per slot: open-loop, so computed once per episode.
-        # Row n_slots (after the last slot) repeats the last one.
-        self.last_request_by_slot, self.frequency_by_slot = demand_history(self.count_f,
-                                                                           self.frequency_rate)
-        self.batch.reset_rows(self._row0, [requests], [c])
-        self.context.reset(requests.count_task)
+        self.batch.reset_rows(self._row0, [requests], [c])  # the context's row too
+        self.context.effective.fill(0.0)  # no C before the first SERVE
         self.cached[:] = False
-        self.uncached[:] = True
         self.loaded_at[:] = -1
         self._read_counters()
         self.batch.masks(self.mask.reshape(1, -1), self._row0)
@@ -222,16 +195,6 @@ class CacheSimulator:
     def done(self) -> bool:
         return self.t >= self.n_slots
 
-    @property
-    def last_request(self) -> np.ndarray:
-        """Slot of each model's latest request up to now (-1: none yet)."""
-        return self.last_request_by_slot[self.t]
-
-    @property
-    def frequency(self) -> np.ndarray:
-        """EWMA of each model's requests per slot, up to now."""
-        return self.frequency_by_slot[self.t]
-
     # --------------------------------------------------------------- operations
     def ops_left(self) -> bool:
         return self.ops_used < self.ops_limit and self.t < self.n_slots
@@ -260,7 +223,6 @@ class CacheSimulator:
                              f"{bool(self.cached[m])}, needs {mem} MB, free {self.free_mb} MB, "
                              f"ops used {self.ops_used}/{self.ops_limit}")
         self.cached[m] = True
-        self.uncached[m] = False
         self.loaded_at[m] = self.t
         return self._step(self.n_models + m)
 
@@ -271,7 +233,6 @@ class CacheSimulator:
             raise ValueError(f"cannot evict model {m} ({self.config.models[m].name}): not cached "
                              f"or no operations left this slot")
         self.cached[m] = False
-        self.uncached[m] = True
         self.loaded_at[m] = -1
         return self._step(m)
 
@@ -304,31 +265,11 @@ class CacheSimulator:
     def used_gb(self) -> float:
         return self.used_mb / MB_PER_GB
 
-    def slots_since_loaded(self) -> np.ndarray:
-        """Slots since each cached model was loaded, plus one (0 for uncached models)."""
-        since = self.t + 1 - self.loaded_at
-        since *= self.cached
-        return since
-
-    def slot_counts(self) -> np.ndarray:
-        """Requests per model in every slot, plus a row of zeros for 'after the last slot'."""
-        return np.vstack([self.count_f, np.zeros((1, self.n_models))])
-
     def current_counts(self) -> np.ndarray:
         """Requests per model in the current slot (zeros once the episode is over)."""
         if self.done:
             return np.zeros(self.n_models)
         return self.count_f[self.t]
-
-
-# The running metrics a LOAD / EVICT adds to, then those a charge adds to (episode_cost is
-# both the last of the first and the first of the second): adjacent columns of
-# BatchSimulator._metrics, so each adds with one slice.
-_OP_METRICS = kernels.OP_METRICS
-_CHARGE_METRICS = kernels.CHARGES[:-1]  # then aoc_sum: the compiled SERVE's charges in order
-_OPS = slice(0, len(_OP_METRICS))
-assert TERMS[:4] == ("latency", "energy", "accuracy", "cloud")  # BatchSimulator._serve's rows
-_CHARGES = slice(kernels.FIRST_CHARGE, kernels.FIRST_CHARGE + len(_CHARGE_METRICS))
 
 
 class BatchSimulator:
@@ -339,8 +280,8 @@ class BatchSimulator:
     server: LOAD, EVICT or SERVE (:meth:`step`), compiled (:func:`edge_cache_env.kernels.step_rows`,
     the capacity model's fluid queue included). Each server's episode arrays come from its own
     :class:`~edge_cache_env.requests.EpisodeRequests` (:meth:`reset_rows`). The open-loop
-    recursions (:func:`demand_history`, the task mix) advance one slot per SERVE with the same
-    EWMA step: an autoreset then costs no loop over the episode's slots.
+    recursions (the request frequency and recency, the task mix) advance one slot per SERVE:
+    an autoreset then costs no loop over the episode's slots.
 
     ``context``: the :class:`~edge_cache_env.context.AgeOfContext` to step (its ``state`` has B
     rows), for a caller that reads it in its own shape (the single simulator).
@@ -358,9 +299,6 @@ class BatchSimulator:
         self.mem_mb = mc.mem_mb
         self.load_s = mc.load_s
         self.cloud_accuracy = mc.cloud_accuracy
-        self.invalid_penalty = config.invalid_action_penalty
-        self.energy_kj_per_s = config.server.gpu_power_w / 1000.0
-        self._w = config.costs
         self.frequency_rate = config.frequency_ewma
         self.context = AgeOfContext(config, batch=b) if context is None else context
         if self.context.state.shape[0] != b:
@@ -386,13 +324,9 @@ class BatchSimulator:
         # views in the single env's key order); kernels.METRIC_COLUMNS first (the kernels add by
         # column index).
         self.metric_columns = list(dict.fromkeys(kernels.METRIC_COLUMNS + self._metric_keys))
-        assert self.metric_columns[_CHARGES] == list(_CHARGE_METRICS)
-        assert self.metric_columns[_CHARGES.stop] == "aoc_sum"
         # Server-major (a server's metrics in one or two cache lines: a kernel's row updates).
         self._metrics = np.zeros((b, len(self.metric_columns)))
-        self._models = np.arange(n)
         self.no_op = 2 * n  # step's kind of a row without operation (EVICT m = m, LOAD m = N + m)
-        self._no_invalid = np.zeros(b, dtype=bool)
         self._no_mask = np.zeros((0, 2 * n + 1), dtype=bool)  # step_rows: no masks wanted
         self._models_rows = np.arange(b)
         # Episode arrays, filled row by row at reset: per server and slot (row T: 'after the
@@ -405,27 +339,23 @@ class BatchSimulator:
         self._cap_episode = np.zeros((rows, t, kernels.CAP_EPISODE_BLOCKS * n + 2))
         self._views()
 
-    _VIEWS = ("_rows", "frequency", "recency", "since_loaded", "free_mb", "ops_used", "t",
-              "metrics", "_slot_columns", "count_task", "count_f", "queue_frac", "queued_work_s",
+    _VIEWS = ("_rows", "frequency", "recency", "free_mb", "ops_used", "t", "metrics", "count_f",
+              "queue_frac", "queued_work_s",
               "theta_s", "arrived", "served_edge", "offloaded", "sent_cloud", "last_utilisation",
               "last_load", "work_s", "_req_per_work", "utilisation_by_slot", "load_by_slot")
 
     def _views(self) -> None:
         """The named views of the state, counters, metrics and episode arrays."""
-        b, n, t = self.batch, self.n_models, self.n_slots
+        b, n = self.batch, self.n_models
         k = self.config.aoc.tasks_per_model
         self._rows = self._state[:, :3 * n].reshape(b, 3, n)  # serving weights: edge, now, cloud
         self.frequency = self._block(kernels.FREQUENCY)
         self.recency = self._block(kernels.RECENCY)  # float: slot counts are exact
-        self.since_loaded = self._block(kernels.SINCE)
         self.free_mb, self.ops_used, self.t = self.counters.T
         cols = self.metric_columns
         self.metrics = {key: self._metrics[:, cols.index(key)] for key in self._metric_keys}
-        data = self._slot_data
-        self._slot_columns = data[..., :6 * n].reshape(b, t + 1, n, 6)
-        self.count_task = data[..., 6 * n:6 * n + n * k].reshape(b, t + 1, n, k)
         count0 = 6 * n + n * k + kernels.COUNT * n
-        self.count_f = data[..., count0:count0 + n]
+        self.count_f = self._slot_data[..., count0:count0 + n]  # requests per slot and model
         if self.capacity_on:
             cs, ce = self._cap_state, self._cap_episode
             block = lambda a, i: a[..., i * n:(i + 1) * n]  # noqa: E731
@@ -447,11 +377,6 @@ class BatchSimulator:
             self.utilisation_by_slot = ce[..., e0]
             self.load_by_slot = ce[..., e0 + 1]
 
-    @property
-    def queued_any(self) -> np.ndarray:
-        """``[B]`` bool: the servers with a queue (capacity model)."""
-        return self._cap_state[:, kernels.CAP_BLOCKS * self.n_models + kernels.QUEUED_ANY] > 0
-
     def __getstate__(self) -> dict:
         # Views of a few arrays: pickle would copy them apart.
         return {key: v for key, v in self.__dict__.items() if key not in self._VIEWS}
@@ -466,17 +391,9 @@ class BatchSimulator:
         return self._state[:, block * n:(block + 1) * n]
 
     @property
-    def cached_f(self) -> np.ndarray:
-        return self._rows[:, 0]
-
-    @property
     def cached(self) -> np.ndarray:
         """``[B, N]`` bool: the models in each server's GPU."""
         return self._rows[:, 0] > 0.0
-
-    @property
-    def cloud_f(self) -> np.ndarray:
-        return self._rows[:, 2]
 
     @property
     def used_mb(self) -> np.ndarray:
@@ -527,33 +444,29 @@ class BatchSimulator:
         return out
 
     def step(self, kind: np.ndarray, serve: np.ndarray, invalid: np.ndarray, costs: np.ndarray,
-             mask: np.ndarray | None = None) -> np.ndarray:
+             mask: np.ndarray | None = None) -> None:
         """At most one operation per server: ``kind[B]`` is EVICT model m (``m``), LOAD model m
         (``N + m``) or none (:attr:`no_op` = 2N); ``serve[B]`` which servers serve (none with
         an operation); ``invalid`` servers (a subset of ``serve``) are charged the penalty. The
         weighted cost terms of the servers that act are written into ``costs``
         ``[len(TERMS), B]`` (the terms' rows in TERMS order; the caller zeroes them first).
         Operations must be valid (the caller checks the mask). ``mask``: every server's valid
-        actions after the step are written into it (:meth:`masks`). Returns the servers that
-        served (they entered their next slot)."""
+        actions after the step are written into it (:meth:`masks`)."""
         ctx = self.context
         kernels.step_rows(kind, serve, invalid, self._state, self._slot_data, ctx.state,
                           self.counters, self._metrics, ctx.params, self._sim_params, costs,
                           self._no_mask if mask is None else mask, self.ops_limit, self.n_slots,
                           self._cap_state, self._cap_episode)
-        return serve.nonzero()[0]  # 1-D: nonzero() skips flatnonzero's ravel
 
     def _advance_demand(self, state: np.ndarray, count: np.ndarray, rate: float | np.ndarray
                         ) -> None:
         """Servers of state rows ``state[b, ...]`` enter their first slot (requests
-        ``count[b, N]``): it joins the recency and the frequency EWMA (:func:`demand_history`'s
-        step, as the compiled SERVE takes it)."""
+        ``count[b, N]``): it joins the recency and the frequency EWMA (as
+        :func:`edge_cache_env.kernels.enter_next_slot` joins each next slot's)."""
         n = self.n_models
-        ewma_step(state[:, kernels.FREQUENCY * n:(kernels.FREQUENCY + 1) * n], count, rate)
+        frequency = state[:, kernels.FREQUENCY * n:(kernels.FREQUENCY + 1) * n]
+        frequency[:] = kernels.ewma(frequency, count, rate)
         recency = state[:, kernels.RECENCY * n:(kernels.RECENCY + 1) * n]
         recency += 1.0
         np.copyto(recency, 0.0, where=count > 0)
 
-    def slots_since_loaded(self) -> np.ndarray:
-        """``[B, N]``: slots since each cached model was loaded, plus one (0 if uncached)."""
-        return self.since_loaded.astype(np.int64)

@@ -32,6 +32,13 @@ def is_integer(value: Any) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_))
 
 
+def num_envs_of(num_envs: Any) -> int:
+    """A vector env's ``num_envs`` as an int (numpy integers too), or a ``ValueError``."""
+    if not is_integer(num_envs) or num_envs < 1:
+        raise ValueError(f"num_envs={num_envs!r} is invalid: an integer >= 1")
+    return int(num_envs)
+
+
 def plain_numbers(obj: Any) -> None:
     """Replace numpy scalar fields of a (frozen) dataclass by the equal Python number."""
     for f in dataclasses.fields(obj):

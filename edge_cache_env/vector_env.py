@@ -34,6 +34,7 @@ from edge_cache_env.config import MB_PER_GB, EnvConfig, resolve_config
 from edge_cache_env.costs import TERMS
 from edge_cache_env.observation import BatchObservation, observation_size
 from edge_cache_env.simulator import BatchSimulator
+from edge_cache_env.validation import num_envs_of
 from edge_cache_env.workload import make_workload
 
 COST_KEYS = tuple(f"cost_{t}" for t in TERMS) + ("cost_total",)
@@ -54,8 +55,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
                  config: EnvConfig | dict[str, Any] | None = None,
                  autoreset_mode: AutoresetMode | str = AutoresetMode.NEXT_STEP,
                  **overrides: Any) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int | np.integer) or num_envs < 1:
-            raise ValueError(f"num_envs={num_envs!r} is invalid: an integer >= 1")
+        b = num_envs_of(num_envs)
         if render_mode is not None:
             raise ValueError(f"render_mode={render_mode!r} is not supported by the vector env; "
                              "use None (render a single env from gym.make instead)")
@@ -69,7 +69,7 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         self.metadata = {**self.metadata, "autoreset_mode": mode}
         self._reset_ended = mode == AutoresetMode.NEXT_STEP
         self.config = cfg = resolve_config(catalog, config, overrides)
-        self.num_envs = b = int(num_envs)
+        self.num_envs = b
         self.render_mode = None
         n = self.n_models = cfg.n_models
         self._n_actions = n_actions(n)
@@ -83,8 +83,6 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         self._mask[:, SERVE] = True  # always valid (BatchSimulator.masks leaves it)
         self._autoreset = np.zeros(b, dtype=bool)
         self._started = False
-        # What a copy is rebuilt from (see __getstate__): the resolved config, not the overrides.
-        self._init_args = {"num_envs": b, "config": cfg, "autoreset_mode": mode}
         # The per-step info's keys in order; every sub-env has them (their "_" masks all True,
         # fresh at each step: a user or a wrapper may write into an info's arrays).
         self._info_template: dict[str, Any] = {}
@@ -211,26 +209,6 @@ class EdgePFMCacheVectorEnv(VectorEnv):
         """``[B, 2N + 1]``: the valid actions of every sub-env now (SERVE always)."""
         return self._mask.copy()
 
-    # ------------------------------------------------------------- copy / pickle
-    def _parts(self) -> dict[str, Any]:
-        return {"env": self, "sim": self.sim, "context": self.sim.context, "obs": self._obs}
-
-    def __getstate__(self) -> dict[str, Any]:
-        # The batch's state lives in a few arrays that many attributes view (the simulator's
-        # state rows, counters and metrics, the context rows, the observation buffer); pickle and
-        # deepcopy copy each view apart, and the copy's steps would write arrays nothing reads.
-        # So a copy is built afresh from the constructor's arguments and the saved values are
-        # copied into its arrays, views included (__setstate__).
-        return {"init": self._init_args,
-                "parts": {name: dict(part.__dict__) for name, part in self._parts().items()}}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(**state["init"])
-        parts = self._parts()
-        wiring = tuple(type(p) for p in parts.values())
-        for name, saved in state["parts"].items():
-            _copy_values_into(parts[name], saved, wiring)
-
     # --------------------------------------------------------------- helpers
     def _reset_rows(self, rows: np.ndarray, seeds: list[int | None]) -> None:
         """Reset sub-envs ``rows``: as ``EdgePFMCacheEnv.reset(seed=s)`` each (a None seed keeps
@@ -261,29 +239,3 @@ class EdgePFMCacheVectorEnv(VectorEnv):
                 info[k] = v
                 info["_" + k] = ended
         return info
-
-
-def _copy_values_into(obj: Any, saved: dict[str, Any], wiring: tuple[type, ...]) -> None:
-    """``obj``'s attributes take the values of ``saved`` (another instance's ``__dict__``): an
-    array (or a dict of arrays, such as the running metrics' column views) is copied into
-    ``obj``'s own array, so views keep viewing their base; links between the parts
-    (``wiring`` types) stay ``obj``'s; anything else is taken as it is."""
-    own = obj.__dict__
-    for key, value in saved.items():
-        if isinstance(value, wiring):
-            continue
-        current = own.get(key)
-        if _copyable(current, value):
-            np.copyto(current, value)
-        elif isinstance(current, dict) and isinstance(value, dict) and current.keys() == value.keys():
-            for k in current:  # column views are copied into; fixed entries stay as built
-                if _copyable(current[k], value[k]):
-                    np.copyto(current[k], value[k])
-        elif not (isinstance(current, np.ndarray) and not current.flags.writeable):
-            own[key] = value  # scalars, random generators, per-step tuples; read-only: as built
-
-
-def _copyable(current: Any, value: Any) -> bool:
-    return (isinstance(current, np.ndarray) and isinstance(value, np.ndarray)
-            and current.shape == value.shape and current.dtype == value.dtype
-            and current.flags.writeable)
