@@ -38,7 +38,7 @@ def simulator_params(config: EnvConfig, mc: ModelCosts) -> np.ndarray:
 def episode_rows(config: EnvConfig, batch: int) -> np.ndarray:
     """Zeroed episode rows of ``batch`` servers (``[B, T + 1, ...]``, layout of
     :mod:`edge_cache_env.kernels`) with the frequency EWMA's rate into each next slot, the same
-    in every episode (0 after the last: the demand then stays, as demand_history's row T)."""
+    in every episode (0 after the last slot: the demand then stays as it was)."""
     n, t, k = config.n_models, config.n_slots, config.aoc.tasks_per_model
     data = np.zeros((batch, t + 1, 6 * n + n * k + kernels.SLOT_BLOCKS * n))
     rate0 = 6 * n + n * k + kernels.NEXT_RATE * n
