@@ -198,7 +198,8 @@ class CapacityConfig:
     """The inference half: a GPU of finite throughput, batching, queueing and offloading.
 
     Off by default (``EdgePFMCache-v0``: every cached request is served at once with its
-    stand-alone service time). The ``-v1`` ids turn it on; formulas in
+    stand-alone service time). The ``-v2`` ids turn it on (``-v1``: deprecated, with
+    ``legacy_v1_charge``); formulas in
     :mod:`edge_cache_env.capacity` and docs/model.md section "Capacity". Batching curves:
     ``speedup(b) = min(max(b, 1), batch_max) ** batch_alpha`` for a model whose stand-alone
     work keeps ``b`` requests in flight on average (Little's law: b = stand-alone GPU-s / slot_s).
@@ -227,10 +228,16 @@ class CapacityConfig:
     # cloud's end-to-end latency for it (the mean over the model's requests of the episode);
     # the wait is also capped at one slot (so a queue is always drained in the next slot).
     offload_wait_factor: float = 1.0
+    # True only on the deprecated -v1 ids: requests of a carried queue served at the edge were
+    # also charged the cloud's latency, price and accuracy (an error, fixed in -v2; kept so v1
+    # figures reproduce; docs/model.md section 14.3).
+    legacy_v1_charge: bool = False
 
     def __post_init__(self) -> None:
         plain_numbers(self)
-        check(isinstance(self.enabled, bool), "capacity", "enabled", self.enabled, "a bool")
+        for name in ("enabled", "legacy_v1_charge"):
+            check(isinstance(getattr(self, name), bool), "capacity", name, getattr(self, name),
+                  "a bool")
         # inf is allowed here (unlimited); NaN fails every comparison.
         check(is_number(self.gpu_throughput) and self.gpu_throughput > 0, "capacity",
               "gpu_throughput", self.gpu_throughput, "a number > 0 (inf: unlimited)")
@@ -245,7 +252,7 @@ class CapacityConfig:
                 value = getattr(self, f.name)
                 check(f.name == "enabled" or value == f.default, "capacity", f.name, value,
                       f"left at its default ({f.default!r}) while capacity.enabled is False: it "
-                      f"would have no effect; set enabled=True (or use a -v1 id)")
+                      f"would have no effect; set enabled=True (or use a -v2 id)")
 
 
 @dataclass(frozen=True)

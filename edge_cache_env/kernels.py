@@ -48,10 +48,10 @@ FREE_MB, OPS_USED, SLOT = range(3)
 # ctx_params: two scalars, then blocks of N values, then R (K x K, row-major).
 NU, MIX_RATE, CTX_SCALARS = range(3)
 WINDOW, ACC0, GAIN, ACC_MAX, CTX_MODEL_BLOCKS = range(5)
-# sim_params: scalars (the capacity model's: GPU-s per s, slot s, GPU-s per slot), then blocks
-# of N values.
+# sim_params: scalars (the capacity model's: GPU-s per s, slot s, GPU-s per slot, 1.0 for the
+# -v1 ids' charge of a carried queue), then blocks of N values.
 (PER_S, PER_KJ, PER_MISS, PER_USD, KJ_PER_S, PENALTY, GPU_THROUGHPUT, SLOT_S, CAPACITY_S,
- SIM_SCALARS) = range(10)
+ LEGACY_V1_CHARGE, SIM_SCALARS) = range(11)
 MEM_MB, WEIGHTS_GB, LOAD_COST, SIM_MODEL_BLOCKS = range(4)
 
 # The charges of a SERVE, in the order :func:`charge_row` adds them: the weighted total, its four
@@ -93,14 +93,15 @@ def context_params(nu: float, mix_rate: float, window: np.ndarray, acc0: np.ndar
 
 
 def simulator_params(weights: tuple[float, float, float, float], kj_per_s: float,
-                     penalty: float, gpu_throughput: float, slot_s: float, mem_mb: np.ndarray,
-                     weights_gb: np.ndarray, load_cost: np.ndarray) -> np.ndarray:
+                     penalty: float, gpu_throughput: float, slot_s: float, legacy_v1_charge: bool,
+                     mem_mb: np.ndarray, weights_gb: np.ndarray, load_cost: np.ndarray
+                     ) -> np.ndarray:
     """``sim_params``: the cost weights (per s, per kJ, per miss, per USD), the GPU's kJ per busy
-    second, the invalid-action penalty, the capacity model's GPU-s per s and slot, then each
-    model's MB, GB and load cost."""
+    second, the invalid-action penalty, the capacity model's GPU-s per s and slot and its -v1
+    charge flag, then each model's MB, GB and load cost."""
     return np.concatenate([weights, [kj_per_s, penalty, gpu_throughput, slot_s,
-                                     gpu_throughput * slot_s], mem_mb, weights_gb, load_cost]
-                          ).astype(np.float64)
+                                     gpu_throughput * slot_s, float(legacy_v1_charge)], mem_mb,
+                           weights_gb, load_cost]).astype(np.float64)
 
 
 @njit(cache=True)
@@ -567,9 +568,16 @@ def serve_capacity_row(b: int, invalid: bool, state: np.ndarray, slot_data: np.n
             n_queued += shares[2, m] * cnt
         edge_s = edge_s + old_e0
         n_edge = n_edge + old_e5
-        cloud_s = cloud_s + old_e2 + old_o2
-        usd = usd + old_e3 + old_o3
-        cloud_acc = cloud_acc + old_e4 + old_o4
+        if sim_params[LEGACY_V1_CHARGE] != 0.0:
+            # The -v1 ids' error, kept (in its order of sums) so their published figures
+            # reproduce: the carried requests served at the edge also paid the cloud's
+            # latency, price and accuracy (docs/model.md section 14.3).
+            cloud_s = cloud_s + old_e2
+            usd = usd + old_e3
+            cloud_acc = cloud_acc + old_e4
+        cloud_s = cloud_s + old_o2
+        usd = usd + old_o3
+        cloud_acc = cloud_acc + old_o4
         n_cloud = n_cloud + old_o5
         wait_s = wait_new + wait_old
         busy = busy_new + busy_old

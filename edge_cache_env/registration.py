@@ -43,12 +43,18 @@ ENV_IDS: dict[str, dict[str, Any]] = {
 # capacity={...} mapping would be replaced whole by a user's capacity={"gpu_throughput": 0.5},
 # silently turning the capacity model off; flat fields come first and a user's mapping merges
 # over them (make_config).
-CAPACITY_V1: dict[str, Any] = {"enabled": True, "gpu_throughput": 1.0}
-# The random env has no v1: its padding (edge_cache_env/padding.py) is of the v0 layout. (It
+# v2: the same, with v1's charging error fixed (requests of a carried queue served at the edge
+# also paid the cloud's latency, price and accuracy: docs/model.md section 14.3). The v1 ids
+# stay, deprecated (Gymnasium warns that they are out of date), so their figures reproduce.
+CAPACITY_V2: dict[str, Any] = {"enabled": True, "gpu_throughput": 1.0}
+CAPACITY_V1: dict[str, Any] = {**CAPACITY_V2, "legacy_v1_charge": True}
+# The random env has no v1/v2: its padding (edge_cache_env/padding.py) is of the v0 layout. (It
 # was registered with the plain env's entry point, so EdgePFMCache-Random-v1 silently played
 # the default scenario.)
-ENV_IDS.update({env_id.replace("-v0", "-v1"): {**kwargs, **CAPACITY_V1}
-                for env_id, kwargs in list(ENV_IDS.items()) if env_id not in ENTRY_POINTS})
+_V0_IDS = [env_id for env_id in ENV_IDS if env_id not in ENTRY_POINTS]
+for _version, _capacity in (("-v1", CAPACITY_V1), ("-v2", CAPACITY_V2)):
+    ENV_IDS.update({env_id.replace("-v0", _version): {**ENV_IDS[env_id], **_capacity}
+                    for env_id in _V0_IDS})
 
 
 def has_native_vector_env(env_id: str) -> bool:

@@ -32,7 +32,7 @@ def simulator_params(config: EnvConfig, mc: ModelCosts) -> np.ndarray:
     return kernels.simulator_params(weight_values(config.costs), config.server.gpu_power_w / 1000.0,
                                     config.invalid_action_penalty,
                                     float(config.capacity.gpu_throughput), config.slot_s,
-                                    mc.mem_mb, mc.weights_gb, mc.load_cost)
+                                    config.capacity.legacy_v1_charge, mc.mem_mb, mc.weights_gb, mc.load_cost)
 
 
 def episode_rows(config: EnvConfig, batch: int) -> np.ndarray:

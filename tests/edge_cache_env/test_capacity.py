@@ -176,3 +176,35 @@ def test_fluid_slot_on_a_batch_equals_each_row_alone():
         for name in ("old_served", "old_offloaded", "new_served", "new_offloaded", "new_queued",
                      "old_wait", "new_wait", "demand"):
             np.testing.assert_array_equal(getattr(batch, name)[i], getattr(one, name), err_msg=name)
+
+
+def max_accuracy_per_request(env_id, seed):
+    """The largest accuracy credited per resolved request at one step of an LC episode under
+    heavy load (queues form and are served in the next slot)."""
+    import agents
+
+    env = gym.make(env_id, requests_per_slot=8.0)
+    lc = agents.make("lc")
+    obs, info = env.reset(seed=seed)
+    lc.attach(env)
+    worst, before, done = 0.0, (0.0, 0.0), False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(int(lc.predict(obs)[0]))
+        now = (info["accuracy_sum"], info["requests"])
+        if now[1] > before[1]:
+            worst = max(worst, (now[0] - before[0]) / (now[1] - before[1]))
+        before, done = now, terminated or truncated
+    return worst
+
+
+@pytest.mark.filterwarnings("ignore:.*out of date")
+@pytest.mark.parametrize("seed", [0, 2])
+def test_a_carried_request_served_at_the_edge_is_charged_once(seed):
+    # v1's error (docs/model.md section 14.3): the carried queue's requests served at the edge
+    # in the next slot also paid the cloud's latency, price and accuracy, so a step could
+    # credit more than accuracy 1 per request. v2 charges each request once; v1 keeps the
+    # error (capacity.legacy_v1_charge) so its figures reproduce.
+    assert max_accuracy_per_request("EdgePFMCache-v2", seed) <= 1.0
+    assert max_accuracy_per_request("EdgePFMCache-v1", seed) > 1.0
+    assert gym.make("EdgePFMCache-v1").unwrapped.config.capacity.legacy_v1_charge
+    assert not gym.make("EdgePFMCache-v2").unwrapped.config.capacity.legacy_v1_charge

@@ -24,13 +24,17 @@ def test_no_random_v1_posing_as_the_default_scenario():
         gym.make("EdgePFMCache-Random-v1")
 
 
-def test_a_v1_capacity_mapping_merges_with_the_registered_capacity_model():
-    # gym.make merges kwargs shallowly: a user's capacity mapping must not switch v1's model off.
+def test_a_v2_capacity_mapping_merges_with_the_registered_capacity_model():
+    # gym.make merges kwargs shallowly: a user's capacity mapping must not switch v2's model off.
     import gymnasium as gym
 
     for kwargs in ({"capacity": {"gpu_throughput": 0.5}}, {"gpu_throughput": 0.5}):
-        single = gym.make("EdgePFMCache-v1", **kwargs).unwrapped.config.capacity
-        batch = gym.make_vec("EdgePFMCache-v1", num_envs=2, vectorization_mode="vector_entry_point",
+        single = gym.make("EdgePFMCache-v2", **kwargs).unwrapped.config.capacity
+        batch = gym.make_vec("EdgePFMCache-v2", num_envs=2, vectorization_mode="vector_entry_point",
                              **kwargs).unwrapped.config.capacity
         assert (single.enabled, single.gpu_throughput) == (batch.enabled, batch.gpu_throughput) == (True, 0.5)
-    assert not gym.make("EdgePFMCache-v1", capacity={"enabled": False}).unwrapped.config.capacity.enabled
+    assert not gym.make("EdgePFMCache-v2", capacity={"enabled": False}).unwrapped.config.capacity.enabled
+    # v1 is v2 with its charging error (docs/model.md section 14.3); turning its model off
+    # would leave that flag doing nothing, which is refused by name.
+    with pytest.raises(ValueError, match="legacy_v1_charge"):
+        gym.make("EdgePFMCache-v1", capacity={"enabled": False})
