@@ -362,9 +362,9 @@ def _bench(script: str, argv: list[str]) -> Any:
 BENCH_ERRORS = [
     ("calibration --episodes 0", "calibration", ["--episodes", "0"], ("--episodes", "0")),
     ("calibration --seed -5", "calibration", ["--seed", "-5", "--episodes", "1"], ("--seed", "-5")),
-    ("calibration_v1 --episodes 0", "calibration_v1", ["--episodes", "0"], ("--episodes", "0")),
-    ("calibration_v1 --env Bogus-v0", "calibration_v1", ["--env", "Bogus-v0"], ("--env", "Bogus-v0")),
-    ("calibration_v1 --env without the capacity model", "calibration_v1", ["--env", "EdgePFMCache-v0"],
+    ("calibration_capacity --episodes 0", "calibration_capacity", ["--episodes", "0"], ("--episodes", "0")),
+    ("calibration_capacity --env Bogus-v0", "calibration_capacity", ["--env", "Bogus-v0"], ("--env", "Bogus-v0")),
+    ("calibration_capacity --env without the capacity model", "calibration_capacity", ["--env", "EdgePFMCache-v0"],
      ("--env", "EdgePFMCache-v0", "capacity")),
     ("admission_baselines --seed -1", "admission_baselines",
      ["--seed", "-1", "--episodes", "1", "--scenarios", "small"], ("--seed", "-1")),

@@ -38,7 +38,7 @@ ENV_IDS: dict[str, dict[str, Any]] = {
 }
 
 # v1: the same scenarios with the capacity model on (issue 16). The calibrated capacity values
-# are passed as plain kwargs (benchmarks/calibration_v1.py checks them), as flat section fields:
+# are passed as plain kwargs (benchmarks/calibration_capacity.py checks them), as flat section fields:
 # gym.make merges its kwargs into the registered ones shallowly, so a registered
 # capacity={...} mapping would be replaced whole by a user's capacity={"gpu_throughput": 0.5},
 # silently turning the capacity model off; flat fields come first and a user's mapping merges

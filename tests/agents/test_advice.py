@@ -39,7 +39,7 @@ def _cb_trajectory(env_id: str, seed: int = 3, steps: int = 300, **kw) -> tuple[
     return env, seen
 
 
-@pytest.mark.parametrize("env_id", ["EdgePFMCache-v0", "EdgePFMCache-Small-v1"])
+@pytest.mark.parametrize("env_id", ["EdgePFMCache-v0", "EdgePFMCache-Small-v2"])
 def test_advice_names_the_rules_action_and_stays_in_range(env_id):
     env, seen = _cb_trajectory(env_id)
     cfg = env.unwrapped.config
@@ -90,7 +90,7 @@ def test_padded_and_v1_observations_get_the_same_advice_as_their_own():
     np.testing.assert_array_equal(own, padded)
     pm, _ = split_advised(own, 16)
     assert not pm[:, 10:].any()  # absent models: no observation, no advice
-    env1, seen1 = _cb_trajectory("EdgePFMCache-Small-v1", steps=60)
+    env1, seen1 = _cb_trajectory("EdgePFMCache-Small-v2", steps=60)
     adv1 = Advisor(env1.unwrapped.config)
     obs1 = np.stack(seen1)
     out = adv1.advise(obs1)
@@ -163,14 +163,14 @@ def test_advised_policy_moves_with_the_models_and_ignores_padding():
     assert (padded[:, 11:17] == 0).all() and (padded[:, 17 + 10:] == 0).all()
 
 
-@pytest.mark.parametrize("env_id", ["EdgePFMCache-v0", "EdgePFMCache-Small-v1", "large"])
+@pytest.mark.parametrize("env_id", ["EdgePFMCache-v0", "EdgePFMCache-Small-v2", "large"])
 def test_untrained_advised_generalist_is_the_rule(tmp_path, env_id):
     """The prior puts the rule's choice first: before any learning, the greedy generalist plays
     exactly cost_benefit's episode, on any catalog (21 models: a size never trained on)."""
     from evaluation.engine import run_episode
 
     agent = set_policy_agent(tmp_path, verify=False)  # the policy itself: its prior
-    env = gym.make("EdgePFMCache-Large-v1" if env_id == "large" else env_id, n_slots=60)
+    env = gym.make("EdgePFMCache-Large-v2" if env_id == "large" else env_id, n_slots=60)
     got = run_episode(env, agent, 5)
     want = run_episode(env, agents.make("cost_benefit"), 5)
     assert got["cost"] == want["cost"] and got["loads"] == want["loads"] and want["loads"] > 0
@@ -179,8 +179,8 @@ def test_untrained_advised_generalist_is_the_rule(tmp_path, env_id):
 def test_advised_wrapper_on_v1_keeps_the_v0_block():
     from training.wrappers import Advised
 
-    plain = gym.make("EdgePFMCache-Small-v1", n_slots=20)
-    env = Advised(gym.make("EdgePFMCache-Small-v1", n_slots=20))
+    plain = gym.make("EdgePFMCache-Small-v2", n_slots=20)
+    env = Advised(gym.make("EdgePFMCache-Small-v2", n_slots=20))
     raw, _ = plain.reset(seed=1)
     obs, _ = env.reset(seed=1)
     n = plain.unwrapped.config.n_models
@@ -211,7 +211,7 @@ def test_gated_generalist_acts_on_its_own_with_the_capacity_model(tmp_path):
     from evaluation.engine import run_episode
 
     agent = gated_generalist(tmp_path, verify=False)  # the policy itself, unchecked
-    env = gym.make("EdgePFMCache-Small-v1", n_slots=60)
+    env = gym.make("EdgePFMCache-Small-v2", n_slots=60)
     got = run_episode(env, agent, 5)
     want = run_episode(env, agents.make("cost_benefit"), 5)
     assert got["cost"] != want["cost"]  # the gate is open: the (random) correction acts
@@ -220,7 +220,7 @@ def test_gated_generalist_acts_on_its_own_with_the_capacity_model(tmp_path):
 def test_capacity_gate_flag_and_layout():
     from agents.set_policy import SetExtractor
 
-    v0, v1 = gym.make("EdgePFMCache-v0"), gym.make("EdgePFMCache-v1")
+    v0, v1 = gym.make("EdgePFMCache-v0"), gym.make("EdgePFMCache-v2")
     for env, flag in ((v0, 0.0), (v1, 1.0)):
         obs, _ = env.reset(seed=0)
         advisor = Advisor(env.unwrapped.config, capacity_gate=True)

@@ -152,7 +152,7 @@ def test_no_agent_beats_the_bound_on_v1():
     cloud), with batched energy and a one-slot-delay accuracy bound; also under overload."""
     for kwargs in ({}, {"requests_per_slot": 12.0},
                    {"capacity": {"enabled": True, "gpu_throughput": 0.3}}):
-        env = gym.make("EdgePFMCache-Small-v1", n_slots=60, **kwargs)
+        env = gym.make("EdgePFMCache-Small-v2", n_slots=60, **kwargs)
         players = {name: agents.make(name) for name in agents.AGENTS} | {"random_masked": RandomMasked()}
         for seed in range(3):
             env.reset(seed=seed)

@@ -38,7 +38,7 @@ def test_verify_is_on_for_advised_policies_and_asks_for_one(tmp_path):
 def test_verification_costs_are_the_rule_and_the_learned_policy_on_simulated_episodes(tmp_path):
     agent = gated_generalist(tmp_path)
     agent.seeds = SEEDS
-    env = gym.make("EdgePFMCache-Small-v1", **SHORT)
+    env = gym.make("EdgePFMCache-Small-v2", **SHORT)
     costs = agent.verification_costs(env.unwrapped.config)
     rule = [run_episode(env, agents.make("cost_benefit"), s)["cost"] for s in SEEDS]
     learned = [run_episode(env, gated_generalist(tmp_path, verify=False), s)["cost"] for s in SEEDS]
@@ -46,7 +46,7 @@ def test_verification_costs_are_the_rule_and_the_learned_policy_on_simulated_epi
     assert not np.allclose(costs[0], costs[1])
 
 
-@pytest.mark.parametrize("gate, env_id", [(True, "EdgePFMCache-Small-v1"), (False, "EdgePFMCache-Small-v0")])
+@pytest.mark.parametrize("gate, env_id", [(True, "EdgePFMCache-Small-v2"), (False, "EdgePFMCache-Small-v0")])
 @pytest.mark.parametrize("verdict", [0, 1])
 def test_it_plays_the_rule_unless_the_learned_policy_wins(tmp_path, monkeypatch, verdict, gate, env_id):
     """Gated (on v1) or not (on v0: there its learned part acts too), the loser plays the rule."""
@@ -71,7 +71,7 @@ def test_one_check_per_scenario_and_none_without_the_capacity_model(tmp_path, mo
     run_episode(gym.make("EdgePFMCache-Small-v0", **SHORT), agent, 1)
     assert calls == [] and agent.plays_learned  # the gate is closed there: the rule anyway
     assert agent.report() == {"plays_learned": True, "gate_closed": True, "check": None}
-    env = gym.make("EdgePFMCache-Small-v1", **SHORT)
+    env = gym.make("EdgePFMCache-Small-v2", **SHORT)
     first = run_episode(env, agent, 2)
     assert len(calls) == 1
     assert agent.report()["gate_closed"] is False
@@ -79,7 +79,7 @@ def test_one_check_per_scenario_and_none_without_the_capacity_model(tmp_path, mo
     assert check["plays_learned"] is agent.plays_learned and check["seeds"] == list(SEEDS)
     assert check["saving"] == pytest.approx(check["rule_cost"] - check["learned_cost"])
     assert run_episode(env, agent, 2)["cost"] == first["cost"]
-    run_episode(gym.make("EdgePFMCache-Small-v1", **SHORT), agent, 3)  # an equal config
+    run_episode(gym.make("EdgePFMCache-Small-v2", **SHORT), agent, 3)  # an equal config
     assert len(calls) == 1
-    run_episode(gym.make("EdgePFMCache-Small-v1", n_slots=30), agent, 3)  # another scenario
+    run_episode(gym.make("EdgePFMCache-Small-v2", n_slots=30), agent, 3)  # another scenario
     assert len(calls) == 2

@@ -160,6 +160,6 @@ def test_make_generalist_uses_the_shipped_model():
         return
     agent = agents.make("generalist")
     # v1 observations begin with the v0 block the policy reads (capacity features follow it)
-    for env_id in ("EdgePFMCache-Small-v0", "EdgePFMCache-v0", "EdgePFMCache-Small-v1"):
+    for env_id in ("EdgePFMCache-Small-v0", "EdgePFMCache-v0", "EdgePFMCache-Small-v2"):
         env = gym.make(env_id, n_slots=20)
         assert run_episode(env, agent, 0)["invalid_actions"] == 0

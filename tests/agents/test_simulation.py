@@ -37,7 +37,7 @@ def test_tuning_seeds_are_outside_the_benchmark_evaluation_and_training_ranges()
 def test_side_by_side_costs_are_each_actors_single_env_episodes():
     """Two actors, one of them reading the masks, in one vector env: their rows are paired with
     single-env episodes on the same seeds (v1: the capacity model on)."""
-    env = gym.make("EdgePFMCache-Small-v1", n_slots=40)
+    env = gym.make("EdgePFMCache-Small-v2", n_slots=40)
     cfg = env.unwrapped.config
     seeds = (900_000, 900_001, 900_002)
     cb = agents.make("cost_benefit")
@@ -68,7 +68,7 @@ def test_choose_takes_a_setting_only_if_its_paired_saving_is_significant():
 
 
 def test_trace_scenarios_are_simulated_on_the_train_split():
-    test_cfg = gym.make("EdgePFMCache-Azure-v1", split="test").unwrapped.config
+    test_cfg = gym.make("EdgePFMCache-Azure-v2", split="test").unwrapped.config
     assert tuning_config(test_cfg).workload.split == "train"
     synthetic = make_config("default")
     assert tuning_config(synthetic) is synthetic

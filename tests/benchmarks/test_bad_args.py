@@ -17,7 +17,7 @@ import bench_args  # noqa: E402
 # Everything that does work in the scripts: any call fails the test.
 WORK = ("run_benchmark", "run_episode", "plan_episode", "lc_load", "run_instance", "costs",
         "measure_headline", "measure_native", "measure_suite_timing", "measure_single_before_after")
-SCRIPTS = ("admission_baselines", "bench_env", "calibration", "calibration_v1", "generalist",
+SCRIPTS = ("admission_baselines", "bench_env", "calibration", "calibration_capacity", "generalist",
            "headroom", "oracle_strength", "suite_on_eval_seeds", "train_targets")
 
 
@@ -52,10 +52,10 @@ CASES = [
     ("calibration", ["--episodes", "0"], "--episodes 0: must be >= 1"),
     ("calibration", ["--episodes", "-1"], "--episodes -1: must be >= 1"),
     ("calibration", ["--seed", "-5", "--episodes", "1"], "--seed -5: must be >= 0"),
-    ("calibration_v1", ["--episodes", "0"], "--episodes 0: must be >= 1"),
-    ("calibration_v1", ["--seed", "-1"], "--seed -1: must be >= 0"),
-    ("calibration_v1", ["--env", "Bogus-v0"], "--env: unknown env 'Bogus-v0'; registered: "),
-    ("calibration_v1", ["--env", "EdgePFMCache-v0"], "--env EdgePFMCache-v0: the capacity model is off"),
+    ("calibration_capacity", ["--episodes", "0"], "--episodes 0: must be >= 1"),
+    ("calibration_capacity", ["--seed", "-1"], "--seed -1: must be >= 0"),
+    ("calibration_capacity", ["--env", "Bogus-v0"], "--env: unknown env 'Bogus-v0'; registered: "),
+    ("calibration_capacity", ["--env", "EdgePFMCache-v0"], "--env EdgePFMCache-v0: the capacity model is off"),
     ("admission_baselines", ["--seed", "-1", "--episodes", "1", "--scenarios", "small"],
      "--seed -1: must be >= 0"),
     ("generalist", ["--episodes", "0"], "--episodes 0: must be >= 1"),

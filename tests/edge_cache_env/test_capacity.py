@@ -137,7 +137,7 @@ def test_v1_ids_observation_layout_and_agents():
     import agents
     from evaluation.engine import run_episode
 
-    env = gym.make("EdgePFMCache-Small-v1", n_slots=30, requests_per_slot=20.0,
+    env = gym.make("EdgePFMCache-Small-v2", n_slots=30, requests_per_slot=20.0,
                    capacity={"enabled": True, "gpu_throughput": 0.2})
     n = env.unwrapped.config.n_models
     assert env.observation_space.shape == (observation_size(n, capacity=True),)

@@ -104,7 +104,7 @@ def test_yaml_overrides(tmp_path):
 def test_a_config_works_with_every_id_whose_registration_it_agrees_with():
     """gym.make(id, config=...) with a v1 or trace id: the id's kwargs arrive as overrides; they
     agree with the config of an env of that id (single and vector env, object and dict form)."""
-    for env_id in ("EdgePFMCache-v1", "EdgePFMCache-ServeGen-v0", "EdgePFMCache-Mooncake-v1"):
+    for env_id in ("EdgePFMCache-v2", "EdgePFMCache-ServeGen-v0", "EdgePFMCache-Mooncake-v2"):
         config = gym.make(env_id).unwrapped.config
         assert gym.make(env_id, config=config).unwrapped.config == config
         assert gym.make(env_id, config=config.to_dict()).unwrapped.config == config
@@ -117,7 +117,7 @@ def test_a_config_that_disagrees_with_the_overrides_names_each_field():
     plain = make_config("default")
     with pytest.raises(ValueError, match=r"config\.capacity\.enabled: config has False, the "
                                          r"overrides True"):
-        gym.make("EdgePFMCache-v1", config=plain)
+        gym.make("EdgePFMCache-v2", config=plain)
     with pytest.raises(ValueError, match=r"config\.workload\.source: config has 'synthetic'"):
         gym.make_vec("EdgePFMCache-ServeGen-v0", num_envs=2,
                      vectorization_mode="vector_entry_point", config=plain)
@@ -144,7 +144,7 @@ def test_a_field_that_would_do_nothing_is_an_error_naming_it():
     # What the source reads is taken: ServeGen's rate scale and token sizes, v1's capacity.
     assert make_config("default", source="servegen", requests_per_slot=4.0,
                        max_tokens=10).workload.requests_per_slot == 4.0
-    assert gym.make("EdgePFMCache-v1", gpu_throughput=0.5).unwrapped.config.capacity.gpu_throughput == 0.5
+    assert gym.make("EdgePFMCache-v2", gpu_throughput=0.5).unwrapped.config.capacity.gpu_throughput == 0.5
 
 
 def test_a_field_given_flat_and_in_its_section_takes_the_later_one():
@@ -152,7 +152,7 @@ def test_a_field_given_flat_and_in_its_section_takes_the_later_one():
     refined by a user's capacity mapping."""
     assert make_config("small", gpu_gb=50, server={"gpu_gb": 40}).server.gpu_gb == 40
     assert make_config("small", server={"gpu_gb": 40}, gpu_gb=50).server.gpu_gb == 50
-    cap = gym.make("EdgePFMCache-v1", capacity={"gpu_throughput": 0.5}).unwrapped.config.capacity
+    cap = gym.make("EdgePFMCache-v2", capacity={"gpu_throughput": 0.5}).unwrapped.config.capacity
     assert cap.enabled and cap.gpu_throughput == 0.5
 
 

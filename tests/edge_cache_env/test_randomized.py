@@ -229,7 +229,7 @@ def test_capacity_scenarios_have_v1_dynamics_behind_the_padded_v0_block():
 
 
 def test_cost_benefit_reads_the_v0_block_of_a_v1_observation_alike():
-    env = gym.make("EdgePFMCache-v1", n_slots=40, requests_per_slot=6.0)
+    env = gym.make("EdgePFMCache-v2", n_slots=40, requests_per_slot=6.0)
     obs, _ = env.reset(seed=3)
     cb = agents.make("cost_benefit")
     cb.attach(env)

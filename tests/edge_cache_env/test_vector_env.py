@@ -90,7 +90,7 @@ def test_many_sub_envs_acting_at_once_equal_single_envs():
 
 def test_small_catalog_and_capacity_model_equal_single_envs():
     assert_same_as_single_envs("EdgePFMCache-Small-v0", "random", steps=80, n_slots=12)
-    assert assert_same_as_single_envs("EdgePFMCache-v1", "random", steps=80, n_slots=12) >= 1
+    assert assert_same_as_single_envs("EdgePFMCache-v2", "random", steps=80, n_slots=12) >= 1
 
 
 @pytest.mark.parametrize("policy", ["random", "lc"])
@@ -100,8 +100,8 @@ def test_capacity_model_batched_equals_single_envs_under_overload(policy):
     # episode's end; every output must still match the single envs bit for bit.
     kwargs = {"n_slots": 16, "requests_per_slot": 30.0,
               "capacity": {"enabled": True, "gpu_throughput": 0.5}}
-    assert assert_same_as_single_envs("EdgePFMCache-v1", policy, steps=90, **kwargs) >= 1
-    venv = make_vec("EdgePFMCache-v1", 4, **kwargs)
+    assert assert_same_as_single_envs("EdgePFMCache-v2", policy, steps=90, **kwargs) >= 1
+    venv = make_vec("EdgePFMCache-v2", 4, **kwargs)
     venv.reset(seed=SEEDS)
     rng = np.random.default_rng(0)
     queued = offloaded = 0.0
@@ -157,7 +157,7 @@ def test_bad_arguments_are_clear_errors():
         venv.reset(options={"foo": 1})
 
 
-@pytest.mark.parametrize("env_id", ["EdgePFMCache-v0", "EdgePFMCache-v1"])
+@pytest.mark.parametrize("env_id", ["EdgePFMCache-v0", "EdgePFMCache-v2"])
 def test_disabled_autoreset_keeps_ended_sub_envs_until_reset_mask(env_id):
     venv = make_vec(env_id, 2, n_slots=3, autoreset_mode=AutoresetMode.DISABLED)
     assert venv.metadata["autoreset_mode"] == AutoresetMode.DISABLED
@@ -178,7 +178,7 @@ def test_disabled_autoreset_keeps_ended_sub_envs_until_reset_mask(env_id):
         make_vec(env_id, 2, autoreset_mode="SameStep")
 
 
-@pytest.mark.parametrize("env_id", ["EdgePFMCache-Small-v0", "EdgePFMCache-Small-v1"])
+@pytest.mark.parametrize("env_id", ["EdgePFMCache-Small-v0", "EdgePFMCache-Small-v2"])
 def test_a_copied_or_pickled_vector_env_continues_as_the_original(env_id):
     """deepcopy / pickle mid-episode: the copy steps exactly as the original, across autoresets
     (the state arrays are views of a few blocks; a naive copy split them apart)."""

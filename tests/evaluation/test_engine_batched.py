@@ -10,7 +10,7 @@ from evaluation.engine import batchable, run_benchmark
 AGENTS = ["lc", "lru", "lfu", "fifo", "random", "gdsf", "cloud", "static"]
 
 
-@pytest.mark.parametrize("env_id", ["EdgePFMCache-v0", "EdgePFMCache-Small-v1"])
+@pytest.mark.parametrize("env_id", ["EdgePFMCache-v0", "EdgePFMCache-Small-v2"])
 def test_batched_episodes_equal_the_per_episode_loop(env_id):
     kwargs = {"n_slots": 30, "gpu_gb": 40} if env_id.endswith("v0") else {"n_slots": 30}
     seeds = [0, 1, 2]

@@ -10,7 +10,7 @@ from evaluation.plots import plot_sweep, sweep_figure  # noqa: E402
 
 
 def _sweep(values: list) -> dict:
-    return {"env": "EdgePFMCache-v1", "param": "capacity", "values": values,
+    return {"env": "EdgePFMCache-v2", "param": "capacity", "values": values,
             "agents": {"lc": {"mean_cost": [10.0, None], "ci95": [1.0, None]},
                        "cost_benefit": {"mean_cost": [8.0, 9.0], "ci95": [0.5, 0.7]}},
             "lower_bound": [5.0, 6.0]}

@@ -33,7 +33,12 @@ def big_catalog(n: int = MAX_MODELS + 1) -> list[dict]:
 
 def test_default_suite_is_versioned_and_covers_the_field():
     version, scenarios = resolve_suite("default")
-    assert version == "default-v1" and resolve_suite("default-v1")[1] == scenarios
+    assert version == "default-v2" and resolve_suite("default-v2")[1] == scenarios
+    # default-v1 stays as published: the same scenarios, the loaded ones on the v1 ids.
+    v1 = resolve_suite("default-v1")[1]
+    assert [s.name for s in v1] == [s.name for s in scenarios]
+    assert [s.env_id.replace("-v1", "-v2") for s in v1] == [s.env_id for s in scenarios]
+    assert sum(s.env_id.endswith("-v1") for s in v1) == 5
     assert len(scenarios) >= 12 and len({s.name for s in scenarios}) == len(scenarios)
     kw = [s.env_kwargs for s in scenarios]
     gpus = [k["gpu_gb"] for k in kw if "gpu_gb" in k]
@@ -44,17 +49,15 @@ def test_default_suite_is_versioned_and_covers_the_field():
     ids = {s.env_id for s in scenarios}
     assert {"EdgePFMCache-v0", "EdgePFMCache-Small-v0", "EdgePFMCache-Large-v0"} <= ids
     for trace in ("ServeGen", "Mooncake", "Azure"):
-        (s,) = [s for s in scenarios if s.env_id == f"EdgePFMCache-{trace}-v1"]  # loaded: v1
+        (s,) = [s for s in scenarios if s.env_id == f"EdgePFMCache-{trace}-v2"]  # loaded: v2
         assert s.env_kwargs == {"split": "test"}
-    assert {s.env_id for s in scenarios if s.kwargs().get("requests_per_slot", 0) >= 8} == {"EdgePFMCache-v1"}
+    assert {s.env_id for s in scenarios if s.kwargs().get("requests_per_slot", 0) >= 8} == {"EdgePFMCache-v2"}
     for s in scenarios:
         assert json.loads(json.dumps(s.to_dict())) == s.to_dict() and s.purpose
 
 
 def test_every_scenario_builds():
-    for s in resolve_suite("default")[1]:
-        if s.env_id not in gym.registry:  # EdgePFMCache-Large-v0 until its branch is merged
-            continue
+    for s in resolve_suite("default-v1")[1] + resolve_suite("default-v2")[1]:
         env = gym.make(s.env_id, **s.kwargs())
         if s.name == "catalog-large":
             assert env.unwrapped.config.n_models >= 20
@@ -62,7 +65,7 @@ def test_every_scenario_builds():
 
 
 def test_unknown_names_list_the_valid_ones():
-    with pytest.raises(ValueError, match="unknown suite 'x'; valid: default, default-v1"):
+    with pytest.raises(ValueError, match="unknown suite 'x'; valid: default, default-v1, default-v2"):
         resolve_suite("x")
     with pytest.raises(ValueError, match=r"unknown scenario\(s\) \['x'\]; valid: base, gpu-40"):
         select_scenarios(resolve_suite("default")[1], ["base", "x"])

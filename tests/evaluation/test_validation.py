@@ -46,7 +46,7 @@ def no_episodes(monkeypatch):
     (["--agents", f"lc,dqn:{PRE}/generalist.zip"], "MaskablePPO set-policy model .*not as dqn"),
     (["--suite", "default", "--ray"], "--ray: not with --suite"),
     (["--ray", "127.0.0.1:1"], r"--ray 127.0.0.1:1: no Ray cluster answers there"),
-    (["--suite", "nope"], "--suite: unknown suite 'nope'; valid: default, default-v1"),
+    (["--suite", "nope"], "--suite: unknown suite 'nope'; valid: default, default-v1, default-v2"),
     (["--suite", "default", "--scenarios", "base,nope"],
      r"--scenarios: unknown scenario\(s\) \['nope'\]; valid: base, gpu-40"),
 ])

@@ -68,7 +68,7 @@ def test_train_an_advised_generalist_with_a_warm_start(tmp_path):
         "n_epochs=1", "warm_start={agent: cost_benefit, steps: 200, epochs: 1}"])
     agent = GeneralistAgent(run / "model.zip")
     assert agent.policy.advice
-    for env_id in ("EdgePFMCache-Small-v0", "EdgePFMCache-v1", RANDOM):
+    for env_id in ("EdgePFMCache-Small-v0", "EdgePFMCache-v2", RANDOM):
         assert run_episode(gym.make(env_id, n_slots=20), agent, 0)["invalid_actions"] == 0
     with pytest.raises(SystemExit):
         train.main(["--algo", "maskable_ppo", "--env", RANDOM, "--timesteps", "128", "--vec", "native",

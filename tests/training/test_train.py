@@ -380,7 +380,7 @@ def test_pretrained_model_loads_and_acts_validly(algo):
 def test_warm_start_from_lc_on_v1(tmp_path):
     """The demonstrator reads each env's observation layout (v1 appends capacity features)."""
     run = train.main([
-        "--algo", "maskable_ppo", "--env", "EdgePFMCache-Small-v1", "--timesteps", "64", "--n-envs", "2",
+        "--algo", "maskable_ppo", "--env", "EdgePFMCache-Small-v2", "--timesteps", "64", "--n-envs", "2",
         "--out", str(tmp_path), "--env-kwargs", SHORT, "--eval-freq", "0", "--checkpoint-freq", "0",
         "--no-progress-bar", "--hyperparams", "policy_kwargs={net_arch: [16]}", "n_steps=32", "batch_size=32",
         "n_epochs=1", "warm_start={steps: 1600, epochs: 20, batch_size: 32, learning_rate: 3.0e-3}"])

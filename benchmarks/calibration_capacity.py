@@ -1,9 +1,9 @@
 """Calibration checks of the capacity model's default (issue 16), rerunnable:
 
-    python benchmarks/calibration_v1.py                  # 20 seeds (0..19)
-    python benchmarks/calibration_v1.py --seed 10000     # calibration seeds (never 0..9999)
+    python benchmarks/calibration_capacity.py                  # 20 seeds (0..19)
+    python benchmarks/calibration_capacity.py --seed 10000     # calibration seeds (never 0..9999)
 
-On ``EdgePFMCache-v1`` under LC, paired seeds:
+On ``EdgePFMCache-v2`` under LC, paired seeds:
 1. mean offered GPU load (demand / capacity per slot) between 40% and 70%, with bursts above
    100% (p95 and max reported, with the utilisation: busy / capacity);
 2. every cost term at least 5% of LC's total;
@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_args import check_episodes, check_seed, make_env  # noqa: E402
 from calibration import BASELINES, check_term_shares, lru_minus_lc, print_against_lc, report  # noqa: E402
 
-ENV_ID = "EdgePFMCache-v1"
+ENV_ID = "EdgePFMCache-v2"
 LOAD_RANGE = (0.40, 0.70)
 
 
@@ -50,7 +50,7 @@ def lc_load(env_id: str, seeds: list[int], **env_kwargs) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description="calibration checks of EdgePFMCache-v1")
+    p = argparse.ArgumentParser(description="calibration checks of the capacity model (EdgePFMCache-v2)")
     p.add_argument("--episodes", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--env", default=ENV_ID)
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     with make_env(p, args.env) as env:
         if not env.unwrapped.config.capacity.enabled:
             p.error(f"--env {args.env}: the capacity model is off in this env, so it has no GPU "
-                    f"load to check; give an id with it on (the -v1 ids, e.g. {ENV_ID})")
+                    f"load to check; give an id with it on (the -v2 ids, e.g. {ENV_ID})")
     seeds = list(range(args.seed, args.seed + args.episodes))
     checks: list[tuple[str, bool]] = []
     load = lc_load(args.env, seeds)
