@@ -10,7 +10,7 @@ load cost so the scale is the same in every scenario; and one global, whether th
 The learner may follow the rule or overrule it (residual learning on top of a prior).
 
 ``capacity_gate=True`` adds a last global, :data:`GATE_FEATURE`: 1 if the scenario has the
-capacity model (a GPU of finite throughput, the v1 ids), else 0. A set policy built with
+capacity model (a GPU of finite throughput, the v2 ids), else 0. A set policy built with
 ``capacity_gate`` multiplies its learned correction of the rule by it
 (:mod:`agents.set_policy`).
 

@@ -31,7 +31,7 @@ from edge_cache_env.requests import EpisodeRequests
 
 
 def is_exact_for(config: EnvConfig) -> bool:
-    """The tables are exact for the v0 dynamics only. A GPU capacity model (the ``-v1`` ids'
+    """The tables are exact for the v0 dynamics only. A GPU capacity model (the ``-v2`` ids'
     ``config.capacity.enabled``: shared GPU time, queues, offloading) couples the models' costs,
     so there the tables are an approximation: the tightened bound and the exact optimum refuse
     such configs and the planner scores its plans by replaying them in the env."""

@@ -1,7 +1,7 @@
 """The capacity model of the edge GPU (issue 16): batching, a fluid queue per model, offloading.
 
 The simulator runs the fluid queue compiled (:func:`edge_cache_env.kernels.fluid_model`, once
-per model and slot when ``config.capacity.enabled``: the ``-v1`` ids); :func:`fluid_slot` runs
+per model and slot when ``config.capacity.enabled``: the ``-v2`` ids); :func:`fluid_slot` runs
 the same function on arrays. Units: seconds, GPU-seconds (GPU-s: one second of
 the whole GPU), requests (fluid: fractions of a slot's requests are allowed).
 

@@ -352,7 +352,7 @@ def make_config(catalog: str | None = "default", **overrides: Any) -> EnvConfig:
     applies to every model). A catalog may set its own section defaults (the small catalog's
     GPU); overrides apply on top. Unknown keys raise ``TypeError``. A field given both flat and
     in its section's mapping takes the later of the two, in argument order: that is how a
-    user's ``capacity={...}`` refines a ``-v1`` id's registered flat fields (gym.make puts the
+    user's ``capacity={...}`` refines a ``-v2`` id's registered flat fields (gym.make puts the
     registered kwargs first), and how ``evaluate.py --sweep gpu_gb=...`` refines an
     ``--env-kwargs`` section.
     """
@@ -425,7 +425,7 @@ def resolve_config(catalog: str | None, config: EnvConfig | Mapping[str, Any] | 
     """An env's config from its arguments: ``config`` (an :class:`EnvConfig` or its
     :meth:`~EnvConfig.to_dict` form) as it is, else ``catalog`` with ``overrides``.
 
-    A registered id's kwargs reach the env as overrides (v1's capacity fields, a trace's
+    A registered id's kwargs reach the env as overrides (v2's capacity fields, a trace's
     ``source``), so ``gym.make(id, config=...)`` brings both: they are accepted when every
     override agrees with ``config`` (the config of an env made from that id agrees, unless it
     refined one of those kwargs), and are an error naming each disagreeing field otherwise,

@@ -73,7 +73,7 @@ class EdgePFMCacheEnv(gym.Env):
     ``HumanRendering``, which needs ``pygame`` and a display (``DependencyNotInstalled`` at the
     first ``reset`` without pygame). Other modes raise ``ValueError``.
 
-    With the capacity model on (``-v1`` ids), ``Box(0, 1, (9N + 5,))``: the v0 block, then
+    With the capacity model on (``-v2`` ids, and the deprecated ``-v1``), ``Box(0, 1, (9N + 5,))``: the v0 block, then
     each model's queued GPU work, then the GPU's utilisation and offered load of the last slot
     (:class:`edge_cache_env.observation.ObservationLayout`).
 
@@ -81,6 +81,10 @@ class EdgePFMCacheEnv(gym.Env):
     * v0: initial release.
     * v1: the capacity model (``config.capacity``): a GPU of finite throughput with continuous
       batching, a fluid queue per model and offloading to the cloud (docs/model.md).
+      Deprecated: requests of a carried queue served at the edge were also charged the cloud's
+      latency, price and accuracy (kept, ``capacity.legacy_v1_charge``, so v1 figures
+      reproduce).
+    * v2: v1 with that charge fixed; each request is charged once (docs/model.md 14.3).
     """
 
     metadata = {"render_modes": ["ansi", "rgb_array"], "render_fps": 4}

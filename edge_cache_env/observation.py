@@ -48,7 +48,7 @@ AGE_SCALE_SLOTS = 30.0
 _FRESH_AGE = 1.0 / (1.0 + AGE_SCALE_SLOTS)
 
 
-# With the capacity model on (v1 ids), appended after the v0 block: N values of each extra
+# With the capacity model on (v2 ids), appended after the v0 block: N values of each extra
 # per-model feature (feature-major), then the extra globals.
 CAPACITY_MODEL_FEATURES = (
     "queue",  # batched GPU-s queued for the model, squashed against a tenth of the slot's capacity

@@ -217,7 +217,7 @@ class RandomizedEdgePFMCacheEnv(gym.Env):
     ``gym.make("EdgePFMCache-Random-v0", ranges={"gpu_gb": [40, 80]}, n_max=12, n_slots=120)``: ``ranges``
     updates the default ranges; other keyword arguments are fixed config overrides applied to
     every scenario (not the drawn fields). With the capacity model on
-    (``capacity={"enabled": True, "gpu_throughput": 1.0}``, v1's values) the scenarios have v1's
+    (``capacity={"enabled": True, "gpu_throughput": 1.0}``, v2's values) the scenarios have v2's
     dynamics (queueing, offloading) and the observation is the v0 block of theirs (the padded
     layout has no capacity features): what a set policy reading the v0 block trains on.
     """
@@ -259,7 +259,7 @@ class RandomizedEdgePFMCacheEnv(gym.Env):
     def _build(self, scenario: Scenario) -> PadModels:
         config = scenario.config(self.ranges.catalogs, **self.overrides)
         env: gym.Env = EdgePFMCacheEnv(render_mode=self.render_mode, config=config)
-        if config.capacity.enabled:  # v1 dynamics; the padding is of the v0 layout
+        if config.capacity.enabled:  # v2 dynamics; the padding is of the v0 layout
             env = V0Observation(env)
         return PadModels(env, self.n_max)
 

@@ -24,7 +24,7 @@ from edge_cache_env.requests import EpisodeRequests
 METRICS = (*(f"episode_cost_{k}" for k in TERMS), "episode_cost",
            "requests", "edge_hits", "cloud_requests", "loads", "evictions", "invalid_actions",
            "accuracy_sum", "aoc_sum", "latency_s", "energy_j", "cloud_usd", "switch_gb")
-# With the capacity model on (v1 ids), CAPACITY_METRICS follow; v0's info keeps its keys.
+# With the capacity model on (v2 ids), CAPACITY_METRICS follow; v0's info keeps its keys.
 
 
 def simulator_params(config: EnvConfig, mc: ModelCosts) -> np.ndarray:

@@ -4,7 +4,7 @@
 id. Sub-env b behaves exactly as ``gym.make(id)`` reset with the same seed and given the same
 actions (tested): each has its own ``np_random`` stream and draws its episode's requests at its
 reset, as the single env does; the model's equations are the single env's
-(:class:`~edge_cache_env.simulator.BatchSimulator`), the capacity model of the ``-v1`` ids
+(:class:`~edge_cache_env.simulator.BatchSimulator`), the capacity model of the ``-v2`` ids
 included.
 
 Autoreset: Gymnasium's default ``NEXT_STEP``: the step after a sub-env's episode ends resets it

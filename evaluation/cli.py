@@ -22,7 +22,7 @@ setting, the generalist whether its learned policy played and the check that dec
 
 With ``--suite NAME`` (``edge_cache_env/scenarios.py``, docs/scenarios.md; ``--scenarios a,b``
 for a subset) every agent plays every scenario on the same seeds. Writes ``results.json``
-(``{"suite": "default-v1", "scenarios": {NAME: <the single-env object above>}, "matrix":
+(``{"suite": "default-v2", "scenarios": {NAME: <the single-env object above>}, "matrix":
 {NAME: {AGENT: {"status", "ratio_to_lc", "ratio_ci95", "outcome", "reason", ...}}},
 "aggregates": {AGENT: {"geomean_ratio_to_lc", "worst_ratio_to_lc", "wins", "ties",
 "losses", ...}}, ...}``), ``results.csv`` (scenario, agent, episode), ``matrix.csv`` and
