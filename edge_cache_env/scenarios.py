@@ -54,8 +54,9 @@ class Scenario:
 
 
 _V0 = "EdgePFMCache-v0"
-# Loaded scenarios run on the capacity model (v1 here; default-v2 below is the same on v2): there one GPU cannot serve everything at the edge (queueing,
-# offloading), and v0's unlimited GPU would reward caching more than reality does.
+# Loaded scenarios run on the capacity model (v1 here; default-v2 below is the same on v2):
+# there one GPU cannot serve everything at the edge (queueing, offloading), and v0's unlimited
+# GPU would reward caching more than reality does.
 _V1 = "EdgePFMCache-v1"
 
 DEFAULT_V1: tuple[Scenario, ...] = (
