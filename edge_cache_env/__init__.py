@@ -14,7 +14,7 @@ __all__ = ["ENV_IDS", "EnvConfig", "load_config_yaml", "make_config", "register_
 __version__ = "0.2.0"
 
 register_envs()
-# v1/v2 add the GPU capacity model (v2 fixes v1's charge); they do not replace v0, which stays the frozen benchmark of
-# the caching problem alone. Gymnasium would call every v0 id "out of date" once v2 exists (v1
-# ids are: they are deprecated, and the warning says so).
+# v1/v2 add the GPU capacity model (v2 fixes v1's charge); they do not replace v0, which stays
+# the frozen benchmark of the caching problem alone. Gymnasium would call every v0 id "out of
+# date" once v2 exists; the v1 ids are (deprecated), and the warning for them stays.
 warnings.filterwarnings("ignore", message=r".*EdgePFMCache-\w*-?v0 is out of date.*")

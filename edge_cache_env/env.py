@@ -73,9 +73,9 @@ class EdgePFMCacheEnv(gym.Env):
     ``HumanRendering``, which needs ``pygame`` and a display (``DependencyNotInstalled`` at the
     first ``reset`` without pygame). Other modes raise ``ValueError``.
 
-    With the capacity model on (``-v2`` ids, and the deprecated ``-v1``), ``Box(0, 1, (9N + 5,))``: the v0 block, then
-    each model's queued GPU work, then the GPU's utilisation and offered load of the last slot
-    (:class:`edge_cache_env.observation.ObservationLayout`).
+    With the capacity model on (``-v2`` ids; the deprecated ``-v1``), ``Box(0, 1, (9N + 5,))``:
+    the v0 block, then each model's queued GPU work, then the GPU's utilisation and offered
+    load of the last slot (:class:`edge_cache_env.observation.ObservationLayout`).
 
     ## Version History
     * v0: initial release.
