@@ -120,7 +120,8 @@ def test_overload_queues_waits_and_offloads():
 @pytest.mark.parametrize("field, value", [("gpu_throughput", 0.0), ("llm_batch_max", 0.5),
                                           ("image_batch_alpha", 1.5), ("offload_wait_factor", -1.0),
                                           ("enabled", "yes"), ("gpu_throughput", True),
-                                          ("llm_batch_max", float("nan")), ("speech_batch_max", "8")])
+                                          ("llm_batch_max", float("nan")), ("speech_batch_max", "8"),
+                                          ("legacy_v1_charge", 1)])
 def test_bad_capacity_values_name_the_field(field, value):
     with pytest.raises(ValueError, match=f"capacity.{field}"):
         make_config("small", capacity={field: value})
