@@ -172,3 +172,20 @@ def test_a_shipped_zip_keeps_no_path_of_the_training_machine(tmp_path):
     for shipped in Path(ship_pretrained.PRETRAINED_DIR).glob("*.zip"):
         with zipfile.ZipFile(shipped) as z:
             assert not str(json.loads(z.read("data")).get("tensorboard_log") or "").startswith("/")
+
+
+def test_verify_scores_candidates_as_agents_make_plays_them(tmp_path, monkeypatch):
+    # A generalist's check (agents/generalist.py) can send a network that scores best alone
+    # back to the rule, so --verify loads each candidate as users get it.
+    run = tmp_path / "run"
+    (run / "checkpoints").mkdir(parents=True)
+    for name in ("best_model.zip", "model.zip", "checkpoints/ckpt_64_steps.zip"):
+        (run / name).write_bytes(b"")
+    asked = []
+    monkeypatch.setattr(select_checkpoint, "make", lambda spec, **kw: asked.append((spec, kw)) or spec)
+    configs = {run: {"algo": "maskable_ppo"}}
+    for verify in (False, True):
+        asked.clear()
+        models, skipped = select_checkpoint.load_candidates([run], configs, verify=verify)
+        assert [label for _, label, _, _ in models] == ["best_model", "model", "ckpt_64_steps"]
+        assert not skipped and [kw for _, kw in asked] == [{"verify": verify}] * 3

@@ -22,6 +22,11 @@ of its cost ratio to LC is selected.
 selects, among the candidates whose mean cost is at most AGENT's on every env, the one with the
 lowest geometric mean; if there is none, the one whose worst ratio to AGENT is smallest. A
 learned agent is shipped to beat a rule everywhere, and a geometric mean can hide one loss.
+
+``--verify`` scores a generalist as users get it from ``agents.make``: with its per-scenario
+check against the rule (agents/generalist.py). Without it the network alone is scored, and the
+two rankings can differ (README, "The generalist": the network that scored best alone was sent
+back to the rule by its check on load-8).
 """
 
 from __future__ import annotations
@@ -59,17 +64,21 @@ def candidates(run: Path, min_steps: int = 0) -> list[tuple[str, Path]]:
     return [(label, path) for label, path in found if path.is_file()]
 
 
-def load_candidates(runs: list[Path], configs: dict[Path, dict], min_steps: int = 0
+def load_candidates(runs: list[Path], configs: dict[Path, dict], min_steps: int = 0,
+                    verify: bool = False
                     ) -> tuple[list[tuple[Path, str, Path, Any]], list[dict[str, str]]]:
     """Every candidate's agent, loaded before any scoring: ``(run, label, path, agent)``, and
-    the damaged ones that cannot be loaded (each warned about and recorded, then skipped)."""
+    the damaged ones that cannot be loaded (each warned about and recorded, then skipped).
+
+    ``verify``: a generalist as ``agents.make`` plays it, with its per-scenario check against
+    the rule (agents/generalist.py: it simulates each new scenario first); else the network
+    alone. The two can rank candidates differently: a network that saves more on average but
+    loses one simulated episode badly is sent back to the rule by its check."""
     models, skipped = [], []
     for run in runs:
         for label, path in candidates(run, min_steps):
             try:
-                # The network itself: a generalist's check against the rule (agents/generalist.py)
-                # is applied when it plays, after selection, and would simulate every random scenario.
-                models.append((run, label, path, make(f"{configs[run]['algo']}:{path}", verify=False)))
+                models.append((run, label, path, make(f"{configs[run]['algo']}:{path}", verify=verify)))
             except (ValueError, OSError, EOFError, pickle.UnpicklingError) as e:
                 print(f"select_checkpoint: warning: skipping {path}: {e}", file=sys.stderr)
                 skipped.append({"run": str(run), "model": label, "path": str(path), "error": str(e)})
@@ -128,6 +137,9 @@ def main(argv: list[str] | None = None) -> dict:
                    help="with --suite: only these of its scenarios (comma-separated)")
     p.add_argument("--no-worse-than", default=None, metavar="AGENT",
                    help="prefer candidates no worse than AGENT on every env (then the geometric mean)")
+    p.add_argument("--verify", action="store_true",
+                   help="score a generalist as agents.make plays it: with its per-scenario check "
+                        "against the rule (slower: the check simulates each new scenario)")
     args = p.parse_args(argv)
     if args.no_worse_than is not None and args.no_worse_than not in AGENTS:
         sys.exit(f"error: --no-worse-than: unknown agent {args.no_worse_than!r}; one of {sorted(AGENTS)}")
@@ -159,7 +171,7 @@ def main(argv: list[str] | None = None) -> dict:
             sys.exit(f"error: {e}")
         others.update({sc.name: (sc.env_id, dict(sc.env_kwargs)) for sc in scenarios})
 
-    models, skipped = load_candidates(args.runs, configs, args.min_steps)
+    models, skipped = load_candidates(args.runs, configs, args.min_steps, args.verify)
     if not models:
         sys.exit(f"error: no usable model in {', '.join(map(str, args.runs))}"
                  + (f" ({len(skipped)} damaged: see the warnings)" if skipped else ""))
@@ -210,9 +222,11 @@ def main(argv: list[str] | None = None) -> dict:
                *[a for e in args.also for a in ("--also", e)],
                *(["--suite", args.suite] if args.suite is not None else []),
                *(["--scenarios", args.scenarios] if args.scenarios is not None else []),
-               *(["--no-worse-than", guard] if guard is not None else [])]
+               *(["--no-worse-than", guard] if guard is not None else []),
+               *(["--verify"] if args.verify else [])]
     record = {"selected": best, "lc_mean_cost": float(lc.mean()), "eval_seeds": [seed_list[0], seed_list[-1]],
               "candidates": len(rows), "skipped": skipped, "runs": [str(r) for r in args.runs],
+              "verify": args.verify,
               "command": " ".join(command),
               "seconds": round(time.perf_counter() - t0, 1), "table": rows}
     if not args.no_copy:
