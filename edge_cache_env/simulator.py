@@ -86,7 +86,6 @@ class CacheSimulator:
         self.gpu_throughput = float(config.capacity.gpu_throughput)
         self._mem_mb = [int(x) for x in mc.mem_mb]  # Python ints: the per-operation checks
         self.requests: EpisodeRequests | None = None
-        self.cached = np.zeros(n, dtype=bool)
         self.loaded_at = np.full(n, -1, dtype=np.int64)
         # One step of the batch: the operation (the last step's, as BatchSimulator.step takes
         # it: what the observation reads), SERVE and penalty flags, the cost terms.
@@ -106,10 +105,7 @@ class CacheSimulator:
 
     def _views(self) -> None:
         b = self.batch
-        # The serving weights, one row each: cached (edge), loaded in this slot (cold start), not
-        # cached (cloud).
-        self._rows = b._rows[0]
-        self.cached_f, self.loaded_now_f, self.cloud_f = self._rows
+        self.cached_f = b._rows[0, 0]  # 1.0 for a model in the GPU (the state's EDGE block)
         self._metrics_row = b._metrics[0]
         # The compiled step's arguments: BatchSimulator.step's call.
         self._step_args = (self.last_kind, self._serve, self._invalid, b._state, b._slot_data,
@@ -125,7 +121,7 @@ class CacheSimulator:
             self.offloaded, self.sent_cloud = b.offloaded[0], b.sent_cloud[0]
             self.utilisation_by_slot, self.load_by_slot = b.utilisation_by_slot[0], b.load_by_slot[0]
 
-    _VIEWS = ("_rows", "cached_f", "loaded_now_f", "cloud_f", "_metrics_row", "_step_args",
+    _VIEWS = ("cached_f", "_metrics_row", "_step_args",
               "queue_frac", "queued_work_s",
               "arrived", "served_edge", "offloaded", "sent_cloud", "utilisation_by_slot",
               "load_by_slot")
@@ -154,7 +150,6 @@ class CacheSimulator:
         self.count_f = c.count
         self.batch.reset_rows(self._row0, [requests], [c])  # the context's row too
         self.context.effective.fill(0.0)  # no C before the first SERVE
-        self.cached[:] = False
         self.loaded_at[:] = -1
         self._read_counters()
         self.batch.masks(self.mask.reshape(1, -1), self._row0)
@@ -163,6 +158,11 @@ class CacheSimulator:
         """The batch row's counters as Python ints (read on every step): free MB, operations
         used in the current slot, the current slot."""
         self.free_mb, self.ops_used, self.t = self.batch.counters[0].tolist()
+
+    @property
+    def cached(self) -> np.ndarray:
+        """``[N]`` bool: the models in the GPU."""
+        return self.cached_f > 0.0
 
     @property
     def used_mb(self) -> int:
@@ -218,21 +218,20 @@ class CacheSimulator:
     def load(self, m: int) -> dict[str, float]:
         """Load model ``m`` into the GPU; charges its switching cost (GB moved, load energy)."""
         mem = self._mem_mb[m]
-        if self.cached[m] or mem > self.free_mb or not self.ops_left():
+        cached = self.cached_f[m] > 0.0
+        if cached or mem > self.free_mb or not self.ops_left():
             raise ValueError(f"cannot load model {m} ({self.config.models[m].name}): cached="
-                             f"{bool(self.cached[m])}, needs {mem} MB, free {self.free_mb} MB, "
+                             f"{bool(cached)}, needs {mem} MB, free {self.free_mb} MB, "
                              f"ops used {self.ops_used}/{self.ops_limit}")
-        self.cached[m] = True
         self.loaded_at[m] = self.t
         return self._step(self.n_models + m)
 
     def evict(self, m: int) -> dict[str, float]:
         """Evict model ``m``; its context is lost. Evictions are free (with the capacity model,
         its queue goes to the cloud)."""
-        if not self.cached[m] or not self.ops_left():
+        if not self.cached_f[m] > 0.0 or not self.ops_left():
             raise ValueError(f"cannot evict model {m} ({self.config.models[m].name}): not cached "
                              f"or no operations left this slot")
-        self.cached[m] = False
         self.loaded_at[m] = -1
         return self._step(m)
 
