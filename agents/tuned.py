@@ -44,10 +44,12 @@ def product_grid(horizons: tuple[float, ...], keep_weights: tuple[float, ...],
 #: the best setting of GRID_0_2).
 GRID: tuple[CostBenefitConfig, ...] = product_grid(
     (3.0, 5.0, 8.0, 12.0, 20.0, 32.0), (1.0, 3.0, 10.0, 30.0), (0.0, 2.0, 20.0, 100.0))
-#: The grid of package 0.2.0 and before (36 settings), kept so the generalist's warm start,
-#: whose demonstrations it tuned, still reproduces: ``cost_benefit_tuned_0_2``.
+#: The grid of package 0.2.0 and before (36 settings), kept so that runs warm-started from the
+#: rule it tuned (the shipped generalist's) still reproduce: ``TunedCostBenefit(grid="0.2")``.
 GRID_0_2: tuple[CostBenefitConfig, ...] = product_grid(
     (3.0, 5.0, 8.0, 12.0, 20.0, 32.0), (1.0, 3.0, 5.0), (0.0, 2.0))
+#: The grids by the package version that introduced them (``grid=`` accepts the name).
+GRIDS: dict[str, tuple[CostBenefitConfig, ...]] = {"0.3": GRID, "0.2": GRID_0_2}
 
 
 def episode_costs(config: EnvConfig, settings: tuple[CostBenefitConfig, ...],
@@ -64,11 +66,16 @@ class TunedCostBenefit(Agent):
 
     name = "cost_benefit_tuned"
 
-    def __init__(self, grid: tuple[CostBenefitConfig, ...] = GRID,
+    def __init__(self, grid: tuple[CostBenefitConfig, ...] | str = GRID,
                  seeds: tuple[int, ...] = TUNING_SEEDS) -> None:
-        if not grid or not all(isinstance(p, CostBenefitConfig) for p in grid):
-            raise ValueError(f"cost_benefit_tuned: grid must be a non-empty tuple of "
-                             f"CostBenefitConfig, got {grid!r}")
+        if isinstance(grid, str):
+            if grid not in GRIDS:
+                raise ValueError(f"cost_benefit_tuned: unknown grid {grid!r}; valid: {', '.join(GRIDS)}")
+            grid = GRIDS[grid]
+        if not isinstance(grid, (tuple, list)) or not grid or not all(
+                isinstance(p, CostBenefitConfig) for p in grid):
+            raise ValueError(f"cost_benefit_tuned: grid must be a grid's name ({', '.join(GRIDS)}) or "
+                             f"a non-empty tuple of CostBenefitConfig, got {grid!r}")
         if len(seeds) < 2:
             raise ValueError(f"cost_benefit_tuned: seeds must hold at least 2 seeds (a paired test), "
                              f"got {seeds!r}")
@@ -107,4 +114,4 @@ class TunedCostBenefit(Agent):
         return self.rule.act(obs)
 
 
-__all__ = ["GRID", "TunedCostBenefit", "episode_costs"]
+__all__ = ["GRID", "GRIDS", "GRID_0_2", "TunedCostBenefit", "episode_costs", "product_grid"]

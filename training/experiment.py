@@ -46,7 +46,7 @@ from training.callbacks import (
     save_evaluations,
 )
 from training.run_folder import RunFolder, RunFolderError, repaired_log, save_atomic, write_text_atomic
-from training.warm_start import MarginDQN, WarmStartLogCallback, warm_start
+from training.warm_start import MarginDQN, WarmStartLogCallback, teacher, warm_start
 from training.wrappers import Advised, HorizonTerminal
 
 
@@ -351,7 +351,7 @@ class Experiment:
                 def should_stop() -> bool:  # Ctrl-C / SIGTERM, or the budget spent
                     return bool(self.stop["stop"]) or time.perf_counter() - t0 > budget
 
-                warm = warm_start(self.model, s.algo, agents.make(ws["agent"]), ws,
+                warm = warm_start(self.model, s.algo, teacher(ws), ws,
                                   gamma=s.sb3_kwargs.get("gamma", 0.99),
                                   slot_discount=bool(s.train_cfg.get("slot_discount", False)),
                                   should_stop=should_stop)

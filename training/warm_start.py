@@ -37,7 +37,7 @@ import agents
 from agents.padded import PaddedAgent
 from edge_cache_env.validation import integer, number
 
-DEFAULTS = {"agent": "lc", "steps": 50_000, "epochs": 10, "batch_size": 256,
+DEFAULTS = {"agent": "lc", "agent_kwargs": {}, "steps": 50_000, "epochs": 10, "batch_size": 256,
             "learning_rate": 1e-3, "margin": 0.8, "vf_coef": 0.5, "margin_weight": 1.0}
 
 
@@ -71,7 +71,22 @@ def check_settings(value: Any) -> dict[str, Any]:
     if not isinstance(out["agent"], str) or out["agent"] not in agents.AGENTS:
         raise ValueError(f"warm_start.agent = {out['agent']!r} is invalid: must be one of "
                          f"{sorted(agents.AGENTS)}")
+    kwargs = out["agent_kwargs"]
+    if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
+        raise ValueError(f"warm_start.agent_kwargs = {kwargs!r} is invalid: must be a mapping of "
+                         f"keyword arguments of {out['agent']!r}")
+    try:  # build it once now: a bad argument fails here, before any training starts
+        teacher(out)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"warm_start.agent_kwargs = {dict(kwargs)!r} is invalid for agent "
+                         f"{out['agent']!r}: {e}") from None
     return out
+
+
+def teacher(settings: Mapping[str, Any]) -> Any:
+    """The demonstrator of validated ``warm_start`` settings: ``agent`` built with ``agent_kwargs``
+    (e.g. ``{agent: cost_benefit_tuned, agent_kwargs: {grid: "0.2"}}``)."""
+    return agents.make(settings["agent"], **dict(settings.get("agent_kwargs") or {}))
 
 
 def collect(model: Any, agent: Any, n_steps: int, gamma: float, slot_discount: bool,

@@ -66,3 +66,15 @@ def test_errors_name_what_is_wrong():
     with pytest.raises(ValueError, match="default"):
         TunedCostBenefit(grid=GRID[1:])
     assert isinstance(agents.make("cost_benefit_tuned"), TunedCostBenefit)
+    with pytest.raises(ValueError, match="unknown grid '0.1'; valid: 0.3, 0.2"):
+        TunedCostBenefit(grid="0.1")
+
+
+def test_named_grids_keep_the_published_settings():
+    """``grid="0.2"`` is the 36 settings of 0.2.0 (the shipped generalist's demonstrator), the
+    default the 96 of 0.3.0, which holds every one of them but the keep weight 5."""
+    assert TunedCostBenefit(grid="0.2").grid == tuned.GRID_0_2 and len(tuned.GRID_0_2) == 36
+    assert TunedCostBenefit().grid == tuned.GRID == TunedCostBenefit(grid="0.3").grid
+    assert len(tuned.GRID) == 96 and len(set(tuned.GRID)) == 96
+    assert {p for p in tuned.GRID_0_2 if p.keep_weight != 5.0} <= set(tuned.GRID)
+    assert max(p.margin for p in tuned.GRID) == 100.0 and max(p.keep_weight for p in tuned.GRID) == 30.0

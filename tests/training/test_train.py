@@ -326,12 +326,23 @@ def test_warm_start_imitates_lc(tmp_path, algo):
 
 
 def test_warm_start_settings_are_checked():
-    from training.warm_start import DEFAULTS, check_settings
+    from agents.tuned import GRID_0_2
+    from training.warm_start import DEFAULTS, check_settings, teacher
 
     assert check_settings(True) == DEFAULTS and check_settings(False) == {}
     assert check_settings({"steps": 10})["steps"] == 10
     with pytest.raises(ValueError, match="warm_start"):
         check_settings({"step": 10})
+    pinned = check_settings({"agent": "cost_benefit_tuned", "agent_kwargs": {"grid": "0.2"}})
+    assert teacher(pinned).grid == GRID_0_2 and teacher(check_settings(True)).name == "lc"
+    # A bad argument is refused when the settings are read, naming the field and the agent.
+    with pytest.raises(ValueError, match=r"warm_start.agent_kwargs = \{'grid': 0.2\} is invalid for agent "
+                                         r"'cost_benefit_tuned': .*grid must be a grid's name \(0.3, 0.2\)"):
+        check_settings({"agent": "cost_benefit_tuned", "agent_kwargs": {"grid": 0.2}})
+    with pytest.raises(ValueError, match="warm_start.agent_kwargs = .* invalid for agent 'lc'"):
+        check_settings({"agent": "lc", "agent_kwargs": {"horizon": 3}})
+    with pytest.raises(ValueError, match="warm_start.agent_kwargs = 3 is invalid: must be a mapping"):
+        check_settings({"agent_kwargs": 3})
 
 
 @pytest.mark.slow
