@@ -40,7 +40,7 @@ def product_grid(horizons: tuple[float, ...], keep_weights: tuple[float, ...],
 #: The settings tried: horizons (slots) x keep weights x margins (cost units). Large keep weights
 #: and margins (hysteresis: load rarely) are what pays under heavy load on a GPU of finite
 #: throughput, where each switch cold-starts the newcomer and sends the victim's queue to the
-#: cloud (evaluation seeds 10000..10007 of load-8: 0.82x the calibrated rule, against 0.90x for
+#: cloud (evaluation seeds 10000..10007 of load-8: 0.816x the calibrated rule, against 0.841x for
 #: the best setting of GRID_0_2).
 GRID: tuple[CostBenefitConfig, ...] = product_grid(
     (3.0, 5.0, 8.0, 12.0, 20.0, 32.0), (1.0, 3.0, 10.0, 30.0), (0.0, 2.0, 20.0, 100.0))

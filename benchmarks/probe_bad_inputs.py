@@ -332,6 +332,8 @@ CLI_ERRORS = [
     ("hyperparam learning_rate=-1", ["--hyperparams", "learning_rate=-1"], ("learning_rate",)),
     ("hyperparam gamma=1.5", ["--hyperparams", "gamma=1.5"], ("gamma",)),
     ("warm start agent typo", ["--hyperparams", "warm_start={agent: lcc}"], ("warm_start", "lcc")),
+    ("warm start unknown grid", ["--hyperparams", "warm_start={agent: cost_benefit_tuned, agent_kwargs: {grid: 0.2}}"],
+     ("warm_start.agent_kwargs", "grid")),
     ("--env-kwargs gpu_gb '4e1'", ["--env-kwargs", '{"gpu_gb": "4e1"}'], ("gpu_gb",)),
     ("--env-kwargs trace_path w/o source", ["--env-kwargs", '{"trace_path": "x.csv"}'], ("trace_path",)),
 ]

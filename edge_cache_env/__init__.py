@@ -11,7 +11,7 @@ from edge_cache_env.config import EnvConfig, load_config_yaml, make_config
 from edge_cache_env.registration import ENV_IDS, register_envs
 
 __all__ = ["ENV_IDS", "EnvConfig", "load_config_yaml", "make_config", "register_envs"]
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 register_envs()
 # v1/v2 add the GPU capacity model (v2 fixes v1's charge); they do not replace v0, which stays
