@@ -28,6 +28,7 @@ def test_random_entry_of_the_yaml_uses_the_set_policy():
     assert train_cfg["policy"] is SetPolicy
     assert kwargs["policy_kwargs"] == {"hidden": 64, "advice": True, "capacity_gate": True}
     assert train_cfg["warm_start"]["agent"] == "cost_benefit_tuned"
+    assert train_cfg["warm_start"]["agent_kwargs"] == {"grid": "0.2"}  # the shipped model's
 
 
 def test_policy_by_import_path_errors_name_the_path():
