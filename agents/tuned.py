@@ -28,7 +28,6 @@ from agents.simulation import TUNING_SEEDS, PerScenario, choose, side_by_side_co
 from edge_cache_env.config import EnvConfig
 
 
-
 def product_grid(horizons: tuple[float, ...], keep_weights: tuple[float, ...],
                  margins: tuple[float, ...]) -> tuple[CostBenefitConfig, ...]:
     """Every setting of ``horizons x keep_weights x margins``, the calibrated default first."""
