@@ -2,7 +2,7 @@
 
 :class:`~agents.cost_benefit.CostBenefit` has three parameters (horizon, keep weight, margin),
 calibrated once over a set of scenarios. The best values move with the scenario: under heavy
-load a short horizon pays. :class:`TunedCostBenefit` knows the scenario's config (as
+load a short horizon and a large margin pay. :class:`TunedCostBenefit` knows the scenario's config (as
 ``cost_benefit`` knows the catalog) and, the first time it meets a config, plays every setting
 of a small grid on a few simulated episodes of that config (its own seeds,
 :data:`TUNING_SEEDS`, never a benchmark episode; a trace scenario is tuned on the trace's
