@@ -75,10 +75,11 @@ def check_settings(value: Any) -> dict[str, Any]:
     if not isinstance(kwargs, Mapping) or not all(isinstance(k, str) for k in kwargs):
         raise ValueError(f"warm_start.agent_kwargs = {kwargs!r} is invalid: must be a mapping of "
                          f"keyword arguments of {out['agent']!r}")
+    out["agent_kwargs"] = dict(kwargs)  # the run's own copy, never DEFAULTS' shared mapping
     try:  # build it once now: a bad argument fails here, before any training starts
         teacher(out)
     except (TypeError, ValueError) as e:
-        raise ValueError(f"warm_start.agent_kwargs = {dict(kwargs)!r} is invalid for agent "
+        raise ValueError(f"warm_start.agent_kwargs = {out['agent_kwargs']!r} is invalid for agent "
                          f"{out['agent']!r}: {e}") from None
     return out
 
